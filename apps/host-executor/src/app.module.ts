@@ -1,0 +1,45 @@
+import { DynamicModule, Module, OnModuleInit } from '@nestjs/common';
+import { ProcessRunner } from '@tandem/host';
+import { ReadinessService, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
+import { EpochGuard } from './epoch-guard.service';
+import { FactsService } from './facts.service';
+import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
+import { NetworkConsumer } from './network.consumer';
+import { NetworkService } from './network.service';
+import { NodeConsumer } from './node.consumer';
+import { PoolConsumer } from './pool.consumer';
+import { ShareConsumer } from './share.consumer';
+import { ShareService } from './share.service';
+import { SnapshotConsumer } from './snapshot.consumer';
+import { StreamService } from './stream.service';
+import { ZfsService } from './zfs.service';
+
+@Module({})
+export class HostExecutorModule implements OnModuleInit {
+  constructor(
+    private readonly readiness: ReadinessService,
+    private readonly zfs: ZfsService,
+  ) {}
+
+  static register(ctx: ServiceContext, cfg: HostExecutorConfig): DynamicModule {
+    return {
+      module: HostExecutorModule,
+      imports: [ServiceKitModule.forRoot(ctx)],
+      controllers: [PoolConsumer, SnapshotConsumer, NetworkConsumer, ShareConsumer, NodeConsumer],
+      providers: [
+        { provide: HOST_EXECUTOR_CONFIG, useValue: cfg },
+        { provide: ProcessRunner, useValue: new ProcessRunner(cfg.commandTimeoutMs) },
+        EpochGuard,
+        ZfsService,
+        NetworkService,
+        ShareService,
+        StreamService,
+        FactsService,
+      ],
+    };
+  }
+
+  onModuleInit(): void {
+    this.readiness.register('zfs', async () => ((await this.zfs.available()) ? true : 'the ZFS daemon does not answer (zpool list failed)'));
+  }
+}

@@ -1,0 +1,213 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, type NatsConnection } from 'nats';
+import { ErrorCode, TandemError, eventEnvelopeSchema, execSubject } from '@tandem/contracts';
+import { HostClient, requestReply } from '@tandem/messaging';
+import { startIsolatedNode, type IsolatedNode } from '../../../test/support/isolated-node';
+
+/** host-executor against real zfs-fuse, real NATS and real network namespaces. */
+describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
+  let node: IsolatedNode;
+  let nc: NatsConnection;
+  let host: HostClient;
+  const call = <T>(p: Promise<T>) => p;
+
+  async function rejects(p: Promise<unknown>, code: ErrorCode, field?: string): Promise<TandemError> {
+    try {
+      await p;
+    } catch (err) {
+      assert.ok(err instanceof TandemError, `expected a TandemError, got ${String(err)}`);
+      assert.equal(err.code, code, err.message);
+      if (field) assert.equal(err.field, field, err.message);
+      return err;
+    }
+    assert.fail(`expected ${code}`);
+  }
+
+  before(async () => {
+    node = await startIsolatedNode('hexec');
+    nc = await connect({ servers: node.natsUrl });
+    host = new HostClient(nc, 60_000);
+  });
+
+  after(async () => {
+    await nc?.close();
+    await node?.stop();
+  });
+
+  test('node.info answers and sees ZFS', async () => {
+    const info = await host.call(node.nodeId, 'node.info', {});
+    assert.equal(info.nodeId, node.nodeId);
+    assert.equal(info.zfsAvailable, true);
+    assert.equal(info.deviceDir, node.deviceDir);
+  });
+
+  test('pool.create makes a pool on sparse files; a second create is a no-op', async () => {
+    const r = await host.call(node.nodeId, 'pool.create', { pool: 'tank', vdevs: ['tank-0'], sizeMiB: 128 });
+    assert.equal(r.changed, true);
+    assert.equal(r.pool.name, 'tank');
+    assert.equal(r.pool.health, 'ONLINE');
+    assert.ok(r.pool.sizeBytes > 100 * 1024 * 1024, `size ${r.pool.sizeBytes}`);
+    assert.ok(existsSync(`${node.deviceDir}/tank-0`));
+    const again = await host.call(node.nodeId, 'pool.create', { pool: 'tank', vdevs: ['tank-0'], sizeMiB: 128 });
+    assert.equal(again.changed, false);
+    const list = await host.call(node.nodeId, 'pool.list', {});
+    assert.deepEqual(list.map((p) => p.name), ['tank']);
+    const st = await host.call(node.nodeId, 'pool.status', { pool: 'tank' });
+    assert.equal(st.state, 'ONLINE');
+    assert.ok(st.vdevs.some((v) => v.name.endsWith('tank-0')), JSON.stringify(st.vdevs));
+  });
+
+  test('datasets, snapshots with GUID and creation time, holds', async () => {
+    assert.equal((await host.call(node.nodeId, 'dataset.create', { dataset: 'tank/data' })).changed, true);
+    assert.equal((await host.call(node.nodeId, 'dataset.create', { dataset: 'tank/data' })).changed, false);
+    const ds = await host.call(node.nodeId, 'dataset.list', { root: 'tank' });
+    assert.deepEqual(ds.map((d) => d.name).sort(), ['tank', 'tank/data']);
+    assert.equal(ds.find((d) => d.name === 'tank/data')?.mountpoint, '/tank/data');
+    await node.exec(['sh', '-c', 'echo first > /tank/data/a.txt && sync'], { reject: true });
+
+    const s1 = await host.call(node.nodeId, 'snapshot.create', { dataset: 'tank/data', name: 's1' });
+    assert.equal(s1.changed, true);
+    assert.match(s1.snapshot.guid, /^\d{5,}$/);
+    assert.ok(Math.abs(Date.parse(s1.snapshot.createdAt) - Date.now()) < 120_000);
+    assert.equal((await host.call(node.nodeId, 'snapshot.create', { dataset: 'tank/data', name: 's1' })).changed, false);
+
+    const held = await host.call(node.nodeId, 'snapshot.hold', { snapshot: 'tank/data@s1', tag: 'tandem-node-b' });
+    assert.deepEqual(held, { changed: true, userrefs: 1 });
+    assert.equal((await host.call(node.nodeId, 'snapshot.hold', { snapshot: 'tank/data@s1', tag: 'tandem-node-b' })).changed, false);
+    await rejects(host.call(node.nodeId, 'snapshot.destroy', { snapshot: 'tank/data@s1' }), ErrorCode.PoolBusy, 'snapshot');
+    assert.deepEqual(await host.call(node.nodeId, 'snapshot.release', { snapshot: 'tank/data@s1', tag: 'tandem-node-b' }), { changed: true, userrefs: 0 });
+    assert.equal((await host.call(node.nodeId, 'snapshot.release', { snapshot: 'tank/data@s1', tag: 'tandem-node-b' })).changed, false);
+    const snaps = await host.call(node.nodeId, 'snapshot.list', { dataset: 'tank/data' });
+    assert.deepEqual(snaps.map((s) => s.name), ['tank/data@s1']);
+    await rejects(host.call(node.nodeId, 'snapshot.hold', { snapshot: 'tank/data@nope', tag: 'x' }), ErrorCode.DatasetNotFound);
+  });
+
+  test('zfs send and receive flow as byte streams over NATS, full then incremental, GUIDs kept', async () => {
+    const recv = await host.call(node.nodeId, 'stream.receive', { dataset: 'tank/copy' });
+    assert.match(recv.subject, /^tandem\.node\.it-hexec\.stream\.[0-9a-f]{24}$/);
+    const sent = await host.call(node.nodeId, 'stream.send', { snapshot: 'tank/data@s1', subject: recv.subject });
+    assert.ok(sent.bytes > 1000, `sent ${sent.bytes} bytes`);
+    const [orig] = await host.call(node.nodeId, 'snapshot.list', { dataset: 'tank/data' });
+    const copy = await host.call(node.nodeId, 'snapshot.list', { dataset: 'tank/copy' });
+    assert.equal(copy[0]?.guid, orig.guid, 'the received snapshot has the sender GUID');
+
+    await node.exec(['sh', '-c', 'echo second > /tank/data/b.txt && sync'], { reject: true });
+    await host.call(node.nodeId, 'snapshot.create', { dataset: 'tank/data', name: 's2' });
+    const recv2 = await host.call(node.nodeId, 'stream.receive', { dataset: 'tank/copy' });
+    await host.call(node.nodeId, 'stream.send', { snapshot: 'tank/data@s2', base: 'tank/data@s1', subject: recv2.subject });
+    const copy2 = await host.call(node.nodeId, 'snapshot.list', { dataset: 'tank/copy' });
+    assert.deepEqual(copy2.map((s) => s.snapshot), ['s1', 's2']);
+    // received replicas stay unmounted; mount it to read the data back
+    const mounted = await node.exec(['zfs', 'get', '-H', '-o', 'value', 'mounted', 'tank/copy']);
+    assert.equal(mounted.stdout.trim(), 'no');
+    await node.exec(['zfs', 'mount', 'tank/copy'], { reject: true });
+    assert.equal((await node.exec(['cat', '/tank/copy/b.txt'])).stdout.trim(), 'second');
+
+    // an incremental from a base the receiver lacks fails with a typed error
+    const recv3 = await host.call(node.nodeId, 'stream.receive', { dataset: 'tank/other' });
+    await assert.rejects(host.call(node.nodeId, 'stream.send', { snapshot: 'tank/data@s2', base: 'tank/data@s1', subject: recv3.subject }), (err: unknown) => {
+      assert.ok(err instanceof TandemError);
+      return true;
+    });
+  });
+
+  test('export and import are idempotent; data survives; events are published', async () => {
+    const events: unknown[] = [];
+    const sub = nc.subscribe('tandem.evt.pool.tank.>', { callback: (_e, m) => events.push(JSON.parse(new TextDecoder().decode(m.data))) });
+    assert.equal((await host.call(node.nodeId, 'pool.export', { pool: 'tank' })).changed, true);
+    assert.deepEqual(await host.call(node.nodeId, 'pool.list', {}), []);
+    assert.equal((await host.call(node.nodeId, 'pool.export', { pool: 'tank' })).changed, false);
+    const importable = await host.call(node.nodeId, 'pool.importable', {});
+    assert.deepEqual(importable.map((p) => p.name), ['tank']);
+    assert.ok(importable[0].devices.some((d) => d.endsWith('tank-0')));
+
+    const imp = await host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 5 });
+    assert.equal(imp.changed, true);
+    assert.equal((await host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 5 })).changed, false);
+    assert.equal((await node.exec(['cat', '/tank/data/a.txt'])).stdout.trim(), 'first');
+    await rejects(host.call(node.nodeId, 'pool.import', { pool: 'nosuchpool' }), ErrorCode.PoolNotImportable, 'pool');
+
+    await sleep(300);
+    sub.unsubscribe();
+    const verbs = events.map((e) => eventEnvelopeSchema.parse(e).schema);
+    assert.ok(verbs.includes('tandem.pool.exported/1'), verbs.join(','));
+    assert.ok(verbs.includes('tandem.pool.imported/1'), verbs.join(','));
+    // the pool is never in a cache file: a rebooted node imports nothing by itself
+    assert.equal((await node.exec(['zpool', 'get', 'cachefile', 'tank'])).stdout.includes('none'), true);
+  });
+
+  test('a stale fencing epoch is refused, also after a host-executor restart', async () => {
+    await host.call(node.nodeId, 'pool.export', { pool: 'tank' });
+    await rejects(host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 4 }), ErrorCode.StaleEpoch, 'epoch');
+    assert.deepEqual(await host.call(node.nodeId, 'pool.list', {}), [], 'nothing imported by a stale request');
+    await node.restartExecutor();
+    await rejects(host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 4 }), ErrorCode.StaleEpoch, 'epoch');
+    await rejects(
+      host.call(node.nodeId, 'ip.add', { interface: 'cli0', address: '10.77.5.60', prefix: 24, pool: 'tank', epoch: 2 }),
+      ErrorCode.StaleEpoch,
+      'epoch',
+    );
+    assert.equal((await host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 6 })).changed, true);
+  });
+
+  test('floating IP: up (reachable from the client side, with gratuitous ARP), idempotent, down', async () => {
+    const mac = (await node.exec(['cat', '/sys/class/net/cli0/address'])).stdout.trim();
+    // the client holds a stale ARP entry for the address (as after a move)
+    await node.peer(['ip', 'neigh', 'replace', '10.77.5.50', 'lladdr', '02:00:00:00:00:99', 'dev', 'eth0', 'nud', 'stale']);
+    const add = await host.call(node.nodeId, 'ip.add', { interface: 'cli0', address: '10.77.5.50', prefix: 24 });
+    assert.equal(add.changed, true);
+    assert.ok(add.arpSent >= 3);
+    let neigh = '';
+    for (let i = 0; i < 30 && !neigh.includes(mac); i++) {
+      await sleep(100);
+      neigh = (await node.peer(['ip', 'neigh', 'show', '10.77.5.50'])).stdout;
+    }
+    assert.ok(neigh.includes(mac), `gratuitous ARP updated the client's cache: ${neigh}`);
+    assert.equal((await node.peer(['ping', '-c', '1', '-W', '2', '10.77.5.50'])).exitCode, 0);
+    assert.equal((await host.call(node.nodeId, 'ip.add', { interface: 'cli0', address: '10.77.5.50', prefix: 24 })).changed, false);
+    const addrs = await host.call(node.nodeId, 'ip.list', { interface: 'cli0' });
+    assert.ok(addrs.some((a) => a.address === '10.77.5.50' && a.prefix === 24 && a.family === 4));
+    await rejects(host.call(node.nodeId, 'ip.add', { interface: 'cli0', address: '10.77.5.50', prefix: 25 }), ErrorCode.AddressInUse, 'address');
+    await rejects(host.call(node.nodeId, 'ip.add', { interface: 'nosuch0', address: '10.77.5.51', prefix: 24 }), ErrorCode.InterfaceNotFound, 'interface');
+    const links = await host.call(node.nodeId, 'link.list', {});
+    assert.equal(links.find((l) => l.name === 'cli0')?.carrier, true);
+
+    assert.equal((await host.call(node.nodeId, 'ip.remove', { interface: 'cli0', address: '10.77.5.50', prefix: 24 })).changed, true);
+    assert.equal((await host.call(node.nodeId, 'ip.remove', { interface: 'cli0', address: '10.77.5.50', prefix: 24 })).changed, false);
+    assert.notEqual((await node.peer(['ping', '-c', '1', '-W', '1', '10.77.5.50'])).exitCode, 0);
+  });
+
+  test('bad input is refused with the field named, and nothing runs', async () => {
+    const canary = '/tmp/tandem-it-pwned';
+    await rejects(host.call(node.nodeId, 'pool.import', { pool: '; rm -rf /' }), ErrorCode.InvalidArgument, 'pool');
+    await rejects(host.call(node.nodeId, 'dataset.create', { dataset: `tank/$(touch ${canary})` }), ErrorCode.InvalidArgument, 'dataset');
+    await rejects(host.call(node.nodeId, 'snapshot.create', { dataset: 'tank', name: 'a;touch /tmp/x' }), ErrorCode.InvalidArgument, 'name');
+    await rejects(host.call(node.nodeId, 'ip.add', { interface: 'cli0', address: '999.1.1.1', prefix: 24 }), ErrorCode.InvalidArgument, 'address');
+    await rejects(host.call(node.nodeId, 'ip.add', { interface: 'cli0', address: '10.77.5.9', prefix: 33 }), ErrorCode.InvalidArgument, 'prefix');
+    await rejects(host.call(node.nodeId, 'ip.add', { interface: 'eth0;reboot', address: '10.77.5.9', prefix: 24 }), ErrorCode.InvalidArgument, 'interface');
+    await rejects(host.call(node.nodeId, 'pool.create', { pool: 'x', vdevs: ['../../etc/passwd'] }), ErrorCode.InvalidArgument, 'vdevs.0');
+    await rejects(host.call(node.nodeId, 'pool.export', { pool: 'tank', extra: 1 } as never), ErrorCode.InvalidArgument);
+    await rejects(host.call('no-such-node', 'pool.list', {}, 2_000), ErrorCode.UnknownNode, 'node');
+    await rejects(host.call('Bad Node', 'pool.list', {}), ErrorCode.UnknownNode, 'node');
+    await rejects(requestReply(nc, execSubject(node.nodeId, 'pool.explode'), {}, 5_000), ErrorCode.UnknownOperation, 'operation');
+    assert.equal(existsSync(canary), false);
+    assert.deepEqual((await host.call(node.nodeId, 'pool.list', {})).map((p) => p.name), ['tank']);
+  });
+
+  test('operations on one pool never interleave', async () => {
+    const results = await Promise.allSettled([
+      host.call(node.nodeId, 'pool.export', { pool: 'tank' }),
+      host.call(node.nodeId, 'pool.import', { pool: 'tank' }),
+      host.call(node.nodeId, 'pool.export', { pool: 'tank' }),
+      host.call(node.nodeId, 'pool.import', { pool: 'tank' }),
+    ]);
+    for (const r of results) assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
+    const changed = results.map((r) => (r as PromiseFulfilledResult<{ changed: boolean }>).value.changed);
+    assert.deepEqual(changed, [true, true, true, true], 'each ran after the previous finished');
+    assert.deepEqual((await host.call(node.nodeId, 'pool.list', {})).map((p) => p.name), ['tank']);
+    void call;
+  });
+});

@@ -1,0 +1,14 @@
+import { hostOpRequests, execWildcard, operationOf } from '@tandem/contracts';
+import { runService } from '@tandem/service-kit';
+import { HostExecutorModule } from './app.module';
+import { readHostExecutorConfig } from './host-executor.config';
+
+runService({
+  service: 'host-executor',
+  readConfig: readHostExecutorConfig,
+  module: (ctx) => HostExecutorModule.register(ctx, readHostExecutorConfig()),
+  rpc: (ctx) => ({
+    routes: [{ subject: execWildcard(ctx.config.nodeId), patternOf: (s) => operationOf(s, ctx.config.nodeId) }],
+    schemas: hostOpRequests,
+  }),
+});

@@ -1,0 +1,65 @@
+import { Controller, Inject } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Events, type HostOpParsed, type HostOpResults } from '@tandem/contracts';
+import { EventPublisher } from '@tandem/messaging';
+import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { ZfsService } from './zfs.service';
+
+/** pool.* and dataset.* operations. Requests arrive validated against the contract. */
+@Controller()
+export class PoolConsumer {
+  constructor(
+    private readonly zfs: ZfsService,
+    private readonly events: EventPublisher,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+  ) {}
+
+  @MessagePattern('pool.list')
+  list(): Promise<HostOpResults['pool.list']> {
+    return this.zfs.listPools();
+  }
+
+  @MessagePattern('pool.status')
+  status(@Payload() req: HostOpParsed<'pool.status'>): Promise<HostOpResults['pool.status']> {
+    return this.zfs.poolStatus(req.pool);
+  }
+
+  @MessagePattern('pool.importable')
+  importable(): Promise<HostOpResults['pool.importable']> {
+    return this.zfs.importable();
+  }
+
+  @MessagePattern('pool.import')
+  async import(@Payload() req: HostOpParsed<'pool.import'>): Promise<HostOpResults['pool.import']> {
+    const r = await this.zfs.importPool(req);
+    if (r.changed) await this.events.publish(Events.poolImported, req.pool, { node: this.ctx.config.nodeId, forced: req.force, epoch: req.epoch }).catch(() => undefined);
+    return r;
+  }
+
+  @MessagePattern('pool.export')
+  async export(@Payload() req: HostOpParsed<'pool.export'>): Promise<HostOpResults['pool.export']> {
+    const r = await this.zfs.exportPool(req);
+    if (r.changed) await this.events.publish(Events.poolExported, req.pool, { node: this.ctx.config.nodeId, forced: req.force }).catch(() => undefined);
+    return r;
+  }
+
+  @MessagePattern('pool.create')
+  create(@Payload() req: HostOpParsed<'pool.create'>): Promise<HostOpResults['pool.create']> {
+    return this.zfs.createPool(req);
+  }
+
+  @MessagePattern('pool.destroy')
+  destroy(@Payload() req: HostOpParsed<'pool.destroy'>): Promise<HostOpResults['pool.destroy']> {
+    return this.zfs.destroyPool(req);
+  }
+
+  @MessagePattern('dataset.list')
+  datasets(@Payload() req: HostOpParsed<'dataset.list'>): Promise<HostOpResults['dataset.list']> {
+    return this.zfs.listDatasets(req.root);
+  }
+
+  @MessagePattern('dataset.create')
+  createDataset(@Payload() req: HostOpParsed<'dataset.create'>): Promise<HostOpResults['dataset.create']> {
+    return this.zfs.createDataset(req.dataset);
+  }
+}

@@ -1,0 +1,58 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { join } from 'node:path';
+import { ErrorCode, TandemError, type HostOpParsed, type HostOpResults, type ShareInfo } from '@tandem/contracts';
+import { ProcessRunner, ShareError, ShareManager } from '@tandem/host';
+import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+
+/** SMB and NFS shares of pools, each bound to its pool's floating IPs only. */
+@Injectable()
+export class ShareService implements OnApplicationShutdown {
+  private readonly logger = new Logger('shares');
+  private readonly manager: ShareManager;
+
+  constructor(runner: ProcessRunner, @Inject(SERVICE_CONTEXT) ctx: ServiceContext) {
+    this.manager = new ShareManager(runner, join(ctx.config.stateDir, 'host-executor'));
+  }
+
+  private map(err: unknown): never {
+    if (err instanceof ShareError) {
+      throw new TandemError(err.code === 'INVALID_ARGUMENT' ? ErrorCode.InvalidArgument : ErrorCode.ShareFailed, err.message, err.field);
+    }
+    throw err;
+  }
+
+  async start(req: HostOpParsed<'share.start'>): Promise<HostOpResults['share.start']> {
+    const before = (await this.list()).find((s) => s.pool === req.pool && s.name === req.name && s.protocol === req.protocol);
+    try {
+      const share = await this.manager.start(req);
+      const changed = !(before?.running && before.pid === share.pid);
+      if (changed) this.logger.log(`share ${req.protocol}://${req.name} of ${req.pool} serving on ${req.addresses.join(', ')}`);
+      return { changed, share };
+    } catch (err) {
+      this.map(err);
+    }
+  }
+
+  async stop(req: HostOpParsed<'share.stop'>): Promise<HostOpResults['share.stop']> {
+    const before = (await this.list()).filter((s) => s.pool === req.pool && (!req.name || s.name === req.name) && (!req.protocol || s.protocol === req.protocol) && s.running);
+    try {
+      await this.manager.stop(req.pool, req.name, req.protocol);
+    } catch (err) {
+      this.map(err);
+    }
+    return { changed: before.length > 0 };
+  }
+
+  /** Stop every share of a pool (before an export). */
+  async stopPool(pool: string): Promise<void> {
+    await this.stop({ pool });
+  }
+
+  list(): Promise<ShareInfo[]> {
+    return this.manager.list();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Shares keep serving across a host-executor restart: they belong to the pool, not to this process.
+  }
+}

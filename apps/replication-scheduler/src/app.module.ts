@@ -1,0 +1,15 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { readDatabaseConfig } from '@tandem/config';
+import { DatabaseModule, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
+import { LeadershipService } from './leadership.service';
+
+@Module({})
+export class ReplicationSchedulerModule {
+  static register(ctx: ServiceContext): DynamicModule {
+    return {
+      module: ReplicationSchedulerModule,
+      imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(readDatabaseConfig().url, `tandem-replication-scheduler@${ctx.config.nodeId}`)],
+      providers: [LeadershipService],
+    };
+  }
+}

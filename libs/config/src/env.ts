@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { nodeIdSchema } from '@tandem/contracts';
+
+/** A configuration value that is missing or malformed. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly expected: string,
+  ) {
+    super(`configuration: ${variable} ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type EnvShape = Record<string, z.ZodTypeAny>;
+
+/**
+ * Read and validate the environment variables named by `shape`. The first bad one throws a
+ * ConfigError naming the variable and what it expects. Secret values are never echoed.
+ */
+export function readEnv<S extends EnvShape>(shape: S, env: NodeJS.ProcessEnv = process.env): { [K in keyof S]: z.output<S[K]> } {
+  const out: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(shape)) {
+    const raw = env[name];
+    const parsed = schema.safeParse(raw === '' ? undefined : raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const desc = schema.description ? ` (${schema.description})` : '';
+      const expected = raw === undefined || raw === '' ? `is required${desc}` : `is malformed: ${issue?.message ?? 'invalid'}${desc}`;
+      throw new ConfigError(name, expected);
+    }
+    out[name] = parsed.data;
+  }
+  return out as { [K in keyof S]: z.output<S[K]> };
+}
+
+/** Run `fn`; on a ConfigError print its one line and stop the process. */
+export function loadConfigOrExit<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}
+
+export const env = {
+  nodeId: () => nodeIdSchema.describe('a node id such as node-a'),
+  natsUrl: () =>
+    z
+      .string()
+      .regex(/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/, 'must be nats://HOST:PORT (comma-separated for several)')
+      .describe('e.g. nats://127.0.0.1:4222'),
+  databaseUrl: () => z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL').describe('e.g. postgres://user@host:5432/db'),
+  port: (def: number) => z.coerce.number().int().min(1).max(65535).default(def).describe('a TCP port 1-65535'),
+  absPath: (def?: string) => {
+    const s = z.string().regex(/^\/\S*$/, 'must be an absolute path');
+    return (def === undefined ? s : s.default(def)).describe('an absolute path');
+  },
+  millis: (def: number) => z.coerce.number().int().min(1).max(86_400_000).default(def).describe('milliseconds'),
+  optionalUrl: () => z.string().url('must be a URL').optional(),
+  clusterId: () => z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits, -').default('tandem'),
+  logLevel: () => z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+};

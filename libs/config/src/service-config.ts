@@ -1,0 +1,32 @@
+import { env, readEnv } from './env';
+
+/** What every Tandem service needs to start. */
+export function readBaseConfig(source: NodeJS.ProcessEnv = process.env) {
+  const e = readEnv(
+    {
+      TANDEM_NODE_ID: env.nodeId(),
+      TANDEM_CLUSTER_ID: env.clusterId(),
+      TANDEM_NATS_URL: env.natsUrl(),
+      TANDEM_HEALTH_PORT: env.port(0).optional(),
+      TANDEM_STATE_DIR: env.absPath('/var/lib/tandem'),
+      TANDEM_LOG_LEVEL: env.logLevel(),
+      OTEL_EXPORTER_OTLP_ENDPOINT: env.optionalUrl(),
+    },
+    source,
+  );
+  return {
+    nodeId: e.TANDEM_NODE_ID,
+    clusterId: e.TANDEM_CLUSTER_ID,
+    natsUrl: e.TANDEM_NATS_URL,
+    healthPort: e.TANDEM_HEALTH_PORT,
+    stateDir: e.TANDEM_STATE_DIR,
+    logLevel: e.TANDEM_LOG_LEVEL,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+  };
+}
+export type BaseConfig = ReturnType<typeof readBaseConfig>;
+
+export function readDatabaseConfig(source: NodeJS.ProcessEnv = process.env) {
+  return { url: readEnv({ TANDEM_DATABASE_URL: env.databaseUrl() }, source).TANDEM_DATABASE_URL };
+}
+export type DatabaseConfig = ReturnType<typeof readDatabaseConfig>;

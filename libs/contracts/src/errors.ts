@@ -1,0 +1,61 @@
+/**
+ * Error codes on the wire. Do not change a value without a migration plan: integrators and
+ * the gateway's HTTP mapping depend on them.
+ */
+export enum ErrorCode {
+  InvalidArgument = 'INVALID_ARGUMENT',
+  UnknownOperation = 'UNKNOWN_OPERATION',
+  UnknownNode = 'UNKNOWN_NODE',
+  NotFound = 'NOT_FOUND',
+  AlreadyExists = 'ALREADY_EXISTS',
+  PoolNotFound = 'POOL_NOT_FOUND',
+  PoolNotImportable = 'POOL_NOT_IMPORTABLE',
+  PoolBusy = 'POOL_BUSY',
+  PoolImportedElsewhere = 'POOL_IMPORTED_ELSEWHERE',
+  DatasetNotFound = 'DATASET_NOT_FOUND',
+  SnapshotNotFound = 'SNAPSHOT_NOT_FOUND',
+  StaleEpoch = 'STALE_EPOCH',
+  InterfaceNotFound = 'INTERFACE_NOT_FOUND',
+  AddressInUse = 'ADDRESS_IN_USE',
+  ShareFailed = 'SHARE_FAILED',
+  StreamFailed = 'STREAM_FAILED',
+  Timeout = 'TIMEOUT',
+  CommandFailed = 'COMMAND_FAILED',
+  Unavailable = 'UNAVAILABLE',
+  Internal = 'INTERNAL',
+}
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  /** The request field that was wrong, for INVALID_ARGUMENT. */
+  field?: string;
+  /** The original tool output (zfs, zpool, ip ...), kept verbatim. */
+  detail?: string;
+}
+
+export type Reply<T> = { ok: true; result: T } | { ok: false; error: ErrorBody };
+
+/** A typed error that crosses the wire as an ErrorBody. */
+export class TandemError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.name = 'TandemError';
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { code: this.code, message: this.message };
+    if (this.field !== undefined) body.field = this.field;
+    if (this.detail !== undefined) body.detail = this.detail;
+    return body;
+  }
+
+  static fromBody(body: ErrorBody): TandemError {
+    return new TandemError(body.code, body.message, body.field, body.detail);
+  }
+}

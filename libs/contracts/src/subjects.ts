@@ -1,0 +1,49 @@
+import { nodeIdSchema } from './names';
+
+/**
+ * Every NATS subject Tandem uses is spelled here and nowhere else.
+ * Shape: tandem.<kind>.<entity>.<id>.<verb>
+ */
+export const SUBJECT_ROOT = 'tandem';
+
+/** Host-executor request/reply: tandem.node.<nodeId>.exec.<operation> */
+export function execSubject(nodeId: string, operation: string): string {
+  nodeIdSchema.parse(nodeId);
+  return `${SUBJECT_ROOT}.node.${nodeId}.exec.${operation}`;
+}
+
+export function execWildcard(nodeId: string): string {
+  nodeIdSchema.parse(nodeId);
+  return `${SUBJECT_ROOT}.node.${nodeId}.exec.>`;
+}
+
+/** The operation part of an exec subject, or null if the subject is not one. */
+export function operationOf(subject: string, nodeId: string): string | null {
+  const prefix = `${SUBJECT_ROOT}.node.${nodeId}.exec.`;
+  return subject.startsWith(prefix) ? subject.slice(prefix.length) : null;
+}
+
+/** Byte streams (zfs send/receive) flow on tandem.node.<nodeId>.stream.<streamId> */
+export function streamSubject(nodeId: string, streamId: string): string {
+  nodeIdSchema.parse(nodeId);
+  if (!/^[A-Za-z0-9]{8,64}$/.test(streamId)) throw new Error(`stream id "${streamId}" is malformed`);
+  return `${SUBJECT_ROOT}.node.${nodeId}.stream.${streamId}`;
+}
+
+/** Health of one service of one node: tandem.node.<nodeId>.health.<service> */
+export function healthSubject(nodeId: string, service: string): string {
+  nodeIdSchema.parse(nodeId);
+  return `${SUBJECT_ROOT}.node.${nodeId}.health.${service}`;
+}
+
+export type EventKind = 'evt';
+export type EntityKind = 'node' | 'pool' | 'cluster' | 'ip' | 'share' | 'replication';
+
+/** Events: tandem.evt.<entity>.<id>.<verb>, e.g. tandem.evt.pool.tank.failed-over */
+export function eventSubject(entity: EntityKind, id: string, verb: string): string {
+  if (!/^[A-Za-z0-9_:-]+$/.test(id)) throw new Error(`event id "${id}" cannot be used in a subject`);
+  if (!/^[a-z][a-z-]*$/.test(verb)) throw new Error(`event verb "${verb}" is malformed`);
+  return `${SUBJECT_ROOT}.evt.${entity}.${id}.${verb}`;
+}
+
+export const EVENTS_WILDCARD = `${SUBJECT_ROOT}.evt.>`;

@@ -1,0 +1,8 @@
+export * from './types';
+export * from './errors';
+export { validateShareSpec } from './validate';
+export { renderSmbConf, smbDirs } from './smb-config';
+export type { SmbDirs, SmbRenderOptions } from './smb-config';
+export { renderGaneshaConf, nfsDirs } from './nfs-config';
+export type { NfsDirs, NfsRenderOptions } from './nfs-config';
+export * from './share-manager';

@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ShareError } from './errors';
+import { nfsDirs, renderGaneshaConf } from './nfs-config';
+import { renderSmbConf, smbDirs } from './smb-config';
+import { ShareInstanceSpec } from './types';
+import { canonicalAddress, validateShareSpec } from './validate';
+
+const base = '/var/lib/tandem/shares/tank/smb';
+
+function spec(overrides: Partial<ShareInstanceSpec> = {}): ShareInstanceSpec {
+  return {
+    pool: 'tank',
+    protocol: 'smb',
+    addresses: ['10.77.9.1', '10.77.9.4'],
+    shares: [
+      { name: 'projects', path: '/tank/projects', readOnly: false },
+      { name: 'archive', path: '/tank/archive', readOnly: true },
+    ],
+    ...overrides,
+  };
+}
+
+/** Parses smb.conf text into { section: { key: value } } as Samba reads it. */
+function parseIni(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const m = /^\[(.+)\]$/.exec(line);
+    if (m) {
+      section = m[1];
+      out[section] = {};
+      continue;
+    }
+    const eq = line.indexOf('=');
+    assert.ok(eq > 0, `not key = value: ${line}`);
+    out[section][line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+test('renderSmbConf binds only to the pool addresses with every directory of its own', () => {
+  const conf = parseIni(renderSmbConf(spec(), smbDirs(base)));
+  const g = conf.global;
+  assert.equal(g['interfaces'], '10.77.9.1 10.77.9.4');
+  assert.equal(g['bind interfaces only'], 'yes');
+  assert.equal(g['smb ports'], '445');
+  assert.equal(g['disable netbios'], 'yes');
+  assert.equal(g['map to guest'], 'Bad User');
+  for (const [key, dir] of [
+    ['pid directory', 'run'],
+    ['lock directory', 'lock'],
+    ['state directory', 'state'],
+    ['cache directory', 'cache'],
+    ['private dir', 'private'],
+    ['ncalrpc dir', 'ncalrpc'],
+  ]) {
+    assert.equal(g[key], `${base}/${dir}`, key);
+  }
+  assert.equal(g['log file'], `${base}/log.smbd`);
+});
+
+test('renderSmbConf writes one section per share, sorted, with guest access and read-only flag', () => {
+  const text = renderSmbConf(spec(), smbDirs(base), { forceUser: 'nobody' });
+  const conf = parseIni(text);
+  assert.deepEqual(Object.keys(conf), ['global', 'archive', 'projects']);
+  assert.equal(conf.projects['path'], '/tank/projects');
+  assert.equal(conf.projects['read only'], 'no');
+  assert.equal(conf.archive['read only'], 'yes');
+  assert.equal(conf.archive['guest ok'], 'yes');
+  assert.equal(conf.archive['force user'], 'nobody');
+  // Deterministic: the same spec renders the same bytes (start() relies on it for no-ops).
+  assert.equal(renderSmbConf(spec({ shares: [...spec().shares].reverse() }), smbDirs(base), { forceUser: 'nobody' }), text);
+});
+
+test('renderGaneshaConf: NFSv4 only, bound to the single address, one export per share', () => {
+  const text = renderGaneshaConf(
+    spec({
+      protocol: 'nfs',
+      addresses: ['10.77.9.1'],
+      shares: [
+        { name: 'projects', path: '/tank/projects', readOnly: false, exportId: 2 },
+        { name: 'archive', path: '/tank/archive', readOnly: true, exportId: 1 },
+      ],
+    }),
+    nfsDirs('/st/shares/tank/nfs'),
+    { graceSeconds: 5, leaseSeconds: 10 },
+  );
+  assert.match(text, /Bind_addr = 10\.77\.9\.1;/);
+  assert.match(text, /^\s*Protocols = 4;/m);
+  assert.match(text, /Enable_NLM = false;/);
+  assert.match(text, /RecoveryRoot = "\/st\/shares\/tank\/nfs\/recovery";/);
+  assert.match(text, /Lease_Lifetime = 10;/);
+  assert.match(text, /Grace_Period = 10;/, 'grace is never shorter than the lease');
+  const exports = text.split('EXPORT {').slice(1);
+  assert.equal(exports.length, 2);
+  assert.match(exports[0], /Export_Id = 1;[\s\S]*Path = "\/tank\/archive";[\s\S]*Pseudo = "\/archive";[\s\S]*Access_Type = RO;/);
+  assert.match(exports[1], /Export_Id = 2;[\s\S]*Path = "\/tank\/projects";[\s\S]*Access_Type = RW;/);
+  assert.throws(() => renderGaneshaConf(spec({ protocol: 'nfs' }), nfsDirs('/st')), /exactly one address/);
+});
+
+function rejects(input: Record<string, unknown>, field: string): void {
+  const good = { pool: 'tank', name: 'projects', protocol: 'smb', path: '/tank/projects', addresses: ['10.77.9.1'] };
+  assert.throws(
+    () => validateShareSpec({ ...good, ...input }),
+    (err: unknown) => err instanceof ShareError && err.code === 'INVALID_ARGUMENT' && err.field === field,
+    `${JSON.stringify(input)} should be rejected on ${field}`,
+  );
+}
+
+test('validateShareSpec rejects anything that could break the config or a command line', () => {
+  rejects({ pool: '; rm -rf /' }, 'pool');
+  rejects({ pool: '1tank' }, 'pool');
+  rejects({ pool: 'a'.repeat(65) }, 'pool');
+  rejects({ pool: '../etc' }, 'pool');
+  rejects({ name: '; rm -rf /' }, 'name');
+  rejects({ name: 'a b' }, 'name');
+  rejects({ name: 'global' }, 'name');
+  rejects({ name: 'IPC$' }, 'name');
+  rejects({ name: '' }, 'name');
+  rejects({ protocol: 'afp' }, 'protocol');
+  rejects({ path: '/tank/$(reboot)' }, 'path');
+  rejects({ path: 'tank/projects' }, 'path');
+  rejects({ path: '/tank/../etc' }, 'path');
+  rejects({ path: '/tank/x\n[evil]' }, 'path');
+  rejects({ path: '/tank/%U' }, 'path');
+  rejects({ path: '/tank/a"b' }, 'path');
+  rejects({ path: '/tank/a b' }, 'path');
+  rejects({ path: '/tank/' }, 'path');
+  rejects({ path: '/' }, 'path');
+  rejects({ addresses: ['999.1.1.1'] }, 'addresses');
+  rejects({ addresses: [] }, 'addresses');
+  rejects({ addresses: '10.77.9.1' }, 'addresses');
+  rejects({ addresses: ['10.77.9.1; reboot'] }, 'addresses');
+  rejects({ addresses: ['fe80::1%eth0'] }, 'addresses');
+  rejects({ protocol: 'nfs', addresses: ['10.77.9.1', '10.77.9.3'] }, 'addresses');
+  rejects({ readOnly: 'yes' }, 'readOnly');
+});
+
+test('validateShareSpec normalizes addresses and defaults readOnly', () => {
+  const s = validateShareSpec({
+    pool: 'tank.a:b_c-d',
+    name: 'Projects_2',
+    protocol: 'smb',
+    path: '/mnt/tank/projects-2.v1',
+    addresses: ['10.77.9.3', 'FD00:0:0::0001', '10.77.9.3'],
+  });
+  assert.deepEqual(s.addresses, ['10.77.9.3', 'fd00::1']);
+  assert.equal(s.readOnly, false);
+  assert.equal(canonicalAddress('10.1.2.3'), '10.1.2.3');
+});

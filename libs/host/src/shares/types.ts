@@ -1,0 +1,46 @@
+export type ShareProtocol = 'smb' | 'nfs';
+
+export const SHARE_PROTOCOLS: readonly ShareProtocol[] = ['smb', 'nfs'];
+
+/** One share of an HA pool, served on the pool's floating IPs only. */
+export interface ShareSpec {
+  pool: string;
+  name: string;
+  protocol: ShareProtocol;
+  /** Absolute directory on this node (normally the mountpoint of a dataset of the pool). */
+  path: string;
+  /**
+   * The pool's floating IPs. One daemon serves all shares of a pool per protocol, so this
+   * is a property of the pool: starting a share with another set of addresses rebinds every
+   * share of that pool and protocol. NFS-Ganesha binds exactly one address per instance.
+   */
+  addresses: string[];
+  readOnly?: boolean;
+}
+
+export interface ShareStatus {
+  pool: string;
+  name: string;
+  protocol: ShareProtocol;
+  path: string;
+  addresses: string[];
+  running: boolean;
+  pid?: number;
+}
+
+/** One share as recorded in an instance's desired state. */
+export interface ShareEntry {
+  name: string;
+  path: string;
+  readOnly: boolean;
+  /** NFS only: the Export_Id, stable for as long as the share exists. */
+  exportId?: number;
+}
+
+/** What one daemon (one pool, one protocol) should serve. */
+export interface ShareInstanceSpec {
+  pool: string;
+  protocol: ShareProtocol;
+  addresses: string[];
+  shares: ShareEntry[];
+}

@@ -1,0 +1,96 @@
+import { isIP } from 'node:net';
+import { ShareError } from './errors';
+import { SHARE_PROTOCOLS, ShareProtocol, ShareSpec } from './types';
+
+/** ZFS-like pool name; also used as a directory name under the state directory. */
+export const POOL_NAME_RE = /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/;
+/** Share names are safe as an smb.conf section name and as an NFS pseudo path component. */
+export const SHARE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/**
+ * Characters allowed in a share path. Deliberately narrow: nothing that smb.conf or
+ * ganesha.conf would interpret (`%` macros, quotes, `;`/`#` comments, braces, `\`
+ * continuations, whitespace, newlines) and nothing a shell would (`$`, backticks).
+ */
+const PATH_CHARS_RE = /^[A-Za-z0-9_.:@+,=/-]+$/;
+const MAX_PATH = 1024;
+const MAX_ADDRESSES = 16;
+/** Section names Samba reserves. */
+const RESERVED_SHARE_NAMES = new Set(['global', 'homes', 'printers']);
+
+function invalid(field: string, message: string): never {
+  throw new ShareError('INVALID_ARGUMENT', `${field}: ${message}`, field);
+}
+
+export function validatePoolName(pool: unknown): string {
+  if (typeof pool !== 'string' || !POOL_NAME_RE.test(pool)) {
+    invalid('pool', `invalid pool name ${JSON.stringify(pool)} (letters, digits, _ . : -, starting with a letter, at most 64)`);
+  }
+  return pool;
+}
+
+export function validateShareName(name: unknown): string {
+  if (typeof name !== 'string' || !SHARE_NAME_RE.test(name)) {
+    invalid('name', `invalid share name ${JSON.stringify(name)} (letters, digits, _ -, at most 64)`);
+  }
+  if (RESERVED_SHARE_NAMES.has(name.toLowerCase())) invalid('name', `share name ${JSON.stringify(name)} is reserved`);
+  return name;
+}
+
+export function validateProtocol(protocol: unknown): ShareProtocol {
+  if (typeof protocol !== 'string' || !(SHARE_PROTOCOLS as readonly string[]).includes(protocol)) {
+    invalid('protocol', `unknown protocol ${JSON.stringify(protocol)} (smb or nfs)`);
+  }
+  return protocol as ShareProtocol;
+}
+
+export function validatePath(path: unknown): string {
+  if (typeof path !== 'string' || path.length === 0) invalid('path', 'path must be a non-empty string');
+  if (path.length > MAX_PATH) invalid('path', `path longer than ${MAX_PATH} characters`);
+  if (!path.startsWith('/')) invalid('path', `path ${JSON.stringify(path)} is not absolute`);
+  if (!PATH_CHARS_RE.test(path)) {
+    invalid('path', `path ${JSON.stringify(path)} contains characters not allowed in a share path (allowed: letters, digits, _ . : @ + , = / -)`);
+  }
+  if (path === '/') invalid('path', 'refusing to share the root directory');
+  const parts = path.slice(1).split('/');
+  if (parts.some((p) => p === '' || p === '.' || p === '..')) {
+    invalid('path', `path ${JSON.stringify(path)} must be normalized (no empty, . or .. components, no trailing /)`);
+  }
+  return path;
+}
+
+/** Canonical text form (IPv6 compressed, lower-case) so that equal addresses compare equal. */
+export function canonicalAddress(a: string): string {
+  if (isIP(a) !== 6) return a;
+  return new URL(`http://[${a}]/`).hostname.replace(/^\[|\]$/g, '');
+}
+
+/** Validates and normalizes (lower-case, de-duplicated, sorted) a list of IP addresses. */
+export function validateAddresses(addresses: unknown): string[] {
+  if (!Array.isArray(addresses) || addresses.length === 0) invalid('addresses', 'at least one address is required');
+  if (addresses.length > MAX_ADDRESSES) invalid('addresses', `at most ${MAX_ADDRESSES} addresses`);
+  const out = new Set<string>();
+  for (const a of addresses) {
+    if (typeof a !== 'string' || a.includes('%') || isIP(a) === 0) {
+      invalid('addresses', `${JSON.stringify(a)} is not a valid IPv4 or IPv6 address`);
+    }
+    if (isIP(a) === 6 && /^fe[89ab]/i.test(a)) invalid('addresses', `${JSON.stringify(a)}: link-local addresses cannot be share addresses`);
+    out.add(canonicalAddress(a));
+  }
+  return [...out].sort();
+}
+
+/** Checks a whole spec before anything runs; returns a normalized copy. */
+export function validateShareSpec(spec: unknown): Required<ShareSpec> {
+  if (typeof spec !== 'object' || spec === null) invalid('spec', 'spec must be an object');
+  const s = spec as Partial<ShareSpec>;
+  const pool = validatePoolName(s.pool);
+  const name = validateShareName(s.name);
+  const protocol = validateProtocol(s.protocol);
+  const path = validatePath(s.path);
+  const addresses = validateAddresses(s.addresses);
+  if (s.readOnly !== undefined && typeof s.readOnly !== 'boolean') invalid('readOnly', 'readOnly must be a boolean');
+  if (protocol === 'nfs' && addresses.length !== 1) {
+    invalid('addresses', 'NFS-Ganesha binds exactly one address per instance: give one floating IP for an NFS share');
+  }
+  return { pool, name, protocol, path, addresses, readOnly: s.readOnly ?? false };
+}

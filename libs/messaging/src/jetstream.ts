@@ -1,0 +1,88 @@
+import {
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type KV,
+  type NatsConnection,
+  nanos,
+} from 'nats';
+import type { KvBucketDeclaration, StreamDeclaration } from '@tandem/contracts';
+
+function isReplicaError(err: unknown): boolean {
+  const m = String((err as Error)?.message ?? err);
+  return /replicas|insufficient resources|not clustered|no suitable peers/i.test(m);
+}
+
+/**
+ * Declare streams idempotently: create when missing, update when the declaration changed.
+ * Replicas are lowered when the JetStream domain has fewer servers (single-server dev setups).
+ */
+export async function provisionStreams(jsm: JetStreamManager, streams: readonly StreamDeclaration[]): Promise<void> {
+  for (const s of streams) {
+    const config = {
+      name: s.name,
+      subjects: s.subjects,
+      description: s.description,
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(s.maxAgeSeconds * 1000),
+      duplicate_window: nanos(s.duplicateWindowSeconds * 1000),
+    };
+    for (let replicas = s.replicas; replicas >= 1; replicas--) {
+      try {
+        const existing = await jsm.streams.info(s.name).catch(() => null);
+        if (existing) {
+          await jsm.streams.update(s.name, { ...config, num_replicas: existing.config.num_replicas });
+        } else {
+          await jsm.streams.add({ ...config, num_replicas: replicas });
+        }
+        break;
+      } catch (err) {
+        if (replicas > 1 && isReplicaError(err)) continue;
+        throw err;
+      }
+    }
+  }
+}
+
+export async function provisionKv(nc: NatsConnection, buckets: readonly KvBucketDeclaration[]): Promise<Map<string, KV>> {
+  const js = nc.jetstream();
+  const out = new Map<string, KV>();
+  for (const b of buckets) {
+    for (let replicas = b.replicas; replicas >= 1; replicas--) {
+      try {
+        const kv = await js.views.kv(b.bucket, {
+          description: b.description,
+          history: b.history,
+          replicas,
+          ttl: b.maxAgeSeconds * 1000,
+        });
+        out.set(b.bucket, kv);
+        break;
+      } catch (err) {
+        if (replicas > 1 && isReplicaError(err)) continue;
+        throw err;
+      }
+    }
+  }
+  return out;
+}
+
+export type CasResult = { ok: true; revision: number } | { ok: false; reason: 'conflict' };
+
+/**
+ * Compare-and-set: write `value` only if the key is still at `revision` (0 = must not exist).
+ * A stale revision is rejected by the server, never silently overwritten.
+ */
+export async function kvCompareAndSet(kv: KV, key: string, value: Uint8Array, revision: number): Promise<CasResult> {
+  try {
+    const rev = revision === 0 ? await kv.create(key, value) : await kv.update(key, value, revision);
+    return { ok: true, revision: rev };
+  } catch (err) {
+    const m = String((err as Error)?.message ?? err);
+    if (/wrong last sequence|key exists|10071/i.test(m)) return { ok: false, reason: 'conflict' };
+    throw err;
+  }
+}

@@ -1,0 +1,107 @@
+import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { lastValueFrom, throwError, type Observable } from 'rxjs';
+import { Catch, type ArgumentsHost } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
+import type { NatsConnection, Msg, Subscription } from 'nats';
+import type { ZodTypeAny } from 'zod';
+import { ErrorCode, TandemError, type Reply } from '@tandem/contracts';
+import { contextFromHeaders } from './connection';
+import { toErrorBody } from './errors';
+
+export interface RpcRoute {
+  /** NATS subject to subscribe to (may end in '>'). */
+  subject: string;
+  /** Handler pattern for a concrete subject, or null to ignore it. */
+  patternOf: (subject: string) => string | null;
+}
+
+export interface NatsRpcServerOptions {
+  connection: NatsConnection;
+  routes: RpcRoute[];
+  /** Request schemas by pattern: requests are validated (INVALID_ARGUMENT naming the field) before the handler runs. */
+  schemas?: Record<string, ZodTypeAny>;
+  queue?: string;
+}
+
+/**
+ * A Nest microservice transport over NATS request/reply. Handlers are plain
+ * `@MessagePattern('pool.import')` methods; the subject carries the node (tandem.node.<id>.exec.<op>).
+ * Replies are `Reply<T>` envelopes; every request is a span continuing the caller's trace.
+ */
+export class NatsRpcServer extends Server implements CustomTransportStrategy {
+  private subs: Subscription[] = [];
+
+  constructor(private readonly options: NatsRpcServerOptions) {
+    super();
+  }
+
+  listen(callback: (...optionalParams: unknown[]) => unknown): void {
+    const nc = this.options.connection;
+    for (const route of this.options.routes) {
+      const sub = nc.subscribe(route.subject, { queue: this.options.queue });
+      this.subs.push(sub);
+      void (async () => {
+        for await (const msg of sub) void this.handle(route, msg);
+      })();
+    }
+    callback();
+  }
+
+  private async handle(route: RpcRoute, msg: Msg): Promise<void> {
+    const pattern = route.patternOf(msg.subject);
+    const parent = contextFromHeaders(msg.headers);
+    const span = trace.getTracer('tandem.rpc').startSpan(`rpc ${pattern ?? msg.subject}`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination': msg.subject } }, parent);
+    const reply = await context.with(trace.setSpan(parent, span), async (): Promise<Reply<unknown>> => {
+      try {
+        const handler = pattern ? this.getHandlerByPattern(pattern) : null;
+        if (!pattern || !handler) throw new TandemError(ErrorCode.UnknownOperation, `unknown operation "${pattern ?? msg.subject}"`, 'operation');
+        let data: unknown = {};
+        if (msg.data.length > 0) {
+          try {
+            data = JSON.parse(new TextDecoder().decode(msg.data));
+          } catch {
+            throw new TandemError(ErrorCode.InvalidArgument, 'request body is not valid JSON', '(request)');
+          }
+        }
+        const schema = this.options.schemas?.[pattern];
+        if (schema) data = schema.parse(data);
+        const result = await lastValueFrom(this.transformToObservable(await handler(data, { subject: msg.subject, headers: msg.headers })), { defaultValue: undefined });
+        return { ok: true, result: result ?? null };
+      } catch (err) {
+        const error = toErrorBody(err);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+        span.setAttribute('tandem.error_code', error.code);
+        return { ok: false, error };
+      } finally {
+        span.end();
+      }
+    });
+    if (msg.reply) msg.respond(new TextEncoder().encode(JSON.stringify(reply)));
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs = [];
+  }
+
+  on(): void {
+    /* no transport events */
+  }
+
+  unwrap<T>(): T {
+    return this.options.connection as T;
+  }
+}
+
+/**
+ * Nest wraps handler errors into a generic "Internal server error"; this filter hands the
+ * original error back to NatsRpcServer so typed errors keep their code and field.
+ */
+@Catch()
+export class RpcPassthroughFilter extends BaseExceptionFilter {
+  override catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
+    if (host.getType() === 'rpc') return throwError(() => exception);
+    return super.catch(exception, host);
+  }
+}

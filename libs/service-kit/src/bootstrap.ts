@@ -1,0 +1,85 @@
+import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { loadConfigOrExit, readBaseConfig, type BaseConfig } from '@tandem/config';
+import { Events, KV_BUCKETS, SERVICES, STREAMS, type ServiceName } from '@tandem/contracts';
+import { connectNats, EventPublisher, NatsRpcServer, RpcPassthroughFilter, provisionKv, provisionStreams, type RpcRoute } from '@tandem/messaging';
+import { startTelemetry, stopTelemetry } from '@tandem/telemetry';
+import type { ZodTypeAny } from 'zod';
+import type { ServiceContext } from './tokens';
+
+export interface ServiceDefinition {
+  service: ServiceName;
+  /** The app's root module, given the service context. */
+  module: (ctx: ServiceContext) => DynamicModule;
+  /** NATS request/reply routes served by @MessagePattern handlers. */
+  rpc?: (ctx: ServiceContext) => { routes: RpcRoute[]; schemas?: Record<string, ZodTypeAny> };
+  /** Extra configuration to validate before anything starts (throws ConfigError). */
+  readConfig?: () => unknown;
+  /** Called after the HTTP server listens. */
+  afterStart?: (app: INestApplication, ctx: ServiceContext) => Promise<void>;
+}
+
+const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
+
+async function withRetry<T>(what: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** Start one Tandem service: config, telemetry, NATS, JetStream declarations, Nest, health, RPC. */
+export async function bootstrapService(def: ServiceDefinition): Promise<INestApplication> {
+  const config: BaseConfig = loadConfigOrExit(() => {
+    const c = readBaseConfig();
+    def.readConfig?.();
+    return c;
+  });
+  startTelemetry({ serviceName: `tandem-${def.service}`, nodeId: config.nodeId, otlpEndpoint: config.otlpEndpoint });
+  const logger = new Logger(def.service);
+  const nc = await connectNats({ servers: config.natsUrl, name: `${def.service}@${config.nodeId}` });
+  const ctx: ServiceContext = { service: def.service, config, nc, startedAt: new Date() };
+
+  await withRetry(
+    'declaring JetStream streams and buckets',
+    async () => {
+      await provisionStreams(await nc.jetstreamManager({ timeout: 5_000 }), STREAMS);
+      await provisionKv(nc, KV_BUCKETS);
+    },
+    60_000,
+  );
+
+  const app = await NestFactory.create(def.module(ctx), {
+    logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    abortOnError: false,
+  });
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  if (def.rpc) {
+    const rpc = def.rpc(ctx);
+    app.useGlobalFilters(new RpcPassthroughFilter(app.getHttpAdapter()));
+    app.connectMicroservice({ strategy: new NatsRpcServer({ connection: nc, routes: rpc.routes, schemas: rpc.schemas }) }, { inheritAppConfig: true });
+    await app.startAllMicroservices();
+  }
+  const port = config.healthPort ?? SERVICES[def.service].healthPort;
+  await app.listen(port, '0.0.0.0');
+  await def.afterStart?.(app, ctx);
+  logger.log(`${def.service} ready on node ${config.nodeId} (health on :${port})`);
+  await new EventPublisher(nc, config.clusterId, `${def.service}@${config.nodeId}`)
+    .publish(Events.nodeServiceStarted, config.nodeId, { service: def.service, version: '0.1.0' })
+    .catch((err) => logger.warn(`could not publish service-started: ${(err as Error).message}`));
+  process.once('exit', () => void stopTelemetry());
+  return app;
+}
+
+/** main.ts of every app: bootstrap, and on a fatal start-up error one line and exit 1. */
+export function runService(def: ServiceDefinition): void {
+  bootstrapService(def).catch((err) => {
+    process.stderr.write(`${def.service}: failed to start: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,79 @@
+import { context, propagation, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { Resource } from '@opentelemetry/resources';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+
+export interface TelemetryOptions {
+  serviceName: string;
+  nodeId?: string;
+  /** OTLP/HTTP endpoint (e.g. http://jaeger:4318). Without one, spans are made but not exported. */
+  otlpEndpoint?: string;
+  /** Extra processors, e.g. an in-memory exporter in tests. */
+  spanProcessors?: SpanProcessor[];
+}
+
+let provider: NodeTracerProvider | undefined;
+
+/**
+ * Start tracing. Call before Nest is created so every span of start-up is captured.
+ * Trace ids exist even without an exporter, so the activity log can always carry one.
+ */
+export function startTelemetry(opts: TelemetryOptions): NodeTracerProvider {
+  if (provider) return provider;
+  const processors: SpanProcessor[] = [...(opts.spanProcessors ?? [])];
+  if (opts.otlpEndpoint) {
+    const url = opts.otlpEndpoint.replace(/\/+$/, '') + '/v1/traces';
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1000 }));
+  }
+  provider = new NodeTracerProvider({
+    resource: new Resource({
+      [ATTR_SERVICE_NAME]: opts.serviceName,
+      [ATTR_SERVICE_VERSION]: process.env.npm_package_version ?? '0.1.0',
+      'tandem.node': opts.nodeId ?? 'unknown',
+    }),
+    spanProcessors: processors,
+  });
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+  return provider;
+}
+
+export async function stopTelemetry(): Promise<void> {
+  const p = provider;
+  provider = undefined;
+  if (p) await p.shutdown().catch(() => undefined);
+}
+
+export function tracer(name = 'tandem'): Tracer {
+  return trace.getTracer(name);
+}
+
+/** The W3C traceparent of the active span, or null. */
+export function currentTraceparent(): string | null {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent ?? null;
+}
+
+export function currentTraceId(): string | null {
+  const span = trace.getActiveSpan();
+  const id = span?.spanContext().traceId;
+  return id && !/^0+$/.test(id) ? id : null;
+}
+
+/** Run `fn` inside a new active span; the span ends (and records errors) when fn settles. */
+export async function inSpan<T>(name: string, attributes: Record<string, string | number | boolean>, fn: (span: Span) => Promise<T>): Promise<T> {
+  return tracer().startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: 2, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}

@@ -1,0 +1,124 @@
+import type { DatasetInfo, ImportablePool, PoolHealth, PoolStatus, PoolSummary, SnapshotInfo } from '@tandem/contracts';
+
+const HEALTH: readonly PoolHealth[] = ['ONLINE', 'DEGRADED', 'FAULTED', 'OFFLINE', 'UNAVAIL', 'REMOVED'];
+
+export function parseHealth(v: string): PoolHealth {
+  const u = v.trim().toUpperCase();
+  return (HEALTH as readonly string[]).includes(u) ? (u as PoolHealth) : 'UNKNOWN';
+}
+
+/** "250M", "1.22M", "1020K", "14.2E", "0", "-" → bytes (binary units, as zpool prints). */
+export function parseSize(v: string): number {
+  const t = v.trim();
+  if (t === '-' || t === '') return 0;
+  const m = /^(\d+(?:\.\d+)?)([BKMGTPEZ]?)$/i.exec(t);
+  if (!m) throw new Error(`cannot read size "${v}"`);
+  const exp = 'BKMGTPEZ'.indexOf((m[2] || 'B').toUpperCase());
+  return Math.round(Number(m[1]) * 1024 ** exp);
+}
+
+function rows(stdout: string): string[][] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.split('\t'));
+}
+
+/** `zpool list -H -o name,size,allocated,free,health,guid` */
+export function parseZpoolList(stdout: string): PoolSummary[] {
+  return rows(stdout).map((r) => {
+    if (r.length < 6) throw new Error(`unexpected zpool list line: ${r.join('\\t')}`);
+    return {
+      name: r[0],
+      sizeBytes: parseSize(r[1]),
+      allocatedBytes: parseSize(r[2]),
+      freeBytes: parseSize(r[3]),
+      health: parseHealth(r[4]),
+      guid: r[5].trim(),
+    };
+  });
+}
+
+/** `zpool status POOL` */
+export function parseZpoolStatus(stdout: string): PoolStatus {
+  const name = /^\s*pool:\s*(\S+)/m.exec(stdout)?.[1];
+  const state = /^\s*state:\s*(\S+)/m.exec(stdout)?.[1];
+  if (!name || !state) throw new Error('unexpected zpool status output: no pool or state line');
+  const errors = /^\s*errors:\s*(.*)$/m.exec(stdout)?.[1]?.trim() ?? '';
+  const vdevs: PoolStatus['vdevs'] = [];
+  const config = /config:\s*\n([\s\S]*?)(?:\n\s*errors:|$)/.exec(stdout)?.[1] ?? '';
+  for (const line of config.split('\n')) {
+    const m = /^(\t|\s*)(\s*)(\S+)\s+([A-Z]+)\s+(\d+)\s+(\d+)\s+(\d+)/.exec(line);
+    if (!m || m[3] === 'NAME') continue;
+    const depth = Math.floor(m[2].length / 2);
+    vdevs.push({ name: m[3], state: parseHealth(m[4]), read: Number(m[5]), write: Number(m[6]), cksum: Number(m[7]), depth });
+  }
+  return { name, state: parseHealth(state), errors, vdevs };
+}
+
+/** `zpool import -d DIR` (the list of importable pools; empty when "no pools available"). */
+export function parseImportScan(stdout: string): ImportablePool[] {
+  const out: ImportablePool[] = [];
+  const blocks = stdout.split(/^\s*pool:\s*/m).slice(1);
+  for (const b of blocks) {
+    const name = b.split('\n')[0].trim();
+    const id = /^\s*id:\s*(\d+)/m.exec(b)?.[1] ?? '';
+    const state = /^\s*state:\s*(\S+)/m.exec(b)?.[1] ?? 'UNKNOWN';
+    const config = /config:\s*\n([\s\S]*)$/.exec(b)?.[1] ?? '';
+    const devices = config
+      .split('\n')
+      .map((l) => /^\s+(\/\S+)\s+[A-Z]+/.exec(l)?.[1])
+      .filter((d): d is string => !!d);
+    out.push({ name, id, state: parseHealth(state), devices });
+  }
+  return out;
+}
+
+/** `zfs get -H -p -o name,property,value ...` → name → property → value */
+export function parseZfsGet(stdout: string): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  for (const r of rows(stdout)) {
+    if (r.length < 3) continue;
+    const rec = out.get(r[0]) ?? {};
+    rec[r[1]] = r[2];
+    out.set(r[0], rec);
+  }
+  return out;
+}
+
+const num = (v: string | undefined) => (v === undefined || v === '-' ? 0 : Number(v));
+
+export function datasetsFromGet(stdout: string): DatasetInfo[] {
+  const out: DatasetInfo[] = [];
+  for (const [name, p] of parseZfsGet(stdout)) {
+    if (p.type !== 'filesystem' && p.type !== 'volume') continue;
+    out.push({
+      name,
+      type: p.type,
+      mountpoint: p.mountpoint && p.mountpoint !== '-' && p.mountpoint !== 'none' ? p.mountpoint : null,
+      usedBytes: num(p.used),
+      availableBytes: num(p.available),
+    });
+  }
+  return out;
+}
+
+/** Snapshots from `zfs get type,guid,creation,userrefs`; `onlyOf` keeps one dataset's own. */
+export function snapshotsFromGet(stdout: string, onlyOf?: string): SnapshotInfo[] {
+  const out: SnapshotInfo[] = [];
+  for (const [name, p] of parseZfsGet(stdout)) {
+    if (p.type !== 'snapshot') continue;
+    const at = name.indexOf('@');
+    const dataset = name.slice(0, at);
+    if (onlyOf !== undefined && dataset !== onlyOf) continue;
+    out.push({
+      name,
+      dataset,
+      snapshot: name.slice(at + 1),
+      guid: p.guid ?? '',
+      createdAt: new Date(num(p.creation) * 1000).toISOString(),
+      userrefs: num(p.userrefs),
+    });
+  }
+  return out.sort((a, b) => (a.createdAt === b.createdAt ? 0 : a.createdAt < b.createdAt ? -1 : 1));
+}
