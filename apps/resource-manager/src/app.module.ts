@@ -1,7 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { readDatabaseConfig } from '@tandem/config';
-import { DatabaseModule, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
-import { LeadershipService } from './leadership.service';
+import { DatabaseModule, LeadershipService, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
 
 @Module({})
 export class ResourceManagerModule {

@@ -21,6 +21,19 @@ function reply(value: Reply<unknown>): Uint8Array {
   return enc.encode(JSON.stringify(value));
 }
 
+/** A receiver's answer; anything else (e.g. a JetStream ack because a stream captured the subject) is an error. */
+function readReply<T>(data: Uint8Array, subject: string): T {
+  let r: Reply<T> | undefined;
+  try {
+    r = JSON.parse(dec.decode(data)) as Reply<T>;
+  } catch {
+    r = undefined;
+  }
+  if (!r || typeof r.ok !== 'boolean') throw new TandemError(ErrorCode.StreamFailed, `unexpected answer on ${subject}: not a stream receiver`);
+  if (!r.ok) throw TandemError.fromBody(r.error);
+  return r.result;
+}
+
 export interface StreamReceiveOptions {
   /** Abort when no chunk arrives for this long. */
   idleTimeoutMs?: number;
@@ -98,8 +111,7 @@ export async function sendByteStream(nc: NatsConnection, subject: string, source
     const h = natsHeaders();
     h.set(H_SEQ, String(n));
     const msg = await nc.request(subject, data, { timeout: chunkTimeoutMs, headers: h });
-    const r = JSON.parse(dec.decode(msg.data)) as Reply<unknown>;
-    if (!r.ok) throw TandemError.fromBody(r.error);
+    readReply<unknown>(msg.data, subject);
   };
   try {
     let pending: Buffer = Buffer.alloc(0);
@@ -116,9 +128,7 @@ export async function sendByteStream(nc: NatsConnection, subject: string, source
     const h = natsHeaders();
     h.set(H_END, '1');
     const msg = await nc.request(subject, new Uint8Array(0), { timeout: 10 * chunkTimeoutMs, headers: h });
-    const r = JSON.parse(dec.decode(msg.data)) as Reply<{ bytes: number; result: unknown }>;
-    if (!r.ok) throw TandemError.fromBody(r.error);
-    return r.result;
+    return readReply<{ bytes: number; result: unknown }>(msg.data, subject);
   } catch (err) {
     await Promise.allSettled(inflight);
     const h = natsHeaders();

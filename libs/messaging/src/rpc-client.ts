@@ -1,5 +1,5 @@
 import type { NatsConnection } from 'nats';
-import { SpanKind, context, trace } from '@opentelemetry/api';
+import { inSpan } from '@tandem/telemetry';
 import {
   ErrorCode,
   TandemError,
@@ -14,28 +14,19 @@ import { traceHeaders } from './connection';
 
 /** Send a request, unwrap its Reply envelope; a failed reply throws the TandemError it carried. */
 export async function requestReply<T>(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number): Promise<T> {
-  const span = trace.getTracer('tandem.rpc').startSpan(`request ${subject}`, { kind: SpanKind.CLIENT });
-  return context.with(trace.setSpan(context.active(), span), async () => {
+  return inSpan(`request ${subject}`, { 'messaging.destination': subject }, async () => {
+    let msg;
     try {
-      let msg;
-      try {
-        msg = await nc.request(subject, new TextEncoder().encode(JSON.stringify(payload ?? {})), { timeout: timeoutMs, headers: traceHeaders() });
-      } catch (err) {
-        const m = String((err as Error)?.message ?? err);
-        if (/503|no responders/i.test(m)) throw new TandemError(ErrorCode.Unavailable, `nobody answers on ${subject}: is the service running?`);
-        if (/timeout/i.test(m)) throw new TandemError(ErrorCode.Timeout, `no answer on ${subject} within ${timeoutMs} ms`);
-        throw err;
-      }
-      const reply = JSON.parse(new TextDecoder().decode(msg.data)) as Reply<T>;
-      if (!reply.ok) throw TandemError.fromBody(reply.error);
-      return reply.result;
+      msg = await nc.request(subject, new TextEncoder().encode(JSON.stringify(payload ?? {})), { timeout: timeoutMs, headers: traceHeaders() });
     } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: 2, message: (err as Error).message });
+      const m = String((err as Error)?.message ?? err);
+      if (/503|no responders/i.test(m)) throw new TandemError(ErrorCode.Unavailable, `nobody answers on ${subject}: is the service running?`);
+      if (/timeout/i.test(m)) throw new TandemError(ErrorCode.Timeout, `no answer on ${subject} within ${timeoutMs} ms`);
       throw err;
-    } finally {
-      span.end();
     }
+    const reply = JSON.parse(new TextDecoder().decode(msg.data)) as Reply<T>;
+    if (!reply.ok) throw TandemError.fromBody(reply.error);
+    return reply.result;
   });
 }
 

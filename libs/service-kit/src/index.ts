@@ -4,3 +4,4 @@ export * from './health.controller';
 export * from './service-kit.module';
 export * from './database.module';
 export * from './bootstrap';
+export * from './leadership.service';

@@ -1,9 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { LEASES_BUCKET } from '@tandem/contracts';
 import { LeaderElection } from '@tandem/messaging';
-import { ReadinessService, SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { ReadinessService } from './readiness.service';
+import { SERVICE_CONTEXT, type ServiceContext } from './tokens';
 
-/** One active replication-scheduler per cluster; the others stand by and take over when its lease goes silent. */
+/**
+ * For services that run one active instance per cluster (resource-manager, replication-scheduler):
+ * the others stand by and take over when the active one's lease goes silent.
+ */
 @Injectable()
 export class LeadershipService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('leadership');
@@ -20,8 +24,8 @@ export class LeadershipService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const kv = await this.ctx.nc.jetstream().views.kv(LEASES_BUCKET.bucket);
-    this.election = new LeaderElection(kv, 'leader.replication-scheduler', this.ctx.config.nodeId, { renewMs: 1_000, fenceMs: 4_000, takeoverMs: 6_000 }, (leader) =>
-      this.logger.log(leader ? 'active (leader) on this node' : 'standby on this node'),
+    this.election = new LeaderElection(kv, `leader.${this.ctx.service}`, this.ctx.config.nodeId, { renewMs: 1_000, fenceMs: 4_000, takeoverMs: 6_000 }, (leader) =>
+      this.logger.log(leader ? `${this.ctx.service} active (leader) on this node` : `${this.ctx.service} standby on this node`),
     );
     this.election.start();
     this.readiness.register('leadership', () => true);

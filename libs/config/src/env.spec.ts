@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError } from './env';
+import { readBaseConfig, readDatabaseConfig } from './service-config';
+
+const base = { TANDEM_NODE_ID: 'node-a', TANDEM_NATS_URL: 'nats://127.0.0.1:4222' };
+
+test('a complete environment is read with defaults', () => {
+  const c = readBaseConfig(base);
+  assert.equal(c.nodeId, 'node-a');
+  assert.equal(c.clusterId, 'tandem');
+  assert.equal(c.stateDir, '/var/lib/tandem');
+  assert.equal(c.logLevel, 'log');
+});
+
+test('a missing or malformed value names the variable and what it expects', () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ TANDEM_NATS_URL: 'nats://x:1' }, /^configuration: TANDEM_NODE_ID is required/],
+    [{ ...base, TANDEM_NODE_ID: 'Node A' }, /TANDEM_NODE_ID is malformed/],
+    [{ ...base, TANDEM_NATS_URL: 'http://x' }, /TANDEM_NATS_URL is malformed: must be nats:\/\//],
+    [{ ...base, TANDEM_HEALTH_PORT: '70000' }, /TANDEM_HEALTH_PORT is malformed/],
+    [{ ...base, TANDEM_STATE_DIR: 'relative' }, /TANDEM_STATE_DIR is malformed: must be an absolute path/],
+  ];
+  for (const [envv, re] of cases) {
+    assert.throws(() => readBaseConfig(envv), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(envv));
+  }
+  assert.throws(() => readDatabaseConfig({ TANDEM_DATABASE_URL: 'mysql://x' }), /TANDEM_DATABASE_URL is malformed/);
+});
+
+test('secrets are never echoed in the error', () => {
+  try {
+    readDatabaseConfig({ TANDEM_DATABASE_URL: 'postgres:// user:s3cret@host' });
+    assert.fail('should throw');
+  } catch (e) {
+    assert.ok(!(e as Error).message.includes('s3cret'));
+  }
+});

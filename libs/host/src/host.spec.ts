@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KeyedMutex } from './keyed-mutex';
+import { ipCmd, parseIpAddr, parseIpLink } from './net';
+import { ProcessRunner, CommandFailedError } from './process-runner';
+
+test('keyed mutex: same key serialises, other keys run alongside', async () => {
+  const m = new KeyedMutex();
+  const log: string[] = [];
+  const job = (key: string, name: string, ms: number) =>
+    m.run(key, async () => {
+      log.push(`${name}+`);
+      await sleep(ms);
+      log.push(`${name}-`);
+    });
+  await Promise.all([job('a', 'a1', 30), job('a', 'a2', 1), job('b', 'b1', 5)]);
+  assert.ok(log.indexOf('a1-') < log.indexOf('a2+'), log.join(' '));
+  assert.ok(log.indexOf('b1+') < log.indexOf('a1-'), log.join(' '));
+  assert.equal(m.isBusy('a'), false);
+  await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
+  assert.equal(await m.run('a', async () => 7), 7, 'a failed job releases the lock');
+});
+
+test('ip -j output is parsed; link-local IPv6 left out', () => {
+  const addr = JSON.stringify([
+    { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host' }] },
+    { ifname: 'cli0', addr_info: [
+      { family: 'inet', local: '10.77.3.11', prefixlen: 24, scope: 'global' },
+      { family: 'inet6', local: 'fe80::1', prefixlen: 64, scope: 'link' },
+      { family: 'inet6', local: 'fd00::5', prefixlen: 64, scope: 'global' },
+    ] },
+  ]);
+  assert.deepEqual(parseIpAddr(addr).map((a) => `${a.interface} ${a.address}/${a.prefix} v${a.family}`), ['lo 127.0.0.1/8 v4', 'cli0 10.77.3.11/24 v4', 'cli0 fd00::5/64 v6']);
+  const links = parseIpLink(JSON.stringify([{ ifname: 'cli0', flags: ['BROADCAST', 'UP', 'LOWER_UP'], mtu: 1500, address: '02:00:00:00:00:01' }, { ifname: 'hb0', flags: ['BROADCAST', 'UP'], mtu: 9000 }]));
+  assert.deepEqual(links.map((l) => [l.name, l.up, l.carrier]), [['cli0', true, true], ['hb0', true, false]]);
+});
+
+test('ip and arping argv builders validate', () => {
+  assert.deepEqual(ipCmd.addrAdd('cli0', '10.0.0.5', 24), ['ip', 'addr', 'add', '10.0.0.5/24', 'dev', 'cli0']);
+  assert.throws(() => ipCmd.addrAdd('cli0;x', '10.0.0.5', 24));
+  assert.throws(() => ipCmd.addrAdd('cli0', '10.0.0.5 ', 24));
+  assert.throws(() => ipCmd.gratuitousArp('cli0', 'fd00::1', 3));
+  assert.deepEqual(ipCmd.gratuitousArp('cli0', '10.0.0.5', 3), ['arping', '-U', '-c', '3', '-w', '4', '-I', 'cli0', '10.0.0.5']);
+});
+
+test('process runner: argv without a shell, exit codes, timeouts', async () => {
+  const r = new ProcessRunner(5_000);
+  const echo = await r.run(['echo', '$(id)', ';', 'ls']);
+  assert.equal(echo.stdout, '$(id) ; ls\n', 'arguments are never interpreted by a shell');
+  await assert.rejects(r.run(['false']), (e: unknown) => e instanceof CommandFailedError && e.exitCode === 1);
+  assert.equal((await r.run(['false'], { allowFailure: true })).exitCode, 1);
+  const t0 = Date.now();
+  await assert.rejects(r.run(['sleep', '5'], { timeoutMs: 200 }), (e: unknown) => e instanceof CommandFailedError && e.timedOut);
+  assert.ok(Date.now() - t0 < 3_000);
+  await assert.rejects(r.run([]), /argv/);
+});

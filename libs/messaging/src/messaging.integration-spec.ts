@@ -1,0 +1,128 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { NatsConnection } from 'nats';
+import { Events, eventEnvelopeSchema, type StreamDeclaration } from '@tandem/contracts';
+import { startTelemetry } from '@tandem/telemetry';
+import { connectNats } from './connection';
+import { EventPublisher } from './event-publisher';
+import { kvCompareAndSet, provisionKv, provisionStreams } from './jetstream';
+import { LeaderElection } from './leader-election';
+import { receiveByteStream, sendByteStream } from './byte-stream';
+
+/** Against the real NATS JetStream server on this machine (127.0.0.1:4222, or TANDEM_TEST_NATS_URL). */
+const URL = process.env.TANDEM_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+const run = randomBytes(4).toString('hex');
+let nc: NatsConnection;
+
+before(async () => {
+  startTelemetry({ serviceName: 'messaging-it' });
+  nc = await connectNats({ servers: URL, name: 'messaging-it', connectTimeoutMs: 10_000 });
+});
+
+after(async () => {
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.delete(`IT_${run}`).catch(() => undefined);
+  await jsm.streams.delete(`KV_it-${run}`).catch(() => undefined);
+  await nc.drain();
+});
+
+test('streams are provisioned idempotently (second run changes nothing and does not fail)', async () => {
+  const jsm = await nc.jetstreamManager();
+  const decl: StreamDeclaration = { name: `IT_${run}`, subjects: [`it.${run}.>`], description: 'test', maxAgeSeconds: 60, replicas: 3, duplicateWindowSeconds: 10 };
+  await provisionStreams(jsm, [decl]);
+  await provisionStreams(jsm, [decl]);
+  const info = await jsm.streams.info(decl.name);
+  assert.deepEqual(info.config.subjects, [`it.${run}.>`]);
+  assert.equal(info.config.num_replicas, 1, 'replicas lowered to what a single server can hold');
+});
+
+test('KV compare-and-set: a stale revision is rejected, never overwritten', async () => {
+  const kvs = await provisionKv(nc, [{ bucket: `it-${run}`, description: 'test', history: 5, replicas: 3, maxAgeSeconds: 0 }]);
+  const kv = kvs.get(`it-${run}`)!;
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const first = await kvCompareAndSet(kv, 'lease', enc('a'), 0);
+  assert.equal(first.ok, true);
+  const dup = await kvCompareAndSet(kv, 'lease', enc('b'), 0);
+  assert.deepEqual(dup, { ok: false, reason: 'conflict' });
+  const rev = (first as { revision: number }).revision;
+  const second = await kvCompareAndSet(kv, 'lease', enc('c'), rev);
+  assert.equal(second.ok, true);
+  const stale = await kvCompareAndSet(kv, 'lease', enc('d'), rev);
+  assert.deepEqual(stale, { ok: false, reason: 'conflict' });
+  assert.equal(new TextDecoder().decode((await kv.get('lease'))!.value), 'c');
+});
+
+test('leader election: one leader; a standby takes over only after the lease went silent', async () => {
+  const kv = (await provisionKv(nc, [{ bucket: `it-${run}`, description: 'test', history: 5, replicas: 1, maxAgeSeconds: 0 }])).get(`it-${run}`)!;
+  const timings = { renewMs: 100, fenceMs: 400, takeoverMs: 700 };
+  const a = new LeaderElection(kv, 'leader.x', 'a', timings);
+  const b = new LeaderElection(kv, 'leader.x', 'b', timings);
+  a.start();
+  await sleep(300);
+  b.start();
+  for (let i = 0; i < 10; i++) {
+    await sleep(100);
+    assert.ok(!(a.isLeader && b.isLeader), 'never two leaders');
+  }
+  assert.equal(a.isLeader, true);
+  assert.equal(b.isLeader, false);
+  // a dies without handing over (timer stopped, lease not released)
+  (a as unknown as { timer: NodeJS.Timeout }).timer && clearInterval((a as unknown as { timer: NodeJS.Timeout }).timer);
+  const t0 = performance.now();
+  while (!b.isLeader && performance.now() - t0 < 5_000) await sleep(50);
+  const waited = performance.now() - t0;
+  assert.equal(b.isLeader, true);
+  assert.ok(waited >= timings.takeoverMs - 150, `took over after ${Math.round(waited)} ms, not before the takeover time`);
+  await b.stop();
+});
+
+test('events are published durably with a valid envelope and trace context', async () => {
+  const pub = new EventPublisher(nc, 'it', 'messaging-it');
+  const got: unknown[] = [];
+  const sub = nc.subscribe(`tandem.evt.node.it-${run}.>`, { callback: (_e, m) => got.push(JSON.parse(new TextDecoder().decode(m.data))) });
+  await provisionStreams(await nc.jetstreamManager(), [{ name: 'TANDEM_EVENTS', subjects: ['tandem.evt.>'], description: 'events', maxAgeSeconds: 3600, replicas: 1, duplicateWindowSeconds: 60 }]);
+  const env = await pub.publish(Events.nodeServiceStarted, `it-${run}`, { service: 'heartbeat', version: '0' });
+  await sleep(200);
+  sub.unsubscribe();
+  assert.equal(got.length, 1);
+  const parsed = eventEnvelopeSchema.parse(got[0]);
+  assert.equal(parsed.id, env.id);
+  assert.equal(parsed.schema, 'tandem.node.service-started/1');
+  assert.throws(() => pub.build(Events.poolExported, 'tank', { node: 'a' } as never), 'a payload of the wrong shape never leaves');
+});
+
+test('byte streams: bytes arrive complete and in order, with backpressure, and an abort is seen', async () => {
+  const payload = randomBytes(3 * 1024 * 1024 + 123);
+  const sink = new PassThrough({ highWaterMark: 64 * 1024 });
+  const chunks: Buffer[] = [];
+  // a slow reader: the sender must wait for it
+  const reader = (async () => {
+    for await (const c of sink) {
+      chunks.push(c as Buffer);
+      await sleep(1);
+    }
+  })();
+  const subject = `itbs.${run}.stream.${randomBytes(8).toString('hex')}`;
+  const rx = receiveByteStream(nc, subject, sink, { finish: async () => 'done', abort: () => undefined });
+  const res = await sendByteStream(nc, subject, Readable.from([payload.subarray(0, 1000), payload.subarray(1000)]));
+  assert.equal(await rx.done, payload.length);
+  await reader;
+  assert.equal(res.bytes, payload.length);
+  assert.equal(res.result, 'done');
+  assert.ok(Buffer.concat(chunks).equals(payload), 'same bytes, same order');
+
+  let aborted = '';
+  const subject2 = `itbs.${run}.stream.${randomBytes(8).toString('hex')}`;
+  const rx2 = receiveByteStream(nc, subject2, new PassThrough(), { finish: async () => 'x', abort: (r) => (aborted = r) });
+  const failing = new Readable({
+    read() {
+      this.destroy(new Error('disk on fire'));
+    },
+  });
+  await assert.rejects(sendByteStream(nc, subject2, failing), /disk on fire/);
+  await assert.rejects(rx2.done, /sender aborted/);
+  assert.match(aborted, /disk on fire/);
+});

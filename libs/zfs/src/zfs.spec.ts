@@ -1,0 +1,142 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode } from '@tandem/contracts';
+import { datasetsFromGet, parseImportScan, parseSize, parseZpoolList, parseZpoolStatus, snapshotsFromGet } from './parsers';
+import { zfs, zpool } from './commands';
+import { zfsError } from './errors';
+
+// Outputs captured from zfs-fuse 0.7 (pool version 23).
+const ZPOOL_LIST = 'tank\t123M\t1.22M\t122M\tONLINE\t10595739131997140418\nbackup\t1.5G\t0\t1.5G\tDEGRADED\t42\n';
+const ZPOOL_STATUS = `  pool: tank
+ state: ONLINE
+ scrub: none requested
+config:
+
+\tNAME                STATE     READ WRITE CKSUM
+\ttank                ONLINE       0     0     0
+\t  /tmp/exp/jbod/d1  ONLINE       0     0     3
+
+errors: No known data errors
+`;
+const IMPORT_SCAN = `  pool: tank
+    id: 4009035309180830462
+ state: ONLINE
+action: The pool can be imported using its name or numeric identifier.
+config:
+
+\ttank                ONLINE
+\t  /tmp/exp/jbod/d1  ONLINE
+
+  pool: other
+    id: 77
+ state: DEGRADED
+action: The pool can be imported despite missing or damaged devices.
+config:
+
+\tother               DEGRADED
+\t  /tmp/exp/jbod/o1  ONLINE
+\t  /tmp/exp/jbod/o2  UNAVAIL
+`;
+const ZFS_GET = [
+  'tank\ttype\tfilesystem',
+  'tank\tmountpoint\t/tank',
+  'tank\tused\t999424',
+  'tank\tavailable\t94420992',
+  'tank@s1\ttype\tsnapshot',
+  'tank@s1\tmountpoint\t-',
+  'tank/fs\ttype\tfilesystem',
+  'tank/fs\tguid\t15930158184660198650',
+  'tank/fs\tcreation\t1795302972',
+  'tank/fs\tuserrefs\t-',
+  'tank/fs@s2\ttype\tsnapshot',
+  'tank/fs@s2\tguid\t8453430360691089514',
+  'tank/fs@s2\tcreation\t1795302975',
+  'tank/fs@s2\tuserrefs\t1',
+  'tank/fs@s1\ttype\tsnapshot',
+  'tank/fs@s1\tguid\t12998053570366378315',
+  'tank/fs@s1\tcreation\t1795302972',
+  'tank/fs@s1\tuserrefs\t0',
+  'tank/fs/child@s1\ttype\tsnapshot',
+  'tank/fs/child@s1\tguid\t1',
+  'tank/fs/child@s1\tcreation\t1795302972',
+].join('\n');
+
+test('sizes in zpool units', () => {
+  assert.equal(parseSize('0'), 0);
+  assert.equal(parseSize('-'), 0);
+  assert.equal(parseSize('1020K'), 1020 * 1024);
+  assert.equal(parseSize('1.5G'), 1.5 * 1024 ** 3);
+  assert.equal(parseSize('250M'), 250 * 1024 ** 2);
+  assert.throws(() => parseSize('12Q'));
+});
+
+test('zpool list', () => {
+  const pools = parseZpoolList(ZPOOL_LIST);
+  assert.deepEqual(pools[0], { name: 'tank', sizeBytes: 123 * 1024 ** 2, allocatedBytes: Math.round(1.22 * 1024 ** 2), freeBytes: 122 * 1024 ** 2, health: 'ONLINE', guid: '10595739131997140418' });
+  assert.equal(pools[1].health, 'DEGRADED');
+  assert.deepEqual(parseZpoolList(''), []);
+  assert.throws(() => parseZpoolList('tank\t1M\n'));
+});
+
+test('zpool status: state, vdevs with error counters', () => {
+  const s = parseZpoolStatus(ZPOOL_STATUS);
+  assert.equal(s.name, 'tank');
+  assert.equal(s.state, 'ONLINE');
+  assert.equal(s.errors, 'No known data errors');
+  assert.deepEqual(s.vdevs.map((v) => [v.name, v.cksum, v.depth]), [
+    ['tank', 0, 0],
+    ['/tmp/exp/jbod/d1', 3, 1],
+  ]);
+  assert.throws(() => parseZpoolStatus('garbage'));
+});
+
+test('zpool import scan: every importable pool with its devices', () => {
+  const p = parseImportScan(IMPORT_SCAN);
+  assert.deepEqual(p.map((x) => [x.name, x.id, x.state]), [
+    ['tank', '4009035309180830462', 'ONLINE'],
+    ['other', '77', 'DEGRADED'],
+  ]);
+  assert.deepEqual(p[1].devices, ['/tmp/exp/jbod/o1', '/tmp/exp/jbod/o2']);
+  assert.deepEqual(parseImportScan(''), []);
+});
+
+test('datasets and snapshots from zfs get', () => {
+  const ds = datasetsFromGet(ZFS_GET);
+  assert.deepEqual(ds.map((d) => d.name), ['tank', 'tank/fs']);
+  assert.equal(ds[0].usedBytes, 999424);
+  const own = snapshotsFromGet(ZFS_GET, 'tank/fs');
+  assert.deepEqual(own.map((s) => s.snapshot), ['s1', 's2'], 'only tank/fs snapshots, oldest first');
+  assert.equal(own[1].userrefs, 1);
+  assert.equal(own[0].guid, '12998053570366378315');
+  assert.equal(own[0].createdAt, new Date(1795302972 * 1000).toISOString());
+  assert.equal(snapshotsFromGet(ZFS_GET).length, 4);
+});
+
+test('command builders produce argv arrays and refuse bad names', () => {
+  assert.deepEqual(zpool.import('tank', '/jbod', true), ['zpool', 'import', '-d', '/jbod', '-o', 'cachefile=none', '-f', 'tank']);
+  assert.deepEqual(zpool.export('tank', false), ['zpool', 'export', 'tank']);
+  assert.deepEqual(zfs.send('tank/a@s2', 'tank/a@s1'), ['zfs', 'send', '-i', 'tank/a@s1', 'tank/a@s2']);
+  assert.deepEqual(zfs.receive('tank/copy', true), ['zfs', 'receive', '-u', '-F', 'tank/copy']);
+  assert.throws(() => zpool.import('tank; reboot', '/jbod', false));
+  assert.throws(() => zpool.import('tank', 'relative/dir', false));
+  assert.throws(() => zfs.hold('tank/a@s1', '-r'));
+  assert.throws(() => zfs.snapshot('tank', '$(x)', false));
+});
+
+test('zfs failures map to typed codes and keep the original words', () => {
+  const cases: Array<[string, ErrorCode]> = [
+    ["cannot open 'nope': no such pool", ErrorCode.PoolNotFound],
+    ["cannot import 'nope': no such pool available", ErrorCode.PoolNotImportable],
+    ["cannot export 'tank': pool is busy", ErrorCode.PoolBusy],
+    ["cannot create snapshot 'tank@s1': dataset already exists", ErrorCode.AlreadyExists],
+    ["cannot open 'tank@nope': dataset does not exist", ErrorCode.DatasetNotFound],
+    ["cannot release 'x' from 'tank@s1': no such tag on this dataset", ErrorCode.NotFound],
+    ['something new', ErrorCode.CommandFailed],
+  ];
+  for (const [stderr, code] of cases) {
+    const e = zfsError(['zpool', 'x'], stderr);
+    assert.equal(e.code, code, stderr);
+    assert.equal(e.detail, stderr);
+  }
+  assert.equal(zfsError(['zpool', 'export'], '', true).code, ErrorCode.Timeout);
+});
