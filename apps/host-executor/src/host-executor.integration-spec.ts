@@ -166,7 +166,7 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
       neigh = (await node.peer(['ip', 'neigh', 'show', '10.77.5.50'])).stdout;
     }
     assert.ok(neigh.includes(mac), `gratuitous ARP updated the client's cache: ${neigh}`);
-    assert.equal((await node.peer(['ping', '-c', '1', '-W', '2', '10.77.5.50'])).exitCode, 0);
+    assert.equal((await node.peer(['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.77.5.50'])).exitCode, 0);
     assert.equal((await host.call(node.nodeId, 'ip.add', { interface: 'cli0', address: '10.77.5.50', prefix: 24 })).changed, false);
     const addrs = await host.call(node.nodeId, 'ip.list', { interface: 'cli0' });
     assert.ok(addrs.some((a) => a.address === '10.77.5.50' && a.prefix === 24 && a.family === 4));
