@@ -1,0 +1,103 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TestbedError } from './errors';
+import { NodeSpec, PG_PORT, NATS_CLIENT_PORT, Paths, SERVICES } from './layout';
+import { nsenterArgs, pidInNetns } from './namespaces';
+import { nodeHttpGet } from './probe';
+import { killPid, readPidFile, sleep, spawnDaemon, tail, waitFor } from './proc';
+
+const READY_TIMEOUT_MS = 60_000;
+
+/** The workspace root: the nearest directory above this file that holds package.json. */
+export function repoRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'tools', 'register.js'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve(__dirname, '../../../..');
+    dir = parent;
+  }
+}
+
+export function serviceMain(repo: string, app: string): string {
+  return path.join(repo, 'dist', 'apps', app, 'src', 'main.js');
+}
+
+export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly string[], port: number): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    TANDEM_NODE_ID: spec.name,
+    TANDEM_CLUSTER_ID: 'testbed',
+    TANDEM_NATS_URL: `nats://127.0.0.1:${NATS_CLIENT_PORT}`,
+    TANDEM_HEALTH_PORT: String(port),
+    TANDEM_STATE_DIR: paths.stateDir(spec.name),
+    TANDEM_DATABASE_URL: `postgres://postgres@127.0.0.1:${PG_PORT}/tandem`,
+    TANDEM_DEVICE_DIR: paths.jbod,
+    TANDEM_NODES: storageNames.join(','),
+  };
+  const otel = process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
+  if (otel) env['OTEL_EXPORTER_OTLP_ENDPOINT'] = otel;
+  return env;
+}
+
+async function serviceReady(spec: NodeSpec, port: number): Promise<boolean> {
+  const res = await nodeHttpGet(spec, port, '/health/ready');
+  return res !== null && res.status === 200;
+}
+
+/**
+ * Starts the five Node services of a storage node (each unless it already answers ready) and
+ * waits until all are ready. Services whose main.js is missing are skipped with a warning.
+ */
+export async function ensureServices(
+  paths: Paths,
+  spec: NodeSpec,
+  storageNames: readonly string[],
+  log: (l: string) => void,
+): Promise<void> {
+  const repo = repoRoot();
+  const register = path.join(repo, 'tools', 'register.js');
+  fs.mkdirSync(path.dirname(paths.servicePid(spec.name, 'x')), { recursive: true });
+  await Promise.all(
+    SERVICES.map(async ({ app, port }) => {
+      const main = serviceMain(repo, app);
+      if (!fs.existsSync(main)) {
+        log(`${spec.name}: WARNING ${app} not started: ${main} does not exist (build it with \`npm run build\`)`);
+        return;
+      }
+      if (await serviceReady(spec, port)) return;
+      const t0 = Date.now();
+      const pidFile = paths.servicePid(spec.name, app);
+      const old = readPidFile(pidFile);
+      if (old !== null && pidInNetns(old, spec)) {
+        killPid(old, 'SIGKILL');
+        await sleep(100);
+      }
+      const logFile = paths.logFile(spec.name, app);
+      const d = spawnDaemon(
+        'nsenter',
+        [...nsenterArgs(paths, spec, repo), process.execPath, '-r', register, main],
+        { logFile, env: serviceEnv(paths, spec, storageNames, port), cwd: repo },
+      );
+      fs.writeFileSync(pidFile, `${d.pid}\n`);
+      const failed = (why: string) =>
+        new TestbedError('SERVICE_NOT_READY', `${spec.name}: ${app} ${why}; log ${logFile}, last lines:\n${tail(logFile, 20)}`);
+      const abort = d.exited.then((code): never => {
+        throw failed(`exited (${code === null ? 'killed by a signal' : `exit ${code}`}) before it was ready`);
+      });
+      try {
+        await waitFor(`${spec.name}: ${app}`, () => serviceReady(spec, port), {
+          timeoutMs: READY_TIMEOUT_MS,
+          intervalMs: 200,
+          abort,
+        });
+      } catch (err) {
+        if (err instanceof TestbedError && err.code === 'TIMEOUT') {
+          throw failed(`did not answer GET http://${spec.addresses.admin}:${port}/health/ready with 200 within ${READY_TIMEOUT_MS / 1000} s`);
+        }
+        throw err;
+      }
+      log(`${spec.name}: ${app} ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }),
+  );
+}

@@ -1,0 +1,461 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TestbedError } from './errors';
+import {
+  API_PORT,
+  DEFAULT_ROOT,
+  DEFAULT_STORAGE_NODES,
+  MAX_STORAGE_NODES,
+  NATS_CLIENT_PORT,
+  NETWORK_NAMES,
+  NODE_NAME_RE,
+  NetworkName,
+  NodeRole,
+  NodeSpec,
+  Paths,
+  clusterSpec,
+  hostVethName,
+  netnsPath,
+  runsNats,
+} from './layout';
+import {
+  dropMountNs,
+  dropNodeNetwork,
+  ensureBridges,
+  ensureMountNs,
+  ensureNodeNetwork,
+  ensureNsDir,
+  killNetnsProcesses,
+  listLinks,
+  mountNsExists,
+  netnsExists,
+  nsenterArgs,
+  setHostLink,
+  teardownAll,
+} from './namespaces';
+import { ensureNats, waitForMetaLeader } from './nats-cluster';
+import { ensurePgTemplate, ensurePostgres } from './postgres';
+import { checkPrereqs } from './prereqs';
+import { RunResult, elapsed, run, runInherit } from './proc';
+import { ensureServices } from './services';
+import { ensureZfsDaemon } from './zfs-daemon';
+import { hostLinkUp } from './probe';
+
+export type { NetworkName, NodeRole } from './layout';
+
+export type LinkState = 'up' | 'cut' | 'missing';
+
+export interface TestbedNode {
+  name: string;
+  role: NodeRole;
+  netns: string;
+  addresses: Record<NetworkName, string | null>;
+  /** http://<admin ip>:8080 for storage nodes, null otherwise. */
+  api: string | null;
+  /** Extra: running = the node's namespaces exist; off = powered off. */
+  state: 'running' | 'off';
+  /** Extra: NATS client URL reachable from the root namespace (storage nodes and witness). */
+  nats: string | null;
+  /** Extra: host-side veth per network (null where the node is not on that network). */
+  links: Record<NetworkName, LinkState | null>;
+}
+
+export interface TestbedStatus {
+  nodes: TestbedNode[];
+  jbod: string;
+  /** Extra: false when the testbed is down (no state file). */
+  up: boolean;
+  root: string;
+}
+
+export interface TestbedOptions {
+  /** Root directory; default $TANDEM_TESTBED_DIR or /var/lib/tandem-testbed. */
+  root?: string;
+  /** Progress lines; default: stderr with a `[testbed] ` prefix. */
+  log?: (line: string) => void;
+}
+
+export interface UpOptions {
+  nodes?: number;
+  /** Start the five Node services on every storage node (default true). */
+  services?: boolean;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  input?: string;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+interface StateFile {
+  version: 1;
+  storageNodes: number;
+  services: boolean;
+  /** Nodes that are powered off. */
+  off: string[];
+  /** "<node>/<network>" links that are cut; re-applied when the node is powered on again. */
+  cuts: string[];
+  createdAt: string;
+}
+
+const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
+
+function isNetwork(n: string): n is NetworkName {
+  return (NETWORK_NAMES as readonly string[]).includes(n);
+}
+
+/** Awaits every promise; if any failed, throws one error listing all failures. */
+async function settleAll(promises: ReadonlyArray<Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const errors = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  if (errors.length === 0) return;
+  if (errors.length === 1) throw errors[0];
+  const first = errors[0];
+  const code = first instanceof TestbedError ? first.code : 'COMMAND_FAILED';
+  throw new TestbedError(code, errors.map((e) => (e instanceof Error ? e.message : String(e))).join('\n'));
+}
+
+export class Testbed {
+  readonly root: string;
+  readonly paths: Paths;
+  private readonly log: (line: string) => void;
+
+  constructor(opts: TestbedOptions = {}) {
+    this.root = path.resolve(opts.root ?? process.env['TANDEM_TESTBED_DIR'] ?? DEFAULT_ROOT);
+    this.paths = new Paths(this.root);
+    this.log = opts.log ?? ((line) => process.stderr.write(`[testbed] ${line}\n`));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // up / down
+  // -------------------------------------------------------------------------------------------
+
+  async up(opts: UpOptions = {}): Promise<TestbedStatus> {
+    checkPrereqs('full');
+    const t0 = Date.now();
+    const prev = this.readState();
+    const n = opts.nodes ?? prev?.storageNodes ?? DEFAULT_STORAGE_NODES;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_STORAGE_NODES) {
+      throw new TestbedError('USAGE', `--nodes must be an integer from 1 to ${MAX_STORAGE_NODES} (got ${String(opts.nodes)})`);
+    }
+    if (prev && prev.storageNodes !== n) {
+      throw new TestbedError(
+        'NODE_COUNT_MISMATCH',
+        `the testbed is already set up with ${prev.storageNodes} storage node(s); run \`npm run testbed -- down\` first to change it to ${n}`,
+      );
+    }
+    this.checkRootSafe();
+    const services = opts.services ?? true;
+    this.prepareDirs(n);
+    const state: StateFile = {
+      version: 1,
+      storageNodes: n,
+      services,
+      off: [],
+      cuts: prev?.cuts ?? [],
+      createdAt: prev?.createdAt ?? new Date().toISOString(),
+    };
+    this.writeState(state);
+    const specs = clusterSpec(n);
+    const storage = specs.filter((s) => s.role === 'storage');
+    this.log(`up: ${storage.map((s) => s.name).join(', ')}, witness, client in ${this.root}`);
+
+    // the Postgres template (initdb) does not need the network: start it right away
+    const template = ensurePgTemplate(this.paths, this.log);
+    template.catch(() => undefined);
+
+    await ensureBridges();
+    await ensureNsDir(this.paths);
+    await settleAll(specs.map((s) => this.bootNamespaces(s, state)));
+    this.log(`namespaces and networks ready (${elapsed(t0)})`);
+
+    await settleAll([template, ...specs.map((s) => this.bootDaemons(s, specs, template))]);
+    // servers cut off the heartbeat network cannot see the others (that is the point of a cut)
+    const natsServers = specs.filter((s) => runsNats(s) && hostLinkUp(s, 'heartbeat'));
+    if (natsServers.length > 0) {
+      const t1 = Date.now();
+      const leader = await waitForMetaLeader(natsServers, this.paths);
+      this.log(`NATS JetStream meta leader: ${leader} (${elapsed(t1)})`);
+    }
+
+    if (services) {
+      await settleAll(storage.map((s) => ensureServices(this.paths, s, storage.map((x) => x.name), this.log)));
+    } else {
+      this.log('services not started (--no-services)');
+    }
+    this.log(`up: ready in ${elapsed(t0)}`);
+    return this.status();
+  }
+
+  async down(): Promise<void> {
+    checkPrereqs('minimal');
+    const t0 = Date.now();
+    await teardownAll(this.paths, this.log);
+    this.removeRoot();
+    this.log(`down: done (${elapsed(t0)})`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // status
+  // -------------------------------------------------------------------------------------------
+
+  async status(): Promise<TestbedStatus> {
+    const state = this.readState();
+    if (!state) return { nodes: [], jbod: this.paths.jbod, up: false, root: this.root };
+    const links = new Map((await listLinks()).map((l) => [l.name, l]));
+    const nodes = clusterSpec(state.storageNodes).map((spec): TestbedNode => {
+      const running = netnsExists(spec) && (spec.role !== 'storage' || mountNsExists(this.paths, spec.name));
+      const linkState = {} as Record<NetworkName, LinkState | null>;
+      for (const net of NETWORK_NAMES) {
+        if (spec.addresses[net] === null) linkState[net] = null;
+        else {
+          const l = links.get(hostVethName(spec, net));
+          linkState[net] = l === undefined ? 'missing' : l.adminUp ? 'up' : 'cut';
+        }
+      }
+      return {
+        name: spec.name,
+        role: spec.role,
+        netns: spec.netns,
+        addresses: { ...spec.addresses },
+        api: spec.role === 'storage' ? `http://${spec.addresses.admin}:${API_PORT}` : null,
+        state: running ? 'running' : 'off',
+        nats: runsNats(spec) ? `nats://${spec.addresses.admin}:${NATS_CLIENT_PORT}` : null,
+        links: linkState,
+      };
+    });
+    return { nodes, jbod: this.paths.jbod, up: true, root: this.root };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // faults
+  // -------------------------------------------------------------------------------------------
+
+  /** Power cut: SIGKILL every process of the node, then drop its namespaces. Disks survive. */
+  async powerOff(node: string): Promise<void> {
+    checkPrereqs('minimal');
+    const { spec, state } = this.resolve(node);
+    const t0 = Date.now();
+    await killNetnsProcesses(spec.netns, 0);
+    if (spec.role === 'storage') await dropMountNs(this.paths, spec.name);
+    await dropNodeNetwork(spec);
+    if (!state.off.includes(spec.name)) state.off.push(spec.name);
+    this.writeState(state);
+    this.log(`${spec.name}: powered off (${elapsed(t0)})`);
+  }
+
+  /** Fresh boot: new namespaces, veths, tmpfs mounts, daemons and services. */
+  async powerOn(node: string, opts: { services?: boolean } = {}): Promise<void> {
+    checkPrereqs('full');
+    const { spec, state } = this.resolve(node);
+    const t0 = Date.now();
+    const specs = clusterSpec(state.storageNodes);
+    state.off = state.off.filter((n) => n !== spec.name);
+    this.writeState(state);
+    this.prepareDirs(state.storageNodes);
+    await ensureBridges();
+    await ensureNsDir(this.paths);
+    await this.bootNamespaces(spec, state);
+    const template = spec.role === 'storage' ? ensurePgTemplate(this.paths, this.log) : Promise.resolve();
+    template.catch(() => undefined);
+    await settleAll([template, this.bootDaemons(spec, specs, template)]);
+    if (runsNats(spec) && !hostLinkUp(spec, 'heartbeat')) {
+      this.log(`${spec.name}: heartbeat link is cut, not waiting for its NATS to join the cluster`);
+    } else if (runsNats(spec)) {
+      const leader = await waitForMetaLeader([spec], this.paths);
+      this.log(`${spec.name}: NATS sees JetStream meta leader ${leader}`);
+    }
+    if (spec.role === 'storage' && (opts.services ?? state.services)) {
+      const storageNames = specs.filter((s) => s.role === 'storage').map((s) => s.name);
+      await ensureServices(this.paths, spec, storageNames, this.log);
+    }
+    this.log(`${spec.name}: powered on (${elapsed(t0)})`);
+  }
+
+  async cut(node: string, net: NetworkName): Promise<void> {
+    await this.setLink(node, net, false);
+  }
+
+  async heal(node: string, net: NetworkName): Promise<void> {
+    await this.setLink(node, net, true);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // commands inside a node
+  // -------------------------------------------------------------------------------------------
+
+  async exec(node: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const spec = this.runningSpec(node);
+    if (argv.length === 0) throw new TestbedError('USAGE', 'exec needs a command');
+    const res: RunResult = await run('nsenter', [...nsenterArgs(this.paths, spec), ...argv], {
+      timeoutMs: opts.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
+      reject: false,
+      stripFinalNewline: false, // callers get the command's output byte for byte
+      ...(opts.input === undefined ? {} : { input: opts.input }),
+    });
+    return { stdout: res.stdout, stderr: res.stderr, exitCode: res.exitCode };
+  }
+
+  async client(argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.exec('client', argv, opts);
+  }
+
+  /** Like exec, with the caller's stdin/stdout/stderr; returns the exit code (CLI use). */
+  async execInteractive(node: string, argv: string[], timeoutMs = 3_600_000): Promise<number> {
+    const spec = this.runningSpec(node);
+    if (argv.length === 0) throw new TestbedError('USAGE', 'exec needs a command after `--`');
+    return runInherit('nsenter', [...nsenterArgs(this.paths, spec, process.cwd()), ...argv], timeoutMs);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // internals
+  // -------------------------------------------------------------------------------------------
+
+  private async bootNamespaces(spec: NodeSpec, state: StateFile): Promise<void> {
+    const cut = new Set<NetworkName>(
+      state.cuts
+        .filter((c) => c.startsWith(`${spec.name}/`))
+        .map((c) => c.slice(spec.name.length + 1))
+        .filter(isNetwork),
+    );
+    await ensureNodeNetwork(this.paths, spec, cut);
+    if (spec.role === 'storage') await ensureMountNs(this.paths, spec);
+  }
+
+  private async bootDaemons(spec: NodeSpec, all: readonly NodeSpec[], template: Promise<void>): Promise<void> {
+    const env = { PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+    const step = async (what: string, fn: () => Promise<boolean>) => {
+      const t0 = Date.now();
+      const started = await fn();
+      this.log(`${spec.name}: ${what} ${started ? 'ready' : 'already running'} (${elapsed(t0)})`);
+    };
+    const tasks: Array<Promise<void>> = [];
+    if (spec.role === 'storage') {
+      tasks.push(step('zfs-fuse', () => ensureZfsDaemon(this.paths, spec, env)));
+      tasks.push(
+        (async () => {
+          await template;
+          await step('postgres', () => ensurePostgres(this.paths, spec, env));
+        })(),
+      );
+    }
+    if (runsNats(spec)) tasks.push(step('nats-server', () => ensureNats(this.paths, spec, all, env)));
+    await settleAll(tasks);
+  }
+
+  private async setLink(node: string, net: string, up: boolean): Promise<void> {
+    checkPrereqs('minimal');
+    if (!isNetwork(net)) {
+      throw new TestbedError('UNKNOWN_NETWORK', `unknown network "${net}"; use one of: ${NETWORK_NAMES.join(', ')}`);
+    }
+    const { spec, state } = this.resolve(node);
+    if (spec.addresses[net] === null) {
+      const on = NETWORK_NAMES.filter((n) => spec.addresses[n] !== null);
+      throw new TestbedError('NOT_ON_NETWORK', `${spec.name} is not on the ${net} network (it is on: ${on.join(', ')})`);
+    }
+    const key = `${spec.name}/${net}`;
+    state.cuts = state.cuts.filter((c) => c !== key);
+    if (!up) state.cuts.push(key);
+    if (!netnsExists(spec)) {
+      // the cable stays as it is while the node is off: applied when it is powered on
+      this.writeState(state);
+      this.log(`${spec.name} is off: its ${net} link will be ${up ? 'connected' : 'cut'} when it is powered on`);
+      return;
+    }
+    await setHostLink(spec, net, up);
+    this.writeState(state);
+    this.log(`${spec.name}: ${net} link ${up ? 'healed' : 'cut'} (${hostVethName(spec, net)} ${up ? 'up' : 'down'})`);
+  }
+
+  private resolve(node: string): { spec: NodeSpec; state: StateFile } {
+    if (!NODE_NAME_RE.test(node)) {
+      throw new TestbedError('UNKNOWN_NODE', `unknown node "${node}"; node names are node-a, node-b, ..., witness, client`);
+    }
+    const state = this.readState();
+    if (!state) throw new TestbedError('NOT_UP', `the testbed is not up (no ${this.paths.stateFile}); run \`npm run testbed -- up\` first`);
+    const specs = clusterSpec(state.storageNodes);
+    const spec = specs.find((s) => s.name === node);
+    if (!spec) {
+      throw new TestbedError('UNKNOWN_NODE', `unknown node "${node}"; this testbed has: ${specs.map((s) => s.name).join(', ')}`);
+    }
+    return { spec, state };
+  }
+
+  private runningSpec(node: string): NodeSpec {
+    const { spec } = this.resolve(node);
+    if (!fs.existsSync(netnsPath(spec)) || (spec.role === 'storage' && !mountNsExists(this.paths, spec.name))) {
+      throw new TestbedError('NODE_OFF', `${spec.name} is powered off; run \`npm run testbed -- power-on ${spec.name}\` first`);
+    }
+    return spec;
+  }
+
+  private readState(): StateFile | null {
+    try {
+      const s = JSON.parse(fs.readFileSync(this.paths.stateFile, 'utf8')) as StateFile;
+      if (s.version !== 1 || !Number.isInteger(s.storageNodes)) return null;
+      s.off ??= [];
+      s.cuts ??= [];
+      return s;
+    } catch {
+      return null;
+    }
+  }
+
+  private writeState(state: StateFile): void {
+    const tmp = `${this.paths.stateFile}.tmp`;
+    fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    fs.renameSync(tmp, this.paths.stateFile);
+  }
+
+  private checkRootSafe(): void {
+    const root = this.root;
+    const depth = root.split('/').filter(Boolean).length;
+    if (depth < 2) throw new TestbedError('UNSAFE_ROOT', `refusing to use ${root} as the testbed root (down deletes it); pick a dedicated directory`);
+    if (fs.existsSync(root) && !fs.existsSync(this.paths.marker) && fs.readdirSync(root).length > 0) {
+      throw new TestbedError(
+        'UNSAFE_ROOT',
+        `${root} is not empty and was not created by the testbed (no ${path.basename(this.paths.marker)}); set TANDEM_TESTBED_DIR to an empty or new directory`,
+      );
+    }
+  }
+
+  private prepareDirs(storageNodes: number): void {
+    const mk = (p: string, mode = 0o755) => {
+      fs.mkdirSync(p, { recursive: true, mode });
+      fs.chmodSync(p, mode);
+    };
+    mk(this.root);
+    if (!fs.existsSync(this.paths.marker)) fs.writeFileSync(this.paths.marker, 'created by the Tandem testbed; `down` deletes this directory\n');
+    mk(this.paths.jbod);
+    mk(path.join(this.root, 'nodes'));
+    mk(this.paths.runDir);
+    for (const spec of clusterSpec(storageNodes)) {
+      if (spec.role === 'client') continue;
+      mk(this.paths.nodeDir(spec.name));
+      mk(this.paths.logDir(spec.name));
+      mk(this.paths.natsStore(spec.name), 0o700);
+      if (spec.role === 'storage') {
+        mk(this.paths.stateDir(spec.name));
+        mk(path.join(this.paths.nodeDir(spec.name), 'run'));
+      }
+    }
+  }
+
+  private removeRoot(): void {
+    const root = this.root;
+    if (!fs.existsSync(root)) return;
+    if (fs.existsSync(this.paths.marker)) {
+      fs.rmSync(root, { recursive: true, force: true });
+      this.log(`removed ${root}`);
+    } else if (fs.readdirSync(root).length === 0) {
+      fs.rmdirSync(root);
+    } else {
+      this.log(`WARNING: not removing ${root}: it has no ${path.basename(this.paths.marker)} marker, so it was not created by the testbed`);
+    }
+  }
+}
