@@ -22,6 +22,10 @@ export enum ErrorCode {
   Timeout = 'TIMEOUT',
   CommandFailed = 'COMMAND_FAILED',
   Unavailable = 'UNAVAILABLE',
+  InTransition = 'IN_TRANSITION',
+  NotLeader = 'NOT_LEADER',
+  PoolNotManaged = 'POOL_NOT_MANAGED',
+  Unauthorized = 'UNAUTHORIZED',
   Internal = 'INTERNAL',
 }
 

@@ -65,6 +65,17 @@ export const Events = {
   poolExported: define('pool', 'exported', 1, 'A pool was exported from a node', z.object({ node: z.string(), forced: z.boolean() })),
   ipAdded: define('ip', 'added', 1, 'A floating IP was brought up on a node', z.object({ node: z.string(), interface: z.string(), address: z.string(), prefix: z.number() })),
   ipRemoved: define('ip', 'removed', 1, 'A floating IP was taken down on a node', z.object({ node: z.string(), interface: z.string(), address: z.string(), prefix: z.number() })),
+  poolChanged: define('pool', 'changed', 1, 'An HA pool changed state, owner or configuration (the whole pool record)', z.object({ pool: z.record(z.unknown()) })),
+  poolRemoved: define('pool', 'removed', 1, 'An HA pool was dropped from cluster control', z.object({ pool: z.string() })),
+  activity: define('cluster', 'activity', 1, 'An entry of the activity log: who did what to which target, and how it ended', z.object({
+    actor: z.string(),
+    action: z.string(),
+    target: z.string(),
+    result: z.enum(['started', 'succeeded', 'failed']),
+    error: z.string().nullable(),
+    traceId: z.string().nullable(),
+    nodeId: z.string().nullable(),
+  })),
 } as const;
 
 export type EventName = keyof typeof Events;

@@ -5,3 +5,4 @@ export * from './streams';
 export * from './host-ops';
 export * from './events';
 export * from './services';
+export * from './pool-ops';

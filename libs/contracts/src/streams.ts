@@ -56,6 +56,14 @@ export const NODES_BUCKET: KvBucketDeclaration = {
   maxAgeSeconds: 0,
 };
 
-export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, NODES_BUCKET];
+export const POOLS_BUCKET: KvBucketDeclaration = {
+  bucket: 'tandem-pools',
+  description: 'HA pools under cluster control: owner node, state, floating IPs, shares, fencing epoch',
+  history: 10,
+  replicas: 3,
+  maxAgeSeconds: 0,
+};
+
+export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, NODES_BUCKET, POOLS_BUCKET];
 
 export const CONSUMERS: readonly ConsumerDeclaration[] = [];

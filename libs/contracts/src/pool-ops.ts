@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema } from './names';
+
+/**
+ * HA pool operations: answered by the active resource-manager on
+ * tandem.cluster.rm.<operation>, called by every api-gateway. Version 1.
+ */
+export const vipSpecSchema = z
+  .string()
+  .refine((v) => /^[^:]+:.+$/.test(v), 'must be INTERFACE:ADDRESS/PREFIX, e.g. cli0:10.77.3.50/24')
+  .transform((v, ctx) => {
+    const i = v.indexOf(':');
+    const iface = v.slice(0, i);
+    const cidr = parseCidr(v.slice(i + 1));
+    if (!interfaceNameSchema.safeParse(iface).success) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `interface "${iface}" is not a valid interface name` });
+      return z.NEVER;
+    }
+    if (!cidr) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${v.slice(i + 1)}" is not ADDRESS/PREFIX with a prefix valid for the address` });
+      return z.NEVER;
+    }
+    return { interface: iface, address: cidr.address, prefix: cidr.prefix };
+  });
+
+export const floatingIpSchema = z.object({ interface: interfaceNameSchema, address: ipAddressSchema, prefix: z.number().int().min(1).max(128) }).strict();
+export type FloatingIp = z.infer<typeof floatingIpSchema>;
+
+export const shareSpecSchema = z
+  .object({
+    name: shareNameSchema,
+    protocol: z.enum(['smb', 'nfs']),
+    /** Path relative to the pool's mountpoint ('' = the pool's root dataset). */
+    path: z.string().regex(/^(|[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*)$/, 'must be a relative path inside the pool').refine((p) => !p.split('/').includes('..'), 'must not contain ..').default(''),
+    readOnly: z.boolean().default(false),
+  })
+  .strict();
+export type ShareSpec = z.infer<typeof shareSpecSchema>;
+
+export const poolOpRequests = {
+  'pool.list': z.object({}).strict(),
+  'pool.get': z.object({ pool: poolNameSchema }).strict(),
+  'pool.attach': z
+    .object({
+      pool: poolNameSchema,
+      node: nodeIdSchema,
+      vips: z.array(vipSpecSchema).max(16).default([]),
+      fc: z.boolean().default(false),
+      shares: z.array(shareSpecSchema).max(32).default([]),
+      actor: z.string().min(1).max(64).default('operator'),
+    })
+    .strict()
+    .refine((r) => r.fc || r.vips.length > 0, { message: 'give at least one floating IP (--vip IF:ADDRESS/PREFIX) or --fc', path: ['vips'] }),
+  'pool.move': z.object({ pool: poolNameSchema, to: nodeIdSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
+  'pool.detach': z.object({ pool: poolNameSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
+  'pool.export': z.object({ pool: poolNameSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
+  'pool.reattach': z.object({ pool: poolNameSchema, node: nodeIdSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
+  'pool.remove': z.object({ pool: poolNameSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
+} as const;
+
+export type PoolOperation = keyof typeof poolOpRequests;
+export type PoolOpRequest<O extends PoolOperation> = z.input<(typeof poolOpRequests)[O]>;
+export type PoolOpParsed<O extends PoolOperation> = z.output<(typeof poolOpRequests)[O]>;
+
+/** serving: imported and served on `node`; in-transition: an operation runs; inactive: not served, with a reason. */
+export type HaPoolState = 'serving' | 'in-transition' | 'inactive';
+
+export interface HaPool {
+  name: string;
+  state: HaPoolState;
+  node: string | null;
+  /** What runs now, while in transition (attach, move, export, reattach, ...). */
+  operation: string | null;
+  reason: string | null;
+  vips: FloatingIp[];
+  shares: ShareSpec[];
+  fc: boolean;
+  /** Fencing epoch: grows with every change of owner. */
+  epoch: number;
+  mountpoint: string | null;
+  updatedAt: string;
+}
+
+export interface PoolOpResults {
+  'pool.list': HaPool[];
+  'pool.get': HaPool;
+  'pool.attach': HaPool;
+  'pool.move': HaPool;
+  'pool.detach': { pool: string; node: string | null };
+  'pool.export': HaPool;
+  'pool.reattach': HaPool;
+  'pool.remove': { pool: string };
+}
+
+export function poolOpSubject(op: PoolOperation): string {
+  return `tandem.cluster.rm.${op}`;
+}
+export const POOL_OPS_WILDCARD = 'tandem.cluster.rm.>';
+export function poolOpOf(subject: string): string | null {
+  return subject.startsWith('tandem.cluster.rm.') ? subject.slice('tandem.cluster.rm.'.length) : null;
+}
+
+/** Relative share path → absolute path under the pool's mountpoint. */
+export function sharePath(mountpoint: string, rel: string): string {
+  const p = rel ? `${mountpoint.replace(/\/+$/, '')}/${rel}` : mountpoint;
+  return safePathSchema.parse(p);
+}
