@@ -25,6 +25,39 @@ export interface NatsRpcServerOptions {
 }
 
 /**
+ * Answer one request: validate it against `schema`, run `handler` inside a span that continues
+ * the caller's trace, reply with a Reply envelope (typed error on failure).
+ */
+export async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data: unknown) => Promise<unknown>) | null, schema?: ZodTypeAny): Promise<void> {
+  const parent = contextFromHeaders(msg.headers);
+  const span = trace.getTracer('tandem.rpc').startSpan(`rpc ${pattern ?? msg.subject}`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination': msg.subject } }, parent);
+  const reply = await context.with(trace.setSpan(parent, span), async (): Promise<Reply<unknown>> => {
+    try {
+      if (!pattern || !handler) throw new TandemError(ErrorCode.UnknownOperation, `unknown operation "${pattern ?? msg.subject}"`, 'operation');
+      let data: unknown = {};
+      if (msg.data.length > 0) {
+        try {
+          data = JSON.parse(new TextDecoder().decode(msg.data));
+        } catch {
+          throw new TandemError(ErrorCode.InvalidArgument, 'request body is not valid JSON', '(request)');
+        }
+      }
+      if (schema) data = schema.parse(data);
+      const result = await handler(data);
+      return { ok: true, result: result ?? null };
+    } catch (err) {
+      const error = toErrorBody(err);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+      span.setAttribute('tandem.error_code', error.code);
+      return { ok: false, error };
+    } finally {
+      span.end();
+    }
+  });
+  if (msg.reply) msg.respond(new TextEncoder().encode(JSON.stringify(reply)));
+}
+
+/**
  * A Nest microservice transport over NATS request/reply. Handlers are plain
  * `@MessagePattern('pool.import')` methods; the subject carries the node (tandem.node.<id>.exec.<op>).
  * Replies are `Reply<T>` envelopes; every request is a span continuing the caller's trace.
@@ -50,34 +83,8 @@ export class NatsRpcServer extends Server implements CustomTransportStrategy {
 
   private async handle(route: RpcRoute, msg: Msg): Promise<void> {
     const pattern = route.patternOf(msg.subject);
-    const parent = contextFromHeaders(msg.headers);
-    const span = trace.getTracer('tandem.rpc').startSpan(`rpc ${pattern ?? msg.subject}`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination': msg.subject } }, parent);
-    const reply = await context.with(trace.setSpan(parent, span), async (): Promise<Reply<unknown>> => {
-      try {
-        const handler = pattern ? this.getHandlerByPattern(pattern) : null;
-        if (!pattern || !handler) throw new TandemError(ErrorCode.UnknownOperation, `unknown operation "${pattern ?? msg.subject}"`, 'operation');
-        let data: unknown = {};
-        if (msg.data.length > 0) {
-          try {
-            data = JSON.parse(new TextDecoder().decode(msg.data));
-          } catch {
-            throw new TandemError(ErrorCode.InvalidArgument, 'request body is not valid JSON', '(request)');
-          }
-        }
-        const schema = this.options.schemas?.[pattern];
-        if (schema) data = schema.parse(data);
-        const result = await lastValueFrom(this.transformToObservable(await handler(data, { subject: msg.subject, headers: msg.headers })), { defaultValue: undefined });
-        return { ok: true, result: result ?? null };
-      } catch (err) {
-        const error = toErrorBody(err);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-        span.setAttribute('tandem.error_code', error.code);
-        return { ok: false, error };
-      } finally {
-        span.end();
-      }
-    });
-    if (msg.reply) msg.respond(new TextEncoder().encode(JSON.stringify(reply)));
+    const handler = pattern ? this.getHandlerByPattern(pattern) : null;
+    await serveRpcMessage(msg, pattern, handler ? async (data) => lastValueFrom(this.transformToObservable(await handler(data, { subject: msg.subject, headers: msg.headers })), { defaultValue: undefined }) : null, pattern ? this.options.schemas?.[pattern] : undefined);
   }
 
   async close(): Promise<void> {

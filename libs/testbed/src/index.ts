@@ -13,3 +13,4 @@ export type {
 export { TestbedError } from './errors';
 export type { TestbedErrorCode } from './errors';
 export { NETWORKS, NETWORK_NAMES, ROOT_ADMIN_IP, SERVICES, DEFAULT_ROOT, RUN_DIR } from './layout';
+export { TESTBED_ADMIN_PASSWORD } from './services';

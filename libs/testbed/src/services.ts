@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { TestbedError } from './errors';
 import { NodeSpec, PG_PORT, NATS_CLIENT_PORT, Paths, SERVICES } from './layout';
 import { nsenterArgs, pidInNetns } from './namespaces';
@@ -23,6 +24,22 @@ export function serviceMain(repo: string, app: string): string {
   return path.join(repo, 'dist', 'apps', app, 'src', 'main.js');
 }
 
+/** The testbed's admin password (the API's mutating calls need it or a token made with it). */
+export const TESTBED_ADMIN_PASSWORD = 'tandem-admin';
+
+/** One random secret per testbed, shared by its nodes (tokens from any node's API work on all). */
+function clusterSecret(paths: Paths): string {
+  const file = path.join(paths.root, 'cluster-secret');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    const secret = randomBytes(24).toString('hex');
+    fs.mkdirSync(paths.root, { recursive: true });
+    fs.writeFileSync(file, secret, { mode: 0o600 });
+    return secret;
+  }
+}
+
 export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly string[], port: number): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -34,6 +51,9 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_DATABASE_URL: `postgres://postgres@127.0.0.1:${PG_PORT}/tandem`,
     TANDEM_DEVICE_DIR: paths.jbod,
     TANDEM_NODES: storageNames.join(','),
+    TANDEM_ADMIN_PASSWORD: TESTBED_ADMIN_PASSWORD,
+    TANDEM_CLUSTER_SECRET: clusterSecret(paths),
+    NO_COLOR: '1',
   };
   const otel = process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
   if (otel) env['OTEL_EXPORTER_OTLP_ENDPOINT'] = otel;
