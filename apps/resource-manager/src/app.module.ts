@@ -1,6 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { readDatabaseConfig } from '@tandem/config';
 import { DatabaseModule, LeadershipService, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
+import { ActivityProjector } from './activity.projector';
+import { ActivityService } from './activity.service';
+import { PoolActions } from './pool-actions.service';
+import { PoolOpsServer } from './pool-ops.server';
+import { PoolStore } from './pool.store';
+import { PoolService } from './pool.service';
+import { RESOURCE_MANAGER_CONFIG, readResourceManagerConfig } from './resource-manager.config';
 
 @Module({})
 export class ResourceManagerModule {
@@ -8,7 +15,16 @@ export class ResourceManagerModule {
     return {
       module: ResourceManagerModule,
       imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(readDatabaseConfig().url, `tandem-resource-manager@${ctx.config.nodeId}`)],
-      providers: [LeadershipService],
+      providers: [
+        { provide: RESOURCE_MANAGER_CONFIG, useValue: readResourceManagerConfig() },
+        LeadershipService,
+        PoolStore,
+        PoolActions,
+        ActivityService,
+        ActivityProjector,
+        PoolService,
+        PoolOpsServer,
+      ],
     };
   }
 }

@@ -1,1 +1,2 @@
 export * from './leader-lease';
+export * from './ha-pool';

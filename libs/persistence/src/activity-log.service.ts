@@ -10,6 +10,8 @@ export interface ActivityRecord {
   traceId?: string | null;
   nodeId?: string | null;
   eventId?: string | null;
+  /** When it happened (defaults to now). */
+  at?: Date;
 }
 
 /** The activity log: every action, who did it, how it ended, and its trace id. */

@@ -12,6 +12,13 @@ import { SERVICE_CONTEXT, type ServiceContext } from './tokens';
 export class LeadershipService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('leadership');
   private election?: LeaderElection;
+  private readonly listeners: Array<(leader: boolean) => void> = [];
+
+  /** Called with true when this node becomes the active instance, false when it stops being it. */
+  onChange(listener: (leader: boolean) => void): void {
+    this.listeners.push(listener);
+    if (this.isLeader) listener(true);
+  }
 
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
@@ -24,9 +31,10 @@ export class LeadershipService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const kv = await this.ctx.nc.jetstream().views.kv(LEASES_BUCKET.bucket);
-    this.election = new LeaderElection(kv, `leader.${this.ctx.service}`, this.ctx.config.nodeId, { renewMs: 1_000, fenceMs: 4_000, takeoverMs: 6_000 }, (leader) =>
-      this.logger.log(leader ? `${this.ctx.service} active (leader) on this node` : `${this.ctx.service} standby on this node`),
-    );
+    this.election = new LeaderElection(kv, `leader.${this.ctx.service}`, this.ctx.config.nodeId, { renewMs: 1_000, fenceMs: 4_000, takeoverMs: 6_000 }, (leader) => {
+      this.logger.log(leader ? `${this.ctx.service} active (leader) on this node` : `${this.ctx.service} standby on this node`);
+      for (const l of this.listeners) l(leader);
+    });
     this.election.start();
     this.readiness.register('leadership', () => true);
   }

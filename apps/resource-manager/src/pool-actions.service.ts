@@ -1,0 +1,85 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, TandemError, sharePath, type HaPool } from '@tandem/contracts';
+import type { Step } from '@tandem/domain';
+import { HostClient } from '@tandem/messaging';
+import { inSpan } from '@tandem/telemetry';
+
+/** Runs bring-up / bring-down steps on host-executors, one span per step. */
+@Injectable()
+export class PoolActions {
+  private readonly logger = new Logger('pool-actions');
+
+  constructor(private readonly host: HostClient) {}
+
+  async run(pool: HaPool, steps: Step[], mountpoint: string | null): Promise<void> {
+    for (const step of steps) {
+      await inSpan(`${step.kind}`, { 'tandem.pool': pool.name, 'tandem.node': step.node }, async () => {
+        try {
+          await this.runStep(pool, step, mountpoint);
+        } catch (err) {
+          const e = err as TandemError;
+          throw new TandemError(e.code ?? ErrorCode.Internal, `${step.kind} on ${step.node} failed: ${e.message}`, e.field, e.detail);
+        }
+      });
+    }
+  }
+
+  /** Run every step, ignoring failures (rollback / best-effort release); returns the failures. */
+  async runAll(pool: HaPool, steps: Step[]): Promise<string[]> {
+    const failures: string[] = [];
+    for (const step of steps) {
+      try {
+        await this.runStep(pool, step, null);
+      } catch (err) {
+        failures.push(`${step.kind} on ${step.node}: ${(err as Error).message}`);
+      }
+    }
+    return failures;
+  }
+
+  private async runStep(pool: HaPool, step: Step, mountpoint: string | null): Promise<void> {
+    switch (step.kind) {
+      case 'share.stop':
+        await this.host.call(step.node, 'share.stop', { pool: pool.name });
+        return;
+      case 'ip.remove':
+        await this.host.call(step.node, 'ip.remove', { interface: step.vip.interface, address: step.vip.address, prefix: step.vip.prefix });
+        return;
+      case 'pool.export':
+        try {
+          await this.host.call(step.node, 'pool.export', { pool: pool.name, force: step.force });
+        } catch (err) {
+          if (step.force) throw err;
+          // a pool that cannot be released cleanly is released harder
+          this.logger.warn(`export of ${pool.name} on ${step.node} failed (${(err as Error).message}); forcing`);
+          await this.host.call(step.node, 'pool.export', { pool: pool.name, force: true });
+        }
+        return;
+      case 'pool.import':
+        await this.host.call(step.node, 'pool.import', { pool: pool.name, epoch: step.epoch, force: step.force }, 120_000);
+        return;
+      case 'ip.add':
+        await this.host.call(step.node, 'ip.add', { interface: step.vip.interface, address: step.vip.address, prefix: step.vip.prefix, pool: pool.name, epoch: step.epoch });
+        return;
+      case 'share.start': {
+        const mp = mountpoint ?? pool.mountpoint;
+        if (!mp) throw new TandemError(ErrorCode.ShareFailed, `pool ${pool.name} has no mountpoint: its shares cannot start`);
+        await this.host.call(step.node, 'share.start', {
+          pool: pool.name,
+          name: step.share.name,
+          protocol: step.share.protocol,
+          path: sharePath(mp, step.share.path),
+          addresses: pool.vips.map((v) => v.address),
+          readOnly: step.share.readOnly,
+        });
+        return;
+      }
+    }
+  }
+
+  /** The pool's root dataset mountpoint on `node` (after import). */
+  async mountpoint(pool: string, node: string): Promise<string | null> {
+    const ds = await this.host.call(node, 'dataset.list', { root: pool });
+    return ds.find((d) => d.name === pool)?.mountpoint ?? null;
+  }
+}

@@ -1,0 +1,238 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ErrorCode, TandemError, type FloatingIp, type HaPool, type PoolOpParsed, type PoolOpResults } from '@tandem/contracts';
+import {
+  begin,
+  bringDownSteps,
+  bringUpSteps,
+  checkMove,
+  checkReattach,
+  checkSharesUnique,
+  checkVipsFree,
+  assertNotInTransition,
+  inactive,
+  newPool,
+  serving,
+} from '@tandem/domain';
+import { HostClient } from '@tandem/messaging';
+import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { inSpan } from '@tandem/telemetry';
+import { ActivityService } from './activity.service';
+import { PoolActions } from './pool-actions.service';
+import { PoolStore } from './pool.store';
+import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config';
+
+/**
+ * Every operator action on HA pools. Runs only on the active resource-manager. Each action is
+ * recorded (started, then succeeded or failed) and leaves the pool serving on exactly one node
+ * or inactive with the reason.
+ */
+@Injectable()
+export class PoolService {
+  private readonly logger = new Logger('pools');
+
+  constructor(
+    private readonly store: PoolStore,
+    private readonly actions: PoolActions,
+    private readonly host: HostClient,
+    private readonly activity: ActivityService,
+    @Inject(RESOURCE_MANAGER_CONFIG) private readonly cfg: ResourceManagerConfig,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+  ) {}
+
+  get nodes(): string[] {
+    return this.cfg.nodes.length ? this.cfg.nodes : [this.ctx.config.nodeId];
+  }
+
+  list(): Promise<HaPool[]> {
+    return this.store.list();
+  }
+
+  async get(name: string): Promise<HaPool> {
+    return (await this.store.require(name)).pool;
+  }
+
+  /** Wrap an action: activity entries and one trace. */
+  private async recorded<T>(actor: string, action: string, target: string, attrs: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+    return inSpan(`pool ${action}`, { 'tandem.pool': target, ...attrs }, async () => {
+      await this.activity.record(actor, action, target, 'started');
+      try {
+        const r = await fn();
+        await this.activity.record(actor, action, target, 'succeeded');
+        return r;
+      } catch (err) {
+        await this.activity.record(actor, action, target, 'failed', (err as Error).message);
+        throw err;
+      }
+    });
+  }
+
+  private requireNode(node: string, field: string): void {
+    if (!this.nodes.includes(node)) throw new TandemError(ErrorCode.UnknownNode, `node ${node} is not in the cluster (nodes: ${this.nodes.join(', ')})`, field);
+  }
+
+  /** Interface present on every node that answers; address not up anywhere. */
+  private async checkVipsOnNodes(vips: FloatingIp[]): Promise<void> {
+    for (const node of this.nodes) {
+      let links, addrs;
+      try {
+        [links, addrs] = await Promise.all([this.host.call(node, 'link.list', {}, 10_000), this.host.call(node, 'ip.list', {}, 10_000)]);
+      } catch (err) {
+        throw new TandemError(ErrorCode.Unavailable, `cannot check floating IPs on ${node}: ${(err as Error).message}`, 'vips');
+      }
+      for (const v of vips) {
+        if (!links.some((l) => l.name === v.interface)) throw new TandemError(ErrorCode.InterfaceNotFound, `interface ${v.interface} does not exist on ${node}: a floating IP must be able to live on every node`, 'vips');
+        if (addrs.some((a) => a.address === v.address)) throw new TandemError(ErrorCode.AddressInUse, `address ${v.address} is already up on ${node}`, 'vips');
+      }
+    }
+  }
+
+  /** Where the pool is imported now, asked of every node. */
+  private async importedOn(pool: string): Promise<string[]> {
+    const out: string[] = [];
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        const pools = await this.host.call(n, 'pool.list', {}, 10_000).catch(() => []);
+        if (pools.some((p) => p.name === pool)) out.push(n);
+      }),
+    );
+    return out;
+  }
+
+  attach(req: PoolOpParsed<'pool.attach'>): Promise<PoolOpResults['pool.attach']> {
+    return this.recorded(req.actor, 'pool.attach', req.pool, { 'tandem.node': req.node }, async () => {
+      this.requireNode(req.node, 'node');
+      if (await this.store.get(req.pool)) throw new TandemError(ErrorCode.AlreadyExists, `pool ${req.pool} is already under cluster control`, 'pool');
+      checkSharesUnique(req.shares);
+      if (req.shares.length && req.vips.length === 0) throw new TandemError(ErrorCode.InvalidArgument, 'shares need at least one floating IP to serve on', 'shares');
+      checkVipsFree(req.vips, await this.store.list());
+      await this.checkVipsOnNodes(req.vips);
+      const imported = await this.importedOn(req.pool);
+      const elsewhere = imported.filter((n) => n !== req.node);
+      if (elsewhere.length) throw new TandemError(ErrorCode.PoolImportedElsewhere, `pool ${req.pool} is imported on ${elsewhere.join(', ')}: attach it there, or export it there first`, 'node');
+      if (!imported.includes(req.node)) {
+        const importable = await this.host.call(req.node, 'pool.importable', {}, 30_000);
+        if (!importable.some((p) => p.name === req.pool)) throw new TandemError(ErrorCode.PoolNotImportable, `pool ${req.pool} is not importable on ${req.node}`, 'pool');
+      }
+      const now = () => new Date();
+      let pool = begin(newPool(req.pool, req.vips, req.shares, req.fc, now()), 'attach', now());
+      pool = { ...pool, node: req.node };
+      const rev = await this.store.put(pool, 0);
+      return this.bringUpOrInactive(pool, rev, req.node, 'attach');
+    });
+  }
+
+  /** Bring the pool up on `node` at the next epoch; on failure release it there and record it inactive. */
+  private async bringUpOrInactive(pool: HaPool, rev: number, node: string, what: string): Promise<HaPool> {
+    const epoch = pool.epoch + 1;
+    try {
+      const steps = bringUpSteps(pool, node, epoch);
+      await this.actions.run(pool, steps.filter((s) => s.kind !== 'share.start'), null);
+      // shares live under the pool's mountpoint, known once it is imported
+      const mountpoint = await this.actions.mountpoint(pool.name, node);
+      const withMp = { ...pool, mountpoint };
+      await this.actions.run(withMp, steps.filter((s) => s.kind === 'share.start'), mountpoint);
+      const done = serving(withMp, node, epoch, mountpoint, new Date());
+      await this.store.put(done, rev);
+      this.logger.log(`${what}: pool ${pool.name} serving on ${node} (epoch ${epoch})`);
+      return done;
+    } catch (err) {
+      const failures = await this.actions.runAll(pool, bringDownSteps(pool, node, true));
+      const reason = `${what} on ${node} failed: ${(err as Error).message}${failures.length ? `; releasing it there also failed: ${failures.join('; ')}` : ''}`;
+      const fresh = await this.store.get(pool.name);
+      await this.store.put({ ...inactive(pool, reason, new Date()), epoch }, fresh?.revision ?? rev);
+      throw new TandemError((err as TandemError).code ?? ErrorCode.Internal, reason, (err as TandemError).field);
+    }
+  }
+
+  move(req: PoolOpParsed<'pool.move'>): Promise<PoolOpResults['pool.move']> {
+    return this.recorded(req.actor, 'pool.move', req.pool, { 'tandem.to': req.to }, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      checkMove(pool, req.to, this.nodes);
+      const from = pool.node!;
+      const moving = begin(pool, `move to ${req.to}`, new Date());
+      let rev = await this.store.put(moving, revision);
+      // 1. release on the source: shares, IPs, export (forced if it must)
+      try {
+        await this.actions.run(moving, bringDownSteps(moving, from), moving.mountpoint);
+      } catch (err) {
+        // still imported on the source: put it back in service there
+        this.logger.warn(`move of ${pool.name}: release on ${from} failed, restoring it there`);
+        return this.restoreOrInactive(moving, rev, from, `move to ${req.to} failed while releasing it on ${from}: ${(err as Error).message}`);
+      }
+      // 2. bring up on the target
+      try {
+        return await this.bringUpOrInactive(moving, rev, req.to, `move to ${req.to}`);
+      } catch (err) {
+        const after = await this.store.require(pool.name);
+        rev = after.revision;
+        this.logger.warn(`move of ${pool.name}: bring-up on ${req.to} failed, returning it to ${from}`);
+        return this.restoreOrInactive({ ...after.pool, state: 'in-transition', operation: `return to ${from}` }, rev, from, (err as Error).message);
+      }
+    });
+  }
+
+  /** After a failed step: try to serve on `node` again; throw the original failure either way. */
+  private async restoreOrInactive(pool: HaPool, rev: number, node: string, failure: string): Promise<never> {
+    let back: HaPool;
+    try {
+      back = await this.bringUpOrInactive(pool, rev, node, 'restore');
+    } catch (err) {
+      throw new TandemError(ErrorCode.CommandFailed, `${failure}; restoring it on ${node} failed too — the pool is inactive: ${(err as Error).message}`, 'pool');
+    }
+    throw new TandemError(ErrorCode.CommandFailed, `${failure} — the pool serves on ${back.node} again`, 'pool');
+  }
+
+  detach(req: PoolOpParsed<'pool.detach'>): Promise<PoolOpResults['pool.detach']> {
+    return this.recorded(req.actor, 'pool.detach', req.pool, {}, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      assertNotInTransition(pool);
+      await this.store.remove(pool.name, revision);
+      return { pool: pool.name, node: pool.node };
+    });
+  }
+
+  export(req: PoolOpParsed<'pool.export'>): Promise<PoolOpResults['pool.export']> {
+    return this.recorded(req.actor, 'pool.export', req.pool, {}, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      assertNotInTransition(pool);
+      if (pool.state !== 'serving' || !pool.node) {
+        const done = inactive(pool, `exported by ${req.actor}`, new Date());
+        await this.store.put(done, revision);
+        return done;
+      }
+      const node = pool.node;
+      const exporting = begin(pool, 'export', new Date());
+      const rev = await this.store.put(exporting, revision);
+      try {
+        await this.actions.run(exporting, bringDownSteps(exporting, node), exporting.mountpoint);
+      } catch (err) {
+        return this.restoreOrInactive(exporting, rev, node, `export failed: ${(err as Error).message}`);
+      }
+      const done = inactive(exporting, `exported by ${req.actor}`, new Date());
+      await this.store.put(done, rev);
+      return done;
+    });
+  }
+
+  reattach(req: PoolOpParsed<'pool.reattach'>): Promise<PoolOpResults['pool.reattach']> {
+    return this.recorded(req.actor, 'pool.reattach', req.pool, { 'tandem.node': req.node }, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      checkReattach(pool, req.node, this.nodes);
+      const elsewhere = (await this.importedOn(pool.name)).filter((n) => n !== req.node);
+      if (elsewhere.length) throw new TandemError(ErrorCode.PoolImportedElsewhere, `pool ${pool.name} is imported on ${elsewhere.join(', ')}: export it there first`, 'node');
+      const starting = { ...begin(pool, 'reattach', new Date()), node: req.node };
+      const rev = await this.store.put(starting, revision);
+      return this.bringUpOrInactive(starting, rev, req.node, 'reattach');
+    });
+  }
+
+  remove(req: PoolOpParsed<'pool.remove'>): Promise<PoolOpResults['pool.remove']> {
+    return this.recorded(req.actor, 'pool.remove', req.pool, {}, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      assertNotInTransition(pool);
+      if (pool.state === 'serving') throw new TandemError(ErrorCode.InvalidArgument, `pool ${pool.name} serves on ${pool.node}: export it first (or detach it to leave it running unmanaged)`, 'pool');
+      await this.store.remove(pool.name, revision);
+      return { pool: pool.name };
+    });
+  }
+}

@@ -1,0 +1,92 @@
+import { ErrorCode, TandemError, type FloatingIp, type HaPool, type ShareSpec } from '@tandem/contracts';
+
+/**
+ * The HA pool state machine, pure. A pool is `serving` on one node, `in-transition` while one
+ * operation runs on it (every other operation is refused "in transition"), or `inactive` with
+ * the reason. The fencing epoch grows with every bring-up, so a host-executor can refuse a
+ * request from a superseded owner.
+ */
+export function newPool(name: string, vips: FloatingIp[], shares: ShareSpec[], fc: boolean, now: Date): HaPool {
+  return { name, state: 'inactive', node: null, operation: null, reason: 'not started yet', vips, shares, fc, epoch: 0, mountpoint: null, updatedAt: now.toISOString() };
+}
+
+export function assertNotInTransition(pool: HaPool): void {
+  if (pool.state === 'in-transition') {
+    throw new TandemError(ErrorCode.InTransition, `pool ${pool.name} is in transition (${pool.operation ?? 'an operation'} on ${pool.node ?? 'no node'}): try again when it is done`, 'pool');
+  }
+}
+
+/** Start an operation: the pool is in transition until `settle`. */
+export function begin(pool: HaPool, operation: string, now: Date): HaPool {
+  assertNotInTransition(pool);
+  return { ...pool, state: 'in-transition', operation, updatedAt: now.toISOString() };
+}
+
+export function serving(pool: HaPool, node: string, epoch: number, mountpoint: string | null, now: Date): HaPool {
+  return { ...pool, state: 'serving', node, epoch, mountpoint, operation: null, reason: null, updatedAt: now.toISOString() };
+}
+
+export function inactive(pool: HaPool, reason: string, now: Date): HaPool {
+  return { ...pool, state: 'inactive', node: null, operation: null, reason, updatedAt: now.toISOString() };
+}
+
+/** Rules for each operation, checked before anything runs. */
+export function checkMove(pool: HaPool, to: string, knownNodes: readonly string[]): void {
+  assertNotInTransition(pool);
+  if (!knownNodes.includes(to)) throw new TandemError(ErrorCode.UnknownNode, `node ${to} is not in the cluster (nodes: ${knownNodes.join(', ')})`, 'to');
+  if (pool.state !== 'serving' || !pool.node) throw new TandemError(ErrorCode.InvalidArgument, `pool ${pool.name} is ${pool.state}, not serving: use reattach to start it on a node`, 'pool');
+  if (pool.node === to) throw new TandemError(ErrorCode.InvalidArgument, `pool ${pool.name} already serves on ${to}`, 'to');
+}
+
+export function checkReattach(pool: HaPool, node: string, knownNodes: readonly string[]): void {
+  assertNotInTransition(pool);
+  if (!knownNodes.includes(node)) throw new TandemError(ErrorCode.UnknownNode, `node ${node} is not in the cluster (nodes: ${knownNodes.join(', ')})`, 'node');
+  if (pool.state !== 'inactive') throw new TandemError(ErrorCode.InvalidArgument, `pool ${pool.name} is ${pool.state} on ${pool.node}: only an inactive pool can be reattached (use move)`, 'pool');
+}
+
+/** Floating IPs of a new pool must not clash with another pool's. */
+export function checkVipsFree(vips: FloatingIp[], others: HaPool[]): void {
+  const seen = new Set<string>();
+  for (const v of vips) {
+    if (seen.has(v.address)) throw new TandemError(ErrorCode.InvalidArgument, `floating IP ${v.address} is given twice`, 'vips');
+    seen.add(v.address);
+    const owner = others.find((p) => p.vips.some((o) => o.address === v.address));
+    if (owner) throw new TandemError(ErrorCode.AddressInUse, `floating IP ${v.address} already belongs to pool ${owner.name}`, 'vips');
+  }
+}
+
+export function checkSharesUnique(shares: ShareSpec[]): void {
+  const seen = new Set<string>();
+  for (const s of shares) {
+    const k = `${s.protocol}:${s.name}`;
+    if (seen.has(k)) throw new TandemError(ErrorCode.InvalidArgument, `share ${s.name} (${s.protocol}) is given twice`, 'shares');
+    seen.add(k);
+  }
+}
+
+/** One step of bringing a pool up or down on a node, in the order it must run. */
+export type Step =
+  | { kind: 'share.stop'; node: string }
+  | { kind: 'ip.remove'; node: string; vip: FloatingIp }
+  | { kind: 'pool.export'; node: string; force: boolean }
+  | { kind: 'pool.import'; node: string; epoch: number; force: boolean }
+  | { kind: 'ip.add'; node: string; vip: FloatingIp; epoch: number }
+  | { kind: 'share.start'; node: string; share: ShareSpec };
+
+/** Down: shares first (so nothing holds the pool), then IPs, then the export. */
+export function bringDownSteps(pool: HaPool, node: string, force = false): Step[] {
+  return [
+    ...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []),
+    ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })),
+    { kind: 'pool.export', node, force },
+  ];
+}
+
+/** Up: import under the new epoch, then IPs (with ARP), then shares on those IPs. */
+export function bringUpSteps(pool: HaPool, node: string, epoch: number, force = false): Step[] {
+  return [
+    { kind: 'pool.import', node, epoch, force },
+    ...pool.vips.map((vip) => ({ kind: 'ip.add' as const, node, vip, epoch })),
+    ...pool.shares.map((share) => ({ kind: 'share.start' as const, node, share })),
+  ];
+}
