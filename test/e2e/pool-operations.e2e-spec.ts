@@ -1,0 +1,204 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { connect, type NatsConnection } from 'nats';
+import { ErrorCode, TandemError, poolOpSubject, type HaPool, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
+import { HostClient, requestReply } from '@tandem/messaging';
+import { Testbed, type TestbedStatus } from '@tandem/testbed';
+
+/**
+ * HA pool operations on the testbed: a client reads and writes through an SMB share on the
+ * pool's floating IP before and after moves; after every step the pool is imported on exactly
+ * one node and its IP is up on exactly one node, asked of every node directly.
+ */
+describe('HA pool operations (testbed)', () => {
+  const tb = new Testbed({ log: (l) => process.stderr.write(`${l}\n`) });
+  const VIP = '10.77.3.60';
+  const NODES = ['node-a', 'node-b'];
+  let status: TestbedStatus;
+  let nc: NatsConnection;
+  let host: HostClient;
+  let mnt = '';
+
+  const rm = <O extends PoolOperation>(op: O, req: PoolOpRequest<O>) => requestReply<PoolOpResults[O]>(nc, poolOpSubject(op), req, 120_000);
+
+  async function rmWhenReady<O extends PoolOperation>(op: O, req: PoolOpRequest<O>): Promise<PoolOpResults[O]> {
+    for (let i = 0; ; i++) {
+      try {
+        return await rm(op, req);
+      } catch (err) {
+        // right after start-up the resource-manager lease may not be taken yet
+        if (i < 40 && err instanceof TandemError && err.code === ErrorCode.Unavailable) {
+          await sleep(250);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Where the pool is imported and the VIP is up — from each node's own zfs and ip. */
+  async function where(pool: string): Promise<{ imported: string[]; vip: string[] }> {
+    const imported: string[] = [];
+    const vip: string[] = [];
+    for (const n of NODES) {
+      if ((await tb.exec(n, ['zpool', 'list', '-H', '-o', 'name'])).stdout.split('\n').includes(pool)) imported.push(n);
+      if ((await tb.exec(n, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'])).stdout.includes(` ${VIP}/`)) vip.push(n);
+    }
+    return { imported, vip };
+  }
+
+  async function assertServedOn(pool: string, node: string): Promise<void> {
+    assert.deepEqual(await where(pool), { imported: [node], vip: [node] }, `${pool} imported and its IP up on ${node} only`);
+  }
+
+  async function smb(cmd: string): Promise<string> {
+    const r = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', cmd], { timeoutMs: 30_000 });
+    assert.equal(r.exitCode, 0, `smbclient ${cmd}: ${r.stdout}${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** SIGKILL one service of one node (pkill would match every node: there is no pid namespace). */
+  async function killService(node: string, app: string): Promise<void> {
+    const pids = (await execa('ip', ['netns', 'pids', `tb-${node}`])).stdout.split('\n').filter(Boolean);
+    let killed = 0;
+    for (const pid of pids) {
+      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.includes(`apps/${app}/src/main.js`)) {
+        process.kill(Number(pid), 'SIGKILL');
+        killed++;
+      }
+    }
+    assert.equal(killed, 1, `killed ${app} on ${node}`);
+  }
+
+  before(async () => {
+    status = await tb.up({ nodes: 2 });
+    mnt = join(dirname(status.jbod), 'mnt', 'tank');
+    nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`), maxReconnectAttempts: -1 });
+    host = new HostClient(nc);
+    await host.call('node-a', 'pool.create', { pool: 'tank', vdevs: ['tank-0', 'tank-1'], sizeMiB: 128, mountpoint: mnt });
+    await host.call('node-a', 'dataset.create', { dataset: 'tank/files' });
+  });
+
+  after(async () => {
+    await nc?.close().catch(() => undefined);
+    await tb.down();
+  });
+
+  test('attach: imported, floating IP up, SMB share served to the client', async () => {
+    const pool = await rmWhenReady('pool.attach', { pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    assert.equal(pool.state, 'serving');
+    assert.equal(pool.node, 'node-a');
+    assert.equal(pool.epoch, 1);
+    await assertServedOn('tank', 'node-a');
+    await tb.client(['sh', '-c', 'echo before-move > /tmp/before.txt']);
+    await smb('put /tmp/before.txt before.txt');
+    assert.match(await smb('ls'), /before\.txt/);
+  });
+
+  test('attach refuses bad input and clashes, changing nothing', async () => {
+    const cases: Array<[PoolOpRequest<'pool.attach'>, ErrorCode, string]> = [
+      [{ pool: '; rm -rf /', node: 'node-a', vips: [`cli0:${VIP}/24`] }, ErrorCode.InvalidArgument, 'pool'],
+      [{ pool: 'tank2', node: 'node-a', vips: ['cli0:999.1.1.1/24'] }, ErrorCode.InvalidArgument, 'vips.0'],
+      [{ pool: 'tank2', node: 'node-a', vips: ['cli0:10.77.3.61/40'] }, ErrorCode.InvalidArgument, 'vips.0'],
+      [{ pool: 'tank2', node: 'node-a', vips: [] }, ErrorCode.InvalidArgument, 'vips'],
+      [{ pool: 'tank2', node: 'node-z', vips: ['cli0:10.77.3.61/24'] }, ErrorCode.UnknownNode, 'node'],
+      [{ pool: 'tank2', node: 'node-a', vips: ['nosuch0:10.77.3.61/24'] }, ErrorCode.InterfaceNotFound, 'vips'],
+      [{ pool: 'tank2', node: 'node-a', vips: [`cli0:${VIP}/24`] }, ErrorCode.AddressInUse, 'vips'],
+      [{ pool: 'tank2', node: 'node-a', vips: ['cli0:10.77.3.11/24'] }, ErrorCode.AddressInUse, 'vips'],
+      [{ pool: 'tank', node: 'node-a', vips: ['cli0:10.77.3.61/24'] }, ErrorCode.AlreadyExists, 'pool'],
+      [{ pool: 'nopool', node: 'node-a', vips: ['cli0:10.77.3.61/24'] }, ErrorCode.PoolNotImportable, 'pool'],
+    ];
+    for (const [req, code, field] of cases) {
+      await assert.rejects(rm('pool.attach', req), (err: unknown) => {
+        assert.ok(err instanceof TandemError, String(err));
+        assert.equal(err.code, code, `${JSON.stringify(req)}: ${err.message}`);
+        assert.equal(err.field, field, `${JSON.stringify(req)}: ${err.message}`);
+        return true;
+      });
+    }
+    assert.deepEqual((await rm('pool.list', {})).map((p) => p.name), ['tank']);
+    await assertServedOn('tank', 'node-a');
+  });
+
+  test('move: the client reads and writes through the same IP on the other node', async () => {
+    const t0 = performance.now();
+    const moved = await rm('pool.move', { pool: 'tank', to: 'node-b' });
+    const ms = performance.now() - t0;
+    assert.equal(moved.node, 'node-b');
+    assert.equal(moved.epoch, 2);
+    await assertServedOn('tank', 'node-b');
+    assert.match(await smb('get before.txt /tmp/got.txt; put /tmp/before.txt after-move.txt; ls'), /after-move\.txt/);
+    assert.equal((await tb.client(['cat', '/tmp/got.txt'])).stdout, 'before-move\n');
+    process.stderr.write(`move took ${Math.round(ms)} ms\n`);
+  });
+
+  test('a second operation on a pool in transition is refused', async () => {
+    const first = rm('pool.move', { pool: 'tank', to: 'node-a' });
+    await sleep(20);
+    await assert.rejects(rm('pool.export', { pool: 'tank' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InTransition);
+    const done = await first;
+    assert.equal(done.node, 'node-a');
+    await assertServedOn('tank', 'node-a');
+  });
+
+  test('a move whose target fails half way leaves the pool serving on the source', async () => {
+    // node-b's host-executor crashes: the pool is released on node-a, the import on node-b fails
+    await killService('node-b', 'host-executor');
+    await assert.rejects(rm('pool.move', { pool: 'tank', to: 'node-b' }), (err: unknown) => {
+      assert.ok(err instanceof TandemError);
+      assert.match(err.message, /serves on node-a again/);
+      return true;
+    });
+    const pool = await rm('pool.get', { pool: 'tank' });
+    assert.equal(pool.state, 'serving');
+    assert.equal(pool.node, 'node-a');
+    assert.ok(pool.epoch >= 3, 'a fresh epoch for the new bring-up');
+    assert.match((await tb.exec('node-a', ['zpool', 'list', '-H', '-o', 'name'])).stdout, /^tank$/m);
+    assert.match(await smb('ls'), /after-move\.txt/);
+    await tb.up({ nodes: 2 }); // repairs: starts node-b's host-executor again
+    await assertServedOn('tank', 'node-a');
+  });
+
+  test('export, reattach, detach and remove', async () => {
+    const exported = await rmWhenReady('pool.export', { pool: 'tank' });
+    assert.equal(exported.state, 'inactive');
+    assert.match(exported.reason ?? '', /exported/);
+    assert.deepEqual(await where('tank'), { imported: [], vip: [] });
+    const back = await rm('pool.reattach', { pool: 'tank', node: 'node-b' });
+    assert.equal(back.node, 'node-b');
+    await assertServedOn('tank', 'node-b');
+    assert.match(await smb('ls'), /before\.txt/);
+    await assert.rejects(rm('pool.remove', { pool: 'tank' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InvalidArgument);
+    const det = await rm('pool.detach', { pool: 'tank' });
+    assert.deepEqual(det, { pool: 'tank', node: 'node-b' });
+    assert.deepEqual(await rm('pool.list', {}), []);
+    await assertServedOn('tank', 'node-b');
+    assert.match(await smb('ls'), /before\.txt/, 'a detached pool stays served, unmanaged');
+    await assert.rejects(rm('pool.move', { pool: 'tank', to: 'node-a' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.PoolNotManaged);
+  });
+
+  test('the activity log lists every step, the same on every node', async () => {
+    const rows = async (node: string) =>
+      (await tb.exec(node, ['psql', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'tandem', '-Atc', 'select action, target, result, coalesce(trace_id, \'\') from activity_log order by at, id'])).stdout;
+    let a = '';
+    let b = '';
+    for (let i = 0; i < 40; i++) {
+      a = await rows('node-a');
+      b = await rows('node-b');
+      if (a === b && a.includes('pool.detach|tank|succeeded')) break;
+      await sleep(250);
+    }
+    assert.equal(a, b, 'both nodes hold the same log');
+    for (const step of ['pool.attach|tank|succeeded', 'pool.move|tank|succeeded', 'pool.move|tank|failed', 'pool.export|tank|succeeded', 'pool.reattach|tank|succeeded', 'pool.detach|tank|succeeded']) {
+      assert.ok(a.includes(step), `${step} in\n${a}`);
+    }
+    assert.ok(a.split('\n').filter(Boolean).every((l) => /\|[0-9a-f]{32}$/.test(l)), 'every entry carries a trace id');
+    void randomBytes;
+  });
+});
