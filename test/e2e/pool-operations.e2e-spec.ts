@@ -6,7 +6,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { connect, type NatsConnection } from 'nats';
-import { ErrorCode, TandemError, poolOpSubject, type HaPool, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
+import {
+  ErrorCode,
+  TandemError,
+  clusterOpSubject,
+  poolOpSubject,
+  type ClusterOperation,
+  type ClusterOpRequest,
+  type ClusterOpResults,
+  type PoolOperation,
+  type PoolOpRequest,
+  type PoolOpResults,
+} from '@tandem/contracts';
 import { HostClient, requestReply } from '@tandem/messaging';
 import { Testbed, type TestbedStatus } from '@tandem/testbed';
 
@@ -23,13 +34,16 @@ describe('HA pool operations (testbed)', () => {
   let nc: NatsConnection;
   let host: HostClient;
   let mnt = '';
+  const nodeByName = (name: string) => status.nodes.find((n) => n.name === name)!;
 
   const rm = <O extends PoolOperation>(op: O, req: PoolOpRequest<O>) => requestReply<PoolOpResults[O]>(nc, poolOpSubject(op), req, 120_000);
 
-  async function rmWhenReady<O extends PoolOperation>(op: O, req: PoolOpRequest<O>): Promise<PoolOpResults[O]> {
+  const cl = <O extends ClusterOperation>(op: O, req: ClusterOpRequest<O>) => requestReply<ClusterOpResults[O]>(nc, clusterOpSubject(op), req, 120_000);
+
+  async function rmWhenReady<T>(call: () => Promise<T>): Promise<T> {
     for (let i = 0; ; i++) {
       try {
-        return await rm(op, req);
+        return await call();
       } catch (err) {
         // right after start-up the resource-manager lease may not be taken yet
         if (i < 40 && err instanceof TandemError && err.code === ErrorCode.Unavailable) {
@@ -90,8 +104,33 @@ describe('HA pool operations (testbed)', () => {
     await tb.down();
   });
 
+  test('cluster: formed on node-a over the heartbeat interface, node-b joins', async () => {
+    await assert.rejects(rmWhenReady(() => rm('pool.list', {})).then(() => rm('pool.attach', { pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`] })), (err: unknown) => {
+      assert.ok(err instanceof TandemError);
+      assert.equal(err.code, ErrorCode.NotFound);
+      assert.match(err.message, /create one first/);
+      return true;
+    });
+    await assert.rejects(cl('cluster.create', { node: 'node-a', heartbeatInterface: 'nosuch0' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InterfaceNotFound && err.field === 'heartbeatInterface');
+    await assert.rejects(cl('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0;reboot' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InvalidArgument && err.field === 'heartbeatInterface');
+    const created = await cl('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' });
+    assert.deepEqual(created.nodes.map((n) => [n.id, n.heartbeatAddress, n.adminState]), [['node-a', nodeByName('node-a').addresses.heartbeat, 'online']]);
+    await assert.rejects(cl('cluster.create', { node: 'node-b', heartbeatInterface: 'hb0' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.AlreadyExists);
+    const joined = await cl('cluster.join', { node: 'node-b' });
+    assert.deepEqual(joined.nodes.map((n) => n.id), ['node-a', 'node-b']);
+    await assert.rejects(cl('cluster.join', { node: 'node-b' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.AlreadyExists && err.field === 'node');
+    await assert.rejects(cl('cluster.join', { node: 'node-q' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.Unavailable && err.field === 'node');
+    const st = await cl('cluster.status', {});
+    assert.equal(st.cluster?.heartbeatInterface, 'hb0');
+    assert.deepEqual(st.nodes.map((n) => [n.id, n.state, n.health, n.heartbeatLink]), [
+      ['node-a', 'online', 'healthy', 'up'],
+      ['node-b', 'online', 'healthy', 'up'],
+    ]);
+    assert.equal(st.nodes.filter((n) => n.thisNode).length, 1);
+  });
+
   test('attach: imported, floating IP up, SMB share served to the client', async () => {
-    const pool = await rmWhenReady('pool.attach', { pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    const pool = await rm('pool.attach', { pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
     assert.equal(pool.state, 'serving');
     assert.equal(pool.node, 'node-a');
     assert.equal(pool.epoch, 1);
@@ -108,6 +147,7 @@ describe('HA pool operations (testbed)', () => {
       [{ pool: 'tank2', node: 'node-a', vips: ['cli0:10.77.3.61/40'] }, ErrorCode.InvalidArgument, 'vips.0'],
       [{ pool: 'tank2', node: 'node-a', vips: [] }, ErrorCode.InvalidArgument, 'vips'],
       [{ pool: 'tank2', node: 'node-z', vips: ['cli0:10.77.3.61/24'] }, ErrorCode.UnknownNode, 'node'],
+      [{ pool: 'tank2', node: 'node-a', vips: ['cli0:10.77.3.61/24'], shares: [{ name: 'x', protocol: 'smb', path: '../etc' }] }, ErrorCode.InvalidArgument, 'shares.0.path'],
       [{ pool: 'tank2', node: 'node-a', vips: ['nosuch0:10.77.3.61/24'] }, ErrorCode.InterfaceNotFound, 'vips'],
       [{ pool: 'tank2', node: 'node-a', vips: [`cli0:${VIP}/24`] }, ErrorCode.AddressInUse, 'vips'],
       [{ pool: 'tank2', node: 'node-a', vips: ['cli0:10.77.3.11/24'] }, ErrorCode.AddressInUse, 'vips'],
@@ -166,7 +206,7 @@ describe('HA pool operations (testbed)', () => {
   });
 
   test('export, reattach, detach and remove', async () => {
-    const exported = await rmWhenReady('pool.export', { pool: 'tank' });
+    const exported = await rmWhenReady(() => rm('pool.export', { pool: 'tank' }));
     assert.equal(exported.state, 'inactive');
     assert.match(exported.reason ?? '', /exported/);
     assert.deepEqual(await where('tank'), { imported: [], vip: [] });
@@ -183,6 +223,32 @@ describe('HA pool operations (testbed)', () => {
     await assert.rejects(rm('pool.move', { pool: 'tank', to: 'node-a' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.PoolNotManaged);
   });
 
+  test('maintenance mode is kept in the cluster record and shown in status', async () => {
+    assert.equal((await cl('maintenance.set', { on: true })).maintenance, true);
+    assert.equal((await cl('cluster.status', {})).cluster?.maintenance, true);
+    assert.equal((await cl('maintenance.set', { on: false })).maintenance, false);
+  });
+
+  test('taking a node offline moves its pools first; remove only when offline; the last node offline ends the cluster', async () => {
+    await host.call('node-a', 'pool.create', { pool: 'tank3', vdevs: ['tank3-0'], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', 'tank3') });
+    await rm('pool.attach', { pool: 'tank3', node: 'node-a', vips: ['cli0:10.77.3.63/24'] });
+    await assert.rejects(cl('node.remove', { node: 'node-a' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InvalidArgument && /offline first/.test(err.message));
+    const off = await cl('node.offline', { node: 'node-a' });
+    assert.deepEqual(off.moved, [{ pool: 'tank3', to: 'node-b' }]);
+    assert.equal(off.clusterDestroyed, false);
+    assert.deepEqual((await cl('cluster.status', {})).nodes.map((n) => [n.id, n.state]), [['node-a', 'offline'], ['node-b', 'online']]);
+    await assert.rejects(rm('pool.move', { pool: 'tank3', to: 'node-a' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.UnknownNode);
+    const removed = await cl('node.remove', { node: 'node-a' });
+    assert.deepEqual(removed.nodes.map((n) => n.id), ['node-b']);
+    const last = await cl('node.offline', { node: 'node-b' });
+    assert.equal(last.clusterDestroyed, true);
+    assert.deepEqual(last.exported, ['tank3']);
+    for (const n of NODES) assert.doesNotMatch((await tb.exec(n, ['zpool', 'list', '-H', '-o', 'name'])).stdout, /tank3/, `tank3 exported on ${n}`);
+    assert.equal((await cl('cluster.status', {})).cluster, null);
+    // the detached pool 'tank' was never under control any more: it is still served, untouched
+    assert.match(await smb('ls'), /before\.txt/);
+  });
+
   test('the activity log lists every step, the same on every node', async () => {
     const rows = async (node: string) =>
       (await tb.exec(node, ['psql', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'tandem', '-Atc', 'select action, target, result, coalesce(trace_id, \'\') from activity_log order by at, id'])).stdout;
@@ -191,11 +257,11 @@ describe('HA pool operations (testbed)', () => {
     for (let i = 0; i < 40; i++) {
       a = await rows('node-a');
       b = await rows('node-b');
-      if (a === b && a.includes('pool.detach|tank|succeeded')) break;
+      if (a === b && a.includes('node.offline|node-b|succeeded')) break;
       await sleep(250);
     }
     assert.equal(a, b, 'both nodes hold the same log');
-    for (const step of ['pool.attach|tank|succeeded', 'pool.move|tank|succeeded', 'pool.move|tank|failed', 'pool.export|tank|succeeded', 'pool.reattach|tank|succeeded', 'pool.detach|tank|succeeded']) {
+    for (const step of ['cluster.create|node-a|succeeded', 'cluster.join|node-b|succeeded', 'node.offline|node-a|succeeded', 'node.remove|node-a|succeeded', 'pool.attach|tank|succeeded', 'pool.move|tank|succeeded', 'pool.move|tank|failed', 'pool.export|tank|succeeded', 'pool.reattach|tank|succeeded', 'pool.detach|tank|succeeded']) {
       assert.ok(a.includes(step), `${step} in\n${a}`);
     }
     assert.ok(a.split('\n').filter(Boolean).every((l) => /\|[0-9a-f]{32}$/.test(l)), 'every entry carries a trace id');

@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import { ErrorCode, TandemError, poolOpSubject, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
+import { ErrorCode, TandemError, clusterOpSubject, poolOpSubject, type ClusterOpResults, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
 import { HostClient, requestReply } from '@tandem/messaging';
 import { Testbed } from '@tandem/testbed';
 import { median, type BenchReport } from './stats';
@@ -34,6 +34,15 @@ export async function benchMove(opts: { trials: number; log: (l: string) => void
   const host = new HostClient(nc);
   const mnt = join(dirname(status.jbod), 'mnt', POOL);
   try {
+    const cluster = await requestReply<ClusterOpResults['cluster.status']>(nc, clusterOpSubject('cluster.status'), {}, 30_000).catch(async () => {
+      await rmCall(nc, 'pool.list', {}).catch(() => undefined); // waits for the resource-manager lease
+      return requestReply<ClusterOpResults['cluster.status']>(nc, clusterOpSubject('cluster.status'), {}, 30_000);
+    });
+    if (!cluster.cluster) {
+      opts.log('forming the cluster (node-a, node-b)');
+      await requestReply(nc, clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0' }, 30_000);
+      await requestReply(nc, clusterOpSubject('cluster.join'), { node: 'node-b' }, 30_000);
+    }
     const existing = await rmCall(nc, 'pool.list', {});
     if (!existing.some((p) => p.name === POOL)) {
       opts.log(`creating pool ${POOL} with ${VIP} and an SMB share`);

@@ -7,7 +7,8 @@ import { PoolActions } from './pool-actions.service';
 import { PoolOpsServer } from './pool-ops.server';
 import { PoolStore } from './pool.store';
 import { PoolService } from './pool.service';
-import { RESOURCE_MANAGER_CONFIG, readResourceManagerConfig } from './resource-manager.config';
+import { ClusterStore } from './cluster.store';
+import { ClusterService } from './cluster.service';
 
 @Module({})
 export class ResourceManagerModule {
@@ -16,9 +17,10 @@ export class ResourceManagerModule {
       module: ResourceManagerModule,
       imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(readDatabaseConfig().url, `tandem-resource-manager@${ctx.config.nodeId}`)],
       providers: [
-        { provide: RESOURCE_MANAGER_CONFIG, useValue: readResourceManagerConfig() },
         LeadershipService,
         PoolStore,
+        ClusterStore,
+        ClusterService,
         PoolActions,
         ActivityService,
         ActivityProjector,

@@ -1,13 +1,9 @@
 import { readDatabaseConfig } from '@tandem/config';
 import { runService } from '@tandem/service-kit';
 import { ResourceManagerModule } from './app.module';
-import { readResourceManagerConfig } from './resource-manager.config';
 
 runService({
   service: 'resource-manager',
-  readConfig: () => {
-    readDatabaseConfig();
-    readResourceManagerConfig();
-  },
+  readConfig: readDatabaseConfig,
   module: (ctx) => ResourceManagerModule.register(ctx),
 });

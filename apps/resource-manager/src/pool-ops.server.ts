@@ -2,10 +2,14 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import type { Subscription } from 'nats';
 import { Inject } from '@nestjs/common';
 import { KeyedMutex } from '@tandem/host';
-import { ErrorCode, POOL_OPS_WILDCARD, TandemError, poolOpOf, poolOpRequests, type PoolOperation } from '@tandem/contracts';
+import { ErrorCode, POOL_OPS_WILDCARD, TandemError, clusterOpRequests, poolOpOf, poolOpRequests, type ClusterOperation, type PoolOperation } from '@tandem/contracts';
 import { serveRpcMessage } from '@tandem/messaging';
 import { LeadershipService, SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { PoolService } from './pool.service';
+import { ClusterService } from './cluster.service';
+
+const OPS = { ...poolOpRequests, ...clusterOpRequests };
+type Op = PoolOperation | ClusterOperation;
 
 /**
  * Serves the HA pool operations on tandem.cluster.rm.* — only while this node holds the
@@ -22,6 +26,7 @@ export class PoolOpsServer implements OnModuleInit, OnApplicationShutdown {
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
     private readonly leadership: LeadershipService,
     private readonly pools: PoolService,
+    private readonly cluster: ClusterService,
   ) {}
 
   onModuleInit(): void {
@@ -33,8 +38,8 @@ export class PoolOpsServer implements OnModuleInit, OnApplicationShutdown {
     this.sub = this.ctx.nc.subscribe(POOL_OPS_WILDCARD, {
       callback: (_err, msg) => {
         const op = poolOpOf(msg.subject);
-        const known = op && Object.prototype.hasOwnProperty.call(poolOpRequests, op) ? (op as PoolOperation) : null;
-        void serveRpcMessage(msg, known, known ? (data) => this.dispatch(known, data) : null, known ? poolOpRequests[known] : undefined);
+        const known = op && Object.prototype.hasOwnProperty.call(OPS, op) ? (op as Op) : null;
+        void serveRpcMessage(msg, known, known ? (data) => this.dispatch(known, data) : null, known ? OPS[known] : undefined);
       },
     });
     this.logger.log('serving HA pool operations');
@@ -45,13 +50,15 @@ export class PoolOpsServer implements OnModuleInit, OnApplicationShutdown {
     this.sub = undefined;
   }
 
-  private dispatch(op: PoolOperation, data: unknown): Promise<unknown> {
+  private dispatch(op: Op, data: unknown): Promise<unknown> {
     const req = data as { pool?: string };
     if (op === 'pool.list') return this.pools.list();
     if (op === 'pool.get') return this.pools.get(req.pool!);
-    const name = req.pool!;
+    if (op === 'cluster.status') return this.cluster.status();
+    // cluster changes run one at a time
+    const name = op.startsWith('pool.') ? req.pool! : '(cluster)';
     if (this.locks.isBusy(name)) {
-      return Promise.reject(new TandemError(ErrorCode.InTransition, `pool ${name} is in transition: another operation on it is running, try again when it is done`, 'pool'));
+      return Promise.reject(new TandemError(ErrorCode.InTransition, `${name === '(cluster)' ? 'the cluster' : `pool ${name}`} is in transition: another operation on it is running, try again when it is done`, name === '(cluster)' ? 'cluster' : 'pool'));
     }
     return this.locks.run<unknown>(name, async () => {
       switch (op) {
@@ -67,6 +74,18 @@ export class PoolOpsServer implements OnModuleInit, OnApplicationShutdown {
           return this.pools.reattach(data as never);
         case 'pool.remove':
           return this.pools.remove(data as never);
+        case 'cluster.create':
+          return this.cluster.create(data as never);
+        case 'cluster.join':
+          return this.cluster.join(data as never);
+        case 'node.offline':
+          return this.cluster.offline(data as never);
+        case 'node.online':
+          return this.cluster.online(data as never);
+        case 'node.remove':
+          return this.cluster.remove(data as never);
+        case 'maintenance.set':
+          return this.cluster.maintenance(data as never);
       }
     });
   }

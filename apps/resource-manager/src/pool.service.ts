@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, TandemError, type FloatingIp, type HaPool, type PoolOpParsed, type PoolOpResults } from '@tandem/contracts';
 import {
   begin,
@@ -14,12 +14,11 @@ import {
   serving,
 } from '@tandem/domain';
 import { HostClient } from '@tandem/messaging';
-import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { inSpan } from '@tandem/telemetry';
 import { ActivityService } from './activity.service';
 import { PoolActions } from './pool-actions.service';
 import { PoolStore } from './pool.store';
-import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config';
+import { ClusterStore } from './cluster.store';
 
 /**
  * Every operator action on HA pools. Runs only on the active resource-manager. Each action is
@@ -35,12 +34,12 @@ export class PoolService {
     private readonly actions: PoolActions,
     private readonly host: HostClient,
     private readonly activity: ActivityService,
-    @Inject(RESOURCE_MANAGER_CONFIG) private readonly cfg: ResourceManagerConfig,
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    private readonly cluster: ClusterStore,
   ) {}
 
-  get nodes(): string[] {
-    return this.cfg.nodes.length ? this.cfg.nodes : [this.ctx.config.nodeId];
+  /** The online members of the cluster (a cluster must exist). */
+  private nodes(): Promise<string[]> {
+    return this.cluster.onlineNodes();
   }
 
   list(): Promise<HaPool[]> {
@@ -66,13 +65,14 @@ export class PoolService {
     });
   }
 
-  private requireNode(node: string, field: string): void {
-    if (!this.nodes.includes(node)) throw new TandemError(ErrorCode.UnknownNode, `node ${node} is not in the cluster (nodes: ${this.nodes.join(', ')})`, field);
+  private async requireNode(node: string, field: string): Promise<void> {
+    const nodes = await this.nodes();
+    if (!nodes.includes(node)) throw new TandemError(ErrorCode.UnknownNode, `node ${node} is not an online node of the cluster (online: ${nodes.join(', ') || 'none'})`, field);
   }
 
   /** Interface present on every node that answers; address not up anywhere. */
   private async checkVipsOnNodes(vips: FloatingIp[]): Promise<void> {
-    for (const node of this.nodes) {
+    for (const node of await this.nodes()) {
       let links, addrs;
       try {
         [links, addrs] = await Promise.all([this.host.call(node, 'link.list', {}, 10_000), this.host.call(node, 'ip.list', {}, 10_000)]);
@@ -90,7 +90,7 @@ export class PoolService {
   private async importedOn(pool: string): Promise<string[]> {
     const out: string[] = [];
     await Promise.all(
-      this.nodes.map(async (n) => {
+      (await this.cluster.require()).cluster.nodes.map(async ({ id: n }) => {
         const pools = await this.host.call(n, 'pool.list', {}, 10_000).catch(() => []);
         if (pools.some((p) => p.name === pool)) out.push(n);
       }),
@@ -100,7 +100,7 @@ export class PoolService {
 
   attach(req: PoolOpParsed<'pool.attach'>): Promise<PoolOpResults['pool.attach']> {
     return this.recorded(req.actor, 'pool.attach', req.pool, { 'tandem.node': req.node }, async () => {
-      this.requireNode(req.node, 'node');
+      await this.requireNode(req.node, 'node');
       if (await this.store.get(req.pool)) throw new TandemError(ErrorCode.AlreadyExists, `pool ${req.pool} is already under cluster control`, 'pool');
       checkSharesUnique(req.shares);
       if (req.shares.length && req.vips.length === 0) throw new TandemError(ErrorCode.InvalidArgument, 'shares need at least one floating IP to serve on', 'shares');
@@ -147,7 +147,7 @@ export class PoolService {
   move(req: PoolOpParsed<'pool.move'>): Promise<PoolOpResults['pool.move']> {
     return this.recorded(req.actor, 'pool.move', req.pool, { 'tandem.to': req.to }, async () => {
       const { pool, revision } = await this.store.require(req.pool);
-      checkMove(pool, req.to, this.nodes);
+      checkMove(pool, req.to, await this.nodes());
       const from = pool.node!;
       const moving = begin(pool, `move to ${req.to}`, new Date());
       let rev = await this.store.put(moving, revision);
@@ -217,7 +217,7 @@ export class PoolService {
   reattach(req: PoolOpParsed<'pool.reattach'>): Promise<PoolOpResults['pool.reattach']> {
     return this.recorded(req.actor, 'pool.reattach', req.pool, { 'tandem.node': req.node }, async () => {
       const { pool, revision } = await this.store.require(req.pool);
-      checkReattach(pool, req.node, this.nodes);
+      checkReattach(pool, req.node, await this.nodes());
       const elsewhere = (await this.importedOn(pool.name)).filter((n) => n !== req.node);
       if (elsewhere.length) throw new TandemError(ErrorCode.PoolImportedElsewhere, `pool ${pool.name} is imported on ${elsewhere.join(', ')}: export it there first`, 'node');
       const starting = { ...begin(pool, 'reattach', new Date()), node: req.node };

@@ -6,3 +6,5 @@ export * from './host-ops';
 export * from './events';
 export * from './services';
 export * from './pool-ops';
+export * from './api';
+export * from './cluster-ops';

@@ -64,6 +64,14 @@ export const POOLS_BUCKET: KvBucketDeclaration = {
   maxAgeSeconds: 0,
 };
 
-export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, NODES_BUCKET, POOLS_BUCKET];
+export const CLUSTER_BUCKET: KvBucketDeclaration = {
+  bucket: 'tandem-cluster',
+  description: 'The cluster: its members, their admin state, the heartbeat interface, maintenance mode',
+  history: 10,
+  replicas: 3,
+  maxAgeSeconds: 0,
+};
+
+export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, NODES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET];
 
 export const CONSUMERS: readonly ConsumerDeclaration[] = [];

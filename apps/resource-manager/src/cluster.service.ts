@@ -1,0 +1,205 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  ErrorCode,
+  TandemError,
+  healthSubject,
+  type ClusterOpParsed,
+  type ClusterOpResults,
+  type ClusterRecord,
+  type NodeStatus,
+} from '@tandem/contracts';
+import { HostClient } from '@tandem/messaging';
+import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { ActivityService } from './activity.service';
+import { ClusterStore } from './cluster.store';
+import { PoolStore } from './pool.store';
+import { PoolService } from './pool.service';
+
+/** Forming the cluster, joining nodes, taking them offline and back, maintenance mode. */
+@Injectable()
+export class ClusterService {
+  private readonly logger = new Logger('cluster');
+
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly pools: PoolStore,
+    private readonly poolService: PoolService,
+    private readonly host: HostClient,
+    private readonly activity: ActivityService,
+    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+  ) {}
+
+  private async recorded<T>(actor: string, action: string, target: string, fn: () => Promise<T>): Promise<T> {
+    await this.activity.record(actor, action, target, 'started');
+    try {
+      const r = await fn();
+      await this.activity.record(actor, action, target, 'succeeded');
+      return r;
+    } catch (err) {
+      await this.activity.record(actor, action, target, 'failed', (err as Error).message);
+      throw err;
+    }
+  }
+
+  /** The node's address on the heartbeat interface; the interface must exist there. */
+  private async heartbeatAddress(node: string, iface: string): Promise<string | null> {
+    let links;
+    try {
+      links = await this.host.call(node, 'link.list', {}, 10_000);
+    } catch (err) {
+      throw new TandemError(ErrorCode.Unavailable, `node ${node} does not answer: ${(err as Error).message}`, 'node');
+    }
+    if (!links.some((l) => l.name === iface)) throw new TandemError(ErrorCode.InterfaceNotFound, `heartbeat interface ${iface} does not exist on ${node}: every node needs it under the same name`, 'heartbeatInterface');
+    const addrs = await this.host.call(node, 'ip.list', { interface: iface }, 10_000);
+    return addrs.find((a) => a.family === 4)?.address ?? addrs[0]?.address ?? null;
+  }
+
+  create(req: ClusterOpParsed<'cluster.create'>): Promise<ClusterOpResults['cluster.create']> {
+    return this.recorded(req.actor, 'cluster.create', req.node, async () => {
+      const existing = await this.store.get();
+      if (existing) throw new TandemError(ErrorCode.AlreadyExists, `node ${req.node} already belongs to cluster ${existing.cluster.id}`, 'cluster');
+      const heartbeatAddress = await this.heartbeatAddress(req.node, req.heartbeatInterface);
+      const now = new Date().toISOString();
+      const cluster: ClusterRecord = {
+        id: this.ctx.config.clusterId,
+        heartbeatInterface: req.heartbeatInterface,
+        maintenance: false,
+        createdAt: now,
+        nodes: [{ id: req.node, heartbeatAddress, adminState: 'online', joinedAt: now }],
+      };
+      return this.store.put(cluster, 0);
+    });
+  }
+
+  join(req: ClusterOpParsed<'cluster.join'>): Promise<ClusterOpResults['cluster.join']> {
+    return this.recorded(req.actor, 'cluster.join', req.node, async () => {
+      const { cluster, revision } = await this.store.require();
+      if (cluster.nodes.some((n) => n.id === req.node)) throw new TandemError(ErrorCode.AlreadyExists, `node ${req.node} is already in cluster ${cluster.id}`, 'node');
+      const heartbeatAddress = await this.heartbeatAddress(req.node, cluster.heartbeatInterface);
+      return this.store.put({ ...cluster, nodes: [...cluster.nodes, { id: req.node, heartbeatAddress, adminState: 'online', joinedAt: new Date().toISOString() }] }, revision);
+    });
+  }
+
+  private async alive(node: string): Promise<boolean> {
+    try {
+      await this.ctx.nc.request(healthSubject(node, 'heartbeat'), new Uint8Array(0), { timeout: 1_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async status(): Promise<ClusterOpResults['cluster.status']> {
+    const c = await this.store.get();
+    if (!c) return { cluster: null, answeredBy: this.ctx.config.nodeId, nodes: [] };
+    const pools = await this.pools.list();
+    const nodes: NodeStatus[] = await Promise.all(
+      c.cluster.nodes.map(async (m) => {
+        const up = await this.alive(m.id);
+        let health: NodeStatus['health'] = 'unknown';
+        let healthDetail: string | null = null;
+        let heartbeatLink: NodeStatus['heartbeatLink'] = 'unknown';
+        if (up) {
+          try {
+            const [poolList, links] = await Promise.all([this.host.call(m.id, 'pool.list', {}, 5_000), this.host.call(m.id, 'link.list', {}, 5_000)]);
+            const bad = poolList.filter((p) => p.health !== 'ONLINE');
+            health = bad.length ? 'degraded' : 'healthy';
+            healthDetail = bad.length ? bad.map((p) => `${p.name} ${p.health}`).join(', ') : null;
+            const hb = links.find((l) => l.name === c.cluster.heartbeatInterface);
+            heartbeatLink = hb ? (hb.up && hb.carrier ? 'up' : 'down') : 'unknown';
+          } catch (err) {
+            health = 'unknown';
+            healthDetail = (err as Error).message;
+          }
+        }
+        return {
+          id: m.id,
+          state: m.adminState === 'offline' ? 'offline' : up ? 'online' : 'down',
+          health,
+          healthDetail,
+          thisNode: m.id === this.ctx.config.nodeId,
+          heartbeatAddress: m.heartbeatAddress,
+          heartbeatLink,
+          pools: pools.filter((p) => p.node === m.id && p.state !== 'inactive').map((p) => p.name),
+        };
+      }),
+    );
+    const { id, heartbeatInterface, maintenance, createdAt } = c.cluster;
+    return { cluster: { id, heartbeatInterface, maintenance, createdAt }, answeredBy: this.ctx.config.nodeId, nodes };
+  }
+
+  /** Move the node's pools to other online nodes first; the last node going offline ends the cluster. */
+  offline(req: ClusterOpParsed<'node.offline'>): Promise<ClusterOpResults['node.offline']> {
+    return this.recorded(req.actor, 'node.offline', req.node, async () => {
+      const { cluster } = await this.store.require();
+      const member = cluster.nodes.find((n) => n.id === req.node);
+      if (!member) throw new TandemError(ErrorCode.UnknownNode, `node ${req.node} is not in cluster ${cluster.id}`, 'node');
+      if (member.adminState === 'offline') return { node: req.node, moved: [], clusterDestroyed: false, exported: [] };
+      const others = cluster.nodes.filter((n) => n.adminState === 'online' && n.id !== req.node).map((n) => n.id);
+      const all = await this.pools.list();
+      const mine = all.filter((p) => p.node === req.node && p.state === 'serving');
+      if (others.length === 0) {
+        // the last node: stop shares and export every pool, then the cluster is no more
+        const exported: string[] = [];
+        for (const p of all.filter((x) => x.state === 'serving')) {
+          await this.poolService.export({ pool: p.name, actor: req.actor });
+          exported.push(p.name);
+        }
+        for (const p of await this.pools.list()) {
+          const s = await this.pools.get(p.name);
+          if (s) await this.pools.remove(p.name, s.revision);
+        }
+        const fresh = await this.store.require();
+        await this.store.destroy(fresh.revision, cluster.id);
+        this.logger.log(`last node ${req.node} taken offline: cluster ${cluster.id} destroyed, exported ${exported.join(', ') || 'nothing'}`);
+        return { node: req.node, moved: [], clusterDestroyed: true, exported };
+      }
+      // mark offline first, so nothing is moved onto it meanwhile
+      const withOff = await this.store.require();
+      await this.store.put({ ...withOff.cluster, nodes: withOff.cluster.nodes.map((n) => (n.id === req.node ? { ...n, adminState: 'offline' as const } : n)) }, withOff.revision);
+      const moved: Array<{ pool: string; to: string }> = [];
+      const load = new Map(others.map((n) => [n, all.filter((p) => p.node === n && p.state === 'serving').length]));
+      try {
+        for (const p of mine) {
+          const to = [...load.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0][0];
+          await this.poolService.move({ pool: p.name, to, actor: req.actor });
+          load.set(to, (load.get(to) ?? 0) + 1);
+          moved.push({ pool: p.name, to });
+        }
+      } catch (err) {
+        // could not move everything away: the node stays online, the pools that remain stay served
+        const back = await this.store.require();
+        await this.store.put({ ...back.cluster, nodes: back.cluster.nodes.map((n) => (n.id === req.node ? { ...n, adminState: 'online' as const } : n)) }, back.revision);
+        throw new TandemError((err as TandemError).code ?? ErrorCode.Internal, `node ${req.node} stays online: moving its pools away failed (${(err as Error).message}); moved so far: ${moved.map((m) => `${m.pool} → ${m.to}`).join(', ') || 'none'}`);
+      }
+      return { node: req.node, moved, clusterDestroyed: false, exported: [] };
+    });
+  }
+
+  online(req: ClusterOpParsed<'node.online'>): Promise<ClusterOpResults['node.online']> {
+    return this.recorded(req.actor, 'node.online', req.node, async () => {
+      const { cluster, revision } = await this.store.require();
+      if (!cluster.nodes.some((n) => n.id === req.node)) throw new TandemError(ErrorCode.UnknownNode, `node ${req.node} is not in cluster ${cluster.id}`, 'node');
+      await this.heartbeatAddress(req.node, cluster.heartbeatInterface);
+      return this.store.put({ ...cluster, nodes: cluster.nodes.map((n) => (n.id === req.node ? { ...n, adminState: 'online' as const } : n)) }, revision);
+    });
+  }
+
+  remove(req: ClusterOpParsed<'node.remove'>): Promise<ClusterOpResults['node.remove']> {
+    return this.recorded(req.actor, 'node.remove', req.node, async () => {
+      const { cluster, revision } = await this.store.require();
+      const m = cluster.nodes.find((n) => n.id === req.node);
+      if (!m) throw new TandemError(ErrorCode.UnknownNode, `node ${req.node} is not in cluster ${cluster.id}`, 'node');
+      if (m.adminState === 'online') throw new TandemError(ErrorCode.InvalidArgument, `node ${req.node} is online: take it offline first (tandem node offline ${req.node})`, 'node');
+      return this.store.put({ ...cluster, nodes: cluster.nodes.filter((n) => n.id !== req.node) }, revision);
+    });
+  }
+
+  maintenance(req: ClusterOpParsed<'maintenance.set'>): Promise<ClusterOpResults['maintenance.set']> {
+    return this.recorded(req.actor, req.on ? 'maintenance.on' : 'maintenance.off', 'cluster', async () => {
+      const { cluster, revision } = await this.store.require();
+      if (cluster.maintenance === req.on) return cluster;
+      return this.store.put({ ...cluster, maintenance: req.on }, revision);
+    });
+  }
+}

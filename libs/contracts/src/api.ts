@@ -1,0 +1,115 @@
+import { z, type ZodError } from 'zod';
+import { ErrorCode } from './errors';
+import type { PoolOperation } from './pool-ops';
+
+/**
+ * The REST API of the api-gateway (version 1), shared by the gateway and the `tandem` CLI so
+ * neither spells a path, a header or a body twice. Pool request bodies are the pool-operation
+ * contracts (pool-ops.ts) minus `pool` (taken from the path) and `actor` (set by the gateway).
+ */
+export const API_PREFIX = '/api/v1';
+
+export const ApiPaths = {
+  token: `${API_PREFIX}/auth/token`,
+  pools: `${API_PREFIX}/pools`,
+  pool: (pool: string) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}`,
+  poolAction: (pool: string, action: PoolAction) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}/${action}`,
+  activity: `${API_PREFIX}/activity`,
+  events: `${API_PREFIX}/events`,
+  nodes: `${API_PREFIX}/nodes`,
+  docs: '/api/docs',
+  docsJson: '/api/docs-json',
+} as const;
+
+/** Pool operations reached as POST /api/v1/pools/{pool}/{action}. */
+export const POOL_ACTIONS = ['move', 'detach', 'export', 'reattach'] as const;
+export type PoolAction = (typeof POOL_ACTIONS)[number];
+
+/** The pool operation behind each REST route. */
+export const POOL_ACTION_OPS: Record<PoolAction, PoolOperation> = {
+  move: 'pool.move',
+  detach: 'pool.detach',
+  export: 'pool.export',
+  reattach: 'pool.reattach',
+};
+
+/** Who asked, as recorded in the activity log. The CLI sends e.g. `cli:alice@host1`. */
+export const ACTOR_HEADER = 'x-tandem-actor';
+export const actorSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,63}$/, 'must be 1-64 letters, digits, _ . : @ + -');
+
+/** The only user of the API; Basic credentials are `admin:<password>`. */
+export const ADMIN_USER = 'admin';
+
+export const tokenRequestSchema = z.object({ password: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters') }).strict();
+export type TokenRequest = z.infer<typeof tokenRequestSchema>;
+
+export interface TokenResponse {
+  /** Send as `Authorization: Bearer <token>`. Accepted by every node's gateway of the cluster. */
+  token: string;
+  /** ISO 8601 time after which the token is refused. */
+  expiresAt: string;
+}
+
+/** Lifetime of a token issued by POST /api/v1/auth/token. */
+export const TOKEN_TTL_MS = 12 * 60 * 60 * 1000;
+
+/** Errors: RFC 9457 problem details. `title` is the wire error code. */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface ProblemDetails {
+  /** `urn:tandem:error:<CODE>` */
+  type: string;
+  /** The error code, e.g. `POOL_NOT_FOUND`. */
+  title: ErrorCode | string;
+  status: number;
+  detail: string;
+  /** The request field that was wrong (dotted path, e.g. `vips.0`). */
+  field?: string;
+  /** Verbatim output of the tool that failed on a node (zpool, zfs, ip ...), when there was one. */
+  output?: string;
+  /** Trace id of the request, to find it in the activity log and the tracing backend. */
+  traceId?: string;
+}
+
+export function problemType(code: string): string {
+  return `urn:tandem:error:${code}`;
+}
+
+export function isProblemDetails(v: unknown): v is ProblemDetails {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Record<string, unknown>;
+  return typeof p.type === 'string' && typeof p.title === 'string' && typeof p.status === 'number' && typeof p.detail === 'string';
+}
+
+/** The first issue of a failed validation as the field it names (dotted path) and a message. */
+export function describeZodError(err: ZodError, prefix: readonly (string | number)[] = []): { field: string; message: string } {
+  const issue = err.issues[0];
+  if (!issue) return { field: prefix.join('.') || '(request)', message: 'invalid' };
+  let path = [...prefix, ...issue.path];
+  let msg = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    path = [...path, issue.keys[0] ?? ''];
+    msg = issue.keys.length > 1 ? `unknown fields: ${issue.keys.join(', ')}` : 'unknown field';
+  } else if (issue.code === 'invalid_type' && issue.received === 'undefined') {
+    msg = 'is required';
+  }
+  const field = path.join('.') || '(request)';
+  return { field, message: `${field}: ${msg}` };
+}
+
+/** Query of GET /api/v1/activity. */
+export const activityQuerySchema = z.object({ limit: z.coerce.number().int('must be a whole number').min(1).max(1000).default(100) }).strict();
+
+/** One entry of the activity log as served by GET /api/v1/activity. */
+export interface ActivityEntry {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  result: 'started' | 'succeeded' | 'failed';
+  error: string | null;
+  traceId: string | null;
+  nodeId: string | null;
+  eventId: string | null;
+}
