@@ -1,8 +1,15 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { readDatabaseConfig } from '@tandem/config';
 import { DatabaseModule, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
 import { NodesController } from './nodes.controller';
 import { ActivityController } from './activity.controller';
+import { AuthController, AuthGuard, AuthService } from './auth';
+import { GATEWAY_CONFIG, readGatewayConfig } from './config';
+import { EventsController } from './events.controller';
+import { ApiDocs } from './openapi';
+import { PoolsController } from './pools.controller';
+import { ProblemFilter } from './problem';
 
 @Module({})
 export class ApiGatewayModule {
@@ -10,7 +17,14 @@ export class ApiGatewayModule {
     return {
       module: ApiGatewayModule,
       imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(readDatabaseConfig().url, `tandem-api-gateway@${ctx.config.nodeId}`)],
-      controllers: [NodesController, ActivityController],
+      controllers: [AuthController, PoolsController, EventsController, ActivityController, NodesController],
+      providers: [
+        { provide: GATEWAY_CONFIG, useFactory: () => readGatewayConfig() },
+        AuthService,
+        ApiDocs,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
     };
   }
 }

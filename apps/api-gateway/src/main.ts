@@ -1,5 +1,15 @@
 import { readDatabaseConfig } from '@tandem/config';
 import { runService } from '@tandem/service-kit';
 import { ApiGatewayModule } from './app.module';
+import { readGatewayConfig } from './config';
+import { ApiDocs } from './openapi';
 
-runService({ service: 'api-gateway', readConfig: readDatabaseConfig, module: (ctx) => ApiGatewayModule.register(ctx) });
+runService({
+  service: 'api-gateway',
+  readConfig: () => {
+    readDatabaseConfig();
+    readGatewayConfig();
+  },
+  module: (ctx) => ApiGatewayModule.register(ctx),
+  afterStart: async (app) => app.get(ApiDocs).attach(app),
+});

@@ -1,48 +1,45 @@
-import { Controller, Get, HttpException, HttpStatus, Param } from '@nestjs/common';
-import { ErrorCode, TandemError, nodeIdSchema } from '@tandem/contracts';
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiPaths, ErrorCode, TandemError, describeZodError, nodeIdSchema } from '@tandem/contracts';
 import { HostClient } from '@tandem/messaging';
+import { ApiProblems, ref } from './openapi';
 
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  [ErrorCode.InvalidArgument]: HttpStatus.BAD_REQUEST,
-  [ErrorCode.UnknownNode]: HttpStatus.NOT_FOUND,
-  [ErrorCode.Unavailable]: HttpStatus.SERVICE_UNAVAILABLE,
-  [ErrorCode.Timeout]: HttpStatus.GATEWAY_TIMEOUT,
-};
-
-/** Any node's gateway answers for every node: requests go to that node's host-executor. */
-@Controller('api/v1/nodes')
+/** Any node's gateway answers for every node: requests go to that node's host-executor. Errors become problem details (problem.ts). */
+@ApiTags('nodes')
+@Controller(ApiPaths.nodes.slice(1))
 export class NodesController {
   constructor(private readonly host: HostClient) {}
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof TandemError) {
-        throw new HttpException({ type: `urn:tandem:error:${err.code}`, title: err.code, status: STATUS[err.code] ?? 502, detail: err.message, field: err.field }, STATUS[err.code] ?? 502);
-      }
-      throw err;
-    }
-  }
-
   private node(id: string): string {
     const r = nodeIdSchema.safeParse(id);
-    if (!r.success) throw new HttpException({ title: ErrorCode.InvalidArgument, status: 400, detail: `node: ${r.error.issues[0]?.message}`, field: 'node' }, 400);
+    if (!r.success) throw new TandemError(ErrorCode.InvalidArgument, describeZodError(r.error, ['node']).message, 'node');
     return id;
   }
 
   @Get(':node')
+  @ApiOperation({ summary: "A node's host-executor facts" })
+  @ApiParam({ name: 'node', schema: ref('NodeId') })
+  @ApiResponse({ status: 200, schema: ref('NodeInfo') })
+  @ApiProblems(400, 404, 502, 504)
   info(@Param('node') node: string) {
-    return this.call(() => this.host.call(this.node(node), 'node.info', {}, 5_000));
+    return this.host.call(this.node(node), 'node.info', {}, 5_000);
   }
 
   @Get(':node/pools')
+  @ApiOperation({ summary: 'The pools imported on a node (as ZFS sees them)' })
+  @ApiParam({ name: 'node', schema: ref('NodeId') })
+  @ApiResponse({ status: 200, schema: { type: 'array', items: ref('NodePool') } })
+  @ApiProblems(400, 404, 502, 504)
   pools(@Param('node') node: string) {
-    return this.call(() => this.host.call(this.node(node), 'pool.list', {}, 10_000));
+    return this.host.call(this.node(node), 'pool.list', {}, 10_000);
   }
 
   @Get(':node/addresses')
+  @ApiOperation({ summary: 'The IP addresses on a node' })
+  @ApiParam({ name: 'node', schema: ref('NodeId') })
+  @ApiResponse({ status: 200, schema: { type: 'array', items: ref('NodeAddress') } })
+  @ApiProblems(400, 404, 502, 504)
   addresses(@Param('node') node: string) {
-    return this.call(() => this.host.call(this.node(node), 'ip.list', {}, 10_000));
+    return this.host.call(this.node(node), 'ip.list', {}, 10_000);
   }
 }

@@ -12,13 +12,16 @@ const LEADER_TIMEOUT_MS = 45_000;
 export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[]): string {
   const routes = all
     .filter((s) => runsNats(s) && s.name !== spec.name)
-    .map((s) => `    "nats://${s.addresses.heartbeat}:${NATS_CLUSTER_PORT}"`);
+    .map((s) => `    "nats://${s.addresses.admin}:${NATS_CLUSTER_PORT}"`);
   return [
     `# written by the Tandem testbed`,
     `server_name: "${spec.name}"`,
     `listen: "0.0.0.0:${NATS_CLIENT_PORT}"`,
     `http: "0.0.0.0:${NATS_HTTP_PORT}"`,
     `pid_file: "${paths.natsPid(spec.name)}"`,
+    `# a dead peer (power cut: no FIN, no RST) is noticed in seconds, not minutes`,
+    `ping_interval: "1s"`,
+    `ping_max: 3`,
     `jetstream {`,
     `  store_dir: "${paths.natsStore(spec.name)}"`,
     `  max_memory_store: 256MB`,
@@ -26,7 +29,9 @@ export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[
     `}`,
     `cluster {`,
     `  name: "tandem"`,
-    `  listen: "${spec.addresses.heartbeat}:${NATS_CLUSTER_PORT}"`,
+    `  # routes run over the admin network: the heartbeat network carries the UDP heartbeats,`,
+    `  # so a cut of either one alone leaves the nodes one channel to hear each other`,
+    `  listen: "${spec.addresses.admin}:${NATS_CLUSTER_PORT}"`,
     `  routes: [`,
     ...routes,
     `  ]`,

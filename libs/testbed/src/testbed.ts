@@ -175,8 +175,8 @@ export class Testbed {
     this.log(`namespaces and networks ready (${elapsed(t0)})`);
 
     await settleAll([template, ...specs.map((s) => this.bootDaemons(s, specs, template))]);
-    // servers cut off the heartbeat network cannot see the others (that is the point of a cut)
-    const natsServers = specs.filter((s) => runsNats(s) && hostLinkUp(s, 'heartbeat'));
+    // servers cut off the admin network (where NATS routes run) cannot see the others (that is the point of a cut)
+    const natsServers = specs.filter((s) => runsNats(s) && hostLinkUp(s, 'admin'));
     if (natsServers.length > 0) {
       const t1 = Date.now();
       const leader = await waitForMetaLeader(natsServers, this.paths);
@@ -264,8 +264,8 @@ export class Testbed {
     const template = spec.role === 'storage' ? ensurePgTemplate(this.paths, this.log) : Promise.resolve();
     template.catch(() => undefined);
     await settleAll([template, this.bootDaemons(spec, specs, template)]);
-    if (runsNats(spec) && !hostLinkUp(spec, 'heartbeat')) {
-      this.log(`${spec.name}: heartbeat link is cut, not waiting for its NATS to join the cluster`);
+    if (runsNats(spec) && !hostLinkUp(spec, 'admin')) {
+      this.log(`${spec.name}: admin link is cut, not waiting for its NATS to join the cluster`);
     } else if (runsNats(spec)) {
       const leader = await waitForMetaLeader([spec], this.paths);
       this.log(`${spec.name}: NATS sees JetStream meta leader ${leader}`);

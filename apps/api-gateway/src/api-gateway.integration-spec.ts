@@ -1,0 +1,317 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, type NatsConnection, type Subscription } from 'nats';
+import { Client } from 'pg';
+import { poolOpSubject, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
+
+/**
+ * The real api-gateway process against this machine's NATS JetStream and a throwaway Postgres
+ * database, on a free port. No resource-manager runs for it: calls that reach one answer 503.
+ */
+const ROOT = resolve(__dirname, '../../../..');
+const NATS_URL = process.env.TANDEM_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+const PG_ADMIN = process.env.TANDEM_TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const run = randomBytes(4).toString('hex');
+const db = `tandem_gw_it_${run}`;
+const PASSWORD = 'tandem-admin';
+const SECRET = randomBytes(24).toString('hex');
+
+let gateway: ChildProcess | undefined;
+let logs = '';
+let base = '';
+let admin: Client | undefined;
+let nc: NatsConnection;
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+async function http(method: string, path: string, opts: { body?: unknown; rawBody?: string; headers?: Record<string, string>; timeoutMs?: number } = {}) {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.body !== undefined || opts.rawBody !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, type: res.headers.get('content-type') ?? '', json, text };
+}
+
+function assertProblem(r: { status: number; type: string; json: unknown }, status: number, code: string, field?: string): ProblemDetails {
+  assert.equal(r.status, status, JSON.stringify(r.json));
+  assert.match(r.type, /^application\/problem\+json/);
+  const p = r.json as ProblemDetails;
+  assert.equal(p.type, `urn:tandem:error:${code}`);
+  assert.equal(p.title, code);
+  assert.equal(p.status, status);
+  assert.equal(typeof p.detail, 'string');
+  if (field !== undefined) assert.equal(p.field, field, p.detail);
+  return p;
+}
+
+const basic = (pw: string) => ({ authorization: `Basic ${Buffer.from(`admin:${pw}`).toString('base64')}` });
+
+/** Does anything answer pool operations on this NATS (a resource-manager of someone else's run)? */
+async function resourceManagerAnswers(): Promise<boolean> {
+  try {
+    await nc.request(poolOpSubject('pool.list'), new TextEncoder().encode('{}'), { timeout: 1_500 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((ok) => {
+    const child = spawn(process.execPath, [resolve(ROOT, 'bin/tandem'), '--api', base, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => ok({ code, stdout, stderr }));
+  });
+}
+
+before(async () => {
+  nc = await connect({ servers: NATS_URL, name: `gateway-it-${run}` });
+  admin = new Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${db}`);
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  gateway = spawn(process.execPath, ['-r', './tools/register.js', 'dist/apps/api-gateway/src/main.js'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      TANDEM_NODE_ID: `gw-${run}`,
+      TANDEM_CLUSTER_ID: 'gateway-it',
+      TANDEM_NATS_URL: NATS_URL,
+      TANDEM_HEALTH_PORT: String(port),
+      TANDEM_STATE_DIR: `/tmp/tandem-gw-it-${run}`,
+      TANDEM_DATABASE_URL: PG_ADMIN.replace(/\/[^/]*$/, `/${db}`),
+      TANDEM_ADMIN_PASSWORD: PASSWORD,
+      TANDEM_CLUSTER_SECRET: SECRET,
+      TANDEM_LOG_LEVEL: 'warn',
+      NO_COLOR: '1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  gateway.stdout?.on('data', (d) => (logs += d));
+  gateway.stderr?.on('data', (d) => (logs += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (gateway.exitCode !== null) throw new Error(`api-gateway exited with ${gateway.exitCode}:\n${logs}`);
+    const ok = await fetch(`${base}/health/ready`).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`api-gateway not ready within 60 s:\n${logs}`);
+    await sleep(250);
+  }
+});
+
+after(async () => {
+  if (gateway && gateway.exitCode === null) {
+    const exited = new Promise((r) => gateway!.once('exit', r));
+    gateway.kill('SIGTERM');
+    if ((await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)])) === false) gateway.kill('SIGKILL');
+  }
+  await nc?.drain().catch(() => undefined);
+  if (admin) {
+    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+    await admin.end();
+  }
+});
+
+test('ready, with its checks', async () => {
+  const r = await http('GET', '/health/ready');
+  assert.equal(r.status, 200);
+  assert.deepEqual((r.json as { checks: unknown }).checks, { nats: 'ok', database: 'ok' });
+});
+
+test('the OpenAPI document lists the pool paths with bodies, auth and problem responses', async () => {
+  const r = await http('GET', '/api/docs-json');
+  assert.equal(r.status, 200);
+  const doc = r.json as {
+    openapi: string;
+    info: { title: string; version: string };
+    paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, { content?: Record<string, unknown> }>; security?: unknown[] }>>;
+    components: { schemas: Record<string, unknown>; securitySchemes: Record<string, { scheme: string }> };
+  };
+  assert.match(doc.openapi, /^3\.\d+\.\d+$/);
+  assert.equal(doc.info.title, 'Tandem API');
+  const methods = (p: string) => Object.keys(doc.paths[p] ?? {}).sort();
+  assert.deepEqual(methods('/api/v1/pools'), ['get', 'post']);
+  assert.deepEqual(methods('/api/v1/pools/{pool}'), ['delete', 'get']);
+  for (const a of ['move', 'detach', 'export', 'reattach']) assert.deepEqual(methods(`/api/v1/pools/{pool}/${a}`), ['post'], a);
+  assert.deepEqual(methods('/api/v1/auth/token'), ['post']);
+  assert.deepEqual(methods('/api/v1/events'), ['get']);
+  assert.deepEqual(methods('/api/v1/activity'), ['get']);
+
+  const attach = doc.paths['/api/v1/pools'].post;
+  assert.deepEqual(attach.requestBody, { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/AttachPoolRequest' } } } });
+  assert.ok(attach.responses['201'], 'attach answers 201');
+  assert.deepEqual(attach.responses['400'].content, { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } });
+  assert.deepEqual(attach.security, [{ bearer: [] }, { basic: [] }]);
+  assert.equal(doc.paths['/api/v1/pools'].get.security, undefined, 'reads are open');
+  assert.equal(doc.components.securitySchemes.bearer.scheme, 'bearer');
+  assert.equal(doc.components.securitySchemes.basic.scheme, 'basic');
+
+  // Every reference resolves.
+  const refs = new Set(r.text.match(/#\/components\/schemas\/[A-Za-z]+/g));
+  assert.ok(refs.size > 5);
+  for (const ref of refs) assert.ok(doc.components.schemas[ref.split('/').pop()!], `${ref} is not defined`);
+
+  const ui = await fetch(`${base}/api/docs`);
+  assert.equal(ui.status, 200);
+  assert.match(await ui.text(), /swagger/i);
+});
+
+test('token endpoint: the right password gives a 12 h token, a wrong one 401 and nothing else', async () => {
+  const ok = await http('POST', '/api/v1/auth/token', { body: { password: PASSWORD } });
+  assert.equal(ok.status, 200);
+  const t = ok.json as TokenResponse;
+  assert.match(t.token, /^tdm1\./);
+  const hours = (Date.parse(t.expiresAt) - Date.now()) / 3_600_000;
+  assert.ok(hours > 11.9 && hours <= 12, `${hours} h`);
+
+  const wrong = await http('POST', '/api/v1/auth/token', { body: { password: 'tandem-admiN' } });
+  const p = assertProblem(wrong, 401, 'UNAUTHORIZED');
+  assert.equal(p.detail, 'wrong password');
+  assertProblem(await http('POST', '/api/v1/auth/token', { body: {} }), 400, 'INVALID_ARGUMENT', 'password');
+});
+
+test('no credentials → 401, a bad body → 400 naming the field, and nothing reaches a resource-manager', async () => {
+  const seen: string[] = [];
+  const spy: Subscription = nc.subscribe('tandem.cluster.rm.>', { callback: (_e, m) => seen.push(m.subject) });
+  await nc.flush();
+  try {
+    const good = { pool: 'tank', node: 'node-a', vips: ['cli0:10.77.3.50/24'] };
+    assertProblem(await http('POST', '/api/v1/pools', { body: good, timeoutMs: 5_000 }), 401, 'UNAUTHORIZED');
+    assertProblem(await http('DELETE', '/api/v1/pools/tank', { timeoutMs: 5_000 }), 401, 'UNAUTHORIZED');
+    assertProblem(await http('POST', '/api/v1/pools/tank/move', { body: { to: 'node-b' }, headers: { authorization: 'Bearer tdm1.forged.token' }, timeoutMs: 5_000 }), 401, 'UNAUTHORIZED');
+    assertProblem(await http('POST', '/api/v1/pools/tank/move', { body: { to: 'node-b' }, headers: basic('nope'), timeoutMs: 5_000 }), 401, 'UNAUTHORIZED');
+
+    const auth = basic(PASSWORD);
+    const vip = assertProblem(await http('POST', '/api/v1/pools', { body: { ...good, vips: ['cli0:999.1.1.1/24'] }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'vips.0');
+    assert.match(vip.detail, /999\.1\.1\.1/);
+    assertProblem(await http('POST', '/api/v1/pools', { body: { ...good, pool: '; rm -rf /' }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'pool');
+    assertProblem(await http('POST', '/api/v1/pools', { body: { ...good, shares: [{ name: 'd', protocol: 'smb', path: '../../etc' }] }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'shares.0.path');
+    assertProblem(await http('POST', `/api/v1/pools/${encodeURIComponent('$(reboot)')}/move`, { body: { to: 'node-b' }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'pool');
+    assertProblem(await http('POST', '/api/v1/pools/tank/move', { body: { to: 'node-b', actor: 'someone' }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'actor');
+    const json = assertProblem(await http('POST', '/api/v1/pools/tank/move', { rawBody: '{"to":', headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT');
+    assert.match(json.detail, /not valid JSON/);
+    assertProblem(await http('GET', '/api/v1/activity?limit=0'), 400, 'INVALID_ARGUMENT', 'limit');
+    assertProblem(await http('GET', '/api/v1/nowhere'), 404, 'NOT_FOUND');
+    await nc.flush();
+    assert.deepEqual(seen, [], 'no request was forwarded');
+  } finally {
+    spy.unsubscribe();
+  }
+});
+
+test('with no resource-manager running, an authenticated valid call is 503 problem details', async (t) => {
+  assert.equal(await resourceManagerAnswers(), false, 'no resource-manager may answer on the NATS this test uses');
+  const token = ((await http('POST', '/api/v1/auth/token', { body: { password: PASSWORD } })).json as TokenResponse).token;
+  const moved = assertProblem(await http('POST', '/api/v1/pools/tank/move', { body: { to: 'node-b' }, headers: { authorization: `Bearer ${token}` } }), 503, 'UNAVAILABLE');
+  assert.match(moved.detail, /no resource-manager answers pool\.move/);
+  assert.match(moved.traceId ?? '', /^[0-9a-f]{32}$/);
+  assertProblem(await http('POST', '/api/v1/pools', { body: { pool: 'tank', node: 'node-a', fc: true }, headers: basic(PASSWORD) }), 503, 'UNAVAILABLE');
+  assertProblem(await http('GET', '/api/v1/pools'), 503, 'UNAVAILABLE');
+  assertProblem(await http('DELETE', '/api/v1/pools/tank', { headers: { authorization: `Bearer ${token}` } }), 503, 'UNAVAILABLE');
+});
+
+test('the event feed streams what is published on tandem.evt.>', async () => {
+  const id = `x-${run}`;
+  const ac = new AbortController();
+  const res = await fetch(`${base}/api/v1/events`, { signal: ac.signal });
+  try {
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const readUntil = async (re: RegExp, ms: number) => {
+      const deadline = Date.now() + ms;
+      while (!re.test(text)) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`not seen ${re} in:\n${text}`);
+        const chunk = await Promise.race([reader.read(), sleep(left).then(() => null)]);
+        if (!chunk || chunk.done) continue;
+        text += decoder.decode(chunk.value, { stream: true });
+      }
+    };
+    await readUntil(/: tandem event feed/, 5_000);
+    const envelope = {
+      schema: 'tandem.test.probe/1',
+      id: `probe-${run}`,
+      clusterId: 'gateway-it',
+      at: new Date().toISOString(),
+      traceparent: null,
+      source: `gateway-it@${run}`,
+      entity: { kind: 'pool', id },
+      data: { probe: run },
+    };
+    nc.publish(`tandem.evt.pool.${id}.changed`, new TextEncoder().encode(JSON.stringify(envelope)));
+    await readUntil(new RegExp(`data: .*probe-${run}.*\\n\\n`), 10_000);
+    const frame = text.slice(text.indexOf(`id: probe-${run}`));
+    const data = /data: (.*)\n/.exec(frame)?.[1];
+    assert.deepEqual(JSON.parse(data!), envelope);
+  } finally {
+    ac.abort();
+  }
+});
+
+test('the CLI against the gateway: errors with clear messages and exit codes', async (t) => {
+  assert.equal(await resourceManagerAnswers(), false, 'no resource-manager may answer on the NATS this test uses');
+  const list = await cli(['--json', 'pool', 'list']);
+  assert.equal(list.code, 1, list.stderr);
+  assert.equal((JSON.parse(list.stdout) as { error: ProblemDetails }).error.status, 503);
+  assert.match(list.stderr, /^tandem: no resource-manager answers pool\.list/m);
+  assert.match(list.stderr, /^hint: /m);
+
+  const human = await cli(['pool', 'move', 'tank', '--to', 'node-b'], { TANDEM_PASSWORD: PASSWORD });
+  assert.equal(human.code, 1);
+  assert.match(human.stdout, /^moving tank to node-b …$/m, 'a progress line (printed once: not a terminal)');
+  assert.match(human.stderr, /^tandem: no resource-manager answers pool\.move/m);
+
+  const vip = await cli(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:999.1.1.1/24'], { TANDEM_PASSWORD: PASSWORD });
+  assert.equal(vip.code, 2, vip.stderr);
+  assert.match(vip.stderr, /^tandem: --vip "cli0:999\.1\.1\.1\/24": .*\(field: vips\.0\)$/m);
+
+  const wrong = await cli(['pool', 'remove', 'tank'], { TANDEM_PASSWORD: 'not-the-password' });
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /^tandem: wrong password$/m);
+  assert.match(wrong.stderr, /^hint: check the password/m);
+
+  const usage = await cli(['pool', 'move', 'tank']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /required option '--to <node>'/);
+
+  const log = await cli(['--json', 'log', '--limit', '5']);
+  assert.equal(log.code, 0, log.stderr);
+  assert.ok(Array.isArray(JSON.parse(log.stdout)));
+});
+

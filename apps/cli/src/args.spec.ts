@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CommanderError } from 'commander';
+import { DEFAULT_API, HelpShown, UsageError, parseArgs, parseShare, parseVip } from './args';
+
+const ENV = { TANDEM_PASSWORD: 'tandem-admin' };
+
+function usage(fn: () => unknown, field: string, re?: RegExp): void {
+  assert.throws(fn, (e: unknown) => e instanceof UsageError && e.field === field && (!re || re.test(e.message)), `expected a usage error on ${field}`);
+}
+
+test('--vip IF:ADDRESS/PREFIX is checked with the contract', () => {
+  assert.equal(parseVip('cli0:10.77.3.50/24'), 'cli0:10.77.3.50/24');
+  assert.equal(parseVip('cli0:fd00::50/64'), 'cli0:fd00::50/64');
+  usage(() => parseVip('cli0:999.1.1.1/24', 2), 'vips.2', /999\.1\.1\.1\/24/);
+  usage(() => parseVip('10.0.0.1/24'), 'vips.0', /INTERFACE:ADDRESS\/PREFIX/);
+  usage(() => parseVip('cli0:10.0.0.1/33'), 'vips.0');
+  usage(() => parseVip('cli0:10.0.0.1'), 'vips.0');
+  usage(() => parseVip('c li0:10.0.0.1/24'), 'vips.0', /interface/);
+  usage(() => parseVip('$(reboot):10.0.0.1/24'), 'vips.0');
+});
+
+test('--share NAME:smb|nfs[:PATH][:ro]', () => {
+  assert.deepEqual(parseShare('data:smb'), { name: 'data', protocol: 'smb' });
+  assert.deepEqual(parseShare('data:nfs:ro'), { name: 'data', protocol: 'nfs', readOnly: true });
+  assert.deepEqual(parseShare('backup:nfs:backups/daily:ro'), { name: 'backup', protocol: 'nfs', path: 'backups/daily', readOnly: true });
+  assert.deepEqual(parseShare('media:smb:media'), { name: 'media', protocol: 'smb', path: 'media' });
+  assert.deepEqual(parseShare('odd:smb:ro:rw'), { name: 'odd', protocol: 'smb', path: 'ro' }, 'a directory named ro');
+  assert.deepEqual(parseShare('t:smb:a:b'), { name: 't', protocol: 'smb', path: 'a:b' }, 'colons inside the path');
+  usage(() => parseShare('data'), 'shares.0', /NAME:smb\|nfs/);
+  usage(() => parseShare('data:', 1), 'shares.1');
+  usage(() => parseShare('data:afp'), 'shares.0.protocol');
+  usage(() => parseShare('da ta:smb'), 'shares.0.name');
+  usage(() => parseShare('data:smb:../etc'), 'shares.0.path', /\.\./);
+  usage(() => parseShare('data:smb:/abs'), 'shares.0.path');
+});
+
+test('pool commands parse into requests', () => {
+  assert.deepEqual(parseArgs(['pool', 'list'], {}), { globals: { api: DEFAULT_API, json: false }, invocation: { command: 'pool.list' } });
+  assert.deepEqual(parseArgs(['pool', 'show', 'tank'], {}).invocation, { command: 'pool.show', pool: 'tank' });
+  assert.deepEqual(
+    parseArgs(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:10.77.3.50/24', '--vip', 'cli1:10.77.4.50/24', '--share', 'data:smb', '--share', 'b:nfs:x:ro'], ENV).invocation,
+    {
+      command: 'pool.attach',
+      body: {
+        pool: 'tank',
+        node: 'node-a',
+        vips: ['cli0:10.77.3.50/24', 'cli1:10.77.4.50/24'],
+        fc: false,
+        shares: [
+          { name: 'data', protocol: 'smb' },
+          { name: 'b', protocol: 'nfs', path: 'x', readOnly: true },
+        ],
+      },
+    },
+  );
+  assert.deepEqual(parseArgs(['pool', 'attach', 'lun', '--node', 'node-b', '--fc'], ENV).invocation, { command: 'pool.attach', body: { pool: 'lun', node: 'node-b', vips: [], fc: true, shares: [] } });
+  assert.deepEqual(parseArgs(['pool', 'move', 'tank', '--to', 'node-b'], ENV).invocation, { command: 'pool.move', pool: 'tank', to: 'node-b' });
+  assert.deepEqual(parseArgs(['pool', 'detach', 'tank'], ENV).invocation, { command: 'pool.detach', pool: 'tank' });
+  assert.deepEqual(parseArgs(['pool', 'export', 'tank'], ENV).invocation, { command: 'pool.export', pool: 'tank' });
+  assert.deepEqual(parseArgs(['pool', 'reattach', 'tank', '--node', 'node-a'], ENV).invocation, { command: 'pool.reattach', pool: 'tank', node: 'node-a' });
+  assert.deepEqual(parseArgs(['pool', 'remove', 'tank'], ENV).invocation, { command: 'pool.remove', pool: 'tank' });
+  assert.deepEqual(parseArgs(['log'], {}).invocation, { command: 'log', limit: 20 });
+  assert.deepEqual(parseArgs(['log', '--limit', '5'], {}).invocation, { command: 'log', limit: 5 });
+  assert.deepEqual(parseArgs(['events'], {}).invocation, { command: 'events' });
+});
+
+test('global options before or after the command, and from the environment', () => {
+  assert.deepEqual(parseArgs(['--api', 'http://10.77.2.11:8080/', '--json', 'pool', 'list'], {}).globals, { api: 'http://10.77.2.11:8080', json: true });
+  assert.deepEqual(parseArgs(['pool', 'list', '--json', '--api', 'https://gw:8443'], {}).globals, { api: 'https://gw:8443', json: true });
+  assert.deepEqual(parseArgs(['pool', 'list'], { TANDEM_API: 'http://node-b:8080' }).globals, { api: 'http://node-b:8080', json: false });
+  assert.equal(parseArgs(['--password', 'pw', 'pool', 'remove', 'tank'], {}).globals.password, 'pw');
+  assert.equal(parseArgs(['--password', 'pw', 'pool', 'remove', 'tank'], ENV).globals.password, 'pw', 'the option wins over the environment');
+  usage(() => parseArgs(['--api', 'ftp://x', 'pool', 'list'], {}), 'api');
+  usage(() => parseArgs(['--api', 'not a url', 'pool', 'list'], {}), 'api');
+});
+
+test('bad values are usage errors naming the field, checked before the password', () => {
+  usage(() => parseArgs(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:999.1.1.1/24'], {}), 'vips.0');
+  usage(() => parseArgs(['pool', 'attach', 'tank', '--node', 'node-a'], ENV), 'vips', /--fc/);
+  usage(() => parseArgs(['pool', 'attach', '; rm -rf /', '--node', 'node-a', '--fc'], ENV), 'pool', /^POOL: /);
+  usage(() => parseArgs(['pool', 'attach', 'tank', '--node', 'Node A', '--fc'], ENV), 'node', /^--node: /);
+  usage(() => parseArgs(['pool', 'move', 'tank', '--to', '$(reboot)'], ENV), 'to', /^--to: /);
+  usage(() => parseArgs(['pool', 'show', 'raidz2'], {}), 'pool', /reserved/);
+  usage(() => parseArgs(['log', '--limit', '0'], {}), 'limit');
+  usage(() => parseArgs(['log', '--limit', 'ten'], {}), 'limit');
+  usage(() => parseArgs(['pool', 'move', 'tank', '--to', 'node-b'], {}), 'password', /needs the admin password/);
+});
+
+test("commander's own usage errors and help", () => {
+  const errors: string[] = [];
+  const out = { writeOut: () => undefined, writeErr: (s: string) => void errors.push(s) };
+  for (const argv of [['pool', 'move', 'tank'], ['pool', 'frobnicate'], ['nope'], ['pool', 'list', '--bogus'], []]) {
+    assert.throws(() => parseArgs(argv, ENV, out), CommanderError, argv.join(' '));
+  }
+  assert.ok(errors.some((e) => /^tandem: required option '--to <node>' not specified/.test(e)), errors.join('|'));
+  assert.throws(() => parseArgs(['--help'], {}), HelpShown);
+  assert.throws(() => parseArgs(['pool', 'attach', '--help'], {}), HelpShown);
+});

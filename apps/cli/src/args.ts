@@ -1,0 +1,263 @@
+import { Command, CommanderError, Option } from 'commander';
+import { z } from 'zod';
+import { describeZodError, poolOpRequests, shareSpecSchema, vipSpecSchema, type PoolOperation, type PoolOpRequest } from '@tandem/contracts';
+
+export const DEFAULT_API = 'http://127.0.0.1:8080';
+
+/** A mistake in the command line: exit code 2, and the field (or option) it is about. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Help or version was shown: nothing else to do (exit 0). */
+export class HelpShown extends Error {
+  constructor() {
+    super('help shown');
+    this.name = 'HelpShown';
+  }
+}
+
+export interface Globals {
+  api: string;
+  json: boolean;
+  password?: string;
+}
+
+export type AttachBody = Omit<PoolOpRequest<'pool.attach'>, 'actor'>;
+
+export type Invocation =
+  | { command: 'pool.list' }
+  | { command: 'pool.show'; pool: string }
+  | { command: 'pool.attach'; body: AttachBody }
+  | { command: 'pool.move'; pool: string; to: string }
+  | { command: 'pool.detach'; pool: string }
+  | { command: 'pool.export'; pool: string }
+  | { command: 'pool.reattach'; pool: string; node: string }
+  | { command: 'pool.remove'; pool: string }
+  | { command: 'log'; limit: number }
+  | { command: 'events' };
+
+export interface Parsed {
+  globals: Globals;
+  invocation: Invocation;
+}
+
+const MUTATING = new Set<Invocation['command']>(['pool.attach', 'pool.move', 'pool.detach', 'pool.export', 'pool.reattach', 'pool.remove']);
+export function isMutating(inv: Invocation): boolean {
+  return MUTATING.has(inv.command);
+}
+
+const VIP_HINT = 'give floating IPs as --vip INTERFACE:ADDRESS/PREFIX, e.g. --vip cli0:10.77.3.50/24';
+const SHARE_HINT = 'give shares as --share NAME:smb|nfs[:PATH][:ro], e.g. --share data:smb or --share backup:nfs:backups:ro';
+
+/** `--vip IF:ADDRESS/PREFIX`, checked with the contract schema. */
+export function parseVip(spec: string, index = 0): string {
+  const r = vipSpecSchema.safeParse(spec);
+  if (!r.success) throw new UsageError(`--vip ${JSON.stringify(spec)}: ${r.error.issues[0]?.message ?? 'invalid'}`, `vips.${index}`, VIP_HINT);
+  return spec;
+}
+
+/**
+ * `--share NAME:smb|nfs[:PATH][:ro]`: PATH is relative to the pool's mountpoint (default: its
+ * root); a trailing `:ro` makes the share read-only (`:rw` is accepted too, so a directory named
+ * "ro" is written `data:smb:ro:rw`).
+ */
+export function parseShare(spec: string, index = 0): z.input<typeof shareSpecSchema> {
+  const field = `shares.${index}`;
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts[0] === '' || parts[1] === '') {
+    throw new UsageError(`--share ${JSON.stringify(spec)}: must be NAME:smb|nfs[:PATH][:ro]`, field, SHARE_HINT);
+  }
+  const [name, protocol, ...rest] = parts;
+  let readOnly = false;
+  const last = rest[rest.length - 1];
+  if (last === 'ro' || last === 'rw') {
+    readOnly = last === 'ro';
+    rest.pop();
+  }
+  const share: z.input<typeof shareSpecSchema> = { name, protocol: protocol as 'smb' | 'nfs' };
+  const path = rest.join(':');
+  if (path !== '') share.path = path;
+  if (readOnly) share.readOnly = true;
+  const r = shareSpecSchema.safeParse(share);
+  if (!r.success) {
+    const d = describeZodError(r.error, ['shares', index]);
+    throw new UsageError(`--share ${JSON.stringify(spec)}: ${d.message.slice(d.field.length + 2)}`, d.field, SHARE_HINT);
+  }
+  return share;
+}
+
+/** Check a request with the pool-operation contract before anything is sent. */
+function checkRequest<O extends PoolOperation>(op: O, req: Record<string, unknown>): void {
+  const r = poolOpRequests[op].safeParse(req);
+  if (r.success) return;
+  const { field, message } = describeZodError(r.error);
+  const hint = field.startsWith('vips') ? VIP_HINT : field.startsWith('shares') ? SHARE_HINT : `see: tandem ${op.replace('.', ' ')} --help`;
+  const option = field === 'pool' ? 'POOL' : field === 'to' ? '--to' : field === 'node' ? '--node' : null;
+  throw new UsageError(option ? `${option}: ${message.slice(field.length + 2)}` : message, field, hint);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) throw new UsageError(`--limit ${JSON.stringify(value)}: must be a whole number from 1 to 1000`, 'limit');
+  return Number(value);
+}
+
+export interface ProgramOutput {
+  writeOut(s: string): void;
+  writeErr(s: string): void;
+}
+
+/**
+ * The command tree. Actions only record what was asked (`onInvocation`); running it is someone
+ * else's job, so parsing is testable without a server.
+ */
+export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => void, output: ProgramOutput): Command {
+  const program = new Command('tandem');
+  program
+    .description('Operate a Tandem cluster through any node\'s api-gateway')
+    .configureOutput({ writeOut: output.writeOut, writeErr: output.writeErr, outputError: (s, write) => write(s.replace(/^error: /, 'tandem: ')) })
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('hint: see tandem --help, or tandem COMMAND --help')
+    .addOption(new Option('--api <url>', `API of any node (env TANDEM_API, default ${DEFAULT_API})`))
+    .option('--json', 'machine-readable output (JSON)')
+    .addOption(new Option('--password <password>', 'admin password for changes (prefer env TANDEM_PASSWORD: arguments are visible to other users)'))
+    .addHelpText('after', '\nReads need no password; changes (attach, move, detach, export, reattach, remove) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.');
+
+  const pool = program.command('pool').description('HA pools under cluster control');
+
+  pool
+    .command('list')
+    .description('list the HA pools')
+    .action((_opts, cmd: Command) => onInvocation({ command: 'pool.list' }, cmd));
+
+  pool
+    .command('show')
+    .description('show one HA pool')
+    .argument('<pool>', 'pool name')
+    .action((name: string, _opts, cmd: Command) => {
+      checkRequest('pool.get', { pool: name });
+      onInvocation({ command: 'pool.show', pool: name }, cmd);
+    });
+
+  pool
+    .command('attach')
+    .description('put a pool under cluster control, served on a node')
+    .argument('<pool>', 'pool name')
+    .requiredOption('--node <node>', 'node to serve it on')
+    .option('--vip <IF:ADDRESS/PREFIX>', 'floating IP (repeat for several)', collect, [])
+    .option('--fc', 'served over Fibre Channel (no floating IP needed)')
+    .option('--share <NAME:smb|nfs[:PATH][:ro]>', 'share to start with the pool (repeat for several)', collect, [])
+    .action((name: string, opts: { node: string; vip: string[]; fc?: boolean; share: string[] }, cmd: Command) => {
+      const body: AttachBody = {
+        pool: name,
+        node: opts.node,
+        vips: opts.vip.map((v, i) => parseVip(v, i)),
+        fc: opts.fc === true,
+        shares: opts.share.map((s, i) => parseShare(s, i)),
+      };
+      checkRequest('pool.attach', body);
+      onInvocation({ command: 'pool.attach', body }, cmd);
+    });
+
+  pool
+    .command('move')
+    .description('move a serving pool to another node')
+    .argument('<pool>', 'pool name')
+    .requiredOption('--to <node>', 'target node')
+    .action((name: string, opts: { to: string }, cmd: Command) => {
+      checkRequest('pool.move', { pool: name, to: opts.to });
+      onInvocation({ command: 'pool.move', pool: name, to: opts.to }, cmd);
+    });
+
+  for (const [verb, text] of [
+    ['detach', 'drop a pool from cluster control, leaving it running unmanaged where it is'],
+    ['export', 'stop serving and export a pool (it stays under cluster control, inactive)'],
+    ['remove', 'drop an inactive pool from cluster control'],
+  ] as const) {
+    pool
+      .command(verb)
+      .description(text)
+      .argument('<pool>', 'pool name')
+      .action((name: string, _opts, cmd: Command) => {
+        checkRequest(`pool.${verb}`, { pool: name });
+        onInvocation({ command: `pool.${verb}`, pool: name }, cmd);
+      });
+  }
+
+  pool
+    .command('reattach')
+    .description('serve an inactive pool on a node again')
+    .argument('<pool>', 'pool name')
+    .requiredOption('--node <node>', 'node to serve it on')
+    .action((name: string, opts: { node: string }, cmd: Command) => {
+      checkRequest('pool.reattach', { pool: name, node: opts.node });
+      onInvocation({ command: 'pool.reattach', pool: name, node: opts.node }, cmd);
+    });
+
+  program
+    .command('log')
+    .description('the activity log: the last entries, oldest first')
+    .option('--limit <n>', 'how many entries (1-1000)', positiveInt, 20)
+    .action((opts: { limit: number }, cmd: Command) => onInvocation({ command: 'log', limit: opts.limit }, cmd));
+
+  program
+    .command('events')
+    .description('follow the live event feed (Ctrl+C to stop)')
+    .action((_opts, cmd: Command) => onInvocation({ command: 'events' }, cmd));
+
+  return program;
+}
+
+function globalsFrom(cmd: Command, env: NodeJS.ProcessEnv): Globals {
+  const o = cmd.optsWithGlobals<{ api?: string; json?: boolean; password?: string }>();
+  const api = (o.api ?? env.TANDEM_API ?? DEFAULT_API).replace(/\/+$/, '');
+  let url: URL;
+  try {
+    url = new URL(api);
+  } catch {
+    throw new UsageError(`--api ${JSON.stringify(api)}: must be an http:// or https:// URL`, 'api', 'e.g. --api http://10.77.2.11:8080 (or set TANDEM_API)');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--api ${JSON.stringify(api)}: must be an http:// or https:// URL`, 'api', 'e.g. --api http://10.77.2.11:8080 (or set TANDEM_API)');
+  }
+  const password = o.password ?? (env.TANDEM_PASSWORD || undefined);
+  const g: Globals = { api, json: o.json === true };
+  if (password !== undefined) g.password = password;
+  return g;
+}
+
+/**
+ * Parse a command line (without `node` and the script) into what to do. Throws UsageError for
+ * a wrong value, CommanderError for commander's own usage errors (already printed to
+ * `output`), HelpShown after --help.
+ */
+export function parseArgs(args: readonly string[], env: NodeJS.ProcessEnv = process.env, output: ProgramOutput = { writeOut: () => undefined, writeErr: () => undefined }): Parsed {
+  let parsed: Parsed | undefined;
+  const program = createProgram((invocation, cmd) => {
+    const globals = globalsFrom(cmd, env);
+    if (isMutating(invocation) && globals.password === undefined) {
+      throw new UsageError(`${invocation.command.replace('.', ' ')} changes the cluster and needs the admin password`, 'password', 'set TANDEM_PASSWORD (or give --password)');
+    }
+    parsed = { globals, invocation };
+  }, output);
+  try {
+    program.parse([...args], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version')) throw new HelpShown();
+    throw err;
+  }
+  if (!parsed) throw new UsageError('no command given', undefined, 'see: tandem --help');
+  return parsed;
+}

@@ -1,0 +1,141 @@
+import { CommanderError } from 'commander';
+import { ApiPaths, ErrorCode, problemType, type ActivityEntry, type HaPool, type PoolOpResults, type ProblemDetails } from '@tandem/contracts';
+import { HelpShown, UsageError, parseArgs, type Parsed } from './args';
+import { ApiClient, ApiError } from './client';
+import { Progress, activityTable, eventLine, hintFor, poolDetails, poolTable, seconds, vipText, type Out } from './output';
+
+/**
+ * tandem — the command-line client of the api-gateway. A thin client: it checks arguments with
+ * the same contract schemas as the gateway, then calls the REST API.
+ * Exit codes: 0 done, 1 the operation failed, 2 usage error.
+ */
+export interface Io {
+  stdout: Out;
+  stderr: Out;
+  env: NodeJS.ProcessEnv;
+}
+
+const processIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
+
+function printJson(io: Io, v: unknown): void {
+  io.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+}
+
+function printError(io: Io, json: boolean, p: ProblemDetails, hint: string | undefined): void {
+  if (json) io.stdout.write(`${JSON.stringify({ error: p })}\n`);
+  io.stderr.write(`tandem: ${p.detail}${p.field ? ` (field: ${p.field})` : ''}\n`);
+  if (hint) io.stderr.write(`hint: ${hint}\n`);
+  if (p.traceId) io.stderr.write(`trace id: ${p.traceId}\n`);
+}
+
+/** A change with a progress line, then "<done> in 1.4 s". */
+async function change<T>(io: Io, json: boolean, doing: string, call: () => Promise<T>, done: (r: T) => string): Promise<T> {
+  const progress = json ? undefined : new Progress(io.stdout, doing);
+  try {
+    const r = await call();
+    const ms = progress?.stop() ?? 0;
+    if (json) printJson(io, r);
+    else io.stdout.write(`${done(r).replace('{t}', seconds(ms))}\n`);
+    return r;
+  } catch (err) {
+    progress?.stop();
+    throw err;
+  }
+}
+
+function servingOr1(io: Io, json: boolean, p: HaPool): number {
+  if (p.state === 'serving') return 0;
+  if (!json) io.stderr.write(`tandem: pool ${p.name} is ${p.state}${p.reason ? `: ${p.reason}` : ''}\n`);
+  return 1;
+}
+
+async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<number> {
+  const api = new ApiClient(globals.api, globals.password);
+  const json = globals.json;
+  switch (inv.command) {
+    case 'pool.list': {
+      const pools = await api.get<HaPool[]>(ApiPaths.pools);
+      if (json) printJson(io, pools);
+      else io.stdout.write(poolTable(pools));
+      return 0;
+    }
+    case 'pool.show': {
+      const pool = await api.get<HaPool>(ApiPaths.pool(inv.pool));
+      if (json) printJson(io, pool);
+      else io.stdout.write(poolDetails(pool));
+      return 0;
+    }
+    case 'pool.attach': {
+      const { pool, node } = inv.body;
+      const r = await change(io, json, `attaching ${pool} on ${node}`, () => api.change<PoolOpResults['pool.attach']>('POST', ApiPaths.pools, inv.body), (p) =>
+        `attached ${p.name} on ${p.node ?? node} in {t}${p.vips.length ? `: ${p.vips.map(vipText).join(', ')}` : ''}`,
+      );
+      return servingOr1(io, json, r);
+    }
+    case 'pool.move': {
+      const r = await change(io, json, `moving ${inv.pool} to ${inv.to}`, () => api.change<PoolOpResults['pool.move']>('POST', ApiPaths.poolAction(inv.pool, 'move'), { to: inv.to }), (p) =>
+        `moved ${p.name} to ${p.node ?? inv.to} in {t}`,
+      );
+      return servingOr1(io, json, r);
+    }
+    case 'pool.detach':
+      await change(io, json, `detaching ${inv.pool}`, () => api.change<PoolOpResults['pool.detach']>('POST', ApiPaths.poolAction(inv.pool, 'detach'), {}), (r) =>
+        `detached ${r.pool} in {t}${r.node ? `: it stays imported and served on ${r.node}, unmanaged` : ''}`,
+      );
+      return 0;
+    case 'pool.export':
+      await change(io, json, `exporting ${inv.pool}`, () => api.change<PoolOpResults['pool.export']>('POST', ApiPaths.poolAction(inv.pool, 'export'), {}), (p) =>
+        `exported ${p.name} in {t}: inactive, still under cluster control (bring it back with: tandem pool reattach ${p.name} --node NODE)`,
+      );
+      return 0;
+    case 'pool.reattach': {
+      const r = await change(io, json, `reattaching ${inv.pool} on ${inv.node}`, () =>
+        api.change<PoolOpResults['pool.reattach']>('POST', ApiPaths.poolAction(inv.pool, 'reattach'), { node: inv.node }), (p) => `reattached ${p.name} on ${p.node ?? inv.node} in {t}`,
+      );
+      return servingOr1(io, json, r);
+    }
+    case 'pool.remove':
+      await change(io, json, `removing ${inv.pool}`, () => api.change<PoolOpResults['pool.remove']>('DELETE', ApiPaths.pool(inv.pool)), (r) => `removed ${r.pool} from cluster control in {t}`);
+      return 0;
+    case 'log': {
+      const entries = await api.get<ActivityEntry[]>(`${ApiPaths.activity}?limit=${inv.limit}`);
+      if (json) printJson(io, entries);
+      else io.stdout.write(activityTable(entries));
+      return 0;
+    }
+    case 'events': {
+      if (!json) io.stderr.write(`following events from ${globals.api} (Ctrl+C to stop)\n`);
+      await api.events((e) => io.stdout.write(`${json ? JSON.stringify(e) : eventLine(e)}\n`));
+      throw new ApiError({ type: problemType(ErrorCode.Unavailable), title: ErrorCode.Unavailable, status: 0, detail: `the event feed from ${globals.api} closed (the gateway stopped?)` });
+    }
+  }
+}
+
+/** Run one command line (without `node` and the script); resolves to the exit code. */
+export async function main(args: readonly string[], io: Io = processIo()): Promise<number> {
+  const jsonWanted = args.includes('--json');
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(args, io.env, { writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  } catch (err) {
+    if (err instanceof HelpShown) return 0;
+    if (err instanceof CommanderError) return 2; // commander printed it already
+    if (err instanceof UsageError) {
+      const p: ProblemDetails = { type: problemType(ErrorCode.InvalidArgument), title: ErrorCode.InvalidArgument, status: 0, detail: err.message };
+      if (err.field) p.field = err.field;
+      printError(io, jsonWanted, p, err.hint);
+      return 2;
+    }
+    throw err;
+  }
+  try {
+    return await execute(parsed, io);
+  } catch (err) {
+    if (err instanceof ApiError) {
+      const inv = parsed.invocation;
+      printError(io, parsed.globals.json, err.problem, hintFor(err.problem, { api: parsed.globals.api, pool: 'pool' in inv ? inv.pool : inv.command === 'pool.attach' ? inv.body.pool : undefined }));
+      return 1;
+    }
+    throw err;
+  }
+}
