@@ -17,6 +17,19 @@ export class ActivityService {
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
   ) {}
 
+  /** Run `fn` as one recorded action: 'started', then 'succeeded' or 'failed' with the error. */
+  async track<T>(actor: string, action: string, target: string, fn: () => Promise<T>): Promise<T> {
+    await this.record(actor, action, target, 'started');
+    try {
+      const r = await fn();
+      await this.record(actor, action, target, 'succeeded');
+      return r;
+    } catch (err) {
+      await this.record(actor, action, target, 'failed', (err as Error).message);
+      throw err;
+    }
+  }
+
   async record(actor: string, action: string, target: string, result: 'started' | 'succeeded' | 'failed', error?: string): Promise<void> {
     const traceId = currentTraceId();
     this.logger.log(`${actor} ${action} ${target}: ${result}${error ? ` (${error})` : ''}${traceId ? ` trace ${traceId}` : ''}`);

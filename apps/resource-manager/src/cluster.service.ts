@@ -9,6 +9,7 @@ import {
   type NodeStatus,
 } from '@tandem/contracts';
 import { HostClient } from '@tandem/messaging';
+import { inSpan } from '@tandem/telemetry';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { ActivityService } from './activity.service';
 import { ClusterStore } from './cluster.store';
@@ -29,16 +30,8 @@ export class ClusterService {
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
   ) {}
 
-  private async recorded<T>(actor: string, action: string, target: string, fn: () => Promise<T>): Promise<T> {
-    await this.activity.record(actor, action, target, 'started');
-    try {
-      const r = await fn();
-      await this.activity.record(actor, action, target, 'succeeded');
-      return r;
-    } catch (err) {
-      await this.activity.record(actor, action, target, 'failed', (err as Error).message);
-      throw err;
-    }
+  private recorded<T>(actor: string, action: string, target: string, fn: () => Promise<T>): Promise<T> {
+    return inSpan(action, { 'tandem.target': target }, () => this.activity.track(actor, action, target, fn));
   }
 
   /** The node's address on the heartbeat interface; the interface must exist there. */

@@ -52,17 +52,7 @@ export class PoolService {
 
   /** Wrap an action: activity entries and one trace. */
   private async recorded<T>(actor: string, action: string, target: string, attrs: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-    return inSpan(`pool ${action}`, { 'tandem.pool': target, ...attrs }, async () => {
-      await this.activity.record(actor, action, target, 'started');
-      try {
-        const r = await fn();
-        await this.activity.record(actor, action, target, 'succeeded');
-        return r;
-      } catch (err) {
-        await this.activity.record(actor, action, target, 'failed', (err as Error).message);
-        throw err;
-      }
-    });
+    return inSpan(`pool ${action}`, { 'tandem.pool': target, ...attrs }, () => this.activity.track(actor, action, target, fn));
   }
 
   private async requireNode(node: string, field: string): Promise<void> {
