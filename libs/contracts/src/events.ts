@@ -54,6 +54,16 @@ const addressInfo = z.object({
   family: z.union([z.literal(4), z.literal(6)]),
 }) as z.ZodType<AddressInfo>;
 
+/** What one node's heartbeat service sees of a peer, for the node up/suspect/down events. */
+const peerLivenessData = z.object({
+  observer: z.string(),
+  peer: z.string(),
+  /** The state the observer reported before this one. */
+  previous: z.enum(['unknown', 'up', 'suspect', 'down']),
+  /** Per heartbeat channel: milliseconds since the observer last heard the peer on it, null when never. */
+  channels: z.object({ udp: z.number().nullable(), nats: z.number().nullable() }),
+});
+
 /** The catalogue: every event Tandem publishes. */
 export const Events = {
   nodePoolsChanged: define('node', 'pools-changed', 1, 'The pools imported on a node, or their health, changed', z.object({ pools: z.array(poolSummary) })),
@@ -76,6 +86,15 @@ export const Events = {
     error: z.string().nullable(),
     traceId: z.string().nullable(),
     nodeId: z.string().nullable(),
+  })),
+  nodeUp: define('node', 'up', 1, 'An observer hears a peer node again: every heartbeat channel is fresh (published by each observer, on the change only)', peerLivenessData),
+  nodeSuspect: define('node', 'suspect', 1, 'An observer lost a peer node on some heartbeat channel but still hears it on another, or hears it late everywhere: raise the alarm, move nothing', peerLivenessData),
+  nodeDown: define('node', 'down', 1, 'An observer has heard nothing from a peer node on any heartbeat channel for the heartbeat timeout', peerLivenessData),
+  nodeHealthChanged: define('node', 'health-changed', 1, 'The local health of a node changed: its client link, its pools, its services', z.object({
+    clientLink: z.enum(['up', 'down', 'unknown']),
+    /** null: the node's host-executor did not answer, so its pools are not known */
+    pools: z.array(z.object({ name: z.string(), health: z.string() })).nullable(),
+    services: z.record(z.enum(['ready', 'not-ready', 'down'])),
   })),
 } as const;
 

@@ -47,3 +47,21 @@ export function eventSubject(entity: EntityKind, id: string, verb: string): stri
 }
 
 export const EVENTS_WILDCARD = `${SUBJECT_ROOT}.evt.>`;
+
+/**
+ * Heartbeats of one node over the NATS cluster (core NATS, never stored in a stream):
+ * tandem.node.<nodeId>.heartbeat
+ */
+export function heartbeatSubject(nodeId: string): string {
+  nodeIdSchema.parse(nodeId);
+  return `${SUBJECT_ROOT}.node.${nodeId}.heartbeat`;
+}
+
+/** Every node's heartbeats, for the heartbeat service of each node. */
+export const HEARTBEAT_WILDCARD = `${SUBJECT_ROOT}.node.*.heartbeat`;
+
+/** The node a heartbeat subject belongs to, or null if the subject is not one. */
+export function heartbeatSender(subject: string): string | null {
+  const m = /^tandem\.node\.([^.]+)\.heartbeat$/.exec(subject);
+  return m && nodeIdSchema.safeParse(m[1]).success ? m[1] : null;
+}

@@ -1,2 +1,3 @@
 export * from './leader-lease';
 export * from './ha-pool';
+export * from './peer-liveness';

@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodePacket, encodePacket, heartbeatKey, PACKET_VERSION } from './heartbeat-packet';
+import { PeerLiveness } from '@tandem/domain';
+
+const SECRET = 'a-cluster-secret-of-enough-length';
+const key = heartbeatKey(SECRET);
+const beat = { clusterId: 'testbed', from: 'node-b', incarnation: 1_763_000_000_000, seq: 42, sentMs: 12_345.678 };
+
+test('a heartbeat survives the round trip, compactly', () => {
+  const buf = encodePacket(beat, key);
+  assert.ok(buf.length < 128, `${buf.length} bytes`);
+  assert.deepEqual(decodePacket(buf, key, 'testbed'), { ok: true, packet: { version: PACKET_VERSION, ...beat } });
+  // from a Uint8Array view into a bigger buffer, as NATS hands it over
+  const big = new Uint8Array(buf.length + 10);
+  big.set(buf, 5);
+  assert.equal(decodePacket(big.subarray(5, 5 + buf.length), key, 'testbed').ok, true);
+});
+
+test('the key is derived from the secret, and differs for another secret', () => {
+  assert.equal(key.length, 32);
+  assert.ok(!key.equals(Buffer.from(SECRET.slice(0, 32))));
+  assert.ok(!key.equals(heartbeatKey(`${SECRET}x`)));
+  assert.throws(() => heartbeatKey(''));
+});
+
+test('a forged heartbeat (another key, or any bit changed) fails the MAC', () => {
+  const forged = encodePacket(beat, heartbeatKey('not-the-cluster-secret-at-all'));
+  assert.deepEqual(decodePacket(forged, key, 'testbed'), { ok: false, reason: 'bad-mac' });
+  const good = encodePacket(beat, key);
+  for (let i = 4; i < good.length; i++) {
+    const t = Buffer.from(good);
+    t[i] ^= 0x01;
+    const r = decodePacket(t, key, 'testbed');
+    assert.equal(r.ok, false, `bit flipped at byte ${i} must not pass`);
+  }
+  // a bumped sequence number with the old MAC
+  const bumped = Buffer.from(good);
+  const seqAt = good.length - 32 - 16;
+  bumped.writeBigUInt64BE(BigInt(beat.seq + 1000), seqAt);
+  assert.deepEqual(decodePacket(bumped, key, 'testbed'), { ok: false, reason: 'bad-mac' });
+});
+
+test('a heartbeat of another cluster is refused as such, even when signed with the same secret', () => {
+  const other = encodePacket({ ...beat, clusterId: 'other' }, key);
+  assert.deepEqual(decodePacket(other, key, 'testbed'), { ok: false, reason: 'wrong-cluster' });
+});
+
+test('garbage, truncation, another version and another type are refused', () => {
+  const good = encodePacket(beat, key);
+  assert.deepEqual(decodePacket(Buffer.from('hello world'), key, 'testbed'), { ok: false, reason: 'malformed' });
+  assert.deepEqual(decodePacket(Buffer.alloc(0), key, 'testbed'), { ok: false, reason: 'malformed' });
+  assert.deepEqual(decodePacket(good.subarray(0, good.length - 1), key, 'testbed'), { ok: false, reason: 'malformed' });
+  assert.deepEqual(decodePacket(Buffer.concat([good, Buffer.from([0])]), key, 'testbed'), { ok: false, reason: 'malformed' });
+  const v2 = Buffer.from(good);
+  v2[2] = 2;
+  assert.deepEqual(decodePacket(v2, key, 'testbed'), { ok: false, reason: 'wrong-version' });
+  const t9 = Buffer.from(good);
+  t9[3] = 9;
+  assert.deepEqual(decodePacket(t9, key, 'testbed'), { ok: false, reason: 'malformed' });
+  const hugeLen = Buffer.from(good);
+  hugeLen[4] = 250;
+  assert.deepEqual(decodePacket(hugeLen, key, 'testbed'), { ok: false, reason: 'malformed' });
+});
+
+test('encoding refuses what cannot be sent', () => {
+  assert.throws(() => encodePacket({ ...beat, seq: -1 }, key), /seq/);
+  assert.throws(() => encodePacket({ ...beat, incarnation: 1.5 }, key), /incarnation/);
+  assert.throws(() => encodePacket({ ...beat, from: '' }, key), /node id/);
+  assert.throws(() => encodePacket({ ...beat, clusterId: 'x'.repeat(65) }, key), /cluster id/);
+});
+
+test('a genuine heartbeat replayed later does not revive a dead peer', () => {
+  const lv = new PeerLiveness({ intervalMs: 500, timeoutMs: 3_000 });
+  lv.setPeers(['node-b'], 0);
+  const captured: Buffer[] = [];
+  for (let seq = 1; seq <= 4; seq++) {
+    const buf = encodePacket({ ...beat, seq }, key);
+    captured.push(buf);
+    const d = decodePacket(buf, key, 'testbed');
+    assert.ok(d.ok);
+    assert.equal(lv.heard(d.packet.from, 'udp', d.packet, seq * 500), 'accepted');
+    assert.equal(lv.heard(d.packet.from, 'nats', d.packet, seq * 500), 'accepted');
+  }
+  assert.deepEqual(lv.evaluate(2_100).map((t) => t.to), ['up']);
+  assert.deepEqual(lv.evaluate(2_000 + 3_000).map((t) => t.to), ['down']);
+  for (const buf of captured) {
+    const d = decodePacket(buf, key, 'testbed');
+    assert.ok(d.ok, 'a replay is authentic: only the sequence gives it away');
+    assert.equal(lv.heard(d.packet.from, 'udp', d.packet, 6_000), 'replayed');
+    assert.equal(lv.heard(d.packet.from, 'nats', d.packet, 6_000), 'replayed');
+  }
+  assert.deepEqual(lv.evaluate(6_000), []);
+  assert.equal(lv.state('node-b', 6_000), 'down');
+});

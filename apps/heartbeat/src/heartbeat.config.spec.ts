@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError } from '@tandem/config';
+import { readHeartbeatConfig } from './heartbeat.config';
+
+const SECRET = 's3cret-s3cret-s3cret';
+const base = { TANDEM_CLUSTER_SECRET: SECRET };
+
+test('defaults: 0.5 s interval, 3 s timeout, udp 5405, client link cli0', () => {
+  assert.deepEqual(readHeartbeatConfig(base), {
+    clusterSecret: SECRET,
+    intervalMs: 500,
+    timeoutMs: 3_000,
+    udpPort: 5405,
+    clientInterface: 'cli0',
+    localHealthIntervalMs: 2_000,
+  });
+  const c = readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '200', TANDEM_HEARTBEAT_TIMEOUT_MS: '1000', TANDEM_HEARTBEAT_PORT: '6000', TANDEM_CLIENT_INTERFACE: 'bond0' });
+  assert.equal(c.intervalMs, 200);
+  assert.equal(c.timeoutMs, 1_000);
+  assert.equal(c.udpPort, 6000);
+  assert.equal(c.clientInterface, 'bond0');
+});
+
+test('a timeout that does not exceed two intervals is refused with one clear line', () => {
+  for (const [interval, timeout] of [['500', '1000'], ['1000', '1500'], ['500', '999']]) {
+    assert.throws(
+      () => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: interval, TANDEM_HEARTBEAT_TIMEOUT_MS: timeout }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message === `configuration: TANDEM_HEARTBEAT_TIMEOUT_MS is malformed: must exceed twice TANDEM_HEARTBEAT_INTERVAL_MS (${interval} ms), got ${timeout} ms`,
+    );
+  }
+  assert.doesNotThrow(() => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '500', TANDEM_HEARTBEAT_TIMEOUT_MS: '1001' }));
+});
+
+test('missing or malformed values name the variable; the secret is never echoed', () => {
+  assert.throws(() => readHeartbeatConfig({}), /^ConfigError: configuration: TANDEM_CLUSTER_SECRET is required/);
+  assert.throws(() => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: 'fast' }), /TANDEM_HEARTBEAT_INTERVAL_MS is malformed/);
+  assert.throws(() => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_PORT: '99999' }), /TANDEM_HEARTBEAT_PORT is malformed/);
+  assert.throws(() => readHeartbeatConfig({ ...base, TANDEM_CLIENT_INTERFACE: 'cli0;reboot' }), /TANDEM_CLIENT_INTERFACE is malformed/);
+  try {
+    readHeartbeatConfig({ TANDEM_CLUSTER_SECRET: 'short-one' });
+    assert.fail('should throw');
+  } catch (e) {
+    assert.match((e as Error).message, /TANDEM_CLUSTER_SECRET is malformed: must be at least 16 characters/);
+    assert.ok(!(e as Error).message.includes('short-one'));
+  }
+});

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { ConfigError, env, readEnv } from '@tandem/config';
+import { interfaceNameSchema } from '@tandem/contracts';
+
+export const HEARTBEAT_CONFIG = Symbol('HEARTBEAT_CONFIG');
+
+/**
+ * What the heartbeat service needs beyond every service's configuration. The cluster secret is
+ * the same on every node; heartbeats are signed with a key derived from it. Values are never
+ * echoed in errors.
+ */
+export function readHeartbeatConfig(source: NodeJS.ProcessEnv = process.env) {
+  const e = readEnv(
+    {
+      TANDEM_CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').describe('a random value shared by every node of the cluster, signs heartbeats'),
+      TANDEM_HEARTBEAT_INTERVAL_MS: env.millis(500),
+      TANDEM_HEARTBEAT_TIMEOUT_MS: env.millis(3_000),
+      TANDEM_HEARTBEAT_PORT: env.port(5405).describe('the UDP port of heartbeats on the heartbeat network, the same on every node'),
+      TANDEM_CLIENT_INTERFACE: interfaceNameSchema.default('cli0').describe('the interface that carries the floating IPs, e.g. cli0'),
+      TANDEM_LOCAL_HEALTH_INTERVAL_MS: env.millis(2_000),
+    },
+    source,
+  );
+  if (!(e.TANDEM_HEARTBEAT_TIMEOUT_MS > 2 * e.TANDEM_HEARTBEAT_INTERVAL_MS)) {
+    throw new ConfigError(
+      'TANDEM_HEARTBEAT_TIMEOUT_MS',
+      `is malformed: must exceed twice TANDEM_HEARTBEAT_INTERVAL_MS (${e.TANDEM_HEARTBEAT_INTERVAL_MS} ms), got ${e.TANDEM_HEARTBEAT_TIMEOUT_MS} ms`,
+    );
+  }
+  return {
+    clusterSecret: e.TANDEM_CLUSTER_SECRET,
+    intervalMs: e.TANDEM_HEARTBEAT_INTERVAL_MS,
+    timeoutMs: e.TANDEM_HEARTBEAT_TIMEOUT_MS,
+    udpPort: e.TANDEM_HEARTBEAT_PORT,
+    clientInterface: e.TANDEM_CLIENT_INTERFACE,
+    localHealthIntervalMs: e.TANDEM_LOCAL_HEALTH_INTERVAL_MS,
+  };
+}
+export type HeartbeatConfig = ReturnType<typeof readHeartbeatConfig>;

@@ -1,0 +1,341 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, type NatsConnection } from 'nats';
+import {
+  ErrorCode,
+  EVENTS_STREAM,
+  Events,
+  TandemError,
+  clusterOpSubject,
+  healthSubject,
+  heartbeatSubject,
+  type ClusterOperation,
+  type ClusterOpRequest,
+  type ClusterOpResults,
+  type EventEnvelope,
+} from '@tandem/contracts';
+import { requestReply } from '@tandem/messaging';
+import { Testbed, type TestbedStatus } from '@tandem/testbed';
+import { encodePacket, heartbeatKey } from '../../apps/heartbeat/src/heartbeat-packet';
+
+type State = 'unknown' | 'up' | 'suspect' | 'down';
+type Ages = { udp: number | null; nats: number | null };
+interface PeerEntry {
+  peer: string;
+  state: State;
+  channels: Ages;
+}
+interface Counters {
+  accepted: number;
+  rejected: Record<string, number>;
+}
+interface View {
+  node: string;
+  uptimeMs: number;
+  incarnation: number;
+  timings: { intervalMs: number; timeoutMs: number };
+  cluster: { id: string; member: boolean } | null;
+  peers: PeerEntry[];
+  channels: { udp: Counters & { bound: string | null; port: number }; nats: Counters };
+  local: { clientLink: string; pools: Array<{ name: string; health: string }> | null; services: Record<string, string> } | null;
+}
+type LivenessEvent = EventEnvelope<{ observer: string; peer: string; previous: State; channels: Ages }>;
+
+const TIMEOUT_MS = 3_000; // the default TANDEM_HEARTBEAT_TIMEOUT_MS the testbed runs with
+const PORT = 5405;
+
+/**
+ * Failure detection on the testbed: two nodes hear each other over UDP on the heartbeat network
+ * and over the NATS cluster (routed over the admin network). Losing one network makes a peer
+ * suspect, never down; losing the node makes it down within the timeout; forged, stray and
+ * replayed heartbeats count for nothing.
+ */
+describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
+  const tb = new Testbed({ log: (l) => process.stderr.write(`${l}\n`) });
+  let status: TestbedStatus;
+  let nc: NatsConnection;
+  const events: LivenessEvent[] = [];
+  /** The last genuine heartbeat of node-b seen on NATS: the material of a replay. */
+  let capturedFromB: Uint8Array | null = null;
+  const cutNow = new Set<string>();
+
+  const nodeByName = (name: string) => {
+    const n = status.nodes.find((x) => x.name === name);
+    assert.ok(n, `node ${name} in status`);
+    return n;
+  };
+
+  /** GET /health/peers of a node's heartbeat: over the admin network, or from inside the node while its admin link is cut. */
+  async function view(node: string): Promise<View> {
+    if (cutNow.has(`${node}/admin`)) {
+      const script = `fetch('http://127.0.0.1:9102/health/peers',{signal:AbortSignal.timeout(2000)}).then(r=>r.text()).then(t=>process.stdout.write(t),()=>process.exit(1))`;
+      const r = await tb.exec(node, [process.execPath, '-e', script], { timeoutMs: 10_000 });
+      assert.equal(r.exitCode, 0, `heartbeat of ${node} answers from inside: ${r.stderr}`);
+      return JSON.parse(r.stdout) as View;
+    }
+    const res = await fetch(`http://${nodeByName(node).addresses.admin}:9102/health/peers`, { signal: AbortSignal.timeout(2_000) });
+    assert.equal(res.status, 200);
+    return (await res.json()) as View;
+  }
+
+  const peerIn = (v: View, peer: string): PeerEntry => {
+    const p = v.peers.find((x) => x.peer === peer);
+    assert.ok(p, `${v.node} watches ${peer}: ${JSON.stringify(v.peers)}`);
+    return p;
+  };
+
+  /** Poll until `fn` returns a value (not undefined); the last observation is in the error. */
+  async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 100): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown = null;
+    for (;;) {
+      try {
+        const v = await fn();
+        if (v !== undefined) return v;
+      } catch (err) {
+        last = err instanceof Error ? err.message : err;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${typeof last === 'string' ? last : JSON.stringify(last)}`);
+      await sleep(intervalMs);
+    }
+  }
+
+  /** Both nodes see each other in `state`, checked by `check` on each side's view. */
+  async function bothSee(state: State, timeoutMs: number, check: (p: PeerEntry) => boolean = () => true): Promise<[PeerEntry, PeerEntry]> {
+    let seen: unknown;
+    return until(
+      `node-a and node-b to see each other ${state}`,
+      async () => {
+        const a = peerIn(await view('node-a'), 'node-b');
+        const b = peerIn(await view('node-b'), 'node-a');
+        seen = { a, b };
+        if (a.state === state && b.state === state && check(a) && check(b)) return [a, b] as [PeerEntry, PeerEntry];
+        throw new Error(JSON.stringify(seen));
+      },
+      timeoutMs,
+    );
+  }
+
+  const cl = <O extends ClusterOperation>(op: O, req: ClusterOpRequest<O>) => requestReply<ClusterOpResults[O]>(nc, clusterOpSubject(op), req, 60_000);
+
+  async function rmWhenReady<T>(call: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await call();
+      } catch (err) {
+        // right after start-up the resource-manager lease may not be taken yet
+        if (i < 60 && err instanceof TandemError && err.code === ErrorCode.Unavailable) {
+          await sleep(250);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Send raw datagrams from the client namespace to node-a's heartbeat address. */
+  async function sendFromClient(packets: Uint8Array[]): Promise<void> {
+    const a = nodeByName('node-a');
+    const script = `
+      const s = require('node:dgram').createSocket('udp4');
+      const [list, addr, port] = process.argv.slice(1);
+      const bufs = list.split(',').map((h) => Buffer.from(h, 'hex'));
+      let n = 0;
+      for (const b of bufs) s.send(b, Number(port), addr, (e) => { if (e) { console.error(e.message); process.exit(1); } if (++n === bufs.length) s.close(); });`;
+    // the client network reaches node-a's heartbeat address through node-a's client address
+    const route = ['ip', 'route', 'replace', `${a.addresses.heartbeat}/32`, 'via', a.addresses.client!];
+    assert.equal((await tb.client(route)).exitCode, 0, 'route from the client namespace');
+    try {
+      const r = await tb.client([process.execPath, '-e', script, packets.map((p) => Buffer.from(p).toString('hex')).join(','), a.addresses.heartbeat!, String(PORT)]);
+      assert.equal(r.exitCode, 0, `sent from the client namespace: ${r.stderr}`);
+    } finally {
+      await tb.client(['ip', 'route', 'del', `${a.addresses.heartbeat}/32`]);
+    }
+  }
+
+  before(async () => {
+    status = await tb.up({ nodes: 2 });
+    // not through node-b's server: node-b is cut off and powered off below
+    const servers = status.nodes.filter((n) => n.name === 'node-a' || n.name === 'witness').map((n) => n.nats!);
+    nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    nc.subscribe('tandem.evt.node.*.*', {
+      callback: (_e, m) => {
+        const env = JSON.parse(new TextDecoder().decode(m.data)) as LivenessEvent;
+        if ([Events.nodeUp.schema, Events.nodeSuspect.schema, Events.nodeDown.schema].includes(env.schema)) events.push(env);
+      },
+    });
+    nc.subscribe(heartbeatSubject('node-b'), { callback: (_e, m) => (capturedFromB = Uint8Array.from(m.data)) });
+    await nc.flush();
+  });
+
+  after(async () => {
+    await nc?.close().catch(() => undefined);
+    await tb.down();
+  });
+
+  test('without a cluster the heartbeat runs idle: no peers, no socket', async () => {
+    const v = await view('node-a');
+    assert.equal(v.cluster, null);
+    assert.deepEqual(v.peers, []);
+    assert.equal(v.channels.udp.bound, null);
+  });
+
+  test('cluster formed: each node hears the other on both channels, and says so', async () => {
+    await rmWhenReady(() => cl('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' }));
+    await cl('cluster.join', { node: 'node-b' });
+    const t0 = Date.now();
+    const fresh = (p: PeerEntry) => p.channels.udp !== null && p.channels.udp <= 1_000 && p.channels.nats !== null && p.channels.nats <= 1_000;
+    await bothSee('up', 15_000, fresh);
+    process.stderr.write(`[heartbeat e2e] both up on both channels ${Date.now() - t0} ms after the join\n`);
+    const a = await view('node-a');
+    assert.equal(a.channels.udp.bound, nodeByName('node-a').addresses.heartbeat, 'bound on the heartbeat address only');
+    assert.equal(a.channels.udp.port, PORT);
+    assert.deepEqual(a.cluster, { id: 'testbed', member: true });
+    assert.ok(a.channels.udp.accepted > 0 && a.channels.nats.accepted > 0);
+    await until('an up event from each observer', async () => (['node-a', 'node-b'].every((o) => events.some((e) => e.schema === Events.nodeUp.schema && e.data.observer === o)) ? true : undefined), 5_000);
+    const upB = events.find((e) => e.schema === Events.nodeUp.schema && e.data.observer === 'node-a')!;
+    assert.equal(upB.entity.id, 'node-b');
+    assert.equal(upB.data.peer, 'node-b');
+    assert.equal(upB.clusterId, 'testbed');
+  });
+
+  test('the liveness ping still answers node, seq, uptimeMs, now with peers and local health', async () => {
+    const ask = async () => JSON.parse(new TextDecoder().decode((await nc.request(healthSubject('node-a', 'heartbeat'), new Uint8Array(0), { timeout: 2_000 })).data)) as View & { seq: number };
+    const r1 = await ask();
+    const r2 = await ask();
+    assert.equal(r1.node, 'node-a');
+    assert.ok(r2.seq > r1.seq && r2.uptimeMs >= r1.uptimeMs);
+    assert.equal(peerIn(r2, 'node-b').state, 'up');
+    const local = await until(
+      'local health of node-a: client link up, every service ready',
+      async () => {
+        const l = (await view('node-a')).local;
+        return l && l.clientLink === 'up' && Object.values(l.services).every((s) => s === 'ready') ? l : undefined;
+      },
+      15_000,
+    );
+    assert.deepEqual(Object.keys(local.services).sort(), ['api-gateway', 'host-executor', 'replication-scheduler', 'resource-manager']);
+    assert.deepEqual(local.pools, []);
+    const jsm = await nc.jetstreamManager();
+    const stored = await jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: 'tandem.evt.node.node-a.health-changed' });
+    assert.equal((JSON.parse(new TextDecoder().decode(stored.data)) as EventEnvelope).schema, Events.nodeHealthChanged.schema);
+  });
+
+  test('heartbeat network cut: each sees the other suspect (NATS still heard), never down; healed: up', async () => {
+    const before = events.length;
+    await tb.cut('node-b', 'heartbeat');
+    try {
+      await bothSee('suspect', TIMEOUT_MS + 5_000, (p) => p.channels.udp !== null && p.channels.udp >= TIMEOUT_MS && p.channels.nats !== null && p.channels.nats < TIMEOUT_MS / 2);
+      // stay on until UDP has been silent for twice the timeout: down would have come by now
+      await until(
+        'UDP silent for twice the timeout, the peer still suspect',
+        async () => {
+          const [a, b] = await Promise.all([view('node-a'), view('node-b')]);
+          for (const p of [peerIn(a, 'node-b'), peerIn(b, 'node-a')]) assert.equal(p.state, 'suspect', `never down while NATS is heard: ${JSON.stringify(p)}`);
+          return [peerIn(a, 'node-b'), peerIn(b, 'node-a')].every((p) => (p.channels.udp ?? 0) >= 2 * TIMEOUT_MS) ? true : undefined;
+        },
+        2 * TIMEOUT_MS + 5_000,
+        200,
+      );
+    } finally {
+      await tb.heal('node-b', 'heartbeat');
+    }
+    await bothSee('up', 10_000, (p) => (p.channels.udp ?? Infinity) <= 1_000);
+    const during = events.slice(before);
+    assert.ok(!during.some((e) => e.schema === Events.nodeDown.schema), `no down event: ${JSON.stringify(during.map((e) => [e.data.observer, e.schema]))}`);
+    await until('suspect and up events from both observers', async () => {
+      const got = events.slice(before);
+      const has = (schema: string, observer: string) => got.some((e) => e.schema === schema && e.data.observer === observer);
+      return has(Events.nodeSuspect.schema, 'node-a') && has(Events.nodeSuspect.schema, 'node-b') && has(Events.nodeUp.schema, 'node-a') && has(Events.nodeUp.schema, 'node-b') ? true : undefined;
+    }, 5_000);
+  });
+
+  test('admin network cut (the NATS routes): suspect over UDP alone, never down; healed: up', async () => {
+    await tb.cut('node-b', 'admin');
+    cutNow.add('node-b/admin');
+    try {
+      await bothSee('suspect', TIMEOUT_MS + 8_000, (p) => p.channels.udp !== null && p.channels.udp < TIMEOUT_MS / 2 && (p.channels.nats ?? Infinity) >= TIMEOUT_MS);
+      await until(
+        'NATS silent for twice the timeout, the peer still suspect',
+        async () => {
+          const a = peerIn(await view('node-a'), 'node-b');
+          assert.equal(a.state, 'suspect', `never down while UDP is heard: ${JSON.stringify(a)}`);
+          return (a.channels.nats ?? 0) >= 2 * TIMEOUT_MS ? true : undefined;
+        },
+        2 * TIMEOUT_MS + 5_000,
+        200,
+      );
+    } finally {
+      await tb.heal('node-b', 'admin');
+      cutNow.delete('node-b/admin');
+    }
+    await bothSee('up', 20_000, (p) => (p.channels.nats ?? Infinity) <= 1_000);
+  });
+
+  test('node-b loses power: node-a reports it down within the timeout (≤ 5 s) and publishes node-b down', async () => {
+    assert.ok(capturedFromB, 'a genuine heartbeat of node-b was seen on NATS');
+    const before = events.length;
+    const t0 = performance.now();
+    const off = tb.powerOff('node-b');
+    const detected = await until(
+      'node-a to report node-b down',
+      async () => {
+        const p = peerIn(await view('node-a'), 'node-b');
+        return p.state === 'down' ? { ms: performance.now() - t0, p } : undefined;
+      },
+      10_000,
+      50,
+    );
+    await off;
+    process.stderr.write(`[heartbeat e2e] node-b down seen by node-a ${Math.round(detected.ms)} ms after the power cut (timeout ${TIMEOUT_MS} ms)\n`);
+    assert.ok(detected.ms <= 5_000, `detected after ${Math.round(detected.ms)} ms`);
+    assert.ok(detected.ms >= TIMEOUT_MS - 600, `not before the timeout: ${Math.round(detected.ms)} ms`);
+    assert.ok((detected.p.channels.udp ?? 0) >= TIMEOUT_MS && (detected.p.channels.nats ?? 0) >= TIMEOUT_MS);
+    const down = await until(
+      'tandem.evt.node.node-b.down from node-a',
+      async () => events.slice(before).find((e) => e.schema === Events.nodeDown.schema && e.data.observer === 'node-a' && e.entity.id === 'node-b'),
+      10_000,
+    );
+    assert.equal(down.data.peer, 'node-b');
+    assert.ok((down.data.channels.udp ?? 0) >= TIMEOUT_MS && (down.data.channels.nats ?? 0) >= TIMEOUT_MS);
+    // a retried publish (JetStream electing a new stream leader) repeats the same event id
+    const ids = new Set(events.slice(before).filter((e) => e.schema === Events.nodeDown.schema && e.data.observer === 'node-a').map((e) => e.id));
+    assert.equal(ids.size, 1, 'reported once');
+  });
+
+  test('forged, stray and replayed heartbeats from the client network do not revive node-b', async () => {
+    const secret = readFileSync(join(status.root, 'cluster-secret'), 'utf8').trim();
+    const key = heartbeatKey(secret);
+    const a0 = await view('node-a');
+    assert.equal(peerIn(a0, 'node-b').state, 'down');
+    const beat = { clusterId: 'testbed', from: 'node-b', incarnation: Date.now() * 2, seq: 1_000_000, sentMs: 1 };
+    await sendFromClient([
+      encodePacket(beat, heartbeatKey('a guess at the cluster secret')), // forged: bad MAC
+      encodePacket({ ...beat, clusterId: 'other-cluster' }, key), // another cluster
+      encodePacket({ ...beat, from: 'node-z' }, key), // a sender not in the cluster
+      Buffer.from('stray datagram on the heartbeat port'),
+      capturedFromB!, // a genuine heartbeat of node-b, replayed
+    ]);
+    nc.publish(heartbeatSubject('node-b'), capturedFromB!); // and replayed on NATS
+    await nc.flush();
+    const rejected = (v: View, ch: 'udp' | 'nats', reason: string) => (v.channels[ch].rejected[reason] ?? 0) - (a0.channels[ch].rejected[reason] ?? 0);
+    const after = await until(
+      'node-a to count every bad heartbeat',
+      async () => {
+        const v = await view('node-a');
+        const ok = ['bad-mac', 'wrong-cluster', 'unknown-sender', 'malformed', 'replayed'].every((r) => rejected(v, 'udp', r) >= 1) && rejected(v, 'nats', 'replayed') >= 1;
+        return ok ? v : undefined;
+      },
+      5_000,
+    );
+    assert.equal(after.channels.udp.accepted, a0.channels.udp.accepted, 'nothing accepted over UDP');
+    assert.equal(after.channels.nats.accepted, a0.channels.nats.accepted, 'nothing accepted over NATS');
+    await sleep(300); // a few evaluations later
+    const p = peerIn(await view('node-a'), 'node-b');
+    assert.equal(p.state, 'down');
+    assert.ok((p.channels.udp ?? 0) >= TIMEOUT_MS && (p.channels.nats ?? 0) >= TIMEOUT_MS, JSON.stringify(p));
+  });
+});
