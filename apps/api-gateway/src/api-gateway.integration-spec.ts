@@ -7,11 +7,12 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { Client } from 'pg';
-import { poolOpSubject, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
+import { clusterOpSubject, poolOpSubject, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
 
 /**
  * The real api-gateway process against this machine's NATS JetStream and a throwaway Postgres
  * database, on a free port. No resource-manager runs for it: calls that reach one answer 503.
+ * A second gateway process plays the peer of cluster joins.
  */
 const ROOT = resolve(__dirname, '../../../..');
 const NATS_URL = process.env.TANDEM_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -21,8 +22,7 @@ const db = `tandem_gw_it_${run}`;
 const PASSWORD = 'tandem-admin';
 const SECRET = randomBytes(24).toString('hex');
 
-let gateway: ChildProcess | undefined;
-let logs = '';
+let gateway: Gateway | undefined;
 let base = '';
 let admin: Client | undefined;
 let nc: NatsConnection;
@@ -38,10 +38,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function http(method: string, path: string, opts: { body?: unknown; rawBody?: string; headers?: Record<string, string>; timeoutMs?: number } = {}) {
+async function http(method: string, path: string, opts: { body?: unknown; rawBody?: string; headers?: Record<string, string>; timeoutMs?: number; base?: string } = {}) {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.body !== undefined || opts.rawBody !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base}${path}`, {
+  const res = await fetch(`${opts.base ?? base}${path}`, {
     method,
     headers,
     body: opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
@@ -81,6 +81,16 @@ async function resourceManagerAnswers(): Promise<boolean> {
   }
 }
 
+/** Does anything answer cluster operations on this NATS? */
+async function clusterResourceManagerAnswers(): Promise<boolean> {
+  try {
+    await nc.request(clusterOpSubject('cluster.status'), new TextEncoder().encode('{}'), { timeout: 1_500 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((ok) => {
     const child = spawn(process.execPath, [resolve(ROOT, 'bin/tandem'), '--api', base, ...args], {
@@ -96,48 +106,82 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
   });
 }
 
+interface Gateway {
+  proc: ChildProcess;
+  base: string;
+  port: number;
+  logs: () => string;
+}
+
+/** A real api-gateway process on `port`, ready. */
+async function startGateway(opts: { port: number; nodeId: string; password: string; env?: Record<string, string> }): Promise<Gateway> {
+  let out = '';
+  const proc = spawn(process.execPath, ['-r', './tools/register.js', 'dist/apps/api-gateway/src/main.js'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      TANDEM_NODE_ID: opts.nodeId,
+      TANDEM_CLUSTER_ID: 'gateway-it',
+      TANDEM_NATS_URL: NATS_URL,
+      TANDEM_HEALTH_PORT: String(opts.port),
+      TANDEM_STATE_DIR: `/tmp/tandem-gw-it-${run}-${opts.nodeId}`,
+      TANDEM_DATABASE_URL: PG_ADMIN.replace(/\/[^/]*$/, `/${db}`),
+      TANDEM_ADMIN_PASSWORD: opts.password,
+      TANDEM_CLUSTER_SECRET: SECRET,
+      TANDEM_LOG_LEVEL: 'warn',
+      NO_COLOR: '1',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout?.on('data', (d) => (out += d));
+  proc.stderr?.on('data', (d) => (out += d));
+  const gwBase = `http://127.0.0.1:${opts.port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`api-gateway ${opts.nodeId} exited with ${proc.exitCode}:\n${out}`);
+    const ok = await fetch(`${gwBase}/health/ready`).then((r) => r.status === 200, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`api-gateway ${opts.nodeId} not ready within 60 s:\n${out}`);
+    await sleep(250);
+  }
+  return { proc, base: gwBase, port: opts.port, logs: () => out };
+}
+
+async function stopGateway(g: Gateway | undefined): Promise<void> {
+  if (!g || g.proc.exitCode !== null) return;
+  const exited = new Promise((r) => g.proc.once('exit', r));
+  g.proc.kill('SIGTERM');
+  if ((await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)])) === false) g.proc.kill('SIGKILL');
+}
+
+/**
+ * A second real gateway, "the peer" of joins, with another admin password: the gateway under
+ * test calls it on 127.0.0.1 (its TANDEM_PEER_API_PORT). The peer's own TANDEM_PEER_API_PORT is
+ * a port nobody listens on, so a join asked of the peer cannot reach anyone.
+ */
+const PEER_PASSWORD = 'peer-admin-pw';
+let peerGateway: Gateway | undefined;
+let closedPort = 0;
+
 before(async () => {
   nc = await connect({ servers: NATS_URL, name: `gateway-it-${run}` });
   admin = new Client({ connectionString: PG_ADMIN });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${db}`);
-  const port = await freePort();
+  const [port, peerPort, closed] = [await freePort(), await freePort(), await freePort()];
+  closedPort = closed;
   base = `http://127.0.0.1:${port}`;
-  gateway = spawn(process.execPath, ['-r', './tools/register.js', 'dist/apps/api-gateway/src/main.js'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      TANDEM_NODE_ID: `gw-${run}`,
-      TANDEM_CLUSTER_ID: 'gateway-it',
-      TANDEM_NATS_URL: NATS_URL,
-      TANDEM_HEALTH_PORT: String(port),
-      TANDEM_STATE_DIR: `/tmp/tandem-gw-it-${run}`,
-      TANDEM_DATABASE_URL: PG_ADMIN.replace(/\/[^/]*$/, `/${db}`),
-      TANDEM_ADMIN_PASSWORD: PASSWORD,
-      TANDEM_CLUSTER_SECRET: SECRET,
-      TANDEM_LOG_LEVEL: 'warn',
-      NO_COLOR: '1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  gateway.stdout?.on('data', (d) => (logs += d));
-  gateway.stderr?.on('data', (d) => (logs += d));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (gateway.exitCode !== null) throw new Error(`api-gateway exited with ${gateway.exitCode}:\n${logs}`);
-    const ok = await fetch(`${base}/health/ready`).then((r) => r.status === 200, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`api-gateway not ready within 60 s:\n${logs}`);
-    await sleep(250);
-  }
+  const [main, peer] = await Promise.all([
+    startGateway({ port, nodeId: `gw-${run}`, password: PASSWORD, env: { TANDEM_PEER_API_PORT: String(peerPort) } }),
+    startGateway({ port: peerPort, nodeId: `peer-${run}`, password: PEER_PASSWORD, env: { TANDEM_PEER_API_PORT: String(closed) } }),
+  ]);
+  gateway = main;
+  peerGateway = peer;
 });
 
 after(async () => {
-  if (gateway && gateway.exitCode === null) {
-    const exited = new Promise((r) => gateway!.once('exit', r));
-    gateway.kill('SIGTERM');
-    if ((await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)])) === false) gateway.kill('SIGKILL');
-  }
+  await Promise.all([stopGateway(gateway), stopGateway(peerGateway)]);
   await nc?.drain().catch(() => undefined);
   if (admin) {
     await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
@@ -315,3 +359,178 @@ test('the CLI against the gateway: errors with clear messages and exit codes', a
   assert.ok(Array.isArray(JSON.parse(log.stdout)));
 });
 
+
+test('the OpenAPI document lists the cluster paths with bodies, auth and problem responses', async () => {
+  const r = await http('GET', '/api/docs-json');
+  assert.equal(r.status, 200);
+  type Op = { requestBody?: { content: Record<string, { schema: unknown }> }; responses: Record<string, { content?: Record<string, unknown> }>; security?: unknown[]; tags?: string[] };
+  const doc = r.json as { paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, unknown> } };
+  const methods = (p: string) => Object.keys(doc.paths[p] ?? {}).sort();
+  assert.deepEqual(methods('/api/v1/cluster'), ['get', 'post']);
+  assert.deepEqual(methods('/api/v1/cluster/nodes'), ['post']);
+  assert.deepEqual(methods('/api/v1/cluster/join'), ['post']);
+  assert.deepEqual(methods('/api/v1/cluster/maintenance'), ['put']);
+  assert.deepEqual(methods('/api/v1/nodes/{node}/offline'), ['post']);
+  assert.deepEqual(methods('/api/v1/nodes/{node}/online'), ['post']);
+  assert.deepEqual(methods('/api/v1/nodes/{node}'), ['delete', 'get']);
+
+  const body = (op: Op) => op.requestBody?.content['application/json']?.schema;
+  const schema = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+  assert.deepEqual(body(doc.paths['/api/v1/cluster'].post), schema('CreateClusterRequest'));
+  assert.deepEqual(body(doc.paths['/api/v1/cluster/nodes'].post), schema('AddNodeRequest'));
+  assert.deepEqual(body(doc.paths['/api/v1/cluster/join'].post), schema('JoinClusterRequest'));
+  assert.deepEqual(body(doc.paths['/api/v1/cluster/maintenance'].put), schema('MaintenanceRequest'));
+  assert.ok(doc.paths['/api/v1/cluster'].post.responses['201'], 'create answers 201');
+  assert.ok(doc.paths['/api/v1/nodes/{node}/offline'].post.responses['200']);
+  assert.ok(doc.paths['/api/v1/cluster/join'].post.responses['502'], 'an unreachable peer is documented');
+  assert.ok(doc.paths['/api/v1/cluster/join'].post.responses['401']);
+  const mutating: Array<[string, string]> = [
+    ['/api/v1/cluster', 'post'],
+    ['/api/v1/cluster/nodes', 'post'],
+    ['/api/v1/cluster/join', 'post'],
+    ['/api/v1/cluster/maintenance', 'put'],
+    ['/api/v1/nodes/{node}/offline', 'post'],
+    ['/api/v1/nodes/{node}/online', 'post'],
+    ['/api/v1/nodes/{node}', 'delete'],
+  ];
+  for (const [path, method] of mutating) {
+    const op = doc.paths[path][method];
+    assert.deepEqual(op.security, [{ bearer: [] }, { basic: [] }], `${method} ${path}`);
+    assert.deepEqual(op.tags, ['cluster'], `${method} ${path}`);
+    assert.deepEqual(op.responses['400']?.content, { 'application/problem+json': { schema: schema('Problem') } }, `${method} ${path}`);
+  }
+  assert.equal(doc.paths['/api/v1/cluster'].get.security, undefined, 'the status is open');
+  assert.deepEqual(doc.paths['/api/v1/cluster'].get.responses['200'].content?.['application/json'], { schema: schema('ClusterStatus') });
+  for (const name of ['ClusterStatus', 'NodeStatus', 'ClusterRecord', 'ClusterMember', 'NodeOfflineResult']) assert.ok(doc.components.schemas[name], name);
+});
+
+const CLUSTER_CALLS: Array<{ method: string; path: string; body?: unknown }> = [
+  { method: 'POST', path: '/api/v1/cluster', body: { heartbeatInterface: 'hb0' } },
+  { method: 'POST', path: '/api/v1/cluster/nodes', body: { node: 'node-b' } },
+  { method: 'POST', path: '/api/v1/cluster/join', body: { peer: '127.0.0.1', password: PEER_PASSWORD } },
+  { method: 'PUT', path: '/api/v1/cluster/maintenance', body: { on: true } },
+  { method: 'POST', path: '/api/v1/nodes/node-b/offline' },
+  { method: 'POST', path: '/api/v1/nodes/node-b/online' },
+  { method: 'DELETE', path: '/api/v1/nodes/node-b' },
+];
+
+test('cluster: no credentials → 401, a bad value → 400 naming the field, and nothing reaches a resource-manager or a peer', async () => {
+  const seen: string[] = [];
+  const spy: Subscription = nc.subscribe('tandem.cluster.rm.>', { callback: (_e, m) => seen.push(m.subject) });
+  await nc.flush();
+  try {
+    for (const c of CLUSTER_CALLS) {
+      assertProblem(await http(c.method, c.path, { body: c.body, timeoutMs: 5_000 }), 401, 'UNAUTHORIZED');
+      assertProblem(await http(c.method, c.path, { body: c.body, headers: basic('not-the-password'), timeoutMs: 5_000 }), 401, 'UNAUTHORIZED');
+    }
+    // The peer's password does not open this node's gateway.
+    assertProblem(await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PEER_PASSWORD }, headers: basic(PEER_PASSWORD), timeoutMs: 5_000 }), 401, 'UNAUTHORIZED');
+
+    const auth = basic(PASSWORD);
+    const bad = async (method: string, path: string, body: unknown, field: string, re?: RegExp) => {
+      const p = assertProblem(await http(method, path, { body, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', field);
+      if (re) assert.match(p.detail, re);
+    };
+    await bad('POST', '/api/v1/cluster', { heartbeatInterface: 'hb0;reboot' }, 'heartbeatInterface', /Linux interface name/);
+    await bad('POST', '/api/v1/cluster', {}, 'heartbeatInterface', /is required/);
+    await bad('POST', '/api/v1/cluster', { heartbeatInterface: 'hb0', node: 'node-b' }, 'node', /this gateway's node/);
+    await bad('POST', '/api/v1/cluster/nodes', { node: 'Node B' }, 'node');
+    await bad('POST', '/api/v1/cluster/nodes', { node: 'node-b', actor: 'me' }, 'actor');
+    await bad('POST', '/api/v1/cluster/join', { peer: '999.1.1.1', password: PEER_PASSWORD }, 'peer', /IPv4 or IPv6/);
+    await bad('POST', '/api/v1/cluster/join', { peer: 'localhost', password: PEER_PASSWORD }, 'peer');
+    await bad('POST', '/api/v1/cluster/join', { peer: '127.0.0.1' }, 'password', /is required/);
+    await bad('PUT', '/api/v1/cluster/maintenance', { on: 'yes' }, 'on', /boolean/);
+    for (const [method, path] of [
+      ['POST', `/api/v1/nodes/${encodeURIComponent('$(reboot)')}/offline`],
+      ['POST', '/api/v1/nodes/Node_B/online'],
+      ['DELETE', '/api/v1/nodes/node-'],
+    ]) {
+      await bad(method, path, undefined, 'node', /^node: /);
+    }
+    await bad('POST', '/api/v1/nodes/node-b/offline', { node: 'node-c' }, 'node', /path/);
+    await nc.flush();
+    assert.deepEqual(seen, [], 'no request was forwarded');
+  } finally {
+    spy.unsubscribe();
+  }
+});
+
+test('join: a peer that does not listen → 502 naming peer', async () => {
+  // Asked of the peer gateway, whose TANDEM_PEER_API_PORT is a port nobody listens on.
+  const started = Date.now();
+  const p = assertProblem(
+    await http('POST', '/api/v1/cluster/join', { base: peerGateway!.base, body: { peer: '127.0.0.1', password: PASSWORD }, headers: basic(PEER_PASSWORD) }),
+    502,
+    'UNAVAILABLE',
+    'peer',
+  );
+  assert.equal(p.detail, `cannot reach the node at 127.0.0.1:${closedPort}: connection refused — check the address and that its api-gateway runs`);
+  assert.match(p.traceId ?? '', /^[0-9a-f]{32}$/);
+  assert.ok(Date.now() - started < 5_000, 'refused at once, not after the timeout');
+});
+
+test("join: a wrong password for the peer → 401 naming password; the right one reaches the peer's gateway", async (t) => {
+  // The peer is the second gateway (another admin password); this gateway is asked with its own.
+  const wrong = assertProblem(
+    await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PASSWORD }, headers: basic(PASSWORD) }),
+    401,
+    'UNAUTHORIZED',
+    'password',
+  );
+  assert.equal(wrong.detail, 'wrong admin password for the node at 127.0.0.1');
+
+  // The right password: a token from the peer, then POST /api/v1/cluster/nodes there, whose
+  // problem details come back as they are (no resource-manager answers the peer either).
+  assert.equal(await clusterResourceManagerAnswers(), false, 'no resource-manager may answer on the NATS this test uses');
+  const relayed = assertProblem(
+    await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PEER_PASSWORD }, headers: basic(PASSWORD) }),
+    503,
+    'UNAVAILABLE',
+  );
+  assert.match(relayed.detail, /^no resource-manager answers cluster\.join/);
+});
+
+test('cluster calls with no resource-manager running: 503 problem details', async () => {
+  assert.equal(await clusterResourceManagerAnswers(), false, 'no resource-manager may answer on the NATS this test uses');
+  const status = assertProblem(await http('GET', '/api/v1/cluster'), 503, 'UNAVAILABLE');
+  assert.match(status.detail, /^no resource-manager answers cluster\.status/);
+  assert.match(status.traceId ?? '', /^[0-9a-f]{32}$/);
+  const auth = basic(PASSWORD);
+  for (const c of CLUSTER_CALLS.filter((x) => x.path !== '/api/v1/cluster/join')) {
+    const p = assertProblem(await http(c.method, c.path, { body: c.body, headers: auth }), 503, 'UNAVAILABLE');
+    assert.match(p.detail, /^no resource-manager answers (cluster\.create|cluster\.join|maintenance\.set|node\.offline|node\.online|node\.remove):/, `${c.method} ${c.path}`);
+  }
+});
+
+test('the CLI for the cluster: errors with clear messages and exit codes', async () => {
+  assert.equal(await clusterResourceManagerAnswers(), false, 'no resource-manager may answer on the NATS this test uses');
+  const status = await cli(['cluster', 'status']);
+  assert.equal(status.code, 1, status.stderr);
+  assert.match(status.stderr, /^tandem: no resource-manager answers cluster\.status/m);
+  assert.match(status.stderr, /^hint: check that the resource-manager runs/m);
+
+  const join = await cli(['cluster', 'join', '--peer', '127.0.0.1', '--password', 'not-the-peer-password'], { TANDEM_PASSWORD: PASSWORD });
+  assert.equal(join.code, 1, join.stderr);
+  assert.match(join.stdout, /^joining gw-[0-9a-f]+ to the cluster of the node at 127\.0\.0\.1 …$/m);
+  assert.match(join.stderr, /^tandem: wrong admin password for the node at 127\.0\.0\.1 \(field: password\)$/m);
+  assert.match(join.stderr, /^hint: --password is the admin password of the node at --peer/m);
+
+  const unreachable = await cli(['--api', peerGateway!.base, '--json', 'cluster', 'join', '--peer', '127.0.0.1', '--password', PASSWORD, '--local-password', PEER_PASSWORD]);
+  assert.equal(unreachable.code, 1, unreachable.stderr);
+  const problem = (JSON.parse(unreachable.stdout) as { error: ProblemDetails }).error;
+  assert.equal(problem.status, 502);
+  assert.equal(problem.field, 'peer');
+  assert.match(unreachable.stderr, /^hint: check --peer/m);
+
+  const iface = await cli(['cluster', 'create', '--heartbeat-interface', 'hb0;reboot'], { TANDEM_PASSWORD: PASSWORD });
+  assert.equal(iface.code, 2);
+  assert.match(iface.stderr, /^tandem: --heartbeat-interface "hb0;reboot": .*\(field: heartbeatInterface\)$/m);
+
+  const offline = await cli(['node', 'offline', 'node-b'], { TANDEM_PASSWORD: PASSWORD });
+  assert.equal(offline.code, 1, 'the status is needed first, and no resource-manager answers it');
+  assert.match(offline.stderr, /^tandem: no resource-manager answers cluster\.status/m);
+
+  const maintenance = await cli(['maintenance', 'yes'], { TANDEM_PASSWORD: PASSWORD });
+  assert.equal(maintenance.code, 2);
+  assert.match(maintenance.stderr, /must be on or off \(field: on\)/);
+});

@@ -4,6 +4,7 @@ import { readDatabaseConfig } from '@tandem/config';
 import { DatabaseModule, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
 import { NodesController } from './nodes.controller';
 import { ActivityController } from './activity.controller';
+import { ClusterController } from './cluster.controller';
 import { AuthController, AuthGuard, AuthService } from './auth';
 import { GATEWAY_CONFIG, readGatewayConfig } from './config';
 import { EventsController } from './events.controller';
@@ -17,7 +18,7 @@ export class ApiGatewayModule {
     return {
       module: ApiGatewayModule,
       imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(readDatabaseConfig().url, `tandem-api-gateway@${ctx.config.nodeId}`)],
-      controllers: [AuthController, PoolsController, EventsController, ActivityController, NodesController],
+      controllers: [AuthController, ClusterController, PoolsController, EventsController, ActivityController, NodesController],
       providers: [
         { provide: GATEWAY_CONFIG, useFactory: () => readGatewayConfig() },
         AuthService,

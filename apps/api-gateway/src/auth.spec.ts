@@ -42,3 +42,12 @@ test('configuration: both variables required, the secret at least 16 characters,
     (e: unknown) => /TANDEM_CLUSTER_SECRET is malformed: must be at least 16 characters/.test((e as Error).message) && !(e as Error).message.includes('short-secret'),
   );
 });
+
+test('configuration: TANDEM_PEER_API_PORT, the API port of the peer a join calls, is optional', () => {
+  const base = { TANDEM_ADMIN_PASSWORD: 'tandem-admin', TANDEM_CLUSTER_SECRET: 'x'.repeat(16) };
+  assert.equal(readGatewayConfig(base).peerApiPort, undefined);
+  assert.equal(readGatewayConfig({ ...base, TANDEM_PEER_API_PORT: '' }).peerApiPort, undefined);
+  assert.equal(readGatewayConfig({ ...base, TANDEM_PEER_API_PORT: '18080' }).peerApiPort, 18080);
+  assert.throws(() => readGatewayConfig({ ...base, TANDEM_PEER_API_PORT: '70000' }), /configuration: TANDEM_PEER_API_PORT is malformed/);
+  assert.throws(() => readGatewayConfig({ ...base, TANDEM_PEER_API_PORT: 'http' }), /configuration: TANDEM_PEER_API_PORT is malformed/);
+});

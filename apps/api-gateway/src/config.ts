@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { readEnv } from '@tandem/config';
+import { env, readEnv } from '@tandem/config';
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
@@ -8,14 +8,23 @@ export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
  * cluster secret are the same on every node: a token issued by one node's gateway is accepted
  * by every other node's gateway. Values are never echoed in errors.
  */
-export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
+export interface GatewayConfig {
+  adminPassword: string;
+  clusterSecret: string;
+  /** The API port of the other nodes' gateways (a join calls the peer there); default: this gateway's own. */
+  peerApiPort?: number;
+}
+
+export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const e = readEnv(
     {
       TANDEM_ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(1024, 'must be at most 1024 characters').describe('the password of the API user "admin"'),
       TANDEM_CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').describe('a random value shared by every node of the cluster, signs API tokens'),
+      TANDEM_PEER_API_PORT: env.port(1).optional().describe("the API port of the other nodes' gateways, called by a join (default: this gateway's own port)"),
     },
     source,
   );
-  return { adminPassword: e.TANDEM_ADMIN_PASSWORD, clusterSecret: e.TANDEM_CLUSTER_SECRET };
+  const config: GatewayConfig = { adminPassword: e.TANDEM_ADMIN_PASSWORD, clusterSecret: e.TANDEM_CLUSTER_SECRET };
+  if (e.TANDEM_PEER_API_PORT !== undefined) config.peerApiPort = e.TANDEM_PEER_API_PORT as number;
+  return config;
 }
-export type GatewayConfig = ReturnType<typeof readGatewayConfig>;

@@ -7,6 +7,7 @@ import {
   ApiPaths,
   ErrorCode,
   TandemError,
+  PEER_TOKEN_TIMEOUT_MS,
   PROBLEM_CONTENT_TYPE,
   TOKEN_TTL_MS,
   actorSchema,
@@ -51,6 +52,18 @@ const poolName: SchemaObject = {
   example: 'tank',
 };
 const nodeId: SchemaObject = { type: 'string', pattern: patternOf(nodeIdSchema), description: 'A node id', example: 'node-b' };
+const interfaceName: SchemaObject = { type: 'string', pattern: patternOf(interfaceNameSchema), description: 'A Linux interface name', example: 'hb0' };
+const clusterRecord: SchemaObject = {
+  type: 'object',
+  required: ['id', 'heartbeatInterface', 'maintenance', 'nodes', 'createdAt'],
+  properties: {
+    id: { type: 'string', example: 'tandem' },
+    heartbeatInterface: interfaceName,
+    maintenance: { type: 'boolean', description: 'While on, nothing moves automatically' },
+    nodes: { type: 'array', items: { $ref: '#/components/schemas/ClusterMember' } },
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+};
 
 export const SCHEMAS = {
   Problem: {
@@ -130,6 +143,75 @@ export const SCHEMAS = {
   EmptyRequest: { type: 'object', additionalProperties: false, properties: {}, description: 'No fields (the body may be omitted)' },
   DetachResult: { type: 'object', required: ['pool', 'node'], properties: { pool: poolName, node: { type: 'string', nullable: true, description: 'Where the pool stays imported, unmanaged' } } },
   RemoveResult: { type: 'object', required: ['pool'], properties: { pool: poolName } },
+  InterfaceName: interfaceName,
+  CreateClusterRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['heartbeatInterface'],
+    description: "The cluster is formed on the node of the gateway that is asked (its node id is not given).",
+    properties: { heartbeatInterface: { ...interfaceName, description: 'The interface the nodes hear each other on; the same name on every node' } },
+  },
+  AddNodeRequest: { type: 'object', additionalProperties: false, required: ['node'], properties: { node: nodeId } },
+  JoinClusterRequest: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['peer', 'password'],
+    properties: {
+      peer: { type: 'string', description: "IPv4 or IPv6 address (no zone) of a node of the cluster: its heartbeat address, where its api-gateway is called", example: '10.77.1.11' },
+      password: { type: 'string', minLength: 1, maxLength: 1024, format: 'password', description: `The admin password of the node at \`peer\` (exchanged there for a token within ${PEER_TOKEN_TIMEOUT_MS / 1000} s; not stored)` },
+    },
+  },
+  MaintenanceRequest: { type: 'object', additionalProperties: false, required: ['on'], properties: { on: { type: 'boolean' } } },
+  ClusterMember: {
+    type: 'object',
+    required: ['id', 'heartbeatAddress', 'adminState', 'joinedAt'],
+    properties: {
+      id: nodeId,
+      heartbeatAddress: { type: 'string', nullable: true, example: '10.77.1.11' },
+      adminState: { type: 'string', enum: ['online', 'offline'], description: 'What the operator set: offline nodes serve nothing and receive nothing' },
+      joinedAt: { type: 'string', format: 'date-time' },
+    },
+  },
+  ClusterRecord: clusterRecord,
+  NodeStatus: {
+    type: 'object',
+    required: ['id', 'state', 'health', 'healthDetail', 'thisNode', 'heartbeatAddress', 'heartbeatLink', 'pools'],
+    properties: {
+      id: nodeId,
+      state: { type: 'string', enum: ['online', 'offline', 'down'], description: 'online: set online and answering; offline: taken offline by the operator; down: not answering' },
+      health: { type: 'string', enum: ['healthy', 'degraded', 'unknown'] },
+      healthDetail: { type: 'string', nullable: true, example: 'tank DEGRADED' },
+      thisNode: { type: 'boolean', description: 'The node of the gateway that answered' },
+      heartbeatAddress: { type: 'string', nullable: true },
+      heartbeatLink: { type: 'string', enum: ['up', 'down', 'unknown'] },
+      pools: { type: 'array', items: poolName, description: 'The HA pools it serves' },
+    },
+  },
+  ClusterStatus: {
+    type: 'object',
+    required: ['cluster', 'answeredBy', 'nodes'],
+    properties: {
+      cluster: {
+        type: 'object',
+        nullable: true,
+        description: 'null while there is no cluster',
+        required: ['id', 'heartbeatInterface', 'maintenance', 'createdAt'],
+        properties: { id: { type: 'string' }, heartbeatInterface: interfaceName, maintenance: { type: 'boolean' }, createdAt: { type: 'string', format: 'date-time' } },
+      },
+      answeredBy: { ...nodeId, description: 'The node of the gateway that answered' },
+      nodes: { type: 'array', items: { $ref: '#/components/schemas/NodeStatus' } },
+    },
+  },
+  NodeOfflineResult: {
+    type: 'object',
+    required: ['node', 'moved', 'clusterDestroyed', 'exported'],
+    properties: {
+      node: nodeId,
+      moved: { type: 'array', items: { type: 'object', required: ['pool', 'to'], properties: { pool: poolName, to: nodeId } }, description: 'Where its pools went' },
+      clusterDestroyed: { type: 'boolean', description: 'It was the last online node: the cluster ended' },
+      exported: { type: 'array', items: poolName, description: 'Pools exported because the cluster ended' },
+    },
+  },
   TokenRequest: { type: 'object', additionalProperties: false, required: ['password'], properties: { password: { type: 'string', minLength: 1, maxLength: 1024, format: 'password' } } },
   TokenResponse: {
     type: 'object',
@@ -194,9 +276,9 @@ export const SCHEMAS = {
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request (`field` names what is wrong)',
   401: 'Missing or wrong credentials',
-  404: 'Pool, node or resource not found',
+  404: 'Pool, node, cluster or resource not found',
   409: 'Conflicts with the current state (in transition, busy, stale epoch, address in use ...)',
-  502: 'A service behind the gateway failed',
+  502: 'A service behind the gateway failed (for a join: the node at `peer` cannot be reached)',
   503: 'No resource-manager answers (down, or the cluster is electing one)',
   504: 'No answer in time; the operation may still be running',
 };
@@ -223,7 +305,7 @@ export function buildOpenApiConfig(): Omit<OpenAPIObject, 'paths'> {
       [
         'REST API of a Tandem cluster. Every node runs a gateway and any of them serves the whole cluster.',
         '',
-        `Reads (GET) are open. Every mutating request (POST, DELETE) needs either a token from POST ${ApiPaths.token} ` +
+        `Reads (GET) are open. Every mutating request (POST, PUT, DELETE) needs either a token from POST ${ApiPaths.token} ` +
           `(valid ${TOKEN_TTL_MS / 3_600_000} h on every node, "Authorization: Bearer <token>") or Basic credentials ${ADMIN_USER}:<password>.`,
         '',
         `Errors are problem details (${PROBLEM_CONTENT_TYPE}): type urn:tandem:error:<CODE>, title <CODE>, status, detail, and the field for invalid arguments.`,
@@ -233,6 +315,7 @@ export function buildOpenApiConfig(): Omit<OpenAPIObject, 'paths'> {
     )
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'tandem token', description: `From POST ${ApiPaths.token}` }, 'bearer')
     .addBasicAuth({ type: 'http', scheme: 'basic', description: `User "${ADMIN_USER}" and the admin password` }, 'basic')
+    .addTag('cluster', 'The cluster and its nodes: form, join, status, offline/online, remove, maintenance (served by the active resource-manager)')
     .addTag('pools', 'HA pools under cluster control (served by the active resource-manager)')
     .addTag('auth', 'Tokens')
     .addTag('events', 'Live event feed')

@@ -1,22 +1,9 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import {
-  ACTOR_HEADER,
-  ApiPaths,
-  ErrorCode,
-  TandemError,
-  actorSchema,
-  describeZodError,
-  poolOpRequests,
-  poolOpSubject,
-  type PoolOpResults,
-  type PoolOperation,
-} from '@tandem/contracts';
-import { requestReply } from '@tandem/messaging';
-import { inSpan } from '@tandem/telemetry';
+import { ACTOR_HEADER, ApiPaths, actorSchema, poolOpRequests, poolOpSubject, type PoolOpResults, type PoolOperation } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { ApiAuthenticated, ApiProblems, ref } from './openapi';
-import { ProblemException, problemFromTandemError } from './problem';
+import { askResourceManager, contractRequest } from './resource-manager';
 
 /** Mutating operations may take a whole export + import + shares; reads must be quick. */
 export const MUTATING_TIMEOUT_MS = 120_000;
@@ -25,26 +12,11 @@ export const READ_TIMEOUT_MS = 10_000;
 const READS = new Set<PoolOperation>(['pool.list', 'pool.get']);
 
 /**
- * The request the resource-manager gets: the body (an object, or nothing) plus the fields the
- * gateway sets itself. Validated with the contract schema before anything is sent; the
- * validated *input* is forwarded, the resource-manager parses it with the same schema.
+ * The request the resource-manager gets: the body plus the fields the gateway sets itself,
+ * validated with the pool-operation contract before anything is sent (see contractRequest).
  */
 export function poolRequest(op: PoolOperation, body: unknown, set: Record<string, unknown>): Record<string, unknown> {
-  const b: unknown = body ?? {};
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new TandemError(ErrorCode.InvalidArgument, '(body): must be a JSON object', '(body)');
-  for (const k of Object.keys(set)) {
-    if (Object.prototype.hasOwnProperty.call(b, k)) {
-      const why = k === 'actor' ? `set by the gateway (send the ${ACTOR_HEADER} header instead)` : 'is taken from the path, not the body';
-      throw new TandemError(ErrorCode.InvalidArgument, `${k}: ${why}`, k);
-    }
-  }
-  const req = { ...(b as Record<string, unknown>), ...set };
-  const r = poolOpRequests[op].safeParse(req);
-  if (!r.success) {
-    const { field, message } = describeZodError(r.error);
-    throw new TandemError(ErrorCode.InvalidArgument, message, field);
-  }
-  return req;
+  return contractRequest(poolOpRequests[op], body, set);
 }
 
 @ApiTags('pools')
@@ -58,20 +30,10 @@ export class PoolsController {
 
   /** Forward to the active resource-manager; errors become problem details carrying the trace id. */
   private forward<O extends PoolOperation>(op: O, payload: Record<string, unknown>): Promise<PoolOpResults[O]> {
-    const timeout = READS.has(op) ? READ_TIMEOUT_MS : MUTATING_TIMEOUT_MS;
-    return inSpan(`api ${op}`, { 'tandem.operation': op, 'tandem.pool': String(payload.pool ?? '') }, async (span) => {
-      try {
-        return await requestReply<PoolOpResults[O]>(this.ctx.nc, poolOpSubject(op), payload, timeout);
-      } catch (err) {
-        if (!(err instanceof TandemError)) throw err;
-        const e =
-          err.code === ErrorCode.Unavailable
-            ? new TandemError(ErrorCode.Unavailable, `no resource-manager answers ${op}: none is running, or the cluster is electing one — retry in a few seconds`)
-            : err.code === ErrorCode.Timeout
-              ? new TandemError(ErrorCode.Timeout, `the resource-manager did not answer ${op} within ${timeout / 1000} s; it may still be running: check the pool and the activity log`)
-              : err;
-        throw new ProblemException(problemFromTandemError(e, span.spanContext().traceId));
-      }
+    return askResourceManager<PoolOpResults[O]>(this.ctx.nc, poolOpSubject(op), op, payload, {
+      timeoutMs: READS.has(op) ? READ_TIMEOUT_MS : MUTATING_TIMEOUT_MS,
+      check: 'check the pool and the activity log',
+      attributes: { 'tandem.pool': String(payload.pool ?? '') },
     });
   }
 

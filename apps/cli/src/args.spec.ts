@@ -97,3 +97,49 @@ test("commander's own usage errors and help", () => {
   assert.throws(() => parseArgs(['--help'], {}), HelpShown);
   assert.throws(() => parseArgs(['pool', 'attach', '--help'], {}), HelpShown);
 });
+
+test('cluster, node and maintenance commands parse into requests', () => {
+  assert.deepEqual(parseArgs(['cluster', 'create', '--heartbeat-interface', 'hb0'], ENV).invocation, { command: 'cluster.create', heartbeatInterface: 'hb0' });
+  assert.deepEqual(parseArgs(['cluster', 'status'], {}), { globals: { api: DEFAULT_API, json: false }, invocation: { command: 'cluster.status' } });
+  assert.deepEqual(parseArgs(['node', 'offline', 'node-b'], ENV).invocation, { command: 'node.offline', node: 'node-b', yes: false });
+  assert.deepEqual(parseArgs(['node', 'offline', 'node-b', '--yes'], ENV).invocation, { command: 'node.offline', node: 'node-b', yes: true });
+  assert.deepEqual(parseArgs(['node', 'online', 'node-b'], ENV).invocation, { command: 'node.online', node: 'node-b' });
+  assert.deepEqual(parseArgs(['node', 'remove', 'node-b'], ENV).invocation, { command: 'node.remove', node: 'node-b' });
+  assert.deepEqual(parseArgs(['maintenance', 'on'], ENV).invocation, { command: 'maintenance', on: true });
+  assert.deepEqual(parseArgs(['maintenance', 'off'], ENV).invocation, { command: 'maintenance', on: false });
+});
+
+test("cluster join: --password is the peer's, sent in the body; the local gateway is asked with --local-password, TANDEM_PASSWORD or the same", () => {
+  const join = (args: string[], env: Record<string, string>) => parseArgs(['cluster', 'join', ...args], env);
+  const plain = join(['--peer', '10.77.1.11', '--password', 'peer-pw'], {});
+  assert.deepEqual(plain.invocation, { command: 'cluster.join', peer: '10.77.1.11', password: 'peer-pw' });
+  assert.equal(plain.globals.password, 'peer-pw', 'no local password given: the same');
+  assert.equal(join(['--peer', '10.77.1.11', '--password', 'peer-pw'], ENV).globals.password, 'tandem-admin', 'TANDEM_PASSWORD for the local gateway');
+  assert.equal(join(['--peer', '10.77.1.11', '--password', 'peer-pw', '--local-password', 'mine'], ENV).globals.password, 'mine', '--local-password wins');
+  assert.deepEqual(parseArgs(['--password', 'peer-pw', 'cluster', 'join', '--peer', 'fd00::11'], {}).invocation, { command: 'cluster.join', peer: 'fd00::11', password: 'peer-pw' }, 'before the command too');
+  usage(() => join(['--peer', '10.77.1.11'], ENV), 'password', /needs --password/);
+  usage(() => join(['--peer', '999.1.1.1', '--password', 'pw'], {}), 'peer', /^--peer "999\.1\.1\.1": must be an IPv4 or IPv6 address/);
+  usage(() => join(['--peer', 'node-a', '--password', 'pw'], {}), 'peer');
+  usage(() => join(['--peer', 'fe80::1%hb0', '--password', 'pw'], {}), 'peer', /zone/);
+  usage(() => join(['--peer', '10.77.1.11', '--password', ''], {}), 'password', /must not be empty/);
+});
+
+test('bad cluster values are usage errors naming the field, checked before the password', () => {
+  usage(() => parseArgs(['cluster', 'create', '--heartbeat-interface', 'hb0;reboot'], {}), 'heartbeatInterface', /^--heartbeat-interface "hb0;reboot": must be a Linux interface name/);
+  usage(() => parseArgs(['cluster', 'create', '--heartbeat-interface', 'x'.repeat(16)], {}), 'heartbeatInterface');
+  usage(() => parseArgs(['node', 'offline', 'Node_B'], {}), 'node', /^NODE: /);
+  usage(() => parseArgs(['node', 'online', '$(reboot)'], {}), 'node');
+  usage(() => parseArgs(['node', 'remove', 'node-'], ENV), 'node');
+  usage(() => parseArgs(['maintenance', 'yes'], ENV), 'on', /must be on or off/);
+  for (const argv of [['cluster', 'create', '--heartbeat-interface', 'hb0'], ['node', 'offline', 'node-b'], ['node', 'online', 'node-b'], ['node', 'remove', 'node-b'], ['maintenance', 'on']]) {
+    usage(() => parseArgs(argv, {}), 'password', /needs the admin password/);
+  }
+  const errors: string[] = [];
+  const out = { writeOut: () => undefined, writeErr: (s: string) => void errors.push(s) };
+  assert.throws(() => parseArgs(['cluster', 'create'], ENV, out), CommanderError);
+  assert.throws(() => parseArgs(['cluster', 'join', '--password', 'pw'], ENV, out), CommanderError);
+  assert.throws(() => parseArgs(['node', 'offline'], ENV, out), CommanderError);
+  assert.throws(() => parseArgs(['maintenance'], ENV, out), CommanderError);
+  assert.ok(errors.some((e) => /^tandem: required option '--heartbeat-interface <IF>' not specified/.test(e)), errors.join('|'));
+  assert.ok(errors.some((e) => /^tandem: required option '--peer <IP>' not specified/.test(e)), errors.join('|'));
+});

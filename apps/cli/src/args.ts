@@ -1,6 +1,16 @@
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
-import { describeZodError, poolOpRequests, shareSpecSchema, vipSpecSchema, type PoolOperation, type PoolOpRequest } from '@tandem/contracts';
+import {
+  describeZodError,
+  interfaceNameSchema,
+  joinClusterRequestSchema,
+  nodeIdSchema,
+  poolOpRequests,
+  shareSpecSchema,
+  vipSpecSchema,
+  type PoolOperation,
+  type PoolOpRequest,
+} from '@tandem/contracts';
 
 export const DEFAULT_API = 'http://127.0.0.1:8080';
 
@@ -41,6 +51,13 @@ export type Invocation =
   | { command: 'pool.export'; pool: string }
   | { command: 'pool.reattach'; pool: string; node: string }
   | { command: 'pool.remove'; pool: string }
+  | { command: 'cluster.create'; heartbeatInterface: string }
+  | { command: 'cluster.join'; peer: string; password: string }
+  | { command: 'cluster.status' }
+  | { command: 'node.offline'; node: string; yes: boolean }
+  | { command: 'node.online'; node: string }
+  | { command: 'node.remove'; node: string }
+  | { command: 'maintenance'; on: boolean }
   | { command: 'log'; limit: number }
   | { command: 'events' };
 
@@ -49,7 +66,20 @@ export interface Parsed {
   invocation: Invocation;
 }
 
-const MUTATING = new Set<Invocation['command']>(['pool.attach', 'pool.move', 'pool.detach', 'pool.export', 'pool.reattach', 'pool.remove']);
+const MUTATING = new Set<Invocation['command']>([
+  'pool.attach',
+  'pool.move',
+  'pool.detach',
+  'pool.export',
+  'pool.reattach',
+  'pool.remove',
+  'cluster.create',
+  'cluster.join',
+  'node.offline',
+  'node.online',
+  'node.remove',
+  'maintenance',
+]);
 export function isMutating(inv: Invocation): boolean {
   return MUTATING.has(inv.command);
 }
@@ -104,6 +134,41 @@ function checkRequest<O extends PoolOperation>(op: O, req: Record<string, unknow
   throw new UsageError(option ? `${option}: ${message.slice(field.length + 2)}` : message, field, hint);
 }
 
+/** NODE of the node commands, checked with the contract. */
+export function parseNode(node: string, command: string): string {
+  const r = nodeIdSchema.safeParse(node);
+  if (!r.success) throw new UsageError(`NODE: ${r.error.issues[0]?.message ?? 'invalid'}`, 'node', `see the nodes with: tandem cluster status (e.g. tandem ${command} node-b)`);
+  return node;
+}
+
+/** `--heartbeat-interface IF`, checked with the contract. */
+export function parseHeartbeatInterface(iface: string): string {
+  const r = interfaceNameSchema.safeParse(iface);
+  if (!r.success) {
+    throw new UsageError(`--heartbeat-interface ${JSON.stringify(iface)}: ${r.error.issues[0]?.message ?? 'invalid'}`, 'heartbeatInterface', 'give the interface the nodes hear each other on, the same name on every node, e.g. --heartbeat-interface hb0');
+  }
+  return iface;
+}
+
+/** `maintenance on|off` */
+export function parseOnOff(value: string): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new UsageError(`maintenance ${JSON.stringify(value)}: must be on or off`, 'on', 'tandem maintenance on, or tandem maintenance off');
+}
+
+const JOIN_HINT = 'tandem cluster join --peer IP --password PW: IP is the heartbeat address of a node of the cluster, PW the admin password of that node';
+
+/** `cluster join --peer IP --password PW`, checked with the contract of POST /api/v1/cluster/join. */
+export function checkJoin(peer: string, password: string | undefined): { peer: string; password: string } {
+  if (password === undefined) throw new UsageError('cluster join needs --password: the admin password of the node at --peer', 'password', JOIN_HINT);
+  const r = joinClusterRequestSchema.safeParse({ peer, password });
+  if (!r.success) {
+    const { field, message } = describeZodError(r.error);
+    throw new UsageError(`--${field}${field === 'peer' ? ` ${JSON.stringify(peer)}` : ''}: ${message.slice(field.length + 2)}`, field, JOIN_HINT);
+  }
+  return { peer, password };
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -133,7 +198,70 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .addOption(new Option('--api <url>', `API of any node (env TANDEM_API, default ${DEFAULT_API})`))
     .option('--json', 'machine-readable output (JSON)')
     .addOption(new Option('--password <password>', 'admin password for changes (prefer env TANDEM_PASSWORD: arguments are visible to other users)'))
-    .addHelpText('after', '\nReads need no password; changes (attach, move, detach, export, reattach, remove) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.');
+    .addHelpText('after', '\nReads need no password; changes (cluster create/join, node offline/online/remove, maintenance, pool attach/move/detach/export/reattach/remove) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.');
+
+  const cluster = program.command('cluster').description('the cluster: form it, join nodes to it, its status');
+
+  cluster
+    .command('create')
+    .description("form the cluster on the node of the API (--api), its first member")
+    .requiredOption('--heartbeat-interface <IF>', 'the interface the nodes hear each other on (the same name on every node)')
+    .action((opts: { heartbeatInterface: string }, cmd: Command) => {
+      onInvocation({ command: 'cluster.create', heartbeatInterface: parseHeartbeatInterface(opts.heartbeatInterface) }, cmd);
+    });
+
+  cluster
+    .command('join')
+    .description("join the node of the API (--api) to the cluster of the node at --peer")
+    .usage('--peer IP --password PW [--local-password PW]')
+    .requiredOption('--peer <IP>', 'heartbeat address of a node of the cluster (its api-gateway is called there)')
+    .addOption(new Option('--local-password <password>', "admin password of the node of the API, when it differs (env TANDEM_PASSWORD; default: --password)"))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The password of the peer (a global option, required here):',
+        '  --password <password>        the admin password of the node at --peer: this',
+        "                               node's api-gateway gets a token from the peer with it",
+      ].join('\n'),
+    )
+    .action((opts: { peer: string }, cmd: Command) => {
+      // --password is also the global option: commander gives it to the program wherever it is written.
+      const { password } = cmd.optsWithGlobals<{ password?: string }>();
+      onInvocation({ command: 'cluster.join', ...checkJoin(opts.peer, password) }, cmd);
+    });
+
+  cluster
+    .command('status')
+    .description('the cluster, its nodes, their state, health, heartbeat and pools')
+    .action((_opts, cmd: Command) => onInvocation({ command: 'cluster.status' }, cmd));
+
+  const node = program.command('node').description('the nodes of the cluster');
+
+  node
+    .command('offline')
+    .description('take a node offline: its pools move to other online nodes first (the last online node ends the cluster: needs --yes)')
+    .argument('<node>', 'node id')
+    .option('--yes', 'confirm ending the cluster when NODE is its last online node')
+    .action((id: string, opts: { yes?: boolean }, cmd: Command) => onInvocation({ command: 'node.offline', node: parseNode(id, 'node offline'), yes: opts.yes === true }, cmd));
+
+  node
+    .command('online')
+    .description('bring an offline node back online')
+    .argument('<node>', 'node id')
+    .action((id: string, _opts, cmd: Command) => onInvocation({ command: 'node.online', node: parseNode(id, 'node online') }, cmd));
+
+  node
+    .command('remove')
+    .description('remove an offline node from the cluster')
+    .argument('<node>', 'node id')
+    .action((id: string, _opts, cmd: Command) => onInvocation({ command: 'node.remove', node: parseNode(id, 'node remove') }, cmd));
+
+  program
+    .command('maintenance')
+    .description('maintenance mode: while on, nothing moves automatically')
+    .argument('<on|off>', 'on or off')
+    .action((value: string, _opts, cmd: Command) => onInvocation({ command: 'maintenance', on: parseOnOff(value) }, cmd));
 
   const pool = program.command('pool').description('HA pools under cluster control');
 
@@ -247,6 +375,10 @@ export function parseArgs(args: readonly string[], env: NodeJS.ProcessEnv = proc
   let parsed: Parsed | undefined;
   const program = createProgram((invocation, cmd) => {
     const globals = globalsFrom(cmd, env);
+    if (invocation.command === 'cluster.join') {
+      // --password is the peer's; this node's gateway is asked with its own password, if given.
+      globals.password = cmd.opts<{ localPassword?: string }>().localPassword ?? (env.TANDEM_PASSWORD || undefined) ?? invocation.password;
+    }
     if (isMutating(invocation) && globals.password === undefined) {
       throw new UsageError(`${invocation.command.replace('.', ' ')} changes the cluster and needs the admin password`, 'password', 'set TANDEM_PASSWORD (or give --password)');
     }

@@ -82,8 +82,18 @@ export class ApiClient {
   }
 
   /** A change: authenticated with a token obtained from the password. */
-  async change<T>(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  async change<T>(method: 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
     return this.json<T>(await this.request(method, path, { body, auth: true, timeoutMs: MUTATING_TIMEOUT_MS }));
+  }
+
+  /** The node the API's gateway runs on (its liveness answer), or undefined when it does not say. */
+  async nodeId(): Promise<string | undefined> {
+    try {
+      const live = await this.json<{ node?: unknown }>(await this.request('GET', ApiPaths.live, { timeoutMs: 5_000 }));
+      return typeof live.node === 'string' ? live.node : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Follow the event feed; resolves when the server ends it. */

@@ -1,8 +1,19 @@
 import { CommanderError } from 'commander';
-import { ApiPaths, ErrorCode, problemType, type ActivityEntry, type HaPool, type PoolOpResults, type ProblemDetails } from '@tandem/contracts';
+import {
+  ApiPaths,
+  ErrorCode,
+  problemType,
+  type ActivityEntry,
+  type ClusterOpResults,
+  type ClusterStatus,
+  type HaPool,
+  type PoolOpResults,
+  type ProblemDetails,
+} from '@tandem/contracts';
 import { HelpShown, UsageError, parseArgs, type Parsed } from './args';
 import { ApiClient, ApiError } from './client';
-import { Progress, activityTable, eventLine, hintFor, poolDetails, poolTable, seconds, vipText, type Out } from './output';
+import { offlineDecision, offlineDone } from './cluster';
+import { Progress, activityTable, clusterStatusText, eventLine, hintFor, poolDetails, poolTable, seconds, vipText, type Out } from './output';
 
 /**
  * tandem — the command-line client of the api-gateway. A thin client: it checks arguments with
@@ -97,6 +108,60 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
     case 'pool.remove':
       await change(io, json, `removing ${inv.pool}`, () => api.change<PoolOpResults['pool.remove']>('DELETE', ApiPaths.pool(inv.pool)), (r) => `removed ${r.pool} from cluster control in {t}`);
       return 0;
+    case 'cluster.create': {
+      const node = json ? undefined : await api.nodeId();
+      await change(io, json, `forming cluster on ${node ?? 'the node of the API'} (heartbeat ${inv.heartbeatInterface})`, () =>
+        api.change<ClusterOpResults['cluster.create']>('POST', ApiPaths.cluster, { heartbeatInterface: inv.heartbeatInterface }), (c) => {
+        const first = c.nodes[0];
+        return `cluster ${c.id} formed on ${first?.id ?? node} in {t}${first?.heartbeatAddress ? ` (heartbeat ${c.heartbeatInterface} at ${first.heartbeatAddress}: the address other nodes join with)` : ''}`;
+      });
+      return 0;
+    }
+    case 'cluster.join': {
+      const node = json ? undefined : await api.nodeId();
+      await change(io, json, `joining ${node ?? 'the node of the API'} to the cluster of the node at ${inv.peer}`, () =>
+        api.change<ClusterOpResults['cluster.join']>('POST', ApiPaths.clusterJoin, { peer: inv.peer, password: inv.password }), (c) =>
+        `${node ?? 'the node'} joined cluster ${c.id} in {t}; its nodes: ${c.nodes.map((n) => n.id).join(', ')}`,
+      );
+      return 0;
+    }
+    case 'cluster.status': {
+      const status = await api.get<ClusterStatus>(ApiPaths.cluster);
+      if (json) printJson(io, status);
+      else io.stdout.write(clusterStatusText(status));
+      return 0;
+    }
+    case 'node.offline': {
+      const status = await api.get<ClusterStatus>(ApiPaths.cluster);
+      const d = offlineDecision(status, inv.node);
+      if (d.kind === 'ends-cluster') {
+        if (!inv.yes) {
+          const p: ProblemDetails = { type: problemType(ErrorCode.InvalidArgument), title: ErrorCode.InvalidArgument, status: 0, detail: `${d.warning}; nothing done`, field: 'yes' };
+          printError(io, json, p, `to end the cluster, run again with --yes: tandem node offline ${inv.node} --yes (or first bring another node online: tandem node online NODE)`);
+          return 2;
+        }
+        if (!json) io.stderr.write(`warning: ${d.warning}\n`);
+      } else if (d.note && !json) {
+        io.stderr.write(`note: ${d.note}\n`);
+      }
+      await change(io, json, d.doing, () => api.change<ClusterOpResults['node.offline']>('POST', ApiPaths.nodeAction(inv.node, 'offline'), {}), (r) => offlineDone(r, status.cluster?.id));
+      return 0;
+    }
+    case 'node.online':
+      await change(io, json, `bringing ${inv.node} online`, () => api.change<ClusterOpResults['node.online']>('POST', ApiPaths.nodeAction(inv.node, 'online'), {}), () =>
+        `${inv.node} is online in {t} (pools do not move back by themselves: tandem pool move POOL --to ${inv.node})`,
+      );
+      return 0;
+    case 'node.remove':
+      await change(io, json, `removing ${inv.node} from the cluster`, () => api.change<ClusterOpResults['node.remove']>('DELETE', ApiPaths.node(inv.node)), (c) =>
+        `removed ${inv.node} from cluster ${c.id} in {t}; its nodes: ${c.nodes.map((n) => n.id).join(', ') || 'none'}`,
+      );
+      return 0;
+    case 'maintenance':
+      await change(io, json, `turning maintenance ${inv.on ? 'on' : 'off'}`, () => api.change<ClusterOpResults['maintenance.set']>('PUT', ApiPaths.clusterMaintenance, { on: inv.on }), (c) =>
+        c.maintenance ? 'maintenance: ON — nothing moves automatically' : 'maintenance: off',
+      );
+      return 0;
     case 'log': {
       const entries = await api.get<ActivityEntry[]>(`${ApiPaths.activity}?limit=${inv.limit}`);
       if (json) printJson(io, entries);
@@ -133,7 +198,17 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
   } catch (err) {
     if (err instanceof ApiError) {
       const inv = parsed.invocation;
-      printError(io, parsed.globals.json, err.problem, hintFor(err.problem, { api: parsed.globals.api, pool: 'pool' in inv ? inv.pool : inv.command === 'pool.attach' ? inv.body.pool : undefined }));
+      printError(
+        io,
+        parsed.globals.json,
+        err.problem,
+        hintFor(err.problem, {
+          api: parsed.globals.api,
+          pool: 'pool' in inv ? inv.pool : inv.command === 'pool.attach' ? inv.body.pool : undefined,
+          node: 'node' in inv ? inv.node : undefined,
+          command: inv.command,
+        }),
+      );
       return 1;
     }
     throw err;

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HaPool } from '@tandem/contracts';
+import type { ClusterStatus, HaPool } from '@tandem/contracts';
 import { SseParser } from './client';
-import { Progress, eventLine, hintFor, poolDetails, poolTable, seconds, table } from './output';
+import { Progress, clusterStatusText, eventLine, hintFor, poolDetails, poolTable, seconds, table } from './output';
 
 const tank: HaPool = {
   name: 'tank',
@@ -62,4 +62,57 @@ test('the progress line is redrawn on a terminal, printed once otherwise', () =>
   const plain: string[] = [];
   new Progress({ write: (s: string) => plain.push(s), isTTY: false }, 'moving tank to node-b').stop();
   assert.deepEqual(plain, ['moving tank to node-b …\n']);
+});
+
+const clusterStatus: ClusterStatus = {
+  cluster: { id: 'tandem', heartbeatInterface: 'hb0', maintenance: false, createdAt: '2026-01-01T00:00:00.000Z' },
+  answeredBy: 'node-b',
+  nodes: [
+    { id: 'node-b', state: 'online', health: 'degraded', healthDetail: 'backup DEGRADED', thisNode: true, heartbeatAddress: '10.77.1.12', heartbeatLink: 'up', pools: ['backup', 'tank'] },
+    { id: 'node-a', state: 'online', health: 'healthy', healthDetail: null, thisNode: false, heartbeatAddress: '10.77.1.11', heartbeatLink: 'up', pools: [] },
+    { id: 'node-c', state: 'down', health: 'unknown', healthDetail: null, thisNode: false, heartbeatAddress: '10.77.1.13', heartbeatLink: 'unknown', pools: [] },
+    { id: 'node-d', state: 'offline', health: 'healthy', healthDetail: null, thisNode: false, heartbeatAddress: null, heartbeatLink: 'down', pools: [] },
+  ],
+};
+
+test('cluster status: a row per node, this node marked, maintenance said when on', () => {
+  const lines = clusterStatusText(clusterStatus).trimEnd().split('\n');
+  assert.match(lines[0], /^cluster tandem  heartbeat interface hb0  formed \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  assert.equal(lines[1], '');
+  assert.match(lines[2], /^ {3}NODE\s+STATE\s+HEALTH\s+HEARTBEAT\s+POOLS$/);
+  assert.match(lines[3], /^ {3}node-a\s+online\s+healthy\s+10\.77\.1\.11 link up\s+-$/);
+  assert.match(lines[4], /^\* {2}node-b\s+online\s+degraded \(backup DEGRADED\)\s+10\.77\.1\.12 link up\s+backup,tank$/);
+  assert.match(lines[5], /^ {3}node-c\s+down\s+unknown\s+10\.77\.1\.13 link unknown\s+-$/);
+  assert.match(lines[6], /^ {3}node-d\s+offline\s+healthy\s+- link down\s+-$/);
+  assert.equal(lines[7], '');
+  assert.equal(lines[8], '* this node (node-b), whose api-gateway answered');
+  assert.equal(lines.length, 9, 'no maintenance line while it is off');
+  // Columns line up: every row starts its STATE at the same place.
+  const at = lines[2].indexOf('STATE');
+  for (const l of lines.slice(3, 7)) assert.match(l.slice(at), /^(online|down|offline) /);
+
+  const on = clusterStatusText({ ...clusterStatus, cluster: { ...clusterStatus.cluster!, maintenance: true } });
+  assert.match(on, /\nmaintenance: ON — nothing moves automatically\n$/);
+});
+
+test('cluster status: no cluster yet, or this node not in it', () => {
+  assert.match(clusterStatusText({ cluster: null, answeredBy: 'node-a', nodes: [] }), /^no cluster yet \(asked node-a\): form one with tandem cluster create --heartbeat-interface IF/);
+  const outside = clusterStatusText({ ...clusterStatus, answeredBy: 'node-e', nodes: clusterStatus.nodes.map((n) => ({ ...n, thisNode: false })) });
+  assert.doesNotMatch(outside, /^\*/m);
+  assert.match(outside, /^this node \(node-e\), whose api-gateway answered, is not in the cluster: join it with tandem cluster join/m);
+});
+
+test('hints for cluster errors', () => {
+  const p = (title: string, status: number, field?: string, detail = 'x') => ({ type: `urn:tandem:error:${title}`, title, status, detail, ...(field ? { field } : {}) });
+  assert.match(hintFor(p('UNAVAILABLE', 502, 'peer'), { api: '', command: 'cluster.join' }) ?? '', /check --peer/);
+  assert.match(hintFor(p('UNAUTHORIZED', 401, 'password'), { api: '', command: 'cluster.join' }) ?? '', /admin password of the node at --peer/);
+  assert.match(hintFor(p('UNAUTHORIZED', 401), { api: '' }) ?? '', /TANDEM_PASSWORD/);
+  assert.match(hintFor(p('NOT_FOUND', 404, undefined, 'there is no cluster yet'), { api: '', command: 'maintenance' }) ?? '', /tandem cluster create/);
+  assert.match(hintFor(p('INVALID_ARGUMENT', 400, 'node', 'node node-b is online: take it offline first'), { api: '', node: 'node-b', command: 'node.remove' }) ?? '', /tandem node offline node-b/);
+  assert.match(hintFor(p('INTERFACE_NOT_FOUND', 400, 'heartbeatInterface'), { api: '', command: 'cluster.join' }) ?? '', /same name/);
+  assert.match(hintFor(p('UNAVAILABLE', 503, 'node'), { api: '', node: 'node-b', command: 'node.online' }) ?? '', /is node-b running/);
+  assert.match(hintFor(p('TIMEOUT', 504), { api: '', node: 'node-b', command: 'node.offline' }) ?? '', /tandem cluster status/);
+  assert.match(hintFor(p('TIMEOUT', 504), { api: '', pool: 'tank', command: 'pool.move' }) ?? '', /tandem pool show tank/);
+  assert.match(hintFor(p('ALREADY_EXISTS', 409), { api: '', command: 'cluster.join' }) ?? '', /tandem cluster status/);
+  assert.match(hintFor(p('UNKNOWN_NODE', 404), { api: '', command: 'node.offline' }) ?? '', /tandem cluster status lists the nodes/);
 });

@@ -1,4 +1,4 @@
-import { ErrorCode, type ActivityEntry, type FloatingIp, type HaPool, type ProblemDetails, type ShareSpec } from '@tandem/contracts';
+import { ErrorCode, type ActivityEntry, type ClusterStatus, type FloatingIp, type HaPool, type NodeStatus, type ProblemDetails, type ShareSpec } from '@tandem/contracts';
 
 export interface Out {
   write(s: string): unknown;
@@ -52,6 +52,41 @@ export function poolDetails(p: HaPool): string {
   rows.push(['updated', localTime(p.updatedAt)]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${(k + ':').padEnd(w + 1)}  ${v}`).join('\n') + '\n';
+}
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+function healthText(n: NodeStatus): string {
+  return n.healthDetail ? `${n.health} (${clip(n.healthDetail, 48)})` : n.health;
+}
+
+/**
+ * `tandem cluster status`: the cluster, then one row per node — NODE, STATE (online, offline,
+ * down), HEALTH, HEARTBEAT (address and link), POOLS — with `*` marking this node (the node of
+ * the api-gateway that answered), and a line when maintenance is on.
+ */
+export function clusterStatusText(status: ClusterStatus): string {
+  const me = status.answeredBy;
+  if (!status.cluster) {
+    return `no cluster yet (asked ${me}): form one with tandem cluster create --heartbeat-interface IF, or join one with tandem cluster join --peer IP --password PW\n`;
+  }
+  const c = status.cluster;
+  const lines = [`cluster ${c.id}  heartbeat interface ${c.heartbeatInterface}  formed ${localTime(c.createdAt)}`, ''];
+  const rows = [['', 'NODE', 'STATE', 'HEALTH', 'HEARTBEAT', 'POOLS']];
+  for (const n of [...status.nodes].sort((a, b) => a.id.localeCompare(b.id))) {
+    rows.push([n.thisNode ? '*' : '', n.id, n.state, healthText(n), `${n.heartbeatAddress ?? '-'} link ${n.heartbeatLink}`, n.pools.join(',') || '-']);
+  }
+  lines.push(table(rows).trimEnd(), '');
+  const here = status.nodes.find((n) => n.thisNode);
+  lines.push(
+    here
+      ? `* this node (${here.id}), whose api-gateway answered`
+      : `this node (${me}), whose api-gateway answered, is not in the cluster: join it with tandem cluster join --peer IP --password PW`,
+  );
+  if (c.maintenance) lines.push('maintenance: ON — nothing moves automatically');
+  return `${lines.join('\n')}\n`;
 }
 
 /** 2026-01-31 14:05:09 in local time. */
@@ -118,30 +153,45 @@ export class Progress {
   }
 }
 
+const PEER_HINT =
+  "check --peer (the heartbeat address of a node of the cluster) and that its api-gateway answers there, on the port this node's gateway calls (its TANDEM_PEER_API_PORT, default its own port)";
+
 /** What to do next after an error. */
-export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string }): string | undefined {
+export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; node?: string; command?: string }): string | undefined {
+  const aboutCluster = ctx.command !== undefined && /^(cluster|node|maintenance)/.test(ctx.command);
+  if (p.field === 'peer' && (p.title === ErrorCode.Unavailable || p.title === ErrorCode.Timeout)) return PEER_HINT;
   switch (p.title) {
     case ErrorCode.Unavailable:
-      return p.status === 0
-        ? `is the api-gateway running at ${ctx.api}? give another node's API with --api URL (or TANDEM_API)`
-        : 'check that the resource-manager runs on the nodes (its /health/ready), then retry';
+      if (p.status === 0) return `is the api-gateway running at ${ctx.api}? give another node's API with --api URL (or TANDEM_API)`;
+      if (p.field === 'node') return `is ${ctx.node ?? 'the node'} running (its host-executor)? see tandem cluster status`;
+      return 'check that the resource-manager runs on the nodes (its /health/ready), then retry';
     case ErrorCode.NotLeader:
       return 'the cluster is electing its resource-manager: retry in a few seconds';
     case ErrorCode.Unauthorized:
-      return 'check the password (TANDEM_PASSWORD or --password)';
+      return p.field === 'password'
+        ? "--password is the admin password of the node at --peer (this node's own is --local-password or TANDEM_PASSWORD)"
+        : 'check the password (TANDEM_PASSWORD or --password)';
     case ErrorCode.InvalidArgument:
-      return p.field?.startsWith('vips') ? 'give floating IPs as --vip INTERFACE:ADDRESS/PREFIX, e.g. --vip cli0:10.77.3.50/24' : 'see: tandem --help';
+      if (p.field?.startsWith('vips')) return 'give floating IPs as --vip INTERFACE:ADDRESS/PREFIX, e.g. --vip cli0:10.77.3.50/24';
+      if (p.field === 'node' && /offline first/.test(p.detail)) return `take it offline first: tandem node offline ${ctx.node ?? 'NODE'}`;
+      return 'see: tandem --help';
+    case ErrorCode.InterfaceNotFound:
+      return 'every node needs the heartbeat interface under the same name: check ip link on the node (tandem cluster status shows the interface)';
+    case ErrorCode.AlreadyExists:
+      return aboutCluster ? 'see tandem cluster status' : 'see tandem pool list';
+    case ErrorCode.NotFound:
+      if (/no cluster/.test(p.detail)) return 'form one first: tandem cluster create --heartbeat-interface IF (or join one: tandem cluster join --peer IP --password PW)';
+      return aboutCluster ? 'see tandem cluster status' : 'see the pools under cluster control: tandem pool list';
     case ErrorCode.PoolNotFound:
     case ErrorCode.PoolNotManaged:
-    case ErrorCode.NotFound:
       return 'see the pools under cluster control: tandem pool list';
     case ErrorCode.UnknownNode:
-      return 'check the node name (tandem pool list shows where pools run)';
+      return 'check the node name: tandem cluster status lists the nodes';
     case ErrorCode.InTransition:
     case ErrorCode.PoolBusy:
       return 'another operation on the pool is running: wait for it (tandem events), then retry';
     case ErrorCode.Timeout:
-      return `the operation may still be running: check tandem pool show ${ctx.pool ?? 'POOL'} and tandem log`;
+      return aboutCluster ? 'the operation may still be running: check tandem cluster status and tandem log' : `the operation may still be running: check tandem pool show ${ctx.pool ?? 'POOL'} and tandem log`;
     case ErrorCode.StaleEpoch:
       return `another node took the pool over meanwhile: check tandem pool show ${ctx.pool ?? 'POOL'}`;
     case ErrorCode.AddressInUse:

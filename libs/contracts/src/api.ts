@@ -1,4 +1,6 @@
 import { z, type ZodError } from 'zod';
+import { isIP } from 'node:net';
+import type { ClusterOperation } from './cluster-ops';
 import { ErrorCode } from './errors';
 import type { PoolOperation } from './pool-ops';
 
@@ -17,8 +19,16 @@ export const ApiPaths = {
   activity: `${API_PREFIX}/activity`,
   events: `${API_PREFIX}/events`,
   nodes: `${API_PREFIX}/nodes`,
+  node: (node: string) => `${API_PREFIX}/nodes/${encodeURIComponent(node)}`,
+  nodeAction: (node: string, action: NodeAction) => `${API_PREFIX}/nodes/${encodeURIComponent(node)}/${action}`,
+  cluster: `${API_PREFIX}/cluster`,
+  clusterNodes: `${API_PREFIX}/cluster/nodes`,
+  clusterJoin: `${API_PREFIX}/cluster/join`,
+  clusterMaintenance: `${API_PREFIX}/cluster/maintenance`,
   docs: '/api/docs',
   docsJson: '/api/docs-json',
+  /** Liveness of the gateway; says which node it runs on (`{status, service, node}`). */
+  live: '/health/live',
 } as const;
 
 /** Pool operations reached as POST /api/v1/pools/{pool}/{action}. */
@@ -32,6 +42,38 @@ export const POOL_ACTION_OPS: Record<PoolAction, PoolOperation> = {
   export: 'pool.export',
   reattach: 'pool.reattach',
 };
+
+/** Node operations reached as POST /api/v1/nodes/{node}/{action}; DELETE /api/v1/nodes/{node} is node.remove. */
+export const NODE_ACTIONS = ['offline', 'online'] as const;
+export type NodeAction = (typeof NODE_ACTIONS)[number];
+
+/** The cluster operation behind each REST route of a node. */
+export const NODE_ACTION_OPS: Record<NodeAction, ClusterOperation> = {
+  offline: 'node.offline',
+  online: 'node.online',
+};
+
+/**
+ * Cluster request bodies are the cluster-operation contracts (cluster-ops.ts) minus what the
+ * gateway sets: `actor` always, `node` of POST /api/v1/cluster (the gateway's own node) and of
+ * /api/v1/nodes/{node}/… (the path). POST /api/v1/cluster/join is the gateway's own: it joins
+ * the gateway's node to the cluster of the node at `peer` by calling that node's gateway.
+ */
+export const joinClusterRequestSchema = z
+  .object({
+    /** The heartbeat address of a node of the cluster to join; its api-gateway is called there. */
+    peer: z
+      .string()
+      .refine((v) => isIP(v) !== 0, 'must be an IPv4 or IPv6 address (the heartbeat address of a node of the cluster)')
+      .refine((v) => !v.includes('%'), 'must be an address without a zone (%…)'),
+    /** The admin password of the node at `peer` (exchanged there for a token, never stored). */
+    password: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters'),
+  })
+  .strict();
+export type JoinClusterRequest = z.infer<typeof joinClusterRequestSchema>;
+
+/** How long a join waits for the peer's token endpoint (connect and answer). */
+export const PEER_TOKEN_TIMEOUT_MS = 5_000;
 
 /** Who asked, as recorded in the activity log. The CLI sends e.g. `cli:alice@host1`. */
 export const ACTOR_HEADER = 'x-tandem-actor';
