@@ -8,3 +8,4 @@ export * from './services';
 export * from './pool-ops';
 export * from './api';
 export * from './cluster-ops';
+export * from './catalogue';
