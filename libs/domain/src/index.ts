@@ -1,3 +1,4 @@
 export * from './leader-lease';
 export * from './ha-pool';
 export * from './peer-liveness';
+export * from './failover-planner';
