@@ -1,14 +1,38 @@
 import { dirname, join } from 'node:path';
-import { connect } from 'nats';
-import { HostClient } from '@tandem/messaging';
-import { Testbed } from '@tandem/testbed';
+import { connect, type NatsConnection } from 'nats';
+import {
+  ErrorCode,
+  TandemError,
+  clusterOpSubject,
+  poolOpSubject,
+  type ClusterOpResults,
+  type PoolOpResults,
+} from '@tandem/contracts';
+import { HostClient, requestReply } from '@tandem/messaging';
+import { TESTBED_ADMIN_PASSWORD, Testbed } from '@tandem/testbed';
 
 /**
- * The local demo: the testbed cluster plus a demo pool on the shared JBOD, imported on node-a,
- * with a floating IP on the client network and an SMB share the client namespace can reach.
+ * The local demo: the testbed cluster (2 storage nodes, a witness, a client), the cluster formed
+ * over hb0, and a demo pool on the shared JBOD under cluster control on node-a with a floating IP
+ * on the client network and an SMB share the client namespace can reach.
  */
 const POOL = 'demo';
 const VIP = '10.77.3.50';
+
+async function call<T>(nc: NatsConnection, subject: string, req: unknown): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await requestReply<T>(nc, subject, req, 120_000);
+    } catch (err) {
+      // right after start-up the resource-manager lease is taken within a few seconds
+      if (i < 80 && err instanceof TandemError && err.code === ErrorCode.Unavailable) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const say = (l: string) => process.stderr.write(`[demo] ${l}\n`);
@@ -18,35 +42,40 @@ async function main(): Promise<void> {
   const nc = await connect({ servers });
   const host = new HostClient(nc, 60_000);
   try {
-    const mountpoint = join(dirname(status.jbod), 'mnt', POOL);
-    const holder = (await Promise.all(['node-a', 'node-b'].map(async (n) => ((await host.call(n, 'pool.list', {})).some((p) => p.name === POOL) ? n : null)))).find(Boolean);
-    const node = holder ?? 'node-a';
-    if (!holder) {
-      const importable = await host.call(node, 'pool.importable', {});
-      if (importable.some((p) => p.name === POOL)) {
-        say(`importing pool ${POOL} on ${node}`);
-        await host.call(node, 'pool.import', { pool: POOL });
-      } else {
-        say(`creating pool ${POOL} on the shared JBOD (${status.jbod}) on ${node}`);
-        await host.call(node, 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`, `${POOL}-1`], sizeMiB: 256, mountpoint });
-      }
+    const cluster = await call<ClusterOpResults['cluster.status']>(nc, clusterOpSubject('cluster.status'), {});
+    if (!cluster.cluster) {
+      say('forming the cluster on node-a over hb0, node-b joins');
+      await call(nc, clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0', actor: 'demo' });
+      await call(nc, clusterOpSubject('cluster.join'), { node: 'node-b', actor: 'demo' });
     }
-    await host.call(node, 'dataset.create', { dataset: `${POOL}/files` });
-    say(`floating IP ${VIP}/24 on ${node} cli0`);
-    await host.call(node, 'ip.add', { interface: 'cli0', address: VIP, prefix: 24 });
-    say(`SMB share //${VIP}/files`);
-    await host.call(node, 'share.start', { pool: POOL, name: 'files', protocol: 'smb', path: `${mountpoint}/files`, addresses: [VIP] });
-    const pools = await host.call(node, 'pool.list', {});
-    say(`ready: pool ${POOL} (${pools.find((p) => p.name === POOL)?.health}) on ${node}`);
+    const pools = await call<PoolOpResults['pool.list']>(nc, poolOpSubject('pool.list'), {});
+    if (!pools.some((p) => p.name === POOL)) {
+      const mountpoint = join(dirname(status.jbod), 'mnt', POOL);
+      const importable = await host.call('node-a', 'pool.importable', {});
+      const imported = (await host.call('node-a', 'pool.list', {})).some((p) => p.name === POOL);
+      if (!imported && !importable.some((p) => p.name === POOL)) {
+        say(`creating pool ${POOL} on the shared JBOD (${status.jbod})`);
+        await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`, `${POOL}-1`], sizeMiB: 256, mountpoint });
+        await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files` });
+        await host.call('node-a', 'pool.export', { pool: POOL });
+      }
+      say(`attaching ${POOL} to node-a with floating IP ${VIP}/24 and SMB share "files"`);
+      await call(nc, poolOpSubject('pool.attach'), { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }], actor: 'demo' });
+    }
+    const pool = (await call<PoolOpResults['pool.list']>(nc, poolOpSubject('pool.list'), {})).find((p) => p.name === POOL);
+    say(`ready: pool ${POOL} ${pool?.state} on ${pool?.node}`);
+    const a = status.nodes.find((n) => n.name === 'node-a')!;
     process.stdout.write(
       [
         '',
         'Tandem demo cluster is up.',
-        `  status:            npm run testbed -- status`,
-        `  API of node-a:     ${status.nodes.find((n) => n.name === 'node-a')?.api}/health/ready`,
-        `  the demo share:    npm run testbed -- client -- smbclient -N //${VIP}/files -c ls`,
-        `  the pool on ${node}: npm run testbed -- exec ${node} -- zpool status ${POOL}`,
-        `  tear it all down:  npm run testbed -- down`,
+        `  export TANDEM_API=${a.api} TANDEM_PASSWORD=${TESTBED_ADMIN_PASSWORD}`,
+        `  npm run tandem -- cluster status`,
+        `  npm run tandem -- pool move ${POOL} --to node-b`,
+        `  npm run tandem -- log`,
+        `  the share from the client:  npm run testbed -- client -- smbclient -N //${VIP}/files -c ls`,
+        `  the API's documentation:    ${a.api}/api/docs`,
+        `  tear it all down:           npm run testbed -- down`,
         '',
       ].join('\n'),
     );
