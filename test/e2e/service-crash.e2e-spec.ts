@@ -1,0 +1,111 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { connect, type NatsConnection } from 'nats';
+import { ErrorCode, LEASES_BUCKET, SERVICE_NAMES, TandemError, clusterOpSubject, poolOpSubject, type PoolOpResults } from '@tandem/contracts';
+import { HostClient, requestReply } from '@tandem/messaging';
+import { Testbed, type TestbedStatus } from '@tandem/testbed';
+
+/**
+ * Each Tandem service of the pool's owner killed in turn (SIGKILL, as a crash): the pool stays
+ * imported and its floating IP up on exactly that node, the client keeps reading, and a crashed
+ * resource-manager leader is replaced by a standby without moving any pool.
+ */
+describe('service crashes move nothing (testbed)', () => {
+  const tb = new Testbed({ log: (l) => process.stderr.write(`${l}\n`) });
+  const VIP = '10.77.3.90';
+  let status: TestbedStatus;
+  let nc: NatsConnection;
+
+  async function rm<T>(subject: string, req: unknown): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await requestReply<T>(nc, subject, req, 30_000);
+      } catch (err) {
+        if (i < 80 && err instanceof TandemError && (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout)) {
+          await sleep(250);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async function kill(node: string, app: string): Promise<void> {
+    const pids = (await execa('ip', ['netns', 'pids', `tb-${node}`])).stdout.split('\n').filter(Boolean);
+    let n = 0;
+    for (const pid of pids) {
+      if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(`apps/${app}/src/main.js`)) {
+        process.kill(Number(pid), 'SIGKILL');
+        n++;
+      }
+    }
+    assert.equal(n, 1, `one ${app} killed on ${node}`);
+  }
+
+  async function assertServedOnA(): Promise<void> {
+    for (const n of ['node-a', 'node-b']) {
+      const imported = (await tb.exec(n, ['zpool', 'list', '-H', '-o', 'name'])).stdout.split('\n').includes('crash');
+      const vip = (await tb.exec(n, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'])).stdout.includes(` ${VIP}/`);
+      assert.equal(imported, n === 'node-a', `pool imported on ${n}: ${imported}`);
+      assert.equal(vip, n === 'node-a', `IP up on ${n}: ${vip}`);
+    }
+    const r = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', 'get kept.txt /tmp/kept.txt']);
+    assert.equal(r.exitCode, 0, r.stdout + r.stderr);
+    assert.equal((await tb.client(['cat', '/tmp/kept.txt'])).stdout, 'kept\n');
+  }
+
+  before(async () => {
+    status = await tb.up({ nodes: 2 });
+    nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`), maxReconnectAttempts: -1 });
+    const host = new HostClient(nc);
+    await rm(clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0' });
+    await rm(clusterOpSubject('cluster.join'), { node: 'node-b' });
+    await host.call('node-a', 'pool.create', { pool: 'crash', vdevs: ['crash-0'], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', 'crash') });
+    await host.call('node-a', 'dataset.create', { dataset: 'crash/files' });
+    await rm(poolOpSubject('pool.attach'), { pool: 'crash', node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    await tb.client(['sh', '-c', 'echo kept > /tmp/kept-src.txt']);
+    const put = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', 'put /tmp/kept-src.txt kept.txt']);
+    assert.equal(put.exitCode, 0, put.stdout + put.stderr);
+  });
+
+  after(async () => {
+    await nc?.close().catch(() => undefined);
+    await tb.down();
+  });
+
+  test('the resource-manager leader crashes: a standby takes over, no pool moves', async () => {
+    const kv = await nc.jetstream().views.kv(LEASES_BUCKET.bucket);
+    const holder = (JSON.parse((await kv.get('leader.resource-manager'))!.string()) as { holder: string }).holder;
+    assert.ok(['node-a', 'node-b'].includes(holder));
+    await kill(holder, 'resource-manager');
+    const t0 = performance.now();
+    let newHolder = holder;
+    while (newHolder === holder && performance.now() - t0 < 20_000) {
+      await sleep(250);
+      const e = await kv.get('leader.resource-manager');
+      newHolder = e ? (JSON.parse(e.string()) as { holder: string | null }).holder ?? holder : holder;
+    }
+    assert.notEqual(newHolder, holder, 'the standby took the lease');
+    const pool = (await rm<PoolOpResults['pool.get']>(poolOpSubject('pool.get'), { pool: 'crash' }));
+    assert.equal(pool.node, 'node-a');
+    assert.equal(pool.epoch, 1, 'no new bring-up happened');
+    await assertServedOnA();
+    await tb.up({ nodes: 2 }); // restarts the crashed service
+  });
+
+  for (const app of SERVICE_NAMES) {
+    test(`${app} of the owner crashes: the pool stays served where it is`, async () => {
+      await kill('node-a', app);
+      await sleep(1_500);
+      await assertServedOnA();
+      await tb.up({ nodes: 2 });
+      await assertServedOnA();
+      const pool = await rm<PoolOpResults['pool.get']>(poolOpSubject('pool.get'), { pool: 'crash' });
+      assert.deepEqual([pool.state, pool.node, pool.epoch], ['serving', 'node-a', 1]);
+    });
+  }
+});
