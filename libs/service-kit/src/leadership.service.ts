@@ -31,7 +31,7 @@ export class LeadershipService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const kv = await this.ctx.nc.jetstream().views.kv(LEASES_BUCKET.bucket);
-    this.election = new LeaderElection(kv, `leader.${this.ctx.service}`, this.ctx.config.nodeId, { renewMs: 500, fenceMs: 1_500, takeoverMs: 3_000 }, (leader) => {
+    this.election = new LeaderElection(kv, `leader.${this.ctx.service}`, this.ctx.config.nodeId, { renewMs: 1_000, fenceMs: 4_000, takeoverMs: 6_000 }, (leader) => {
       this.logger.log(leader ? `${this.ctx.service} active (leader) on this node` : `${this.ctx.service} standby on this node`);
       for (const l of this.listeners) l(leader);
     });
