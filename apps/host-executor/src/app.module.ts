@@ -3,7 +3,6 @@ import { ProcessRunner } from '@tandem/host';
 import { ReadinessService, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
 import { EpochGuard } from './epoch-guard.service';
 import { FactsService } from './facts.service';
-import { FenceKeeper } from './fence-keeper.service';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
 import { NetworkConsumer } from './network.consumer';
 import { NetworkService } from './network.service';
@@ -36,7 +35,6 @@ export class HostExecutorModule implements OnModuleInit {
         ShareService,
         StreamService,
         FactsService,
-        FenceKeeper,
       ],
     };
   }

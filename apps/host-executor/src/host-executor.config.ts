@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { env, readEnv } from '@tandem/config';
 
 /** host-executor's own settings. */
@@ -10,9 +9,6 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
       TANDEM_EXPORT_TIMEOUT_MS: env.millis(30_000),
       TANDEM_STREAM_TIMEOUT_MS: env.millis(6 * 3600_000),
       TANDEM_FACTS_INTERVAL_MS: env.millis(2_000),
-      TANDEM_NATS_MONITOR_URL: z.string().url('must be a URL').default('http://127.0.0.1:8222').describe('the node NATS server monitoring endpoint'),
-      TANDEM_FENCE: z.enum(['on', 'off']).default('on').describe('on or off: self-fencing when the node loses the cluster'),
-      TANDEM_FENCE_GRACE_MS: env.millis(250),
     },
     source,
   );
@@ -22,9 +18,6 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
     exportTimeoutMs: e.TANDEM_EXPORT_TIMEOUT_MS,
     streamTimeoutMs: e.TANDEM_STREAM_TIMEOUT_MS,
     factsIntervalMs: e.TANDEM_FACTS_INTERVAL_MS,
-    natsMonitorUrl: e.TANDEM_NATS_MONITOR_URL.replace(/\/+$/, ''),
-    fenceEnabled: e.TANDEM_FENCE === 'on',
-    fenceGraceMs: e.TANDEM_FENCE_GRACE_MS,
   };
 }
 export type HostExecutorConfig = ReturnType<typeof readHostExecutorConfig>;

@@ -5,8 +5,6 @@ import { ActivityProjector } from './activity.projector';
 import { ActivityService } from './activity.service';
 import { PoolActions } from './pool-actions.service';
 import { PoolOpsServer } from './pool-ops.server';
-import { FailoverService } from './failover.service';
-import { StreamLeaderKeeper } from './stream-leader.keeper';
 import { PoolStore } from './pool.store';
 import { PoolService } from './pool.service';
 import { ClusterStore } from './cluster.store';
@@ -28,8 +26,6 @@ export class ResourceManagerModule {
         ActivityProjector,
         PoolService,
         PoolOpsServer,
-        FailoverService,
-        StreamLeaderKeeper,
       ],
     };
   }

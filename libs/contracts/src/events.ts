@@ -77,7 +77,6 @@ export const Events = {
   ipRemoved: define('ip', 'removed', 1, 'A floating IP was taken down on a node', z.object({ node: z.string(), interface: z.string(), address: z.string(), prefix: z.number() })),
   poolChanged: define('pool', 'changed', 1, 'An HA pool changed state, owner or configuration (the whole pool record)', z.object({ pool: z.record(z.unknown()) })),
   clusterChanged: define('cluster', 'changed', 1, 'The cluster record changed: created, a node joined, went offline or online, was removed, maintenance toggled', z.object({ cluster: z.record(z.unknown()).nullable() })),
-  poolFailedOver: define('pool', 'failed-over', 1, 'An HA pool was taken over automatically by another node', z.object({ from: z.string(), to: z.string(), reason: z.string(), epoch: z.number() })),
   poolRemoved: define('pool', 'removed', 1, 'An HA pool was dropped from cluster control', z.object({ pool: z.string() })),
   activity: define('cluster', 'activity', 1, 'An entry of the activity log: who did what to which target, and how it ended', z.object({
     actor: z.string(),
