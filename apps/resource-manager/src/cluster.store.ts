@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { KV } from 'nats';
 import { CLUSTER_BUCKET, ErrorCode, Events, TandemError, type ClusterRecord } from '@tandem/contracts';
-import { EventPublisher, kvCompareAndSet } from '@tandem/messaging';
+import { EventPublisher, kvCompareAndSet, kvGet } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
 const KEY = 'cluster';
@@ -21,7 +21,7 @@ export class ClusterStore implements OnModuleInit {
   }
 
   async get(): Promise<{ cluster: ClusterRecord; revision: number } | null> {
-    const e = await this.kv.get(KEY);
+    const e = await kvGet(this.kv, KEY);
     if (!e || e.operation !== 'PUT' || e.value.length === 0) return null;
     return { cluster: JSON.parse(new TextDecoder().decode(e.value)) as ClusterRecord, revision: e.revision };
   }

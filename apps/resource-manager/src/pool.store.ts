@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { KV } from 'nats';
 import { ErrorCode, Events, POOLS_BUCKET, TandemError, type HaPool } from '@tandem/contracts';
-import { EventPublisher, kvCompareAndSet } from '@tandem/messaging';
+import { EventPublisher, kvCompareAndSet, kvGet } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
 export interface StoredPool {
@@ -31,7 +31,7 @@ export class PoolStore implements OnModuleInit {
   }
 
   async get(name: string): Promise<StoredPool | null> {
-    const e = await this.kv.get(this.key(name));
+    const e = await kvGet(this.kv, this.key(name));
     if (!e || e.operation !== 'PUT' || e.value.length === 0) return null;
     return { pool: JSON.parse(new TextDecoder().decode(e.value)) as HaPool, revision: e.revision };
   }

@@ -4,6 +4,7 @@ import {
   StorageType,
   type JetStreamManager,
   type KV,
+  type KvEntry,
   type NatsConnection,
   nanos,
 } from 'nats';
@@ -74,15 +75,45 @@ export type CasResult = { ok: true; revision: number } | { ok: false; reason: 'c
 
 /**
  * Compare-and-set: write `value` only if the key is still at `revision` (0 = must not exist).
- * A stale revision is rejected by the server, never silently overwritten.
+ * A stale revision is rejected by the server, never silently overwritten. While the bucket's
+ * stream has no leader (one is being elected after a server died: "no responders"), or an
+ * answer times out, the write is retried for up to `retryForMs`; a retry that finds our own
+ * value already written (the first attempt went through, its answer was lost) succeeds.
  */
-export async function kvCompareAndSet(kv: KV, key: string, value: Uint8Array, revision: number): Promise<CasResult> {
-  try {
-    const rev = revision === 0 ? await kv.create(key, value) : await kv.update(key, value, revision);
-    return { ok: true, revision: rev };
-  } catch (err) {
-    const m = String((err as Error)?.message ?? err);
-    if (/wrong last sequence|key exists|10071/i.test(m)) return { ok: false, reason: 'conflict' };
-    throw err;
+export async function kvCompareAndSet(kv: KV, key: string, value: Uint8Array, revision: number, retryForMs = 15_000): Promise<CasResult> {
+  const deadline = Date.now() + retryForMs;
+  let retried = false;
+  for (;;) {
+    try {
+      const rev = revision === 0 ? await kv.create(key, value) : await kv.update(key, value, revision);
+      return { ok: true, revision: rev };
+    } catch (err) {
+      const m = String((err as Error)?.message ?? err);
+      if (/wrong last sequence|key exists|10071/i.test(m)) {
+        if (retried) {
+          const cur = await kv.get(key).catch(() => null);
+          if (cur && Buffer.from(cur.value).equals(Buffer.from(value))) return { ok: true, revision: cur.revision };
+        }
+        return { ok: false, reason: 'conflict' };
+      }
+      const transient = /503|no responders|timeout|leader/i.test(m) || (err as { code?: string }).code === '503';
+      if (!transient || Date.now() > deadline) throw err;
+      retried = true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Read a key, riding out a stream leader election ("no responders") for up to `retryForMs`. */
+export async function kvGet(kv: KV, key: string, retryForMs = 10_000): Promise<KvEntry | null> {
+  const deadline = Date.now() + retryForMs;
+  for (;;) {
+    try {
+      return await kv.get(key);
+    } catch (err) {
+      const m = String((err as Error)?.message ?? err);
+      if (!/503|no responders|timeout/i.test(m) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }

@@ -36,7 +36,7 @@ export class LeaderElection {
     clearInterval(this.timer);
     if (this.leader && this.obs) {
       // hand over at once: delete only if we still hold it
-      await kvCompareAndSet(this.kv, this.key, new TextEncoder().encode(JSON.stringify({ holder: null })), this.obs.revision).catch(() => undefined);
+      await kvCompareAndSet(this.kv, this.key, new TextEncoder().encode(JSON.stringify({ holder: null })), this.obs.revision, 0).catch(() => undefined);
     }
     this.set(false);
   }
@@ -87,7 +87,7 @@ export class LeaderElection {
         return;
       }
       const value = new TextEncoder().encode(JSON.stringify({ holder: this.me }));
-      const r = await kvCompareAndSet(this.kv, this.key, value, d.revision).catch(() => null);
+      const r = await kvCompareAndSet(this.kv, this.key, value, d.revision, 0).catch(() => null);
       if (r?.ok) {
         this.lastRenewOk = performance.now();
         this.obs = { holder: this.me, revision: r.revision, seenAt: this.lastRenewOk };
