@@ -1,14 +1,12 @@
 import { dirname, join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import {
-  ErrorCode,
-  TandemError,
   clusterOpSubject,
   poolOpSubject,
   type ClusterOpResults,
   type PoolOpResults,
 } from '@tandem/contracts';
-import { HostClient, requestReply } from '@tandem/messaging';
+import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
 import { TESTBED_ADMIN_PASSWORD, Testbed } from '@tandem/testbed';
 
 /**
@@ -19,19 +17,9 @@ import { TESTBED_ADMIN_PASSWORD, Testbed } from '@tandem/testbed';
 const POOL = 'demo';
 const VIP = '10.77.3.50';
 
-async function call<T>(nc: NatsConnection, subject: string, req: unknown): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await requestReply<T>(nc, subject, req, 120_000);
-    } catch (err) {
-      // right after start-up the resource-manager lease is taken within a few seconds
-      if (i < 80 && err instanceof TandemError && err.code === ErrorCode.Unavailable) {
-        await new Promise((r) => setTimeout(r, 250));
-        continue;
-      }
-      throw err;
-    }
-  }
+/** Right after start-up the resource-manager lease is taken within a few seconds. */
+function call<T>(nc: NatsConnection, subject: string, req: unknown): Promise<T> {
+  return retryWhileUnavailable(() => requestReply<T>(nc, subject, req, 120_000), { waitForMs: 20_000 });
 }
 
 async function main(): Promise<void> {

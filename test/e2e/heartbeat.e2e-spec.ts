@@ -5,10 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection } from 'nats';
 import {
-  ErrorCode,
   EVENTS_STREAM,
   Events,
-  TandemError,
   clusterOpSubject,
   healthSubject,
   heartbeatSubject,
@@ -17,7 +15,7 @@ import {
   type ClusterOpResults,
   type EventEnvelope,
 } from '@tandem/contracts';
-import { requestReply } from '@tandem/messaging';
+import { requestReply, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, type TestbedStatus } from '@tandem/testbed';
 import { encodePacket, heartbeatKey } from '../../apps/heartbeat/src/heartbeat-packet';
 
@@ -121,20 +119,8 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
 
   const cl = <O extends ClusterOperation>(op: O, req: ClusterOpRequest<O>) => requestReply<ClusterOpResults[O]>(nc, clusterOpSubject(op), req, 60_000);
 
-  async function rmWhenReady<T>(call: () => Promise<T>): Promise<T> {
-    for (let i = 0; ; i++) {
-      try {
-        return await call();
-      } catch (err) {
-        // right after start-up the resource-manager lease may not be taken yet
-        if (i < 60 && err instanceof TandemError && err.code === ErrorCode.Unavailable) {
-          await sleep(250);
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
+  // right after start-up the resource-manager lease may not be taken yet
+  const rmWhenReady = <T>(call: () => Promise<T>) => retryWhileUnavailable(call, { waitForMs: 15_000 });
 
   /** Send raw datagrams from the client namespace to node-a's heartbeat address. */
   async function sendFromClient(packets: Uint8Array[]): Promise<void> {

@@ -18,7 +18,7 @@ import {
   type PoolOpRequest,
   type PoolOpResults,
 } from '@tandem/contracts';
-import { HostClient, requestReply } from '@tandem/messaging';
+import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, type TestbedStatus } from '@tandem/testbed';
 
 /**
@@ -40,20 +40,8 @@ describe('HA pool operations (testbed)', () => {
 
   const cl = <O extends ClusterOperation>(op: O, req: ClusterOpRequest<O>) => requestReply<ClusterOpResults[O]>(nc, clusterOpSubject(op), req, 120_000);
 
-  async function rmWhenReady<T>(call: () => Promise<T>): Promise<T> {
-    for (let i = 0; ; i++) {
-      try {
-        return await call();
-      } catch (err) {
-        // right after start-up the resource-manager lease may not be taken yet
-        if (i < 40 && err instanceof TandemError && err.code === ErrorCode.Unavailable) {
-          await sleep(250);
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
+  // right after start-up the resource-manager lease may not be taken yet
+  const rmWhenReady = <T>(call: () => Promise<T>) => retryWhileUnavailable(call, { waitForMs: 10_000 });
 
   /** Where the pool is imported and the VIP is up — from each node's own zfs and ip. */
   async function where(pool: string): Promise<{ imported: string[]; vip: string[] }> {

@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { connect, type NatsConnection } from 'nats';
-import { ErrorCode, LEASES_BUCKET, SERVICE_NAMES, TandemError, clusterOpSubject, poolOpSubject, type PoolOpResults } from '@tandem/contracts';
-import { HostClient, requestReply } from '@tandem/messaging';
+import { ErrorCode, LEASES_BUCKET, SERVICE_NAMES, clusterOpSubject, poolOpSubject, type PoolOpResults } from '@tandem/contracts';
+import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, type TestbedStatus } from '@tandem/testbed';
 
 /**
@@ -20,19 +20,8 @@ describe('service crashes move nothing (testbed)', () => {
   let status: TestbedStatus;
   let nc: NatsConnection;
 
-  async function rm<T>(subject: string, req: unknown): Promise<T> {
-    for (let i = 0; ; i++) {
-      try {
-        return await requestReply<T>(nc, subject, req, 30_000);
-      } catch (err) {
-        if (i < 80 && err instanceof TandemError && (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout)) {
-          await sleep(250);
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
+  const rm = <T>(subject: string, req: unknown) =>
+    retryWhileUnavailable(() => requestReply<T>(nc, subject, req, 30_000), { waitForMs: 20_000, codes: [ErrorCode.Unavailable, ErrorCode.Timeout] });
 
   async function kill(node: string, app: string): Promise<void> {
     const pids = (await execa('ip', ['netns', 'pids', `tb-${node}`])).stdout.split('\n').filter(Boolean);

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import { ErrorCode, TandemError, clusterOpSubject, poolOpSubject, type ClusterOpResults, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
-import { HostClient, requestReply } from '@tandem/messaging';
+import { clusterOpSubject, poolOpSubject, type ClusterOpResults, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
+import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed } from '@tandem/testbed';
 import { median, type BenchReport } from './stats';
 
@@ -12,18 +12,8 @@ import { median, type BenchReport } from './stats';
 const POOL = 'benchmove';
 const VIP = '10.77.3.70';
 
-async function rmCall<O extends PoolOperation>(nc: NatsConnection, op: O, req: PoolOpRequest<O>): Promise<PoolOpResults[O]> {
-  for (let i = 0; ; i++) {
-    try {
-      return await requestReply<PoolOpResults[O]>(nc, poolOpSubject(op), req, 120_000);
-    } catch (err) {
-      if (i < 60 && err instanceof TandemError && err.code === ErrorCode.Unavailable) {
-        await new Promise((r) => setTimeout(r, 250));
-        continue;
-      }
-      throw err;
-    }
-  }
+function rmCall<O extends PoolOperation>(nc: NatsConnection, op: O, req: PoolOpRequest<O>): Promise<PoolOpResults[O]> {
+  return retryWhileUnavailable(() => requestReply<PoolOpResults[O]>(nc, poolOpSubject(op), req, 120_000), { waitForMs: 15_000 });
 }
 
 export async function benchMove(opts: { trials: number; log: (l: string) => void }): Promise<BenchReport> {

@@ -48,3 +48,21 @@ export class HostClient {
     });
   }
 }
+
+/**
+ * Retry `call` while it fails with one of `codes` (default: UNAVAILABLE — nobody answers yet,
+ * e.g. right after start-up while the resource-manager lease is being taken), for up to
+ * `waitForMs`; any other error, or the last one, is thrown.
+ */
+export async function retryWhileUnavailable<T>(call: () => Promise<T>, opts: { waitForMs?: number; codes?: ErrorCode[] } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.waitForMs ?? 15_000);
+  const codes = opts.codes ?? [ErrorCode.Unavailable];
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof TandemError && codes.includes(err.code)) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

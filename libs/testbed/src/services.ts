@@ -50,7 +50,6 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_STATE_DIR: paths.stateDir(spec.name),
     TANDEM_DATABASE_URL: `postgres://postgres@127.0.0.1:${PG_PORT}/tandem`,
     TANDEM_DEVICE_DIR: paths.jbod,
-    TANDEM_NODES: storageNames.join(','),
     TANDEM_ADMIN_PASSWORD: TESTBED_ADMIN_PASSWORD,
     TANDEM_CLUSTER_SECRET: clusterSecret(paths),
     NO_COLOR: '1',
