@@ -11,15 +11,6 @@ export interface StreamDeclaration {
   duplicateWindowSeconds: number;
 }
 
-export interface ConsumerDeclaration {
-  stream: string;
-  durableName: string;
-  filterSubject: string;
-  description: string;
-  ackWaitSeconds: number;
-  maxDeliver: number;
-}
-
 export interface KvBucketDeclaration {
   bucket: string;
   description: string;
@@ -48,14 +39,6 @@ export const LEASES_BUCKET: KvBucketDeclaration = {
   maxAgeSeconds: 0,
 };
 
-export const NODES_BUCKET: KvBucketDeclaration = {
-  bucket: 'tandem-nodes',
-  description: 'Last facts each node published about itself',
-  history: 1,
-  replicas: 3,
-  maxAgeSeconds: 0,
-};
-
 export const POOLS_BUCKET: KvBucketDeclaration = {
   bucket: 'tandem-pools',
   description: 'HA pools under cluster control: owner node, state, floating IPs, shares, fencing epoch',
@@ -72,6 +55,5 @@ export const CLUSTER_BUCKET: KvBucketDeclaration = {
   maxAgeSeconds: 0,
 };
 
-export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, NODES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET];
+export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET];
 
-export const CONSUMERS: readonly ConsumerDeclaration[] = [];
