@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { Testbed, TestbedError, TestbedStatus } from '@tandem/testbed';
+import { Testbed, TestbedError, TestbedStatus, isAlive } from '@tandem/testbed';
 
 const OUR_NETNS = /^tb-(node-[a-z]|witness|client)$/;
 const OUR_LINK = /^tb-(hb|adm|cli|[a-z]-(hb|adm|cli)|wit-(hb|adm)|cln-cli)$/;
@@ -50,14 +50,7 @@ async function ourProcesses(tb: Testbed): Promise<string[]> {
   return res.stdout.split('\n').filter((l) => l.includes(`${tb.root}/`) || l.includes('/run/tandem-testbed/'));
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = isAlive;
 
 async function rejectsWithCode(p: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(p, (err: unknown) => {

@@ -175,13 +175,20 @@ export async function killNetnsProcesses(netns: string, graceMs: number): Promis
       if (pids.length === 0) return;
     }
   }
+  // a killed process leaves the namespace early in its exit, while it may still be tearing
+  // down (a FUSE daemon's threads and mounts): wait until every one of them is really gone
+  const killed = new Set<number>();
+  const exiting = () => [...killed].filter(isAlive);
   for (let round = 0; round < 50; round++) {
     pids = await netnsPids(netns);
-    if (pids.length === 0) return;
-    for (const pid of pids) killPid(pid, 'SIGKILL');
+    if (pids.length === 0 && exiting().length === 0) return;
+    for (const pid of pids) {
+      killed.add(pid);
+      killPid(pid, 'SIGKILL');
+    }
     await sleep(round < 5 ? 50 : 200);
   }
-  pids = await netnsPids(netns);
+  pids = [...new Set([...(await netnsPids(netns)), ...exiting()])];
   if (pids.length > 0) {
     throw new TestbedError(
       'COMMAND_FAILED',
