@@ -89,7 +89,8 @@ describe('service crashes move nothing (testbed)', () => {
   for (const app of SERVICE_NAMES) {
     test(`${app} of the owner crashes: the pool stays served where it is`, async () => {
       await kill('node-a', app);
-      await sleep(1_500);
+      // longer than a lost node takes to be taken over (heartbeat timeout + 0.5 s, lease 3 s)
+      await sleep(5_000);
       await assertServedOnA();
       await tb.up({ nodes: 2 });
       await assertServedOnA();

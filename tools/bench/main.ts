@@ -1,26 +1,42 @@
+import { benchFailover } from './failover';
 import { benchMove } from './move';
+import { benchQuiet } from './quiet';
 import type { BenchReport } from './stats';
 
-/** npm run bench -- <name> [--json] [--trials N] */
-const BENCHES: Record<string, (o: { trials: number; log: (l: string) => void }) => Promise<BenchReport>> = { move: benchMove };
+/** npm run bench -- <name> [--json] [--trials N] [--minutes M (quiet)] [--kind power-off,partition (failover)] */
+const BENCHES: Record<string, (o: { trials: number; minutes?: number; kinds?: never; log: (l: string) => void }) => Promise<BenchReport>> = { move: benchMove, failover: benchFailover, quiet: benchQuiet };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const json = args.includes('--json');
   const ti = args.indexOf('--trials');
   const trials = ti >= 0 ? Number(args[ti + 1]) : 10;
-  const name = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--trials');
+  const ki = args.indexOf('--kind');
+  const kinds = ki >= 0 ? args[ki + 1].split(',') : undefined;
+  const mi = args.indexOf('--minutes');
+  const minutes = mi >= 0 ? Number(args[mi + 1]) : undefined;
+  const name = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--trials' && args[i - 1] !== '--minutes' && args[i - 1] !== '--kind');
   if (!name || !BENCHES[name]) {
-    process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [--json] [--trials N]\n`);
+    process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [--json] [--trials N] [--minutes M (quiet)]\n`);
     process.exit(2);
   }
   if (!Number.isInteger(trials) || trials < 1 || trials > 1000) {
     process.stderr.write('bench: --trials takes a whole number from 1 to 1000\n');
     process.exit(2);
   }
-  const report = await BENCHES[name]({ trials, log: (l) => process.stderr.write(`[bench ${name}] ${l}\n`) });
+  if (minutes !== undefined && !(minutes > 0 && minutes <= 600)) {
+    process.stderr.write('bench: --minutes takes a number from 0 to 600\n');
+    process.exit(2);
+  }
+  const report = await BENCHES[name]({ trials, minutes, kinds: kinds as never, log: (l) => process.stderr.write(`[bench ${name}] ${l}\n`) });
   if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
-  else process.stdout.write(`${name}: median ${report.median} ${report.unit}, max ${report.max} ${report.unit} over ${report.trials} trials (target median < ${report.target.median} ${report.unit}: ${report.met ? 'met' : 'NOT met'})\n`);
+  else if ('kinds' in report) {
+    for (const [kind, r] of Object.entries((report as BenchReport & { kinds: Record<string, { median: number; max: number; trials: number; doubleImports: number; split: Record<string, number> }> }).kinds)) {
+      const split = Object.entries(r.split).map(([k, v]) => `${k} ${v}`).join(', ');
+      process.stdout.write(`${name} ${kind}: median ${r.median} s, max ${r.max} s over ${r.trials} trials (${split}); double imports ${r.doubleImports}\n`);
+    }
+    process.stdout.write(`${name}: target power-off median ≤ 5 s, max ≤ 8 s, no double import: ${report.met ? 'met' : 'NOT met'}\n`);
+  } else process.stdout.write(`${name}: median ${report.median} ${report.unit}, max ${report.max} ${report.unit} over ${report.trials} trials (target median < ${report.target.median} ${report.unit}: ${report.met ? 'met' : 'NOT met'})\n`);
 }
 
 main().catch((err) => {

@@ -1,8 +1,4 @@
-import { dirname, join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
-import { clusterOpSubject, poolOpSubject, type ClusterOpResults, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
-import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
-import { Testbed } from '@tandem/testbed';
+import { benchCluster, rmCall } from './setup';
 import { median, type BenchReport } from './stats';
 
 /**
@@ -12,36 +8,9 @@ import { median, type BenchReport } from './stats';
 const POOL = 'benchmove';
 const VIP = '10.77.3.70';
 
-function rmCall<O extends PoolOperation>(nc: NatsConnection, op: O, req: PoolOpRequest<O>): Promise<PoolOpResults[O]> {
-  return retryWhileUnavailable(() => requestReply<PoolOpResults[O]>(nc, poolOpSubject(op), req, 120_000), { waitForMs: 15_000 });
-}
-
 export async function benchMove(opts: { trials: number; log: (l: string) => void }): Promise<BenchReport> {
-  const tb = new Testbed({ log: () => undefined });
-  opts.log('bringing up the testbed');
-  const status = await tb.up({ nodes: 2 });
-  const nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`) });
-  const host = new HostClient(nc);
-  const mnt = join(dirname(status.jbod), 'mnt', POOL);
+  const { tb, nc } = await benchCluster(POOL, VIP, opts.log);
   try {
-    const cluster = await requestReply<ClusterOpResults['cluster.status']>(nc, clusterOpSubject('cluster.status'), {}, 30_000).catch(async () => {
-      await rmCall(nc, 'pool.list', {}).catch(() => undefined); // waits for the resource-manager lease
-      return requestReply<ClusterOpResults['cluster.status']>(nc, clusterOpSubject('cluster.status'), {}, 30_000);
-    });
-    if (!cluster.cluster) {
-      opts.log('forming the cluster (node-a, node-b)');
-      await requestReply(nc, clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0' }, 30_000);
-      await requestReply(nc, clusterOpSubject('cluster.join'), { node: 'node-b' }, 30_000);
-    }
-    const existing = await rmCall(nc, 'pool.list', {});
-    if (!existing.some((p) => p.name === POOL)) {
-      opts.log(`creating pool ${POOL} with ${VIP} and an SMB share`);
-      await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 128, mountpoint: mnt });
-      await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files` });
-      await rmCall(nc, 'pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
-    }
-    const put = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', 'put /etc/hostname probe.txt']);
-    if (put.exitCode !== 0) throw new Error(`cannot write through the share: ${put.stdout}${put.stderr}`);
     const samples: number[] = [];
     for (let i = 0; i < opts.trials; i++) {
       const pool = await rmCall(nc, 'pool.get', { pool: POOL });

@@ -139,6 +139,7 @@ export const SCHEMAS = {
     },
   },
   MovePoolRequest: { type: 'object', additionalProperties: false, required: ['to'], properties: { to: nodeId } },
+  MarkUsableRequest: { type: 'object', additionalProperties: false, required: ['node'], properties: { node: nodeId } },
   ReattachPoolRequest: { type: 'object', additionalProperties: false, required: ['node'], properties: { node: nodeId } },
   EmptyRequest: { type: 'object', additionalProperties: false, properties: {}, description: 'No fields (the body may be omitted)' },
   DetachResult: { type: 'object', required: ['pool', 'node'], properties: { pool: poolName, node: { type: 'string', nullable: true, description: 'Where the pool stays imported, unmanaged' } } },

@@ -81,6 +81,19 @@ export class PoolsController {
     return this.forward('pool.move', poolRequest('pool.move', body, { pool, actor: this.actor(actor) }));
   }
 
+  @Post(':pool/mark-usable')
+  @ApiAuthenticated()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Mark a node usable for the pool again', description: 'After an automatic failover the pool never goes back to the node it failed on by itself; this clears that mark for `node`.' })
+  @ApiParam({ name: 'pool', schema: ref('PoolName') })
+  @ApiHeader({ name: ACTOR_HEADER, required: false })
+  @ApiBody({ schema: ref('MarkUsableRequest') })
+  @ApiResponse({ status: 200, description: 'The pool, with the node no longer among those it failed on', schema: ref('HaPool') })
+  @ApiProblems(400, 401, 404, 409, 502, 503, 504)
+  markUsable(@Param('pool') pool: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.mark-usable']> {
+    return this.forward('pool.mark-usable', poolRequest('pool.mark-usable', body, { pool, actor: this.actor(actor) }));
+  }
+
   @Post(':pool/detach')
   @ApiAuthenticated()
   @HttpCode(200)

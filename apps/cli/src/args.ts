@@ -47,6 +47,7 @@ export type Invocation =
   | { command: 'pool.show'; pool: string }
   | { command: 'pool.attach'; body: AttachBody }
   | { command: 'pool.move'; pool: string; to: string }
+  | { command: 'pool.mark-usable'; pool: string; node: string }
   | { command: 'pool.detach'; pool: string }
   | { command: 'pool.export'; pool: string }
   | { command: 'pool.reattach'; pool: string; node: string }
@@ -69,6 +70,7 @@ export interface Parsed {
 const MUTATING = new Set<Invocation['command']>([
   'pool.attach',
   'pool.move',
+  'pool.mark-usable',
   'pool.detach',
   'pool.export',
   'pool.reattach',
@@ -198,7 +200,7 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .addOption(new Option('--api <url>', `API of any node (env TANDEM_API, default ${DEFAULT_API})`))
     .option('--json', 'machine-readable output (JSON)')
     .addOption(new Option('--password <password>', 'admin password for changes (prefer env TANDEM_PASSWORD: arguments are visible to other users)'))
-    .addHelpText('after', '\nReads need no password; changes (cluster create/join, node offline/online/remove, maintenance, pool attach/move/detach/export/reattach/remove) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.');
+    .addHelpText('after', '\nReads need no password; changes (cluster create/join, node offline/online/remove, maintenance, pool attach/move/mark-usable/detach/export/reattach/remove) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.');
 
   const cluster = program.command('cluster').description('the cluster: form it, join nodes to it, its status');
 
@@ -307,6 +309,16 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .action((name: string, opts: { to: string }, cmd: Command) => {
       checkRequest('pool.move', { pool: name, to: opts.to });
       onInvocation({ command: 'pool.move', pool: name, to: opts.to }, cmd);
+    });
+
+  pool
+    .command('mark-usable')
+    .description('let a pool run on a node again after it failed there (automatic failover never sends it back by itself)')
+    .argument('<pool>', 'pool name')
+    .requiredOption('--node <node>', 'the node it may run on again')
+    .action((name: string, opts: { node: string }, cmd: Command) => {
+      checkRequest('pool.mark-usable', { pool: name, node: opts.node });
+      onInvocation({ command: 'pool.mark-usable', pool: name, node: opts.node }, cmd);
     });
 
   for (const [verb, text] of [

@@ -89,6 +89,11 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       );
       return servingOr1(io, json, r);
     }
+    case 'pool.mark-usable':
+      await change(io, json, `marking ${inv.node} usable for ${inv.pool}`, () => api.change<PoolOpResults['pool.mark-usable']>('POST', ApiPaths.poolAction(inv.pool, 'mark-usable'), { node: inv.node }), (p) =>
+        `${p.name} may run on ${inv.node} again (done in {t}); failed on: ${(p.failedOn ?? []).join(', ') || 'none'}`,
+      );
+      return 0;
     case 'pool.detach':
       await change(io, json, `detaching ${inv.pool}`, () => api.change<PoolOpResults['pool.detach']>('POST', ApiPaths.poolAction(inv.pool, 'detach'), {}), (r) =>
         `detached ${r.pool} in {t}${r.node ? `: it stays imported and served on ${r.node}, unmanaged` : ''}`,

@@ -86,6 +86,12 @@ export function clusterStatusText(status: ClusterStatus): string {
       : `this node (${me}), whose api-gateway answered, is not in the cluster: join it with tandem cluster join --peer IP --password PW`,
   );
   if (c.maintenance) lines.push('maintenance: ON — nothing moves automatically');
+  const f = status.failover;
+  if (f) {
+    if (f.witness === false) lines.push('witness: NOT reachable from this node — automatic failover is declined');
+    if (f.declined) lines.push(`automatic failover declined: ${f.declined}`);
+    for (const a of f.alarms) lines.push(`alarm: ${a}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

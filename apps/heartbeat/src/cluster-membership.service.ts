@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QueuedIterator, KvEntry } from 'nats';
 import { CLUSTER_BUCKET, type ClusterRecord } from '@tandem/contracts';
+import { bindKv } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
 const KEY = 'cluster';
@@ -88,7 +89,7 @@ export class ClusterMembershipService implements OnModuleInit, OnApplicationShut
   private async watchLoop(): Promise<void> {
     while (!this.stopped) {
       try {
-        const kv = await this.ctx.nc.jetstream().views.kv(CLUSTER_BUCKET.bucket);
+        const kv = await bindKv(this.ctx.nc, CLUSTER_BUCKET.bucket);
         let sawEntry = false;
         const it = await kv.watch({
           key: KEY,

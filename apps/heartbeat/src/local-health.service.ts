@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Events, SERVICES, type ServiceName } from '@tandem/contracts';
-import { EventPublisher, HostClient } from '@tandem/messaging';
+import { EventPublisher, HostClient, OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { HEARTBEAT_CONFIG, type HeartbeatConfig } from './heartbeat.config';
-import { OrderedEvents } from './ordered-events';
 
 export type ServiceHealth = 'ready' | 'not-ready' | 'down';
 

@@ -4,13 +4,12 @@ import type { RemoteInfo } from 'node:dgram';
 import type { Subscription } from 'nats';
 import { Events, HEARTBEAT_WILDCARD, heartbeatSender, heartbeatSubject, type ClusterMember, type ClusterRecord } from '@tandem/contracts';
 import { PeerLiveness, type LivenessChannel, type PeerState, type PeerTransition, type PeerView } from '@tandem/domain';
-import { EventPublisher } from '@tandem/messaging';
+import { EventPublisher, OrderedEvents } from '@tandem/messaging';
 import { ReadinessService, SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { ClusterMembershipService } from './cluster-membership.service';
 import { decodePacket, encodePacket, heartbeatKey, type RejectReason } from './heartbeat-packet';
 import { HEARTBEAT_CONFIG, type HeartbeatConfig } from './heartbeat.config';
 import { nextIncarnation } from './incarnation';
-import { OrderedEvents } from './ordered-events';
 import { UdpChannel } from './udp-channel';
 
 /** Why a heartbeat was not counted. */
@@ -25,6 +24,12 @@ interface ChannelCounters {
 export interface PeerReport extends PeerView {
   adminState: ClusterMember['adminState'] | null;
   heartbeatAddress: string | null;
+  /**
+   * How long ago this node sent the newest heartbeat that the peer says it heard (the peer's
+   * echo), or null. The peer cannot declare this node down before that send + its timeout:
+   * a node that lost the witness keeps its pools only while a peer keeps confirming it.
+   */
+  confirmedSentMsAgo: number | null;
 }
 
 export interface MonitorView {
@@ -58,6 +63,12 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
   private readonly listeners: Array<(t: PeerTransition) => void> = [];
   private incarnation = 0;
   private seq = 0;
+  /** seq → monotonic send time of our recent heartbeats (the echo names a seq). */
+  private readonly sentAt = new Map<number, number>();
+  /** peer → the newest heartbeat accepted from it (echoed back to it). */
+  private readonly newestHeard = new Map<string, { incarnation: number; seq: number }>();
+  /** peer → send time of our newest heartbeat it confirmed hearing. */
+  private readonly confirmedAt = new Map<string, number>();
   private natsSent = 0;
   private self: ClusterMember | null = null;
   private cluster: ClusterRecord | null = null;
@@ -151,7 +162,12 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
     if (this.stopped || !this.self || !this.cluster) return;
     const peers = [...this.members.values()].filter((m) => m.id !== this.self!.id);
     if (peers.length === 0) return;
-    const packet = encodePacket({ clusterId: this.ctx.config.clusterId, from: this.self.id, incarnation: this.incarnation, seq: ++this.seq, sentMs: monotonic() }, this.key);
+    const now = monotonic();
+    const seq = ++this.seq;
+    this.sentAt.set(seq, now);
+    this.sentAt.delete(seq - 256);
+    const echo = [...this.newestHeard].filter(([peer]) => this.members.has(peer)).map(([peer, h]) => ({ peer, ...h }));
+    const packet = encodePacket({ clusterId: this.ctx.config.clusterId, from: this.self.id, incarnation: this.incarnation, seq, sentMs: now, echo }, this.key);
     this.udp.send(packet, peers.map((p) => p.heartbeatAddress).filter((a): a is string => a !== null));
     if (!this.ctx.nc.isClosed()) {
       try {
@@ -178,7 +194,14 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
     if (p.from === this.ctx.config.nodeId) return this.reject(channel, 'unknown-sender', `claims to be this node, from ${where}`);
     if (channel === 'nats' && subjectSender !== p.from) return this.reject(channel, 'unknown-sender', `${p.from} on the subject of ${subjectSender ?? '?'}`);
     const r = this.liveness.heard(p.from, channel, { incarnation: p.incarnation, seq: p.seq }, now);
-    if (r === 'accepted') this.counters[channel].accepted++;
+    if (r === 'accepted') {
+      this.counters[channel].accepted++;
+      const prev = this.newestHeard.get(p.from);
+      if (!prev || p.incarnation > prev.incarnation || (p.incarnation === prev.incarnation && p.seq > prev.seq)) this.newestHeard.set(p.from, { incarnation: p.incarnation, seq: p.seq });
+      const mine = p.echo.find((e) => e.peer === this.ctx.config.nodeId && e.incarnation === this.incarnation);
+      const sent = mine ? this.sentAt.get(mine.seq) : undefined;
+      if (sent !== undefined && sent > (this.confirmedAt.get(p.from) ?? -Infinity)) this.confirmedAt.set(p.from, sent);
+    }
     else if (r === 'replayed') this.reject(channel, 'replayed', `${p.from} incarnation ${p.incarnation} seq ${p.seq} from ${where}`);
     else this.reject(channel, 'unknown-sender', `${p.from} is not a peer in the cluster, from ${where}`);
   }
@@ -244,6 +267,7 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
         channels: { udp: round(v.channels.udp), nats: round(v.channels.nats) },
         adminState: this.members.get(v.peer)?.adminState ?? null,
         heartbeatAddress: this.members.get(v.peer)?.heartbeatAddress ?? null,
+        confirmedSentMsAgo: this.confirmedAt.has(v.peer) ? Math.round(now - this.confirmedAt.get(v.peer)!) : null,
       })),
     };
   }

@@ -7,6 +7,7 @@ import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.c
 import { NetworkConsumer } from './network.consumer';
 import { NetworkService } from './network.service';
 import { NodeConsumer } from './node.consumer';
+import { OwnershipService } from './ownership.service';
 import { PoolConsumer } from './pool.consumer';
 import { ShareConsumer } from './share.consumer';
 import { ShareService } from './share.service';
@@ -35,6 +36,7 @@ export class HostExecutorModule implements OnModuleInit {
         ShareService,
         StreamService,
         FactsService,
+        OwnershipService,
       ],
     };
   }

@@ -9,6 +9,8 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
       TANDEM_EXPORT_TIMEOUT_MS: env.millis(30_000),
       TANDEM_STREAM_TIMEOUT_MS: env.millis(6 * 3600_000),
       TANDEM_FACTS_INTERVAL_MS: env.millis(2_000),
+      TANDEM_HARD_FENCE: env.oneOf(['reboot', 'kill-zfs-daemon', 'none'] as const, 'reboot'),
+      TANDEM_ZFS_DAEMON_PIDFILE: env.absPath('/run/zfs-fuse.pid'),
     },
     source,
   );
@@ -18,6 +20,13 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
     exportTimeoutMs: e.TANDEM_EXPORT_TIMEOUT_MS,
     streamTimeoutMs: e.TANDEM_STREAM_TIMEOUT_MS,
     factsIntervalMs: e.TANDEM_FACTS_INTERVAL_MS,
+    /**
+     * What a node does when it must fence and a forced export did not finish in time:
+     * `reboot` (the kernel's immediate reboot, as a hardware watchdog would), `kill-zfs-daemon`
+     * (a userspace ZFS such as zfs-fuse: its pools are gone with it), or `none` (only logs).
+     */
+    hardFence: e.TANDEM_HARD_FENCE,
+    zfsDaemonPidFile: e.TANDEM_ZFS_DAEMON_PIDFILE,
   };
 }
 export type HostExecutorConfig = ReturnType<typeof readHostExecutorConfig>;

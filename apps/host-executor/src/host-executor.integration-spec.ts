@@ -153,6 +153,21 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     assert.equal((await host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 6 })).changed, true);
   });
 
+  test("a pool imported under an epoch is held by the node's fence at once, and let go when exported", async () => {
+    const held = async () => (await host.call(node.nodeId, 'node.info', {})).ownership?.held ?? [];
+    // imported at epoch 6 by the previous test, with no pool record anywhere: held all the same
+    assert.deepEqual(await held(), ['tank']);
+    await host.call(node.nodeId, 'pool.export', { pool: 'tank' });
+    assert.deepEqual(await held(), []);
+    await host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 7 });
+    assert.deepEqual(await held(), ['tank']);
+    // a refused import (stale epoch) holds nothing new
+    await host.call(node.nodeId, 'pool.export', { pool: 'tank' });
+    await rejects(host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 6 }), ErrorCode.StaleEpoch, 'epoch');
+    assert.deepEqual(await held(), []);
+    await host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 8 });
+  });
+
   test('floating IP: up (reachable from the client side, with gratuitous ARP), idempotent, down', async () => {
     const mac = (await node.exec(['cat', '/sys/class/net/cli0/address'])).stdout.trim();
     // the client holds a stale ARP entry for the address (as after a move)

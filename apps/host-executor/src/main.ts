@@ -5,6 +5,7 @@ import { readHostExecutorConfig } from './host-executor.config';
 
 runService({
   service: 'host-executor',
+  timingCritical: true,
   readConfig: readHostExecutorConfig,
   module: (ctx) => HostExecutorModule.register(ctx, readHostExecutorConfig()),
   rpc: (ctx) => ({

@@ -1,16 +1,18 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Events, ipEntityId, type HostOpParsed, type HostOpResults } from '@tandem/contracts';
-import { EventPublisher } from '@tandem/messaging';
+import { OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { NetworkService } from './network.service';
+import { OwnershipService } from './ownership.service';
 
 /** ip.* and link.* operations. */
 @Controller()
 export class NetworkConsumer {
   constructor(
     private readonly net: NetworkService,
-    private readonly events: EventPublisher,
+    private readonly ownership: OwnershipService,
+    private readonly events: OrderedEvents,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
   ) {}
 
@@ -22,22 +24,16 @@ export class NetworkConsumer {
   @MessagePattern('ip.add')
   async add(@Payload() req: HostOpParsed<'ip.add'>): Promise<HostOpResults['ip.add']> {
     const r = await this.net.add(req);
-    if (r.changed) {
-      await this.events
-        .publish(Events.ipAdded, ipEntityId(req.address), { node: this.ctx.config.nodeId, interface: req.interface, address: req.address, prefix: req.prefix })
-        .catch(() => undefined);
-    }
+    // a floating IP of a pool run under an epoch goes down with the pool when this node fences
+    if (req.pool !== undefined && req.epoch !== undefined) this.ownership.ipAdded(req.pool, req.epoch, { interface: req.interface, address: req.address, prefix: req.prefix });
+    if (r.changed) this.events.publish(Events.ipAdded, ipEntityId(req.address), { node: this.ctx.config.nodeId, interface: req.interface, address: req.address, prefix: req.prefix });
     return r;
   }
 
   @MessagePattern('ip.remove')
   async remove(@Payload() req: HostOpParsed<'ip.remove'>): Promise<HostOpResults['ip.remove']> {
     const r = await this.net.remove(req);
-    if (r.changed) {
-      await this.events
-        .publish(Events.ipRemoved, ipEntityId(req.address), { node: this.ctx.config.nodeId, interface: req.interface, address: req.address, prefix: req.prefix })
-        .catch(() => undefined);
-    }
+    if (r.changed) this.events.publish(Events.ipRemoved, ipEntityId(req.address), { node: this.ctx.config.nodeId, interface: req.interface, address: req.address, prefix: req.prefix });
     return r;
   }
 

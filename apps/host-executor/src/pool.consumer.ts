@@ -1,8 +1,9 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Events, type HostOpParsed, type HostOpResults } from '@tandem/contracts';
-import { EventPublisher } from '@tandem/messaging';
+import { OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { OwnershipService } from './ownership.service';
 import { ZfsService } from './zfs.service';
 
 /** pool.* and dataset.* operations. Requests arrive validated against the contract. */
@@ -10,8 +11,9 @@ import { ZfsService } from './zfs.service';
 export class PoolConsumer {
   constructor(
     private readonly zfs: ZfsService,
-    private readonly events: EventPublisher,
+    private readonly events: OrderedEvents,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    private readonly ownership: OwnershipService,
   ) {}
 
   @MessagePattern('pool.list')
@@ -31,15 +33,21 @@ export class PoolConsumer {
 
   @MessagePattern('pool.import')
   async import(@Payload() req: HostOpParsed<'pool.import'>): Promise<HostOpResults['pool.import']> {
+    // under the cluster's authority (an epoch): only with a fresh ownership lease
+    if (req.epoch !== undefined) this.ownership.requireFresh(req.pool);
     const r = await this.zfs.importPool(req);
-    if (r.changed) await this.events.publish(Events.poolImported, req.pool, { node: this.ctx.config.nodeId, forced: req.force, epoch: req.epoch }).catch(() => undefined);
+    // held from now on, whether or not the records say so yet (a fence running during the import
+    // that found nothing to export sees it on its next tick)
+    if (req.epoch !== undefined) this.ownership.imported(req.pool, req.epoch);
+    if (r.changed) this.events.publish(Events.poolImported, req.pool, { node: this.ctx.config.nodeId, forced: req.force, epoch: req.epoch });
     return r;
   }
 
   @MessagePattern('pool.export')
   async export(@Payload() req: HostOpParsed<'pool.export'>): Promise<HostOpResults['pool.export']> {
     const r = await this.zfs.exportPool(req);
-    if (r.changed) await this.events.publish(Events.poolExported, req.pool, { node: this.ctx.config.nodeId, forced: req.force }).catch(() => undefined);
+    this.ownership.exported(req.pool);
+    if (r.changed) this.events.publish(Events.poolExported, req.pool, { node: this.ctx.config.nodeId, forced: req.force });
     return r;
   }
 

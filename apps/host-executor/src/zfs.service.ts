@@ -83,12 +83,35 @@ export class ZfsService {
       if (!candidates.some((c) => c.name === req.pool)) {
         throw new TandemError(ErrorCode.PoolNotImportable, `pool ${req.pool} is not importable from ${this.cfg.deviceDir}: no such pool on the disks this node sees`, 'pool');
       }
-      await this.run(zpool.import(req.pool, this.cfg.deviceDir, req.force));
+      try {
+        await this.run(zpool.import(req.pool, this.cfg.deviceDir, req.force));
+      } catch (err) {
+        if (!/cannot mount/i.test((err as Error).message) || !(await this.findPool(req.pool))) throw err;
+        await this.remountStale(req.pool, err as Error);
+      }
       const now = await this.findPool(req.pool);
       if (!now) throw new TandemError(ErrorCode.CommandFailed, `zpool import ${req.pool} reported success but the pool is not listed`);
       this.logger.log(`imported ${req.pool}${req.force ? ' (forced)' : ''}${req.epoch !== undefined ? ` at epoch ${req.epoch}` : ''}`);
       return { changed: true, pool: now, epoch: req.epoch };
     });
+  }
+
+  /**
+   * Imported, but a dataset would not mount: its mountpoint is still held by a dead mount of an
+   * earlier import here (a fenced pool whose share did not let go in time). Detach those stale
+   * mounts and mount again; if that fails too, the original error stands.
+   */
+  private async remountStale(pool: string, original: Error): Promise<void> {
+    this.logger.warn(`${pool}: imported but not mounted (${original.message.trim()}); clearing stale mounts and mounting again`);
+    const listed = await this.run(['zfs', 'list', '-H', '-o', 'mountpoint', '-r', pool], 10_000);
+    for (const mp of listed.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('/'))) {
+      await this.runner.run(['umount', '-l', mp], { timeoutMs: 5_000 }).catch(() => undefined);
+    }
+    try {
+      await this.run(['zfs', 'mount', '-a'], 30_000);
+    } catch {
+      throw original;
+    }
   }
 
   /** Export: the pool's shares are stopped first, so no share holds the pool; bounded in time. */

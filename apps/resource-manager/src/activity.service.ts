@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Events } from '@tandem/contracts';
-import { EventPublisher } from '@tandem/messaging';
+import { OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { currentTraceId } from '@tandem/telemetry';
 
@@ -13,7 +13,7 @@ export class ActivityService {
   private readonly logger = new Logger('activity');
 
   constructor(
-    private readonly events: EventPublisher,
+    private readonly events: OrderedEvents,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
   ) {}
 
@@ -33,8 +33,6 @@ export class ActivityService {
   async record(actor: string, action: string, target: string, result: 'started' | 'succeeded' | 'failed', error?: string): Promise<void> {
     const traceId = currentTraceId();
     this.logger.log(`${actor} ${action} ${target}: ${result}${error ? ` (${error})` : ''}${traceId ? ` trace ${traceId}` : ''}`);
-    await this.events
-      .publish(Events.activity, this.ctx.config.clusterId, { actor, action, target, result, error: error ?? null, traceId, nodeId: this.ctx.config.nodeId })
-      .catch((err) => this.logger.warn(`activity entry not published: ${(err as Error).message}`));
+    this.events.publish(Events.activity, this.ctx.config.clusterId, { actor, action, target, result, error: error ?? null, traceId, nodeId: this.ctx.config.nodeId });
   }
 }

@@ -9,6 +9,8 @@ import { PoolStore } from './pool.store';
 import { PoolService } from './pool.service';
 import { ClusterStore } from './cluster.store';
 import { ClusterService } from './cluster.service';
+import { FailoverService } from './failover.service';
+import { StreamLeaderKeeper } from './stream-leader.keeper';
 
 @Module({})
 export class ResourceManagerModule {
@@ -26,6 +28,8 @@ export class ResourceManagerModule {
         ActivityProjector,
         PoolService,
         PoolOpsServer,
+        FailoverService,
+        StreamLeaderKeeper,
       ],
     };
   }

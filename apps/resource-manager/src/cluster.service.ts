@@ -12,6 +12,7 @@ import { HostClient } from '@tandem/messaging';
 import { inSpan } from '@tandem/telemetry';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { ActivityService } from './activity.service';
+import { FailoverService } from './failover.service';
 import { ClusterStore } from './cluster.store';
 import { PoolStore } from './pool.store';
 import { PoolService } from './pool.service';
@@ -28,6 +29,7 @@ export class ClusterService {
     private readonly host: HostClient,
     private readonly activity: ActivityService,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    private readonly failover: FailoverService,
   ) {}
 
   private recorded<T>(actor: string, action: string, target: string, fn: () => Promise<T>): Promise<T> {
@@ -118,7 +120,8 @@ export class ClusterService {
       }),
     );
     const { id, heartbeatInterface, maintenance, createdAt } = c.cluster;
-    return { cluster: { id, heartbeatInterface, maintenance, createdAt }, answeredBy: this.ctx.config.nodeId, nodes };
+    const failover = { declined: this.failover.declined, alarms: this.failover.alarms, witness: this.failover.witnessReachable };
+    return { cluster: { id, heartbeatInterface, maintenance, createdAt }, answeredBy: this.ctx.config.nodeId, nodes, failover };
   }
 
   /** Move the node's pools to other online nodes first; the last node going offline ends the cluster. */

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { KV } from 'nats';
 import { CLUSTER_BUCKET, ErrorCode, Events, TandemError, type ClusterRecord } from '@tandem/contracts';
-import { EventPublisher, kvCompareAndSet, kvGet } from '@tandem/messaging';
+import { OrderedEvents, bindKv, kvCompareAndSet, kvGet } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
 const KEY = 'cluster';
@@ -13,11 +13,11 @@ export class ClusterStore implements OnModuleInit {
 
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
-    private readonly events: EventPublisher,
+    private readonly events: OrderedEvents,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.kv = await this.ctx.nc.jetstream().views.kv(CLUSTER_BUCKET.bucket);
+    this.kv = await bindKv(this.ctx.nc, CLUSTER_BUCKET.bucket);
   }
 
   async get(): Promise<{ cluster: ClusterRecord; revision: number } | null> {
@@ -45,12 +45,12 @@ export class ClusterStore implements OnModuleInit {
         ? new TandemError(ErrorCode.AlreadyExists, 'a cluster already exists', 'cluster')
         : new TandemError(ErrorCode.InTransition, 'the cluster was changed by someone else meanwhile: try again', 'cluster');
     }
-    await this.events.publish(Events.clusterChanged, cluster.id, { cluster: cluster as unknown as Record<string, unknown> }).catch(() => undefined);
+    this.events.publish(Events.clusterChanged, cluster.id, { cluster: cluster as unknown as Record<string, unknown> });
     return cluster;
   }
 
   async destroy(revision: number, id: string): Promise<void> {
     await this.kv.delete(KEY, { previousSeq: revision });
-    await this.events.publish(Events.clusterChanged, id, { cluster: null }).catch(() => undefined);
+    this.events.publish(Events.clusterChanged, id, { cluster: null });
   }
 }

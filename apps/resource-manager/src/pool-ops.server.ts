@@ -74,6 +74,8 @@ export class PoolOpsServer implements OnModuleInit, OnApplicationShutdown {
           return this.pools.reattach(data as never);
         case 'pool.remove':
           return this.pools.remove(data as never);
+        case 'pool.mark-usable':
+          return this.pools.markUsable(data as never);
         case 'cluster.create':
           return this.cluster.create(data as never);
         case 'cluster.join':

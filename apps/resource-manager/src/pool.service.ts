@@ -225,4 +225,19 @@ export class PoolService {
       return { pool: pool.name };
     });
   }
+
+  /** The operator says `node` may run the pool again (after an automatic failover away from it). */
+  markUsable(req: PoolOpParsed<'pool.mark-usable'>): Promise<PoolOpResults['pool.mark-usable']> {
+    return this.recorded(req.actor, 'pool.mark-usable', req.pool, { 'tandem.node': req.node }, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      const { cluster } = await this.cluster.require();
+      if (!cluster.nodes.some((n) => n.id === req.node)) throw new TandemError(ErrorCode.UnknownNode, `node ${req.node} is not in cluster ${cluster.id}`, 'node');
+      const failedOn = pool.failedOn ?? [];
+      if (!failedOn.includes(req.node)) return pool;
+      const next: HaPool = { ...pool, failedOn: failedOn.filter((n) => n !== req.node), updatedAt: new Date().toISOString() };
+      await this.store.put(next, revision);
+      this.logger.log(`pool ${pool.name} may run on ${req.node} again`);
+      return next;
+    });
+  }
 }

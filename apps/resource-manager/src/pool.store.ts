@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import type { KV } from 'nats';
 import { ErrorCode, Events, POOLS_BUCKET, TandemError, type HaPool } from '@tandem/contracts';
-import { EventPublisher, kvCompareAndSet, kvGet } from '@tandem/messaging';
+import { OrderedEvents, bindKv, kvCompareAndSet, kvGet, kvKeys } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
 export interface StoredPool {
@@ -19,11 +19,11 @@ export class PoolStore implements OnModuleInit {
 
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
-    private readonly events: EventPublisher,
+    private readonly events: OrderedEvents,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.kv = await this.ctx.nc.jetstream().views.kv(POOLS_BUCKET.bucket);
+    this.kv = await bindKv(this.ctx.nc, POOLS_BUCKET.bucket);
   }
 
   private key(name: string): string {
@@ -44,8 +44,7 @@ export class PoolStore implements OnModuleInit {
 
   async list(): Promise<HaPool[]> {
     const out: HaPool[] = [];
-    const keys = await this.kv.keys('pool.*');
-    for await (const k of keys) {
+    for (const k of await kvKeys(this.ctx.nc, POOLS_BUCKET.bucket, 'pool.*')) {
       const p = await this.get(k.slice('pool.'.length));
       if (p) out.push(p.pool);
     }
@@ -60,12 +59,12 @@ export class PoolStore implements OnModuleInit {
         ? new TandemError(ErrorCode.AlreadyExists, `pool ${pool.name} is already under cluster control`, 'pool')
         : new TandemError(ErrorCode.InTransition, `pool ${pool.name} was changed by someone else meanwhile: try again`, 'pool');
     }
-    await this.events.publish(Events.poolChanged, pool.name, { pool: pool as unknown as Record<string, unknown> }).catch(() => undefined);
+    this.events.publish(Events.poolChanged, pool.name, { pool: pool as unknown as Record<string, unknown> });
     return r.revision;
   }
 
   async remove(name: string, revision: number): Promise<void> {
     await this.kv.delete(this.key(name), { previousSeq: revision });
-    await this.events.publish(Events.poolRemoved, name, { pool: name }).catch(() => undefined);
+    this.events.publish(Events.poolRemoved, name, { pool: name });
   }
 }

@@ -64,4 +64,5 @@ export const env = {
   optionalUrl: () => z.string().url('must be a URL').optional(),
   clusterId: () => z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits, -').default('tandem'),
   logLevel: () => z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  oneOf: <const T extends readonly [string, ...string[]]>(values: T, def: T[number]) => z.enum(values).default(def as never).describe(`one of ${values.join(', ')}`),
 };

@@ -32,7 +32,7 @@ export const ApiPaths = {
 } as const;
 
 /** Pool operations reached as POST /api/v1/pools/{pool}/{action}. */
-export const POOL_ACTIONS = ['move', 'detach', 'export', 'reattach'] as const;
+export const POOL_ACTIONS = ['move', 'detach', 'export', 'reattach', 'mark-usable'] as const;
 export type PoolAction = (typeof POOL_ACTIONS)[number];
 
 /** The pool operation behind each REST route. */
@@ -41,6 +41,7 @@ export const POOL_ACTION_OPS: Record<PoolAction, PoolOperation> = {
   detach: 'pool.detach',
   export: 'pool.export',
   reattach: 'pool.reattach',
+  'mark-usable': 'pool.mark-usable',
 };
 
 /** Node operations reached as POST /api/v1/nodes/{node}/{action}; DELETE /api/v1/nodes/{node} is node.remove. */

@@ -55,6 +55,8 @@ export interface ClusterStatus {
   cluster: { id: string; heartbeatInterface: string; maintenance: boolean; createdAt: string } | null;
   answeredBy: string;
   nodes: NodeStatus[];
+  /** Automatic failover as the answering node sees it: why it is declined (null: it is not), the alarms, whether the witness answers. */
+  failover?: { declined: string | null; alarms: string[]; witness: boolean | null };
 }
 
 export interface ClusterOpResults {

@@ -96,6 +96,24 @@ export const Events = {
     pools: z.array(z.object({ name: z.string(), health: z.string() })).nullable(),
     services: z.record(z.enum(['ready', 'not-ready', 'down'])),
   })),
+  poolFailedOver: define('pool', 'failed-over', 1, 'An HA pool was taken over automatically by another node (the whole failover is one trace)', z.object({
+    from: z.string(),
+    to: z.string(),
+    reason: z.enum(['node-down', 'client-link-down', 'pool-faulted', 'fenced']),
+    epoch: z.number(),
+    /** Milliseconds from the first sign of the fault to the pool served again, split by phase. */
+    timings: z.object({ detectionMs: z.number(), fenceWaitMs: z.number(), importMs: z.number(), ipsMs: z.number(), sharesMs: z.number(), totalMs: z.number() }),
+    traceId: z.string().nullable(),
+  })),
+  poolFailoverFailed: define('pool', 'failover-failed', 1, 'An automatic failover of an HA pool found no node to run it, or failed: the pool is inactive with the reason', z.object({ from: z.string(), reason: z.string() })),
+  poolFenced: define('pool', 'fenced', 1, 'A node stopped an HA pool by itself because it lost its ownership lease (no witness, no peer confirming it): IPs down, shares down, forced export', z.object({
+    node: z.string(),
+    epoch: z.number().nullable(),
+    /** How the pool was released: a forced export, or the harder fence when the export did not finish in time. */
+    released: z.enum(['exported', 'hard-fence', 'failed']),
+    error: z.string().nullable(),
+  })),
+  failoverDeclined: define('cluster', 'failover-declined', 1, 'Automatic failover would be needed but is declined, with the reason (maintenance mode, no witness, a node is only suspect ...); also shown in cluster status', z.object({ observer: z.string(), pools: z.array(z.string()), reason: z.string() })),
 } as const;
 
 export type EventName = keyof typeof Events;

@@ -170,6 +170,8 @@ export interface NodeInfo {
   deviceDir: string;
   zfsAvailable: boolean;
   version: string;
+  /** The node's ownership lease: armed (a witness was reached once), fresh, and the managed pools it runs. */
+  ownership?: { armed: boolean; fresh: boolean; lastRenewalMsAgo: number | null; held: string[] };
 }
 
 /** `changed` says whether the call did something (false = it was already so: idempotent no-op). */

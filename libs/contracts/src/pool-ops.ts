@@ -56,6 +56,8 @@ export const poolOpRequests = {
   'pool.export': z.object({ pool: poolNameSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
   'pool.reattach': z.object({ pool: poolNameSchema, node: nodeIdSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
   'pool.remove': z.object({ pool: poolNameSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
+  /** The operator says the pool may run on `node` again after it failed there. */
+  'pool.mark-usable': z.object({ pool: poolNameSchema, node: nodeIdSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
 } as const;
 
 export type PoolOperation = keyof typeof poolOpRequests;
@@ -79,6 +81,10 @@ export interface HaPool {
   epoch: number;
   mountpoint: string | null;
   updatedAt: string;
+  /** Nodes the pool failed on (automatic failover away from them); it never goes back there by itself until `pool mark-usable`. */
+  failedOn?: string[];
+  /** When the pool last moved automatically (ISO time): the hold-down counts from here. */
+  lastFailoverAt?: string | null;
 }
 
 export interface PoolOpResults {
@@ -90,6 +96,7 @@ export interface PoolOpResults {
   'pool.export': HaPool;
   'pool.reattach': HaPool;
   'pool.remove': { pool: string };
+  'pool.mark-usable': HaPool;
 }
 
 export function poolOpSubject(op: PoolOperation): string {

@@ -18,7 +18,31 @@ export interface KvBucketDeclaration {
   replicas: number;
   /** Bucket-wide max age (NATS 2.9 has no per-key TTL); 0 = keep. */
   maxAgeSeconds: number;
+  /** Only on servers carrying these tags (the witness); never provisioned elsewhere. */
+  placementTags?: string[];
+  /** Kept in memory (state that is renewed all the time and worthless after a restart). */
+  memory?: boolean;
 }
+
+/** The server tag of the witness's NATS server (`server_tags` in its configuration). */
+export const WITNESS_TAG = 'tandem-witness';
+
+/**
+ * Node ownership leases: every storage node's host-executor renews `node.<id>` several times a
+ * second. One replica, on the witness alone: a renewal that succeeds proves the node reaches the
+ * tie-breaker, and no Raft election among storage nodes (a dead node that led a replicated
+ * stream) ever stalls a renewal. Without a witness the bucket cannot exist, and automatic
+ * failover is declined.
+ */
+export const OWNERSHIP_BUCKET: KvBucketDeclaration = {
+  bucket: 'tandem-ownership',
+  description: 'Node ownership leases, renewed by each node, held by the witness (the tie-breaker)',
+  history: 1,
+  replicas: 1,
+  maxAgeSeconds: 0,
+  placementTags: [WITNESS_TAG],
+  memory: true,
+};
 
 export const EVENTS_STREAM: StreamDeclaration = {
   name: 'TANDEM_EVENTS',
@@ -57,3 +81,52 @@ export const CLUSTER_BUCKET: KvBucketDeclaration = {
 
 export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET];
 
+/** The streams replicated across the storage nodes and the witness (the events, and each KV bucket's stream). */
+export const REPLICATED_STREAMS: readonly string[] = [EVENTS_STREAM.name, ...KV_BUCKETS.map((b) => `KV_${b.bucket}`)];
+
+
+/**
+ * The timings that keep the safety invariant (a pool never imported on two nodes). They are
+ * tied to each other: change one only with the others, and the same on every node.
+ *
+ *  - a node renews its ownership lease (on the witness) every `renewMs`;
+ *  - a node that has had no renewal acknowledged for `fenceAfterMs` (counted from the *send*
+ *    of the last acknowledged one) and that no peer confirms hearing recently enough fences its
+ *    pools; from that moment the fence takes at most `fenceBudgetMs` (a last renewal attempt,
+ *    IPs down, shares down, a forced export bounded in time, then the harder fence);
+ *  - a peer takes a pool over only after it has seen the owner's lease unchanged for
+ *    `takeoverAfterMs` > fenceAfterMs + fenceBudgetMs (by its own monotonic clock) AND heard
+ *    nothing from the owner on any heartbeat channel for the heartbeat timeout + `downForMs`;
+ *  - a node that lost the witness keeps its pools only while a peer's echo confirms one of its
+ *    heartbeats sent less than timeout + downForMs − fenceBudgetMs − marginMs ago.
+ */
+export interface FailoverTimings {
+  renewMs: number;
+  renewTimeoutMs: number;
+  fenceAfterMs: number;
+  fenceBudgetMs: number;
+  exportBoundMs: number;
+  takeoverAfterMs: number;
+  downForMs: number;
+  marginMs: number;
+}
+export const FAILOVER_TIMINGS: Readonly<FailoverTimings> = {
+  renewMs: 250,
+  // generous: a node under heavy CPU load must not take a slow answer for a lost witness
+  renewTimeoutMs: 500,
+  fenceAfterMs: 1_000,
+  fenceBudgetMs: 2_200,
+  exportBoundMs: 700,
+  // costs nothing on a power-off: the heartbeat silence (timeout + downForMs = 3.5 s) decides later
+  takeoverAfterMs: 3_500,
+  downForMs: 500,
+  marginMs: 250,
+};
+
+/** The ownership lease of a node, as renewed in OWNERSHIP_BUCKET under `node.<id>`. */
+export interface OwnershipLease {
+  node: string;
+  /** Grows with every renewal (a restart starts again from the wall clock in ms). */
+  seq: number;
+}
+export const ownershipKey = (node: string) => `node.${node}`;

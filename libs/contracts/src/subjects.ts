@@ -48,6 +48,11 @@ export function eventSubject(entity: EntityKind, id: string, verb: string): stri
 
 export const EVENTS_WILDCARD = `${SUBJECT_ROOT}.evt.>`;
 
+/** One kind of event of every entity of a kind, e.g. every node's health-changed. */
+export function eventWildcard(entity: EntityKind, verb: string): string {
+  return `${SUBJECT_ROOT}.evt.${entity}.*.${verb}`;
+}
+
 /**
  * Heartbeats of one node over the NATS cluster (core NATS, never stored in a stream):
  * tandem.node.<nodeId>.heartbeat

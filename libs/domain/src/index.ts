@@ -2,3 +2,4 @@ export * from './leader-lease';
 export * from './ha-pool';
 export * from './peer-liveness';
 export * from './failover-planner';
+export * from './ownership';

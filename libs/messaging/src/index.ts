@@ -5,4 +5,5 @@ export * from './rpc-server';
 export * from './rpc-client';
 export * from './byte-stream';
 export * from './event-publisher';
+export * from './ordered-events';
 export * from './leader-election';

@@ -8,7 +8,7 @@ import {
   type NatsConnection,
   nanos,
 } from 'nats';
-import type { KvBucketDeclaration, StreamDeclaration } from '@tandem/contracts';
+import { REPLICATED_STREAMS, type KvBucketDeclaration, type StreamDeclaration } from '@tandem/contracts';
 
 function isReplicaError(err: unknown): boolean {
   const m = String((err as Error)?.message ?? err);
@@ -46,6 +46,16 @@ export async function provisionStreams(jsm: JetStreamManager, streams: readonly 
       }
     }
   }
+}
+
+/**
+ * A provisioned KV bucket, bound so that every read is answered by the stream's Raft leader. A
+ * replica that is still catching up (its server just restarted) would otherwise answer a direct
+ * get with an old revision: a lease would look unchanged for ever, and a compare-and-set built on
+ * it would fail. Leases, pool records and the cluster record are all read this way.
+ */
+export function bindKv(nc: NatsConnection, bucket: string, timeoutMs = 5_000): Promise<KV> {
+  return nc.jetstream({ timeout: timeoutMs }).views.kv(bucket, { bindOnly: true });
 }
 
 export async function provisionKv(nc: NatsConnection, buckets: readonly KvBucketDeclaration[]): Promise<Map<string, KV>> {
@@ -104,16 +114,102 @@ export async function kvCompareAndSet(kv: KV, key: string, value: Uint8Array, re
   }
 }
 
+/**
+ * The keys of a KV bucket matching `filter` (a subject pattern, `*` and `>` allowed), from its
+ * stream's subject index, which the stream leader answers. Unlike `kv.keys()` no consumer is
+ * created: creating one timed out about one call in three while a server of the cluster was
+ * lost. A deleted key may still be listed (its tombstone): read each key. Rides out a stream
+ * leader election for up to `retryForMs`.
+ */
+export function kvKeys(nc: NatsConnection, bucket: string, filter = '>', retryForMs = 10_000): Promise<string[]> {
+  const prefix = `$KV.${bucket}.`;
+  return ridingOutElections(async () => {
+    const jsm = await nc.jetstreamManager({ checkAPI: false, timeout: 5_000 });
+    const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}${filter}` });
+    return Object.keys(info.state.subjects ?? {})
+      .map((s) => s.slice(prefix.length))
+      .sort();
+  }, retryForMs);
+}
+
 /** Read a key, riding out a stream leader election ("no responders") for up to `retryForMs`. */
-export async function kvGet(kv: KV, key: string, retryForMs = 10_000): Promise<KvEntry | null> {
+export function kvGet(kv: KV, key: string, retryForMs = 10_000): Promise<KvEntry | null> {
+  return ridingOutElections(() => kv.get(key), retryForMs);
+}
+
+/** `read` again every 250 ms while it fails with 503, "no responders" or a timeout, for up to `retryForMs`. */
+async function ridingOutElections<T>(read: () => Promise<T>, retryForMs: number): Promise<T> {
   const deadline = Date.now() + retryForMs;
   for (;;) {
     try {
-      return await kv.get(key);
+      return await read();
     } catch (err) {
       const m = String((err as Error)?.message ?? err);
       if (!/503|no responders|timeout/i.test(m) || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+}
+
+/** Wait until every replicated stream is led by `server` (the steady state the active resource-manager keeps with the witness). */
+export async function waitForStreamLeader(nc: NatsConnection, server: string, timeoutMs: number): Promise<void> {
+  const jsm = await nc.jetstreamManager({ checkAPI: false });
+  const t0 = performance.now();
+  for (const s of REPLICATED_STREAMS) {
+    for (;;) {
+      const leader = (await jsm.streams.info(s).catch(() => null))?.cluster?.leader;
+      if (leader === server) break;
+      if (performance.now() - t0 > timeoutMs) throw new Error(`stream ${s} is led by ${leader ?? 'nobody'}, not ${server}, after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+export interface FollowKvOptions {
+  /** Checked between entries and before each new watch: true ends the follow. */
+  stopped: () => boolean;
+  /** Pause before a watch that ended or failed is opened again. */
+  retryMs?: number;
+  /** Told why a watch ended (a lost server, a stream leader change). */
+  onError?: (err: Error) => void;
+  /**
+   * Open the watch afresh this often even when it seems well: a watch whose consumer was lost
+   * in a stream leader change can stay silent without ending, and a new one replays every
+   * current value, so nothing is missed for longer than this.
+   */
+  reopenEveryMs?: number;
+}
+
+/**
+ * Follow the keys of a KV bucket matching `key`: one long-lived watch (the current values
+ * first, then each change), opened again after `retryMs` whenever it ends. `onChange` gets the
+ * key and its value, or null when the key was deleted or purged. No consumer is created per
+ * read, so a reader on a hot path costs nothing while a stream elects its leader.
+ */
+export async function followKv(nc: NatsConnection, bucket: string, key: string, onChange: (key: string, value: string | null) => void, opts: FollowKvOptions): Promise<void> {
+  while (!opts.stopped()) {
+    try {
+      const kv = await bindKv(nc, bucket);
+      const it = await kv.watch({ key });
+      let reopened = false;
+      const reopen = opts.reopenEveryMs
+        ? setTimeout(() => {
+            reopened = true;
+            it.stop();
+          }, opts.reopenEveryMs)
+        : undefined;
+      try {
+        for await (const e of it) {
+          if (opts.stopped()) break;
+          onChange(e.key, e.operation === 'PUT' && e.value.length > 0 ? e.string() : null);
+        }
+      } finally {
+        clearTimeout(reopen);
+      }
+      if (reopened) continue; // ended on purpose: open the next one at once
+    } catch (err) {
+      opts.onError?.(err as Error);
+    }
+    await new Promise((r) => setTimeout(r, opts.retryMs ?? 1_000));
   }
 }

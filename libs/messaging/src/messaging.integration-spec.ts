@@ -8,7 +8,7 @@ import { Events, eventEnvelopeSchema, type StreamDeclaration } from '@tandem/con
 import { startTelemetry } from '@tandem/telemetry';
 import { connectNats } from './connection';
 import { EventPublisher } from './event-publisher';
-import { kvCompareAndSet, provisionKv, provisionStreams } from './jetstream';
+import { followKv, kvCompareAndSet, kvKeys, provisionKv, provisionStreams } from './jetstream';
 import { LeaderElection } from './leader-election';
 import { receiveByteStream, sendByteStream } from './byte-stream';
 
@@ -53,6 +53,60 @@ test('KV compare-and-set: a stale revision is rejected, never overwritten', asyn
   const stale = await kvCompareAndSet(kv, 'lease', enc('d'), rev);
   assert.deepEqual(stale, { ok: false, reason: 'conflict' });
   assert.equal(new TextDecoder().decode((await kv.get('lease'))!.value), 'c');
+});
+
+test('followKv: current values first, then every put and delete of matching keys, until stopped', async () => {
+  const kv = (await provisionKv(nc, [{ bucket: `it-${run}`, description: 'test', history: 5, replicas: 1, maxAgeSeconds: 0 }])).get(`it-${run}`)!;
+  await kv.put('pool.one', 'v1');
+  await kv.put('other.x', 'ignored');
+  const seen: Array<[string, string | null]> = [];
+  let stopped = false;
+  const done = followKv(nc, `it-${run}`, 'pool.*', (k, v) => seen.push([k, v]), { stopped: () => stopped, retryMs: 50 });
+  const until = async (n: number) => {
+    for (let i = 0; i < 100 && seen.length < n; i++) await sleep(20);
+  };
+  await until(1);
+  await kv.put('pool.two', 'v2');
+  await kv.delete('pool.one');
+  await until(3);
+  assert.deepEqual(seen, [
+    ['pool.one', 'v1'],
+    ['pool.two', 'v2'],
+    ['pool.one', null],
+  ]);
+  stopped = true;
+  await kv.put('pool.three', 'after stop'); // the watch sees one more entry, checks stopped, ends
+  await Promise.race([done, sleep(3_000).then(() => assert.fail('followKv did not end after stopped'))]);
+  assert.equal(seen.length, 3, 'nothing delivered after stopped');
+});
+
+test('followKv with reopenEveryMs: each new watch replays the current values, changes after a reopen still arrive', async () => {
+  const kv = (await provisionKv(nc, [{ bucket: `it-${run}`, description: 'test', history: 5, replicas: 1, maxAgeSeconds: 0 }])).get(`it-${run}`)!;
+  await kv.put('re.a', 'a1');
+  const seen: Array<[string, string | null]> = [];
+  let stopped = false;
+  const done = followKv(nc, `it-${run}`, 're.*', (k, v) => seen.push([k, v]), { stopped: () => stopped, retryMs: 50, reopenEveryMs: 300 });
+  await sleep(1_000); // about three watches
+  const replays = seen.filter(([k, v]) => k === 're.a' && v === 'a1').length;
+  assert.ok(replays >= 2, `re.a replayed by each new watch: ${replays}`);
+  await kv.put('re.b', 'b1');
+  for (let i = 0; i < 100 && !seen.some(([k]) => k === 're.b'); i++) await sleep(20);
+  assert.ok(seen.some(([k, v]) => k === 're.b' && v === 'b1'), 'a change after reopening arrives');
+  stopped = true;
+  await Promise.race([done, sleep(3_000).then(() => assert.fail('followKv did not end after stopped'))]);
+});
+
+test('kvKeys lists the keys matching a pattern without a consumer (a deleted key may stay listed as its tombstone)', async () => {
+  const kv = (await provisionKv(nc, [{ bucket: `it-${run}`, description: 'test', history: 5, replicas: 1, maxAgeSeconds: 0 }])).get(`it-${run}`)!;
+  await kv.put('ks.b', 'b');
+  await kv.put('ks.a', 'a');
+  await kv.put('other.c', 'c');
+  assert.deepEqual(await kvKeys(nc, `it-${run}`, 'ks.*'), ['ks.a', 'ks.b']);
+  await kv.delete('ks.a');
+  const after = await kvKeys(nc, `it-${run}`, 'ks.*');
+  assert.ok(after.includes('ks.b') && !after.includes('other.c'), after.join(','));
+  assert.equal((await kv.get('ks.a'))?.operation, 'DEL', 'a listed tombstone reads as deleted');
+  await assert.rejects(kvKeys(nc, `no-such-${run}`, '>', 0), /not found/);
 });
 
 test('leader election: one leader; a standby takes over only after the lease went silent', async () => {

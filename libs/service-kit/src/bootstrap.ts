@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit, readBaseConfig, type BaseConfig } from '@tandem/config';
@@ -17,6 +18,12 @@ export interface ServiceDefinition {
   readConfig?: () => unknown;
   /** Called after the HTTP server listens. */
   afterStart?: (app: INestApplication, ctx: ServiceContext) => Promise<void>;
+  /**
+   * The failure detector and the fencer must keep their timing under CPU load (as cluster
+   * daemons do): they run at a raised scheduling priority (nice −15 unless TANDEM_NICE says
+   * otherwise; needs root or CAP_SYS_NICE, else a warning).
+   */
+  timingCritical?: boolean;
 }
 
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
@@ -78,6 +85,15 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
 
 /** main.ts of every app: bootstrap, and on a fatal start-up error one line and exit 1. */
 export function runService(def: ServiceDefinition): void {
+  if (def.timingCritical) {
+    const nice = Number(process.env.TANDEM_NICE ?? -15);
+    try {
+      if (!Number.isInteger(nice) || nice < -20 || nice > 19) throw new Error(`TANDEM_NICE must be a whole number from -20 to 19, not ${process.env.TANDEM_NICE}`);
+      setPriority(0, nice);
+    } catch (err) {
+      process.stderr.write(`${def.service}: could not raise the scheduling priority (${(err as Error).message}); under heavy CPU load heartbeats and fencing may run late\n`);
+    }
+  }
   bootstrapService(def).catch((err) => {
     process.stderr.write(`${def.service}: failed to start: ${(err as Error).message}\n`);
     process.exit(1);

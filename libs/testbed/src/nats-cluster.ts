@@ -5,6 +5,7 @@ import { killNamedInNetns, nsenterArgs } from './namespaces';
 import { nodeHttpGet } from './probe';
 import { spawnDaemon, waitFor } from './proc';
 import { daemonExit } from './zfs-daemon';
+import { WITNESS_TAG } from '@tandem/contracts';
 
 const READY_TIMEOUT_MS = 30_000;
 const LEADER_TIMEOUT_MS = 45_000;
@@ -22,6 +23,7 @@ export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[
     `# a dead peer (power cut: no FIN, no RST) is noticed in seconds, not minutes`,
     `ping_interval: "1s"`,
     `ping_max: 3`,
+    ...(spec.role === 'witness' ? [`# the ownership leases live here alone (one replica): the witness is the cluster's tie-breaker`, `server_tags: ["${WITNESS_TAG}"]`] : []),
     `jetstream {`,
     `  store_dir: "${paths.natsStore(spec.name)}"`,
     `  max_memory_store: 256MB`,
@@ -60,7 +62,8 @@ export async function ensureNats(
   fs.writeFileSync(confFile, conf);
   await killNamedInNetns(spec.netns, ['nats-server']);
   const logFile = paths.logFile(spec.name, 'nats');
-  const d = spawnDaemon('nsenter', [...nsenterArgs(paths, spec), 'nats-server', '-c', confFile], { logFile, env });
+  // the cluster's messaging carries heartbeats and leases: it runs at a raised priority, like the failure detector
+  const d = spawnDaemon('nsenter', [...nsenterArgs(paths, spec), 'nice', '-n', '-10', 'nats-server', '-c', confFile], { logFile, env });
   await waitFor(`${spec.name}: nats-server`, () => natsHealthy(spec), {
     timeoutMs: READY_TIMEOUT_MS,
     intervalMs: 100,

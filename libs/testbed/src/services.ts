@@ -50,12 +50,18 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_STATE_DIR: paths.stateDir(spec.name),
     TANDEM_DATABASE_URL: `postgres://postgres@127.0.0.1:${PG_PORT}/tandem`,
     TANDEM_DEVICE_DIR: paths.jbod,
+    // the harder fence of a node that cannot release a pool in time: its own ZFS daemon dies
+    TANDEM_HARD_FENCE: 'kill-zfs-daemon',
+    TANDEM_ZFS_DAEMON_PIDFILE: paths.zfsPid(spec.name),
     TANDEM_ADMIN_PASSWORD: TESTBED_ADMIN_PASSWORD,
     TANDEM_CLUSTER_SECRET: clusterSecret(paths),
     NO_COLOR: '1',
   };
-  const otel = process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
-  if (otel) env['OTEL_EXPORTER_OTLP_ENDPOINT'] = otel;
+  // passed through from whoever brings the testbed up (tests that need a shorter hold-down)
+  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'TANDEM_FAILOVER_HOLD_DOWN_MS']) {
+    const v = process.env[name];
+    if (v) env[name] = v;
+  }
   return env;
 }
 

@@ -79,6 +79,10 @@ export function renderSmbConf(spec: ShareInstanceSpec, dirs: SmbDirs, opts: SmbR
       '  guest only = yes',
       `  force user = ${forceUser}`,
       '  browseable = yes',
+      // every write reaches stable storage before it is acknowledged: what a client was told
+      // is written survives a failover (the new owner imports exactly what was on disk)
+      '  strict sync = yes',
+      '  sync always = yes',
     );
   }
   return lines.join('\n') + '\n';

@@ -1,14 +1,16 @@
-import { Logger } from '@nestjs/common';
 import type { NatsConnection } from 'nats';
 import type { EventDefinition } from '@tandem/contracts';
-import { traceHeaders, type EventPublisher } from '@tandem/messaging';
+import { traceHeaders } from './connection';
+import type { EventPublisher } from './event-publisher';
 
 /**
  * Publishes events one after the other, in the order they were decided, without ever holding up
- * the caller (the failure detector must keep ticking while JetStream elects a leader or this node
- * is cut off). An event that JetStream did not acknowledge is sent again with the same event id
- * (the stream drops duplicates by id), a few times, then given up with a warning. A bounded
- * backlog: beyond it new events are dropped, with a warning.
+ * the caller (the failure detector must keep ticking, a failover must not wait, while JetStream
+ * elects a stream leader or this node is cut off). An event that JetStream did not acknowledge is
+ * sent again with the same event id (the stream drops duplicates by id within its window), for
+ * about a minute by default (a stream re-electing its leader after a partition heals can take
+ * that long), then given up with a warning. A bounded backlog: beyond it new events are dropped,
+ * with a warning.
  */
 export class OrderedEvents {
   private chain: Promise<void> = Promise.resolve();
@@ -20,8 +22,8 @@ export class OrderedEvents {
   constructor(
     private readonly nc: NatsConnection,
     private readonly publisher: EventPublisher,
-    private readonly logger: Logger,
-    private readonly opts: { attempts: number; ackTimeoutMs: number; pauseMs: number; maxBacklog: number } = { attempts: 3, ackTimeoutMs: 5_000, pauseMs: 1_000, maxBacklog: 200 },
+    private readonly logger: { warn(message: string): void },
+    private readonly opts: { attempts: number; ackTimeoutMs: number; pauseMs: number; maxBacklog: number } = { attempts: 12, ackTimeoutMs: 4_000, pauseMs: 1_000, maxBacklog: 1_000 },
   ) {}
 
   publish<T>(def: EventDefinition<T>, entityId: string, data: T): void {

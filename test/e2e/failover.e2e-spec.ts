@@ -1,0 +1,295 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connect, type NatsConnection } from 'nats';
+import { ErrorCode, EVENTS_STREAM, Events, POOLS_BUCKET, clusterOpSubject, subjectFor, poolOpSubject, type ClusterOpResults, type HaPool, type PoolOpResults } from '@tandem/contracts';
+import { HostClient, requestReply, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
+import { Testbed, type TestbedStatus } from '@tandem/testbed';
+
+/**
+ * Chaos on the testbed: the faults of a storage HA cluster, each repeated, with the pool's
+ * floating IP and SMB share read from the client namespace. After every fault: the pool is
+ * imported on exactly one node and its IP up on exactly one node (asked of each node's zfs and
+ * ip directly), and every file synced before the fault reads back.
+ */
+// a short hold-down (the default is 120 s), passed to the testbed's services: the client-link
+// move is repeated after it, and the hold-down is seen both holding and expiring
+const HOLD_DOWN_MS = 30_000;
+process.env.TANDEM_FAILOVER_HOLD_DOWN_MS = String(HOLD_DOWN_MS);
+
+describe('automatic failover and fencing (testbed)', () => {
+  const tb = new Testbed({ log: (l) => process.stderr.write(`${l}\n`) });
+  const POOL = 'chaos';
+  const VIP = '10.77.3.91';
+  const NODES = ['node-a', 'node-b'] as const;
+  let status: TestbedStatus;
+  let nc: NatsConnection;
+  let files = 0;
+
+  const rm = <T>(subject: string, req: unknown, waitForMs = 30_000) =>
+    retryWhileUnavailable(() => requestReply<T>(nc, subject, req, 30_000), { waitForMs, codes: [ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.NotLeader] });
+  // short answers: while the active resource-manager's node is lost, ask again rather than wait
+  const pool = () =>
+    retryWhileUnavailable(() => requestReply<HaPool>(nc, poolOpSubject('pool.get'), { pool: POOL }, 2_000), { waitForMs: 30_000, codes: [ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.NotLeader] });
+  const other = (n: string) => (n === 'node-a' ? 'node-b' : 'node-a');
+
+  /** Where the pool is imported and its IP up, asked of every running node itself. */
+  async function holders(): Promise<{ imported: string[]; ip: string[] }> {
+    const imported: string[] = [];
+    const ip: string[] = [];
+    for (const n of NODES) {
+      const list = await tb.exec(n, ['zpool', 'list', '-H', '-o', 'name'], { timeoutMs: 10_000 }).catch(() => null);
+      if (list?.stdout.split('\n').includes(POOL)) imported.push(n);
+      const addrs = await tb.exec(n, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'], { timeoutMs: 10_000 }).catch(() => null);
+      if (addrs?.stdout.includes(` ${VIP}/`)) ip.push(n);
+    }
+    return { imported, ip };
+  }
+
+  async function assertServedOnlyOn(node: string): Promise<void> {
+    const h = await holders();
+    assert.deepEqual(h.imported, [node], `pool imported on exactly ${node}: ${h.imported.join(',') || 'nowhere'}`);
+    assert.deepEqual(h.ip, [node], `IP up on exactly ${node}: ${h.ip.join(',') || 'nowhere'}`);
+    const p = await pool();
+    assert.deepEqual([p.state, p.node], ['serving', node]);
+  }
+
+  /** What to read when a step fails: the pool record (from the KV bucket itself) and each node's failover/fencing log lines. */
+  async function diagnose(): Promise<string> {
+    const out: string[] = [];
+    const kv = await nc.jetstream({ timeout: 2_000 }).views.kv(POOLS_BUCKET.bucket, { bindOnly: true }).catch(() => null);
+    const rec = await kv?.get(`pool.${POOL}`).catch(() => null);
+    out.push(`pool record: ${rec ? rec.string() : '(unreadable)'}`);
+    for (const n of NODES) {
+      for (const svc of ['resource-manager', 'host-executor', 'heartbeat']) {
+        let lines: string[] = [];
+        try {
+          lines = readFileSync(join(status.root, 'nodes', n, 'logs', `${svc}.log`), 'utf8').split('\n');
+        } catch {
+          continue;
+        }
+        const hits = lines.filter((l) => /failover|fenc|refus|declin|inactive|import|lease|leader|standby|health|error/i.test(l)).slice(-12);
+        if (hits.length) out.push(`--- ${n} ${svc}:`, ...hits);
+      }
+    }
+    return out.join('\n');
+  }
+
+  /** A new file through the share (the share writes synchronously: acknowledged means on disk). */
+  async function writeSynced(_owner: string): Promise<void> {
+    const name = `f${++files}.txt`;
+    await tb.client(['sh', '-c', `echo content-${files} > /tmp/${name}`]);
+    const put = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', `put /tmp/${name} ${name}`]);
+    if (put.exitCode !== 0) assert.fail(`writing ${name} through ${VIP} failed: ${put.stdout}${put.stderr}\n${await diagnose()}`);
+  }
+
+  /** Every file written so far reads back through the IP; waits until the share answers. */
+  async function readAllBack(timeoutMs = 30_000): Promise<number> {
+    const t0 = performance.now();
+    for (;;) {
+      const r = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', 'prompt off; lcd /tmp/back; mget f*.txt'], { timeoutMs: 10_000 }).catch(() => null);
+      if (r?.exitCode === 0) break;
+      if (performance.now() - t0 > timeoutMs) assert.fail(`the client could not read through ${VIP} for ${timeoutMs} ms: ${r?.stderr ?? ''}\n${await diagnose()}`);
+      await tb.client(['mkdir', '-p', '/tmp/back']);
+      await sleep(200);
+    }
+    const elapsed = performance.now() - t0;
+    for (let i = 1; i <= files; i++) {
+      const got = await tb.client(['cat', `/tmp/back/f${i}.txt`]);
+      assert.equal(got.stdout, `content-${i}\n`, `file f${i}.txt reads back`);
+    }
+    await tb.client(['rm', '-rf', '/tmp/back']);
+    await tb.client(['mkdir', '-p', '/tmp/back']);
+    return elapsed;
+  }
+
+  /** The steady state the active resource-manager keeps: every replicated stream led by the witness. */
+  const streamsLedByWitness = () => waitForStreamLeader(nc, 'witness', 60_000);
+
+  /** After a failover away from `node`, let the pool run there again. */
+  async function markUsable(node: string): Promise<void> {
+    // after a node rejoins, NATS may re-elect the leader of a replicated stream (the resource-
+    // manager's lease stream among them) for tens of seconds: operator operations wait for it
+    const p = await rm<PoolOpResults['pool.mark-usable']>(poolOpSubject('pool.mark-usable'), { pool: POOL, node }, 120_000);
+    assert.ok(!(p.failedOn ?? []).includes(node));
+  }
+
+  async function waitServedOn(node: string, timeoutMs: number): Promise<void> {
+    const t0 = performance.now();
+    for (;;) {
+      let lastError = '';
+      const p = await requestReply<HaPool>(nc, poolOpSubject('pool.get'), { pool: POOL }, 2_000).catch((e: Error) => {
+        lastError = e.message;
+        return null;
+      });
+      if (p?.state === 'serving' && p.node === node) return;
+      if (performance.now() - t0 > timeoutMs) assert.fail(`pool not serving on ${node} after ${timeoutMs} ms: ${JSON.stringify(p)} ${lastError} (this test's NATS server: ${nc.info?.server_name ?? '?'})\n${await diagnose()}`);
+      await sleep(250);
+    }
+  }
+
+  before(async () => {
+    status = await tb.up({ nodes: 2 });
+    nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`), maxReconnectAttempts: -1, pingInterval: 1_000, maxPingOut: 2 });
+    const host = new HostClient(nc);
+    await rm(clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0' });
+    await rm(clusterOpSubject('cluster.join'), { node: 'node-b' });
+    await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', POOL) });
+    await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files` });
+    await rm(poolOpSubject('pool.attach'), { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    await tb.client(['mkdir', '-p', '/tmp/back']);
+    await writeSynced('node-a');
+    await assertServedOnlyOn('node-a');
+  });
+
+  after(async () => {
+    await nc?.close().catch(() => undefined);
+    if (process.env.TANDEM_E2E_KEEP !== '1') await tb.down(); // TANDEM_E2E_KEEP=1: leave the testbed up to read its logs
+
+  });
+
+  /** The owner's client link goes down: the pool moves to the peer, whose client link is up. */
+  async function clientLinkMove(): Promise<void> {
+    const owner = (await pool()).node!;
+    const peer = other(owner);
+    await writeSynced(owner);
+    await tb.cut(owner, 'client');
+    try {
+      await waitServedOn(peer, 30_000);
+      await readAllBack(20_000);
+      await assertServedOnlyOn(peer);
+      assert.ok(((await pool()).failedOn ?? []).includes(owner), 'marked failed on the old owner');
+    } finally {
+      await tb.heal(owner, 'client');
+    }
+    await markUsable(owner);
+  }
+
+  test("the owner's client link goes down: the pool moves to the node whose client link is up", clientLinkMove);
+
+  test('the client link goes down again within the hold-down: the pool stays, an alarm says why', async () => {
+    const owner = (await pool()).node!;
+    const epoch = (await pool()).epoch;
+    await tb.cut(owner, 'client');
+    try {
+      const t0 = performance.now();
+      let alarms: string[] = [];
+      while (!alarms.some((a) => a.includes('hold-down'))) {
+        assert.ok(performance.now() - t0 < 20_000, `no hold-down alarm: ${JSON.stringify(alarms)}`);
+        await sleep(500);
+        alarms = (await rm<ClusterOpResults['cluster.status']>(clusterOpSubject('cluster.status'), {})).failover?.alarms ?? [];
+      }
+      const p = await pool();
+      assert.deepEqual([p.state, p.node, p.epoch], ['serving', owner, epoch], 'nothing moved');
+    } finally {
+      await tb.heal(owner, 'client');
+    }
+  });
+
+  test('the hold-down over, the client link goes down again: the pool moves again', async () => {
+    const last = Date.parse((await pool()).lastFailoverAt ?? '');
+    assert.ok(Number.isFinite(last), 'the last automatic move is recorded');
+    const wait = last + HOLD_DOWN_MS + 1_000 - Date.now();
+    if (wait > 0) await sleep(wait);
+    await clientLinkMove();
+  });
+
+  for (const rep of [1, 2]) {
+    test(`power-off of the owner (${rep}): the peer takes the pool over, the client reads everything back`, async () => {
+      const owner = (await pool()).node!;
+      const peer = other(owner);
+      const epoch = (await pool()).epoch;
+      await writeSynced(owner);
+      await streamsLedByWitness();
+      await tb.powerOff(owner);
+      try {
+        const readAfter = await readAllBack(30_000);
+        process.stderr.write(`power-off ${rep}: client reading again ${Math.round(readAfter)} ms after the power cut\n`);
+        // the record is read through the active resource-manager: if it ran on the dead node, a
+        // standby answers after its lease lapsed (6 s)
+        await waitServedOn(peer, 30_000);
+        await assertServedOnlyOn(peer);
+        const p = await pool();
+        assert.ok(p.epoch > epoch, 'a new fencing epoch');
+        assert.ok((p.failedOn ?? []).includes(owner), 'the pool failed on the old owner and will not go back by itself');
+        // one event per failover, with its trace and the split timings
+        // (read from the stream: this test's own connection may have been on the dead node's server)
+        const jsm = await nc.jetstreamManager({ checkAPI: false });
+        type FailedOver = { from: string; to: string; reason: string; epoch: number; traceId: string | null; timings: { detectionMs: number; totalMs: number } };
+        const lastEvent = async (): Promise<FailedOver | null> => {
+          const m = await jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: subjectFor(Events.poolFailedOver, POOL) }).catch(() => null);
+          return m ? (JSON.parse(new TextDecoder().decode(m.data)) as { data: FailedOver }).data : null;
+        };
+        let ev = await lastEvent();
+        for (let i = 0; i < 30 && ev?.epoch !== p.epoch; i++) {
+          await sleep(500);
+          ev = await lastEvent();
+        }
+        assert.ok(ev, 'the failed-over event is in the stream');
+        {
+          assert.deepEqual([ev.from, ev.to, ev.reason, ev.epoch], [owner, peer, 'node-down', p.epoch]);
+          assert.match(ev.traceId ?? '', /^[0-9a-f]{32}$/);
+          assert.ok(ev.timings.detectionMs >= 3_000 && ev.timings.totalMs >= ev.timings.detectionMs, JSON.stringify(ev.timings));
+        }
+      } finally {
+        await tb.powerOn(owner);
+        await sleep(3_000);
+        await markUsable(owner);
+      }
+      // the rebooted node imported nothing
+      await assertServedOnlyOn(peer);
+    });
+  }
+
+  for (const rep of [1, 2]) test(`heartbeat link cut while both reach the witness (${rep}): nothing moves, an alarm is raised`, async () => {
+    const owner = (await pool()).node!;
+    const epoch = (await pool()).epoch;
+    await tb.cut(owner, 'heartbeat');
+    try {
+      await sleep(7_000);
+      await assertServedOnlyOn(owner);
+      assert.equal((await pool()).epoch, epoch, 'no new epoch: nothing moved');
+      // (a stream leader election answers UNAVAILABLE for a moment: rm asks again)
+      const st = await rm<ClusterOpResults['cluster.status']>(clusterOpSubject('cluster.status'), {});
+      assert.ok((st.failover?.alarms ?? []).some((a) => a.includes('suspect')), `an alarm in status: ${JSON.stringify(st.failover)}`);
+      await readAllBack(10_000);
+    } finally {
+      await tb.heal(owner, 'heartbeat');
+    }
+  });
+
+  for (const rep of [1, 2]) test(`the owner cut off from everything fences itself, the peer takes over (${rep})`, async () => {
+    const owner = (await pool()).node!;
+    const peer = other(owner);
+    await writeSynced(owner);
+    await streamsLedByWitness();
+    await tb.cut(owner, 'heartbeat');
+    await tb.cut(owner, 'admin');
+    try {
+      // from the owner's own namespaces: the pool is released and the IP gone, within the fence time
+      const t0 = performance.now();
+      for (;;) {
+        const list = await tb.exec(owner, ['zpool', 'list', '-H', '-o', 'name'], { timeoutMs: 5_000 }).catch(() => null);
+        const addrs = await tb.exec(owner, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'], { timeoutMs: 5_000 }).catch(() => null);
+        if (!(list?.stdout ?? '').split('\n').includes(POOL) && !(addrs?.stdout ?? '').includes(` ${VIP}/`)) break;
+        assert.ok(performance.now() - t0 < 6_000, `${owner} did not fence itself within 6 s`);
+        await sleep(100);
+      }
+      process.stderr.write(`partition ${rep}: ${owner} fenced itself ${Math.round(performance.now() - t0)} ms after the cut\n`);
+      await readAllBack(30_000);
+      await waitServedOn(peer, 30_000);
+    } finally {
+      await tb.heal(owner, 'admin');
+      await tb.heal(owner, 'heartbeat');
+    }
+    // a node that fenced harder (its ZFS daemon killed) comes back like a rebooted one
+    await tb.up({ nodes: 2 });
+    await sleep(2_000);
+    await rm<HaPool>(poolOpSubject('pool.get'), { pool: POOL }, 120_000); // the control plane answers again (see markUsable)
+    await assertServedOnlyOn(peer);
+    await markUsable(owner);
+  });
+
+});

@@ -1,0 +1,41 @@
+import { dirname, join } from 'node:path';
+import { connect, type NatsConnection } from 'nats';
+import { ErrorCode, clusterOpSubject, poolOpSubject, type ClusterOpResults, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
+import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
+import { Testbed } from '@tandem/testbed';
+
+export function rmCall<O extends PoolOperation>(nc: NatsConnection, op: O, req: PoolOpRequest<O>, timeoutMs = 120_000, waitForMs = 30_000, codes = [ErrorCode.Unavailable]): Promise<PoolOpResults[O]> {
+  return retryWhileUnavailable(() => requestReply<PoolOpResults[O]>(nc, poolOpSubject(op), req, timeoutMs), { waitForMs, codes });
+}
+
+/**
+ * The testbed with a two-node cluster and one HA pool (one floating IP, one SMB share `files`
+ * holding probe.txt), made if missing. The NATS connection notices a lost server within seconds.
+ */
+export async function benchCluster(pool: string, vip: string, log: (l: string) => void): Promise<{ tb: Testbed; nc: NatsConnection }> {
+  const tb = new Testbed({ log: () => undefined });
+  log('bringing up the testbed');
+  const status = await tb.up({ nodes: 2 });
+  const nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`), maxReconnectAttempts: -1, pingInterval: 1_000, maxPingOut: 2 });
+  try {
+    const host = new HostClient(nc);
+    const cluster = await retryWhileUnavailable(() => requestReply<ClusterOpResults['cluster.status']>(nc, clusterOpSubject('cluster.status'), {}, 30_000), { waitForMs: 30_000 });
+    if (!cluster.cluster) {
+      log('forming the cluster (node-a, node-b)');
+      await requestReply(nc, clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0' }, 30_000);
+      await requestReply(nc, clusterOpSubject('cluster.join'), { node: 'node-b' }, 30_000);
+    }
+    if (!(await rmCall(nc, 'pool.list', {})).some((p) => p.name === pool)) {
+      log(`creating pool ${pool} with ${vip} and an SMB share`);
+      await host.call('node-a', 'pool.create', { pool, vdevs: [`${pool}-0`], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', pool) });
+      await host.call('node-a', 'dataset.create', { dataset: `${pool}/files` });
+      await rmCall(nc, 'pool.attach', { pool, node: 'node-a', vips: [`cli0:${vip}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    }
+    const put = await tb.client(['smbclient', '-N', `//${vip}/files`, '-c', 'put /etc/hostname probe.txt']);
+    if (put.exitCode !== 0) throw new Error(`cannot write through the share: ${put.stdout}${put.stderr}`);
+    return { tb, nc };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
