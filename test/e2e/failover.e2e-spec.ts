@@ -130,6 +130,28 @@ describe('automatic failover and fencing (testbed)', () => {
     }
   }
 
+  type FailedOver = { from: string; to: string; reason: string; epoch: number; traceId: string | null; timings: { detectionMs: number; totalMs: number } };
+  /**
+   * The failed-over event of the failover that gave the pool `epoch`: one per failover, with its
+   * trace id and the split timings (read from the stream: this test's own connection may have
+   * been on a lost node's server).
+   */
+  async function failedOverEvent(epoch: number): Promise<FailedOver> {
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
+    const last = async (): Promise<FailedOver | null> => {
+      const m = await jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: subjectFor(Events.poolFailedOver, POOL) }).catch(() => null);
+      return m ? (JSON.parse(new TextDecoder().decode(m.data)) as { data: FailedOver }).data : null;
+    };
+    let ev = await last();
+    for (let i = 0; i < 30 && ev?.epoch !== epoch; i++) {
+      await sleep(500);
+      ev = await last();
+    }
+    assert.ok(ev && ev.epoch === epoch, `the failed-over event of epoch ${epoch} is in the stream: ${JSON.stringify(ev)}`);
+    assert.match(ev.traceId ?? '', /^[0-9a-f]{32}$/);
+    return ev;
+  }
+
   before(async () => {
     status = await tb.up({ nodes: 2 });
     nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`), maxReconnectAttempts: -1, pingInterval: 1_000, maxPingOut: 2 });
@@ -214,25 +236,9 @@ describe('automatic failover and fencing (testbed)', () => {
         const p = await pool();
         assert.ok(p.epoch > epoch, 'a new fencing epoch');
         assert.ok((p.failedOn ?? []).includes(owner), 'the pool failed on the old owner and will not go back by itself');
-        // one event per failover, with its trace and the split timings
-        // (read from the stream: this test's own connection may have been on the dead node's server)
-        const jsm = await nc.jetstreamManager({ checkAPI: false });
-        type FailedOver = { from: string; to: string; reason: string; epoch: number; traceId: string | null; timings: { detectionMs: number; totalMs: number } };
-        const lastEvent = async (): Promise<FailedOver | null> => {
-          const m = await jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: subjectFor(Events.poolFailedOver, POOL) }).catch(() => null);
-          return m ? (JSON.parse(new TextDecoder().decode(m.data)) as { data: FailedOver }).data : null;
-        };
-        let ev = await lastEvent();
-        for (let i = 0; i < 30 && ev?.epoch !== p.epoch; i++) {
-          await sleep(500);
-          ev = await lastEvent();
-        }
-        assert.ok(ev, 'the failed-over event is in the stream');
-        {
-          assert.deepEqual([ev.from, ev.to, ev.reason, ev.epoch], [owner, peer, 'node-down', p.epoch]);
-          assert.match(ev.traceId ?? '', /^[0-9a-f]{32}$/);
-          assert.ok(ev.timings.detectionMs >= 3_000 && ev.timings.totalMs >= ev.timings.detectionMs, JSON.stringify(ev.timings));
-        }
+        const ev = await failedOverEvent(p.epoch);
+        assert.deepEqual([ev.from, ev.to, ev.reason, ev.epoch], [owner, peer, 'node-down', p.epoch]);
+        assert.ok(ev.timings.detectionMs >= 3_000 && ev.timings.totalMs >= ev.timings.detectionMs, JSON.stringify(ev.timings));
       } finally {
         await tb.powerOn(owner);
         await sleep(3_000);
@@ -292,4 +298,30 @@ describe('automatic failover and fencing (testbed)', () => {
     await markUsable(owner);
   });
 
+  for (const rep of [1, 2]) test(`the owner's disks stop answering (${rep}): the pool is released there, fenced harder, and served by the peer`, async () => {
+    const owner = (await pool()).node!;
+    const peer = other(owner);
+    const epoch = (await pool()).epoch;
+    await writeSynced(owner);
+    // every vdev I/O of the owner's ZFS fails from now on; the files stay intact for the peer
+    await tb.diskFail(owner);
+    try {
+      await waitServedOn(peer, 45_000);
+      await readAllBack(20_000);
+      await assertServedOnlyOn(peer);
+      const p = await pool();
+      assert.ok(p.epoch > epoch, 'a new fencing epoch');
+      assert.ok((p.failedOn ?? []).includes(owner), 'the pool failed on the old owner');
+      const ev = await failedOverEvent(p.epoch);
+      assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'pool-faulted']);
+    } finally {
+      await tb.diskHeal(owner);
+    }
+    // the suspended pool never exported: the owner killed its ZFS daemon (the testbed's harder
+    // fence); it comes back like a rebooted node, importing nothing
+    await tb.up({ nodes: 2 });
+    await rm<HaPool>(poolOpSubject('pool.get'), { pool: POOL }, 120_000);
+    await assertServedOnlyOn(peer);
+    await markUsable(owner);
+  });
 });

@@ -1,6 +1,7 @@
 import { DynamicModule, Module, OnModuleInit } from '@nestjs/common';
 import { ProcessRunner } from '@tandem/host';
 import { ReadinessService, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
+import { DiskProbeService } from './disk-probe.service';
 import { EpochGuard } from './epoch-guard.service';
 import { FactsService } from './facts.service';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
@@ -37,6 +38,7 @@ export class HostExecutorModule implements OnModuleInit {
         StreamService,
         FactsService,
         OwnershipService,
+        DiskProbeService,
       ],
     };
   }

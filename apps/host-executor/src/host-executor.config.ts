@@ -9,6 +9,7 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
       TANDEM_EXPORT_TIMEOUT_MS: env.millis(30_000),
       TANDEM_STREAM_TIMEOUT_MS: env.millis(6 * 3600_000),
       TANDEM_FACTS_INTERVAL_MS: env.millis(2_000),
+      TANDEM_DISK_PROBE_INTERVAL_MS: env.millis(5_000),
       TANDEM_HARD_FENCE: env.oneOf(['reboot', 'kill-zfs-daemon', 'none'] as const, 'reboot'),
       TANDEM_ZFS_DAEMON_PIDFILE: env.absPath('/run/zfs-fuse.pid'),
     },
@@ -20,6 +21,8 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
     exportTimeoutMs: e.TANDEM_EXPORT_TIMEOUT_MS,
     streamTimeoutMs: e.TANDEM_STREAM_TIMEOUT_MS,
     factsIntervalMs: e.TANDEM_FACTS_INTERVAL_MS,
+    /** How often each managed pool's disks are written to so that dead disks are found without client I/O. */
+    diskProbeIntervalMs: e.TANDEM_DISK_PROBE_INTERVAL_MS,
     /**
      * What a node does when it must fence and a forced export did not finish in time:
      * `reboot` (the kernel's immediate reboot, as a hardware watchdog would), `kill-zfs-daemon`

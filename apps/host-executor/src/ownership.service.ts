@@ -112,6 +112,11 @@ export class OwnershipService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
+  /** The managed pools this node runs (imported here under an epoch). */
+  heldPools(): string[] {
+    return [...this.held.keys()];
+  }
+
   view() {
     return {
       armed: this.armed,
@@ -312,8 +317,16 @@ export class OwnershipService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** The harder fence: the pools must not stay imported here. */
-  private async hardFence(): Promise<boolean> {
+  get hardFenceMode(): HostExecutorConfig['hardFence'] {
+    return this.cfg.hardFence;
+  }
+
+  /**
+   * The harder fence: the pools must not stay imported here. True when they are gone (the
+   * userspace ZFS daemon killed); a reboot does not return.
+   */
+  async hardFence(why = 'a pool could not be released in time'): Promise<boolean> {
+    this.logger.error(`hard fence (${this.cfg.hardFence}): ${why}`);
     switch (this.cfg.hardFence) {
       case 'kill-zfs-daemon': {
         try {
@@ -327,7 +340,7 @@ export class OwnershipService implements OnModuleInit, OnApplicationShutdown {
         }
       }
       case 'reboot':
-        this.logger.error('hard fence: rebooting this node now (a pool could not be released in time)');
+        this.logger.error('hard fence: rebooting this node now');
         await writeFile('/proc/sys/kernel/sysrq', '1').catch(() => undefined);
         await writeFile('/proc/sysrq-trigger', 'b').catch((err) => this.logger.error(`hard fence: reboot failed: ${(err as Error).message}`));
         return false;

@@ -1,6 +1,6 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { Events, type HostOpParsed, type HostOpResults } from '@tandem/contracts';
+import { ErrorCode, Events, TandemError, type HostOpParsed, type HostOpResults } from '@tandem/contracts';
 import { OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { OwnershipService } from './ownership.service';
@@ -45,10 +45,35 @@ export class PoolConsumer {
 
   @MessagePattern('pool.export')
   async export(@Payload() req: HostOpParsed<'pool.export'>): Promise<HostOpResults['pool.export']> {
-    const r = await this.zfs.exportPool(req);
+    const r = req.hardFenceAfterMs === undefined ? await this.zfs.exportPool(req) : await this.release(req.pool, req.hardFenceAfterMs);
     this.ownership.exported(req.pool);
     if (r.changed) this.events.publish(Events.poolExported, req.pool, { node: this.ctx.config.nodeId, forced: req.force });
     return r;
+  }
+
+  /**
+   * The node must let go of `pool`: a forced export (shares first), and when it has not
+   * finished within `boundMs` — a pool whose disks stopped answering never exports — the harder
+   * fence. The whole call is bounded: the hung export is left behind (it ends with the daemon).
+   */
+  private async release(pool: string, boundMs: number): Promise<HostOpResults['pool.export']> {
+    const exporting = this.zfs.exportPool({ pool, force: true }, boundMs);
+    exporting.catch(() => undefined);
+    const timedOut = Symbol('timeout');
+    let why: string;
+    try {
+      const r = await Promise.race([exporting, new Promise<typeof timedOut>((r) => setTimeout(() => r(timedOut), boundMs + 1_000).unref())]);
+      if (r !== timedOut) return r;
+      why = `the forced export did not finish within ${boundMs} ms`;
+    } catch (err) {
+      why = (err as Error).message;
+    }
+    if (await this.ownership.hardFence(`pool ${pool} must leave this node but could not be exported (${why})`)) return { changed: true, hardFenced: true };
+    throw new TandemError(
+      ErrorCode.PoolBusy,
+      `pool ${pool} could not be exported (${why}) and the harder fence (TANDEM_HARD_FENCE=${this.ownership.hardFenceMode}) did not release it: it may still be imported here. Power this node off, then run \`tandem pool reattach ${pool} --node <a healthy node>\``,
+      'pool',
+    );
   }
 
   @MessagePattern('pool.create')

@@ -12,7 +12,7 @@ import {
   type SnapshotInfo,
 } from '@tandem/contracts';
 import { CommandFailedError, KeyedMutex, ProcessRunner, type CommandResult } from '@tandem/host';
-import { datasetsFromGet, parseImportScan, parseZpoolList, parseZpoolStatus, snapshotsFromGet, zfs, zfsError, zpool } from '@tandem/zfs';
+import { datasetsFromGet, parseImportScan, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools, zfs, zfsError, zpool } from '@tandem/zfs';
 import { EpochGuard } from './epoch-guard.service';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
 import { ShareService } from './share.service';
@@ -52,8 +52,17 @@ export class ZfsService {
     }
   }
 
+  /**
+   * The imported pools with their health. A pool ZFS suspended after its devices failed is
+   * SUSPENDED here, also where `zpool list` still says ONLINE (zfs-fuse): `zpool status -x`,
+   * which lists only the pools with problems, tells.
+   */
   async listPools(): Promise<PoolSummary[]> {
-    return parseZpoolList((await this.run(zpool.list())).stdout);
+    const pools = parseZpoolList((await this.run(zpool.list())).stdout);
+    if (pools.length === 0) return pools;
+    const unhealthy = await this.run(zpool.statusUnhealthy(), 5_000).catch(() => null);
+    const suspended = new Set(unhealthy ? suspendedPools(unhealthy.stdout) : []);
+    return pools.map((p) => (suspended.has(p.name) ? { ...p, health: 'SUSPENDED' } : p));
   }
 
   async findPool(name: string): Promise<PoolSummary | undefined> {
@@ -114,12 +123,22 @@ export class ZfsService {
     }
   }
 
+  /**
+   * The disk probe (see DiskProbeService), under the pool's lock so that it never races an
+   * export ("pool is busy"); skipped while another operation on the pool runs. False: skipped.
+   */
+  async probePool(pool: string, timeoutMs: number): Promise<boolean> {
+    if (this.locks.isBusy(this.lockOf(pool))) return false;
+    await this.locks.run(this.lockOf(pool), () => this.run(zfs.probe(pool, Date.now()), timeoutMs));
+    return true;
+  }
+
   /** Export: the pool's shares are stopped first, so no share holds the pool; bounded in time. */
-  exportPool(req: HostOpParsed<'pool.export'>): Promise<HostOpResults['pool.export']> {
+  exportPool(req: HostOpParsed<'pool.export'>, timeoutMs = this.cfg.exportTimeoutMs): Promise<HostOpResults['pool.export']> {
     return this.locks.run(this.lockOf(req.pool), async () => {
       if (!(await this.findPool(req.pool))) return { changed: false };
       await this.shares.stopPool(req.pool);
-      await this.run(zpool.export(req.pool, req.force), this.cfg.exportTimeoutMs);
+      await this.run(zpool.export(req.pool, req.force), timeoutMs);
       this.logger.log(`exported ${req.pool}${req.force ? ' (forced)' : ''}`);
       return { changed: true };
     });

@@ -3,6 +3,7 @@ import type { KV, Subscription } from 'nats';
 import {
   ErrorCode,
   Events,
+  FAILOVER_TIMINGS,
   OWNERSHIP_BUCKET,
   TandemError,
   POOLS_BUCKET,
@@ -12,7 +13,7 @@ import {
   type ClusterRecord,
   type HaPool,
 } from '@tandem/contracts';
-import { bringDownSteps, bringUpSteps, inactive, mayTakeOver, planFailover, serving, type FailoverDecision, type Liveness, type NodeView } from '@tandem/domain';
+import { bringDownSteps, bringUpSteps, inactive, releaseSteps, mayTakeOver, planFailover, serving, type FailoverDecision, type Liveness, type NodeView } from '@tandem/domain';
 import { env, readEnv } from '@tandem/config';
 import { OrderedEvents, bindKv, followKv } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
@@ -324,6 +325,43 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
     void this.activity.record('cluster', 'pool.failover', pool.name, 'failed', why);
   }
 
+  /**
+   * The owner is alive: it lets go of the pool first, in the fence order (IPs down, shares
+   * down, a forced export; the node fences itself harder when the export does not finish in
+   * time: a pool whose disks stopped answering never exports). Nothing is imported here unless
+   * this succeeded. False: the pool stays where it is (serving again, or inactive with why).
+   */
+  private async release(moving: HaPool, rev: number, d: Extract<FailoverDecision, { action: 'failover' }>): Promise<boolean> {
+    const faultedPool = d.reason === 'pool-faulted';
+    const steps = releaseSteps(moving, d.from, faultedPool ? FAILOVER_TIMINGS.faultedReleaseBoundMs : FAILOVER_TIMINGS.releaseBoundMs);
+    try {
+      await this.actions.run(moving, steps.filter((x) => x.kind === 'ip.remove'), null);
+      // a share that will not stop (its files hang on dead disks) does not hold the release up:
+      // its IPs are gone, and the export or the harder fence ends it
+      for (const f of await this.actions.runAll(moving, steps.filter((x) => x.kind === 'share.stop'))) this.logger.warn(`pool ${moving.name}: ${f}; going on with the export`);
+      await this.actions.run(moving, steps.filter((x) => x.kind === 'pool.export'), null);
+      return true;
+    } catch (err) {
+      const why = `releasing it on ${d.from} failed: ${(err as Error).message}`;
+      const code = (err as TandemError).code;
+      if (!faultedPool) await this.restore(moving, rev, d.from, why);
+      else if (code === ErrorCode.Timeout || code === ErrorCode.UnknownNode) {
+        // the owner stopped answering (rebooting as its harder fence?): the record stays as it
+        // was; once that node is down and its lease stands still, it is taken over like any lost node
+        this.logger.error(`pool ${moving.name}: ${why}; it stays recorded on ${d.from} until that node answers or is seen down`);
+        await this.pools.put({ ...moving, state: 'serving', operation: null, reason: why, updatedAt: new Date().toISOString() }, rev).catch(() => undefined);
+        void this.activity.record('cluster', 'pool.failover', moving.name, 'failed', why);
+      } else {
+        const msg = `${why}. Its disks do not answer there and it could not be released: power ${d.from} off, then \`tandem pool reattach ${moving.name} --node <a healthy node>\``;
+        this.logger.error(`pool ${moving.name}: ${msg}`);
+        await this.pools.put({ ...inactive(moving, msg, new Date()), failedOn: [...new Set([...(moving.failedOn ?? []), d.from])] }, rev).catch(() => undefined);
+        void this.activity.record('cluster', 'pool.failover', moving.name, 'failed', msg);
+        this.events.publish(Events.poolFailoverFailed, moving.name, { from: d.from, reason: msg });
+      }
+      return false;
+    }
+  }
+
   /** Take `d.pool` over on this node: one trace, with the phases as child spans. */
   private async takeOver(d: Extract<FailoverDecision, { action: 'failover' }>, ownerView: PeerView | undefined, timeoutMs: number): Promise<void> {
     const rec = await this.pools.get(d.pool);
@@ -353,15 +391,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
       void this.activity.record('cluster', 'pool.failover', d.pool, 'started');
       const phase = { importMs: 0, ipsMs: 0, sharesMs: 0 };
       try {
-        if (d.reason !== 'node-down') {
-          // the owner is alive: release it there first (forced export: a faulted pool may not export cleanly)
-          try {
-            await this.actions.run(moving, bringDownSteps(moving, d.from, true), moving.mountpoint);
-          } catch (err) {
-            await this.restore(moving, rev, d.from, `releasing it on ${d.from} failed: ${(err as Error).message}`);
-            return;
-          }
-        }
+        if (d.reason !== 'node-down' && !(await this.release(moving, rev, d))) return;
         const steps = bringUpSteps(moving, d.to, epoch, true);
         let s = now();
         // refused without doing anything (this node's lease is not fresh this instant, its

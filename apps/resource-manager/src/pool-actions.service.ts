@@ -46,6 +46,12 @@ export class PoolActions {
         await this.host.call(step.node, 'ip.remove', { interface: step.vip.interface, address: step.vip.address, prefix: step.vip.prefix });
         return;
       case 'pool.export':
+        if (step.hardFenceAfterMs !== undefined) {
+          // the node must let go: it answers once exported, or once it fenced itself harder
+          const r = await this.host.call(step.node, 'pool.export', { pool: pool.name, force: true, hardFenceAfterMs: step.hardFenceAfterMs }, step.hardFenceAfterMs + 10_000);
+          if (r.hardFenced) this.logger.error(`pool ${pool.name} could not be exported on ${step.node}: that node fenced itself harder`);
+          return;
+        }
         try {
           await this.host.call(step.node, 'pool.export', { pool: pool.name, force: step.force });
         } catch (err) {

@@ -29,7 +29,18 @@ export const hostOpRequests = {
   'pool.status': z.object({ pool: poolNameSchema }).strict(),
   'pool.importable': z.object({}).strict(),
   'pool.import': z.object({ pool: poolNameSchema, force: z.boolean().default(false), epoch }).strict(),
-  'pool.export': z.object({ pool: poolNameSchema, force: z.boolean().default(false) }).strict(),
+  'pool.export': z
+    .object({
+      pool: poolNameSchema,
+      force: z.boolean().default(false),
+      /**
+       * The node must let go of the pool (an automatic failover away from it): the export is
+       * forced, and when it has not finished after this many ms (a pool whose disks no longer
+       * answer never does) the node fences itself harder (TANDEM_HARD_FENCE).
+       */
+      hardFenceAfterMs: z.number().int().min(100).max(600_000).optional(),
+    })
+    .strict(),
   'pool.create': z
     .object({
       pool: poolNameSchema,
@@ -97,7 +108,8 @@ export function isHostOperation(op: string): op is HostOperation {
   return Object.prototype.hasOwnProperty.call(hostOpRequests, op);
 }
 
-export type PoolHealth = 'ONLINE' | 'DEGRADED' | 'FAULTED' | 'OFFLINE' | 'UNAVAIL' | 'REMOVED' | 'UNKNOWN';
+/** SUSPENDED: ZFS stopped all I/O to the pool after its devices failed (it cannot serve until `zpool clear`). */
+export type PoolHealth = 'ONLINE' | 'DEGRADED' | 'FAULTED' | 'OFFLINE' | 'UNAVAIL' | 'REMOVED' | 'SUSPENDED' | 'UNKNOWN';
 
 export interface PoolSummary {
   name: string;
@@ -185,7 +197,8 @@ export interface HostOpResults {
   'pool.status': PoolStatus;
   'pool.importable': ImportablePool[];
   'pool.import': ChangeResult & { pool: PoolSummary; epoch?: number };
-  'pool.export': ChangeResult;
+  /** `hardFenced`: the export did not finish in time and the node fenced itself harder (the pool is gone from it). */
+  'pool.export': ChangeResult & { hardFenced?: boolean };
   'pool.create': ChangeResult & { pool: PoolSummary };
   'pool.destroy': ChangeResult;
   'dataset.list': DatasetInfo[];

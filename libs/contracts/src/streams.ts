@@ -109,6 +109,10 @@ export interface FailoverTimings {
   takeoverAfterMs: number;
   downForMs: number;
   marginMs: number;
+  /** A live owner hands a pool over (its client link is down): the forced export may take this long before the node fences itself harder. */
+  releaseBoundMs: number;
+  /** The same for a pool the owner reports faulted or suspended (its disks do not answer: the export never finishes). */
+  faultedReleaseBoundMs: number;
 }
 export const FAILOVER_TIMINGS: Readonly<FailoverTimings> = {
   renewMs: 250,
@@ -121,6 +125,8 @@ export const FAILOVER_TIMINGS: Readonly<FailoverTimings> = {
   takeoverAfterMs: 3_500,
   downForMs: 500,
   marginMs: 250,
+  releaseBoundMs: 10_000,
+  faultedReleaseBoundMs: 2_000,
 };
 
 /** The ownership lease of a node, as renewed in OWNERSHIP_BUCKET under `node.<id>`. */

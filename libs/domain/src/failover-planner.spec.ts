@@ -48,12 +48,17 @@ test('a pool never goes back by itself to a node it failed on; failed everywhere
   assert.equal(q.decisions[0].action, 'inactive');
 });
 
-test('hold-down: no ping-pong for local faults; a dead owner is always left', () => {
+test('hold-down: no ping-pong on a flapping client link; a dead owner or a faulted pool is always left', () => {
   const recent = { lastAutoMove: { t1: 90_000 } };
   const link = planFailover(base({ ...recent, nodes: [node('a', { clientLinkUp: false }), node('b')], pools: [pool('t1', 'a')] }));
   assert.equal(link.decisions[0].action, 'hold');
   const dead = planFailover(base({ ...recent, nodes: [node('a', { liveness: 'down' }), node('b')], pools: [pool('t1', 'a')] }));
   assert.equal(dead.decisions[0].action, 'failover');
+  // the pool cannot serve where it is; it never comes back there by itself (failed-on)
+  const faulted = planFailover(base({ ...recent, nodes: [node('a', { faultedPools: ['t1'] }), node('b')], pools: [pool('t1', 'a')] }));
+  assert.deepEqual(faulted.decisions.map((d) => [d.action, d.reason, 'force' in d ? d.force : null]), [['failover', 'pool-faulted', false]]);
+  const held = planFailover(base({ nodes: [node('a', { liveness: 'down' }), node('b')], pools: [pool('t1', 'a')], lastAutoMove: { t1: 99_000 } }));
+  assert.equal(held.decisions[0].action, 'failover');
 });
 
 test('offline or down nodes are never targets; pools not serving are left alone', () => {

@@ -13,7 +13,10 @@ import type { HaPool } from '@tandem/contracts';
  *    faulted (a local fault, reported by that node itself);
  *  - the target is an online, up node with its client link up, where the pool has not failed
  *    before (until the operator marks it usable again), least loaded first;
- *  - a pool that moved automatically less than `holdDownMs` ago stays where it is (no ping-pong);
+ *  - a pool that moved automatically less than `holdDownMs` ago stays where it is when only its
+ *    owner's client link is down (no ping-pong on a flapping link); a pool that cannot serve
+ *    where it is (owner down, pool faulted there) is never held — it cannot come back to a node
+ *    it failed on by itself anyway;
  *  - a pool with no possible target becomes inactive with the reason.
  */
 export type Liveness = 'up' | 'suspect' | 'down' | 'unknown';
@@ -78,7 +81,7 @@ export function planFailover(input: FailoverInput): FailoverPlan {
   for (const { pool, reason } of affected.sort((a, b) => a.pool.name.localeCompare(b.pool.name))) {
     const from = pool.node!;
     const last = input.lastAutoMove[pool.name];
-    if (last !== undefined && input.now - last < input.holdDownMs && reason !== 'node-down') {
+    if (last !== undefined && input.now - last < input.holdDownMs && reason === 'client-link-down') {
       decisions.push({ pool: pool.name, action: 'hold', from, reason, why: `moved automatically ${Math.round((input.now - last) / 1000)} s ago (hold-down ${Math.round(input.holdDownMs / 1000)} s)` });
       continue;
     }

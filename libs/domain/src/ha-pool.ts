@@ -68,7 +68,7 @@ export function checkSharesUnique(shares: ShareSpec[]): void {
 export type Step =
   | { kind: 'share.stop'; node: string }
   | { kind: 'ip.remove'; node: string; vip: FloatingIp }
-  | { kind: 'pool.export'; node: string; force: boolean }
+  | { kind: 'pool.export'; node: string; force: boolean; hardFenceAfterMs?: number }
   | { kind: 'pool.import'; node: string; epoch: number; force: boolean }
   | { kind: 'ip.add'; node: string; vip: FloatingIp; epoch: number }
   | { kind: 'share.start'; node: string; share: ShareSpec };
@@ -79,6 +79,19 @@ export function bringDownSteps(pool: HaPool, node: string, force = false): Step[
     ...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []),
     ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })),
     { kind: 'pool.export', node, force },
+  ];
+}
+
+/**
+ * An automatic failover away from an owner that is still alive (its client link or the pool
+ * itself failed there): the fence order — IPs down first, then shares, then a forced export
+ * after which, when it has not finished in `hardFenceAfterMs`, the node fences itself harder.
+ */
+export function releaseSteps(pool: HaPool, node: string, hardFenceAfterMs: number): Step[] {
+  return [
+    ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })),
+    ...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []),
+    { kind: 'pool.export', node, force: true, hardFenceAfterMs },
   ];
 }
 

@@ -12,6 +12,8 @@ const USAGE = `usage: npm run testbed -- <command>
   power-on NODE [--no-services]    fresh boot of NODE (disks survive, zfs pool cache does not)
   cut NODE NETWORK                 unplug NODE from NETWORK (${NETWORK_NAMES.join('|')})
   heal NODE NETWORK                plug it back in
+  disk-fail NODE                   NODE's disks stop answering (every vdev I/O of its ZFS fails)
+  disk-heal NODE                   they answer again (the pool stays suspended until zpool clear)
   exec NODE -- CMD...              run CMD inside NODE's namespaces
   client -- CMD...                 run CMD inside the client namespace
 
@@ -143,6 +145,14 @@ export async function main(argv: string[]): Promise<number> {
       }
       if (cmd === 'cut') await tb.cut(node, net as NetworkName);
       else await tb.heal(node, net as NetworkName);
+      return 0;
+    }
+    case 'disk-fail':
+    case 'disk-heal': {
+      const node = positional(args, 'NODE', cmd);
+      noMore(args, cmd);
+      if (cmd === 'disk-fail') await tb.diskFail(node);
+      else await tb.diskHeal(node);
       return 0;
     }
     case 'exec': {

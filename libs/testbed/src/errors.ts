@@ -9,6 +9,7 @@ export type TestbedErrorCode =
   | 'UNKNOWN_NODE'
   | 'UNKNOWN_NETWORK'
   | 'NOT_ON_NETWORK'
+  | 'NOT_STORAGE'
   | 'NOT_UP'
   | 'NODE_OFF'
   | 'NODE_COUNT_MISMATCH'

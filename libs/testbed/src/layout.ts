@@ -185,6 +185,10 @@ export class Paths {
   zfsPid(name: string): string {
     return path.join(this.nodeDir(name), 'zfs-fuse.pid');
   }
+  /** The process that makes the node's disks fail (see Testbed.diskFail). */
+  diskFaultPid(name: string): string {
+    return path.join(this.nodeDir(name), 'disk-fault.pid');
+  }
   servicePid(name: string, app: string): string {
     return path.join(this.nodeDir(name), 'run', `${app}.pid`);
   }

@@ -26,6 +26,9 @@ const MINIMAL: ReadonlyArray<[command: string, pkg: string]> = [
   ['umount', 'mount'],
 ];
 
+/** For `diskFail`: the system calls of a node's ZFS daemon are made to fail under ptrace. */
+const DISK_FAULT: ReadonlyArray<[command: string, pkg: string]> = [['strace', 'strace']];
+
 const PG_BINARIES = ['postgres', 'initdb', 'pg_isready'];
 
 export function which(command: string): string | null {
@@ -62,7 +65,7 @@ export function findPgBinDir(): string | null {
   return null;
 }
 
-export function checkPrereqs(level: 'full' | 'minimal'): void {
+export function checkPrereqs(level: 'full' | 'minimal' | 'disk-fault'): void {
   if (process.platform !== 'linux') {
     throw new TestbedError('MISSING_PREREQS', 'the testbed needs Linux (network and mount namespaces)');
   }
@@ -70,7 +73,7 @@ export function checkPrereqs(level: 'full' | 'minimal'): void {
     throw new TestbedError('NOT_ROOT', 'the testbed must run as root (it creates namespaces, bridges and mounts); re-run with sudo');
   }
   const missing: Array<[string, string]> = [];
-  for (const [cmd, pkg] of level === 'full' ? FULL : MINIMAL) {
+  for (const [cmd, pkg] of level === 'full' ? FULL : level === 'disk-fault' ? DISK_FAULT : MINIMAL) {
     if (!which(cmd)) missing.push([cmd, pkg]);
   }
   if (level === 'full' && !findPgBinDir()) {

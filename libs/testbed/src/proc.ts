@@ -155,6 +155,18 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** The pid tracing every thread of `pid` (their TracerPid); 0 when some thread has none or another, null when it is gone. */
+export function tracedBy(pid: number): number | null {
+  try {
+    const tracers = new Set(
+      fs.readdirSync(`/proc/${pid}/task`).map((tid) => Number(/^TracerPid:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0)),
+    );
+    return tracers.size === 1 ? [...tracers][0]! : 0;
+  } catch {
+    return null;
+  }
+}
+
 export function killPid(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);

@@ -36,7 +36,7 @@ import {
 import { ensureNats, waitForMetaLeader } from './nats-cluster';
 import { ensurePgTemplate, ensurePostgres } from './postgres';
 import { checkPrereqs } from './prereqs';
-import { RunResult, elapsed, run, runInherit } from './proc';
+import { RunResult, elapsed, isAlive, killPid, run, runInherit, spawnDaemon, tracedBy, waitFor } from './proc';
 import { ensureServices } from './services';
 import { ensureZfsDaemon } from './zfs-daemon';
 import { hostLinkUp } from './probe';
@@ -283,6 +283,50 @@ export class Testbed {
 
   async heal(node: string, net: NetworkName): Promise<void> {
     await this.setLink(node, net, true);
+  }
+
+  /**
+   * Disk loss on one node: from now on every I/O that node's ZFS daemon sends to its vdevs fails
+   * with EIO (the system calls are made to fail under ptrace), while the files stay intact for
+   * every other node — a cut path to the shared JBOD. ZFS suspends the pool there; it stays
+   * suspended after `diskHeal` (as on real disks, until `zpool clear`).
+   */
+  async diskFail(node: string): Promise<void> {
+    const spec = this.runningSpec(node);
+    if (spec.role !== 'storage') throw new TestbedError('NOT_STORAGE', `${spec.name} has no disks; use a storage node (node-a, node-b, ...)`);
+    if (this.diskFaultRunning(spec.name)) return;
+    checkPrereqs('disk-fault');
+    const zfsPid = Number(fs.readFileSync(this.paths.zfsPid(spec.name), 'utf8').trim());
+    if (!isAlive(zfsPid)) throw new TestbedError('DAEMON_EXITED', `${spec.name}: its zfs-fuse is not running; run \`npm run testbed -- up\` first`);
+    const log = this.paths.logFile(spec.name, 'disk-fault');
+    // zfs-fuse writes and reads its vdevs with Linux AIO only (io_submit)
+    const d = spawnDaemon('strace', ['-f', '-qq', '-p', String(zfsPid), '-e', 'trace=io_submit', '-e', 'inject=io_submit:error=EIO', '-o', log], { logFile: log, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    fs.writeFileSync(this.paths.diskFaultPid(spec.name), `${d.pid}\n`);
+    // attached when the daemon's threads have a tracer
+    await waitFor(`${spec.name}: disk fault`, async () => tracedBy(zfsPid) === d.pid, { timeoutMs: 10_000, intervalMs: 50, hint: `see ${log}` });
+    this.log(`${spec.name}: disks fail (every vdev I/O of its zfs-fuse answers EIO)`);
+  }
+
+  /** The node's disks answer again (the pool stays suspended until `zpool clear`). */
+  async diskHeal(node: string): Promise<void> {
+    const { spec } = this.resolve(node);
+    const file = this.paths.diskFaultPid(spec.name);
+    const pid = this.diskFaultRunning(spec.name);
+    if (pid) {
+      killPid(pid, 'SIGTERM'); // strace detaches from the daemon and exits
+      await waitFor(`${spec.name}: disk fault ends`, async () => !isAlive(pid), { timeoutMs: 10_000, intervalMs: 50 });
+      this.log(`${spec.name}: disks answer again`);
+    }
+    fs.rmSync(file, { force: true });
+  }
+
+  private diskFaultRunning(node: string): number | null {
+    try {
+      const pid = Number(fs.readFileSync(this.paths.diskFaultPid(node), 'utf8').trim());
+      return Number.isInteger(pid) && isAlive(pid) ? pid : null;
+    } catch {
+      return null;
+    }
   }
 
   // -------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ export const POOL_LIST_FIELDS = ['name', 'size', 'allocated', 'free', 'health', 
 export const zpool = {
   list: () => ['zpool', 'list', '-H', '-o', POOL_LIST_FIELDS.join(',')],
   status: (p: string) => ['zpool', 'status', pool(p)],
+  /** Only the pools with problems ("all pools are healthy" otherwise). */
+  statusUnhealthy: () => ['zpool', 'status', '-x'],
   scanImportable: (deviceDir: string) => ['zpool', 'import', '-d', dir(deviceDir)],
   import: (p: string, deviceDir: string, force: boolean) => ['zpool', 'import', '-d', dir(deviceDir), '-o', 'cachefile=none', ...(force ? ['-f'] : []), pool(p)],
   export: (p: string, force: boolean) => ['zpool', 'export', ...(force ? ['-f'] : []), pool(p)],
@@ -48,6 +50,12 @@ export const zfs = {
   hold: (s: string, tag: string) => ['zfs', 'hold', holdTagSchema.parse(tag), snap(s)],
   release: (s: string, tag: string) => ['zfs', 'release', holdTagSchema.parse(tag), snap(s)],
   send: (s: string, base?: string) => ['zfs', 'send', ...(base ? ['-i', snap(base)] : []), snap(s)],
+  /**
+   * The disk probe: a user property written on the pool's root dataset. Committing it writes
+   * to every vdev, so a pool whose disks stopped answering is found suspended even while no
+   * client uses it.
+   */
+  probe: (p: string, stamp: number) => ['zfs', 'set', `tandem:probe=${Math.trunc(stamp)}`, pool(p)],
   /** Received replicas stay unmounted (-u): a passive copy is not served. */
   receive: (d: string, force: boolean) => ['zfs', 'receive', '-u', ...(force ? ['-F'] : []), ds(d)],
 };

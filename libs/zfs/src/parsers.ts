@@ -1,6 +1,6 @@
 import type { DatasetInfo, ImportablePool, PoolHealth, PoolStatus, PoolSummary, SnapshotInfo } from '@tandem/contracts';
 
-const HEALTH: readonly PoolHealth[] = ['ONLINE', 'DEGRADED', 'FAULTED', 'OFFLINE', 'UNAVAIL', 'REMOVED'];
+const HEALTH: readonly PoolHealth[] = ['ONLINE', 'DEGRADED', 'FAULTED', 'OFFLINE', 'UNAVAIL', 'REMOVED', 'SUSPENDED'];
 
 export function parseHealth(v: string): PoolHealth {
   const u = v.trim().toUpperCase();
@@ -37,6 +37,22 @@ export function parseZpoolList(stdout: string): PoolSummary[] {
       guid: r[5].trim(),
     };
   });
+}
+
+/**
+ * The pools `zpool status -x` reports as suspended: ZFS stopped their I/O after device failures
+ * (message ZFS-8000-HC with failmode=wait, ZFS-8000-JQ with failmode=continue). Some ZFS builds
+ * (zfs-fuse) still say ONLINE for such a pool in `zpool list`; its status text tells.
+ */
+export function suspendedPools(statusX: string): string[] {
+  const found: string[] = [];
+  for (const section of statusX.split(/^(?=\s*pool:\s)/m)) {
+    const name = /^\s*pool:\s*(\S+)/m.exec(section)?.[1];
+    if (!name) continue;
+    const state = /^\s*state:\s*(\S+)/m.exec(section)?.[1];
+    if (state === 'SUSPENDED' || /ZFS-8000-(HC|JQ)\b|in response to IO failures/i.test(section)) found.push(name);
+  }
+  return found;
 }
 
 /** `zpool status POOL` */

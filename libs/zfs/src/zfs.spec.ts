@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '@tandem/contracts';
-import { datasetsFromGet, parseImportScan, parseSize, parseZpoolList, parseZpoolStatus, snapshotsFromGet } from './parsers';
+import { datasetsFromGet, parseImportScan, parseSize, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools } from './parsers';
 import { zfs, zpool } from './commands';
 import { zfsError } from './errors';
 
@@ -139,4 +139,41 @@ test('zfs failures map to typed codes and keep the original words', () => {
     assert.equal(e.detail, stderr);
   }
   assert.equal(zfsError(['zpool', 'export'], '', true).code, ErrorCode.Timeout);
+});
+
+test('zpool status -x: pools suspended after device failures (zfs-fuse still says ONLINE)', () => {
+  // as zfs-fuse printed it here after every write to the pool's vdev failed with EIO
+  const out = [
+    '  pool: tank',
+    ' state: ONLINE',
+    'status: One or more devices are faulted in response to IO failures.',
+    "action: Make sure the affected devices are connected, then run 'zpool clear'.",
+    '   see: http://www.sun.com/msg/ZFS-8000-HC',
+    ' scrub: none requested',
+    'config:',
+    '',
+    '\tNAME              STATE     READ WRITE CKSUM',
+    '\ttank              ONLINE       0    38     0',
+    '\t  /tmp/exp/vdev0  ONLINE       0     8     0',
+    '',
+    "errors: 3 data errors, use '-v' for a list",
+    '',
+    '  pool: degraded',
+    ' state: DEGRADED',
+    'status: One or more devices could not be opened.  Sufficient replicas exist for',
+    '   see: http://www.sun.com/msg/ZFS-8000-2Q',
+    'config:',
+    '',
+    '  pool: other',
+    ' state: SUSPENDED',
+    '',
+  ].join('\n');
+  assert.deepEqual(suspendedPools(out), ['tank', 'other']);
+  assert.deepEqual(suspendedPools('all pools are healthy\n'), []);
+  assert.deepEqual(suspendedPools(''), []);
+});
+
+test('the disk probe writes one user property on the pool, never on a bad name', () => {
+  assert.deepEqual(zfs.probe('tank', 1234.9), ['zfs', 'set', 'tandem:probe=1234', 'tank']);
+  assert.throws(() => zfs.probe('tank; rm -rf /', 1));
 });
