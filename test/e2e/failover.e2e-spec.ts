@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { ErrorCode, EVENTS_STREAM, Events, POOLS_BUCKET, clusterOpSubject, subjectFor, poolOpSubject, type ClusterOpResults, type HaPool, type PoolOpResults } from '@tandem/contracts';
 import { HostClient, requestReply, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
-import { Testbed, type TestbedStatus } from '@tandem/testbed';
+import { ROOT_ADMIN_IP, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
+import { OtlpCollector } from '../support/otlp-collector';
 
 /**
  * Chaos on the testbed: the faults of a storage HA cluster, each repeated, with the pool's
@@ -27,6 +28,7 @@ describe('automatic failover and fencing (testbed)', () => {
   let status: TestbedStatus;
   let nc: NatsConnection;
   let files = 0;
+  const traces = new OtlpCollector();
 
   const rm = <T>(subject: string, req: unknown, waitForMs = 30_000) =>
     retryWhileUnavailable(() => requestReply<T>(nc, subject, req, 30_000), { waitForMs, codes: [ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.NotLeader] });
@@ -149,12 +151,43 @@ describe('automatic failover and fencing (testbed)', () => {
     }
     assert.ok(ev && ev.epoch === epoch, `the failed-over event of epoch ${epoch} is in the stream: ${JSON.stringify(ev)}`);
     assert.match(ev.traceId ?? '', /^[0-9a-f]{32}$/);
+    await assertFailoverTrace(ev);
     return ev;
   }
 
+  /**
+   * The failover is one trace, exported over OTLP as Jaeger would receive it: a root span
+   * `pool failover` naming the pool and both nodes, and every phase as its child.
+   */
+  async function assertFailoverTrace(ev: FailedOver): Promise<void> {
+    const phases = ['pool.import', 'ip.add', 'share.start', ...(ev.reason === 'node-down' ? ['detection', 'fence wait'] : ['ip.remove', 'pool.export'])];
+    const t0 = performance.now();
+    for (;;) {
+      const spans = traces.trace(ev.traceId!);
+      const root = spans.find((x) => x.name === 'pool failover' && x.parentSpanId === null);
+      const children = root ? spans.filter((x) => x.parentSpanId === root.spanId) : [];
+      const missing = phases.filter((name) => !children.some((c) => c.name === name));
+      if (root && missing.length === 0) {
+        assert.deepEqual([root.attributes['tandem.pool'], root.attributes['tandem.from'], root.attributes['tandem.to'], root.attributes['tandem.reason']], [POOL, ev.from, ev.to, ev.reason]);
+        assert.equal(root.service, 'tandem-resource-manager');
+        assert.equal(root.node, ev.to, 'the receiving node ran the failover');
+        for (const c of children.filter((x) => phases.includes(x.name))) assert.equal(c.attributes['tandem.pool'], POOL, `span ${c.name} names the pool`);
+        if (ev.reason === 'node-down') {
+          const detection = children.find((c) => c.name === 'detection')!;
+          assert.ok(Math.abs(detection.endMs - detection.startMs - ev.timings.detectionMs) <= 5, `the detection span lasts the detection time (${detection.endMs - detection.startMs} vs ${ev.timings.detectionMs} ms)`);
+        }
+        return;
+      }
+      if (performance.now() - t0 > 15_000) assert.fail(`trace ${ev.traceId}: ${root ? `missing child spans ${missing.join(', ')}` : 'no root span "pool failover"'}; got ${spans.map((x) => x.name).join(', ') || 'nothing'}`);
+      await sleep(500);
+    }
+  }
+
   before(async () => {
+    // the services export their traces to this collector, over the admin network, as to Jaeger
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://${ROOT_ADMIN_IP}:${await traces.start()}`;
     status = await tb.up({ nodes: 2 });
-    nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`), maxReconnectAttempts: -1, pingInterval: 1_000, maxPingOut: 2 });
+    nc = await observerConnection(status);
     const host = new HostClient(nc);
     await rm(clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0' });
     await rm(clusterOpSubject('cluster.join'), { node: 'node-b' });
@@ -168,6 +201,7 @@ describe('automatic failover and fencing (testbed)', () => {
 
   after(async () => {
     await nc?.close().catch(() => undefined);
+    await traces.stop();
     if (process.env.TANDEM_E2E_KEEP !== '1') await tb.down(); // TANDEM_E2E_KEEP=1: leave the testbed up to read its logs
 
   });
@@ -182,7 +216,10 @@ describe('automatic failover and fencing (testbed)', () => {
       await waitServedOn(peer, 30_000);
       await readAllBack(20_000);
       await assertServedOnlyOn(peer);
-      assert.ok(((await pool()).failedOn ?? []).includes(owner), 'marked failed on the old owner');
+      const p = await pool();
+      assert.ok((p.failedOn ?? []).includes(owner), 'marked failed on the old owner');
+      const ev = await failedOverEvent(p.epoch);
+      assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'client-link-down']);
     } finally {
       await tb.heal(owner, 'client');
     }
@@ -286,6 +323,8 @@ describe('automatic failover and fencing (testbed)', () => {
       process.stderr.write(`partition ${rep}: ${owner} fenced itself ${Math.round(performance.now() - t0)} ms after the cut\n`);
       await readAllBack(30_000);
       await waitServedOn(peer, 30_000);
+      const ev = await failedOverEvent((await pool()).epoch);
+      assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'node-down']);
     } finally {
       await tb.heal(owner, 'admin');
       await tb.heal(owner, 'heartbeat');

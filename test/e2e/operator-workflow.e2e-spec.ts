@@ -1,11 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { HostClient } from '@tandem/messaging';
-import { TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus } from '@tandem/testbed';
+import { TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 
 /**
  * The operator's workflow through the three doors — CLI, REST, events — on the testbed:
@@ -55,7 +56,7 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
 
   before(async () => {
     status = await tb.up({ nodes: 2 });
-    nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`) });
+    nc = await observerConnection(status);
     const host = new HostClient(nc);
     await host.call('node-a', 'pool.create', { pool: 'tank', vdevs: ['tank-0'], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', 'tank') });
     await host.call('node-a', 'dataset.create', { dataset: 'tank/files' });
@@ -184,11 +185,18 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     assert.deepEqual(list.map((p) => [p.name, p.node, p.state]), [['tank', 'node-a', 'serving']]);
     const log = await tandemJson<unknown[]>('node-a', ['log']);
     assert.ok(log.length >= 10);
+    // what to read when an operation fails here: the warnings of node-a's resource-manager
+    const rmLog = () =>
+      readFileSync(join(status.root, 'nodes', 'node-a', 'logs', 'resource-manager.log'), 'utf8')
+        .split('\n')
+        .filter((l) => /WARN|ERROR/.test(l))
+        .slice(-15)
+        .join('\n');
     const ex = await tandem('node-a', ['pool', 'export', 'tank']);
-    assert.equal(ex.code, 0, ex.stderr + ex.stdout);
+    assert.equal(ex.code, 0, `${ex.stderr}${ex.stdout}\n${rmLog()}`);
     assert.deepEqual(await where('tank'), { imported: [], vip: [] });
     const re = await tandem('node-a', ['pool', 'reattach', 'tank', '--node', 'node-a']);
-    assert.equal(re.code, 0, re.stderr + re.stdout);
+    assert.equal(re.code, 0, `${re.stderr}${re.stdout}\n${rmLog()}`);
     assert.match(await smb('ls'), /a\.txt/);
   });
 });

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import {
   ErrorCode,
   TandemError,
@@ -19,7 +19,7 @@ import {
   type PoolOpResults,
 } from '@tandem/contracts';
 import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
-import { Testbed, type TestbedStatus } from '@tandem/testbed';
+import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 
 /**
  * HA pool operations on the testbed: a client reads and writes through an SMB share on the
@@ -81,7 +81,7 @@ describe('HA pool operations (testbed)', () => {
   before(async () => {
     status = await tb.up({ nodes: 2 });
     mnt = join(dirname(status.jbod), 'mnt', 'tank');
-    nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`), maxReconnectAttempts: -1 });
+    nc = await observerConnection(status);
     host = new HostClient(nc);
     await host.call('node-a', 'pool.create', { pool: 'tank', vdevs: ['tank-0', 'tank-1'], sizeMiB: 128, mountpoint: mnt });
     await host.call('node-a', 'dataset.create', { dataset: 'tank/files' });

@@ -4,10 +4,10 @@ import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { ErrorCode, LEASES_BUCKET, SERVICE_NAMES, clusterOpSubject, poolOpSubject, type PoolOpResults } from '@tandem/contracts';
 import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
-import { Testbed, type TestbedStatus } from '@tandem/testbed';
+import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 
 /**
  * Each Tandem service of the pool's owner killed in turn (SIGKILL, as a crash): the pool stays
@@ -49,7 +49,7 @@ describe('service crashes move nothing (testbed)', () => {
 
   before(async () => {
     status = await tb.up({ nodes: 2 });
-    nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`), maxReconnectAttempts: -1 });
+    nc = await observerConnection(status);
     const host = new HostClient(nc);
     await rm(clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0' });
     await rm(clusterOpSubject('cluster.join'), { node: 'node-b' });

@@ -1,8 +1,8 @@
 import { dirname, join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { ErrorCode, clusterOpSubject, poolOpSubject, type ClusterOpResults, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
 import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
-import { Testbed } from '@tandem/testbed';
+import { Testbed, observerConnection } from '@tandem/testbed';
 
 export function rmCall<O extends PoolOperation>(nc: NatsConnection, op: O, req: PoolOpRequest<O>, timeoutMs = 120_000, waitForMs = 30_000, codes = [ErrorCode.Unavailable]): Promise<PoolOpResults[O]> {
   return retryWhileUnavailable(() => requestReply<PoolOpResults[O]>(nc, poolOpSubject(op), req, timeoutMs), { waitForMs, codes });
@@ -16,7 +16,7 @@ export async function benchCluster(pool: string, vip: string, log: (l: string) =
   const tb = new Testbed({ log: () => undefined });
   log('bringing up the testbed');
   const status = await tb.up({ nodes: 2 });
-  const nc = await connect({ servers: status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`), maxReconnectAttempts: -1, pingInterval: 1_000, maxPingOut: 2 });
+  const nc = await observerConnection(status);
   try {
     const host = new HostClient(nc);
     const cluster = await retryWhileUnavailable(() => requestReply<ClusterOpResults['cluster.status']>(nc, clusterOpSubject('cluster.status'), {}, 30_000), { waitForMs: 30_000 });

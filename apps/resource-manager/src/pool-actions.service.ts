@@ -29,7 +29,7 @@ export class PoolActions {
     const failures: string[] = [];
     for (const step of steps) {
       try {
-        await this.runStep(pool, step, null);
+        await inSpan(`${step.kind}`, { 'tandem.pool': pool.name, 'tandem.node': step.node }, () => this.runStep(pool, step, null));
       } catch (err) {
         failures.push(`${step.kind} on ${step.node}: ${(err as Error).message}`);
       }

@@ -1,13 +1,15 @@
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { lastValueFrom, throwError, type Observable } from 'rxjs';
-import { Catch, type ArgumentsHost } from '@nestjs/common';
+import { Catch, Logger, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import type { NatsConnection, Msg, Subscription } from 'nats';
-import type { ZodTypeAny } from 'zod';
+import { ZodError, type ZodTypeAny } from 'zod';
 import { ErrorCode, TandemError, type Reply } from '@tandem/contracts';
 import { contextFromHeaders } from './connection';
 import { toErrorBody } from './errors';
+
+const rpcLogger = new Logger('rpc');
 
 export interface RpcRoute {
   /** NATS subject to subscribe to (may end in '>'). */
@@ -47,6 +49,8 @@ export async function serveRpcMessage(msg: Msg, pattern: string | null, handler:
       return { ok: true, result: result ?? null };
     } catch (err) {
       const error = toErrorBody(err);
+      // not one of ours: where it came from is worth a log line (the caller sees only the message)
+      if (!(err instanceof TandemError) && !(err instanceof ZodError)) rpcLogger.warn(`${pattern ?? msg.subject}: ${error.code}: ${(err as Error)?.stack ?? String(err)}`);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
       span.setAttribute('tandem.error_code', error.code);
       return { ok: false, error };

@@ -12,6 +12,7 @@ export type {
 } from './testbed';
 export { TestbedError } from './errors';
 export { isAlive } from './proc';
+export { observerConnection } from './observer';
 export type { TestbedErrorCode } from './errors';
 export { NETWORKS, NETWORK_NAMES, ROOT_ADMIN_IP, SERVICES, DEFAULT_ROOT, RUN_DIR } from './layout';
 export { TESTBED_ADMIN_PASSWORD } from './services';
