@@ -363,4 +363,48 @@ describe('automatic failover and fencing (testbed)', () => {
     await assertServedOnlyOn(peer);
     await markUsable(owner);
   });
+  test('the witness is lost: nodes that hear each other keep their pools; then the owner powers off: nothing moves; both back, the pool lost on its rebooted owner moves to the peer', async () => {
+    const owner = (await pool()).node!;
+    const peer = other(owner);
+    const epoch = (await pool()).epoch;
+    await writeSynced(owner);
+    await tb.powerOff('witness');
+    let witnessOff = true;
+    let ownerOff = false;
+    try {
+      // no lease can be renewed, but each node's heartbeats confirm the other: nobody fences
+      for (let t0 = performance.now(); performance.now() - t0 < 10_000; ) {
+        const h = await holders();
+        assert.deepEqual([h.imported, h.ip], [[owner], [owner]], 'still served by its owner alone');
+        await sleep(1_000);
+      }
+      await readAllBack(10_000);
+      // the owner lost too: the peer cannot tell whether it fenced itself, so it takes nothing
+      await tb.powerOff(owner);
+      ownerOff = true;
+      for (let t0 = performance.now(); performance.now() - t0 < 10_000; ) {
+        assert.deepEqual((await holders()).imported, [], 'imported nowhere while the owner and the witness are gone');
+        await sleep(500);
+      }
+      // the owner first (were the witness back first, the peer would take the pool over from
+      // the silent owner, as after any power-off)
+      await tb.powerOn(owner);
+      ownerOff = false;
+      await tb.powerOn('witness');
+      witnessOff = false;
+    } finally {
+      if (witnessOff) await tb.powerOn('witness');
+      if (ownerOff) await tb.powerOn(owner);
+    }
+    // the rebooted owner imported nothing; the record still names it: the pool is lost there
+    // and the peer takes it (the control plane may need a while after two servers came back)
+    await waitServedOn(peer, 120_000);
+    await readAllBack(20_000);
+    await assertServedOnlyOn(peer);
+    const p = await pool();
+    assert.ok(p.epoch > epoch, 'a new fencing epoch');
+    const ev = await failedOverEvent(p.epoch);
+    assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'pool-lost']);
+    await markUsable(owner);
+  });
 });

@@ -20,13 +20,18 @@ import { median, type BenchReport } from './stats';
  * in which the pool was imported on two nodes at once (must be 0; both nodes' zfs are asked
  * every 250 ms during every trial).
  *
- * Kinds: `power-off` (the owner loses power) and `partition` (the owner is cut off the heartbeat
- * and admin networks: it fences itself, the peer takes over).
+ * Kinds: `power-off` (the owner loses power), `partition` (the owner is cut off the heartbeat
+ * and admin networks: it fences itself, the peer takes over), `client-link` (the owner's client
+ * link goes down: it releases the pool, the peer takes it) and `disk` (every I/O of the owner's
+ * ZFS to its vdevs fails: the disk probe makes ZFS suspend the pool, the owner fences itself
+ * harder, the peer imports). With `client-link` the services run with a 1 s hold-down
+ * (TANDEM_FAILOVER_HOLD_DOWN_MS), so that trials need not wait out the default 120 s; every
+ * failover timing stays the default.
  */
 const POOL = 'benchfo';
 const VIP = '10.77.3.71';
 const NODES = ['node-a', 'node-b'] as const;
-export const FAILOVER_KINDS = ['power-off', 'partition'] as const;
+export const FAILOVER_KINDS = ['power-off', 'partition', 'client-link', 'disk'] as const;
 type Kind = (typeof FAILOVER_KINDS)[number];
 type FailedOver = typeof Events.poolFailedOver extends EventDefinition<infer T> ? T : never;
 
@@ -36,7 +41,7 @@ interface KindReport {
   median: number;
   max: number;
   /** Medians over the trials, seconds, as the taking node measured them. */
-  split: { detection: number; fenceWait: number; import: number; ips: number; shares: number };
+  split: { detection: number; fenceWait: number; release: number; import: number; ips: number; shares: number };
   doubleImports: number;
 }
 
@@ -45,6 +50,7 @@ const round3 = (x: number) => Number(x.toFixed(3));
 export async function benchFailover(opts: { trials: number; log: (l: string) => void; kinds?: readonly Kind[] }): Promise<BenchReport & { kinds: Record<string, KindReport> }> {
   const kinds = opts.kinds ?? FAILOVER_KINDS;
   for (const k of kinds) if (!FAILOVER_KINDS.includes(k)) throw new Error(`unknown fault kind ${k}: ${FAILOVER_KINDS.join(', ')}`);
+  if (kinds.includes('client-link')) process.env.TANDEM_FAILOVER_HOLD_DOWN_MS ??= '1000';
   const { tb, nc } = await benchCluster(POOL, VIP, opts.log);
   const reports: Record<string, KindReport> = {};
   try {
@@ -68,14 +74,16 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
         const meta = await metaLeader(tb, peer);
         const t0 = performance.now();
         if (kind === 'power-off') await tb.powerOff(owner);
+        else if (kind === 'client-link') await tb.cut(owner, 'client');
+        else if (kind === 'disk') await tb.diskFail(owner);
         else {
           await tb.cut(owner, 'heartbeat');
           await tb.cut(owner, 'admin');
         }
-        if (kind === 'partition') {
-          // the cut-off owner still answers the client until it fences itself: time the peer's service
+        if (kind === 'partition' || kind === 'disk') {
+          // the owner still answers the client (from its caches) until it lets go: time the peer's service
           while ((await tb.exec(owner, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'], { timeoutMs: 5_000 }).catch(() => null))?.stdout.includes(` ${VIP}/`)) {
-            if (performance.now() - t0 > 60_000) throw new Error(`partition: ${owner} still has ${VIP} 60 s after the cut`);
+            if (performance.now() - t0 > 60_000) throw new Error(`${kind}: ${owner} still has ${VIP} 60 s after the fault`);
             await sleep(50);
           }
         }
@@ -93,12 +101,16 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
         if (ev) phases.push(ev.timings);
         opts.log(
           `${kind} ${i + 1}/${opts.trials}: ${owner} → ${peer} (JetStream meta leader ${meta}), client reading again after ${s.toFixed(2)} s` +
-            (ev ? ` (detection ${ev.timings.detectionMs} ms, fence wait ${ev.timings.fenceWaitMs}, import ${ev.timings.importMs}, IPs ${ev.timings.ipsMs}, shares ${ev.timings.sharesMs})` : ' (no failover event seen)') +
+            (ev ? ` (detection ${ev.timings.detectionMs} ms, fence wait ${ev.timings.fenceWaitMs}, release ${ev.timings.releaseMs}, import ${ev.timings.importMs}, IPs ${ev.timings.ipsMs}, shares ${ev.timings.sharesMs})` : ' (no failover event seen)') +
             `; double imports seen so far: ${doubleImports}`,
         );
         // back to two healthy nodes, and the pool allowed on both again
         if (kind === 'power-off') await tb.powerOn(owner);
-        else {
+        else if (kind === 'client-link') await tb.heal(owner, 'client');
+        else if (kind === 'disk') {
+          await tb.diskHeal(owner);
+          await tb.up({ nodes: 2 }); // its ZFS daemon was killed by the harder fence: back like a rebooted node
+        } else {
           await tb.heal(owner, 'admin');
           await tb.heal(owner, 'heartbeat');
           await tb.up({ nodes: 2 }); // a node fenced harder (ZFS daemon killed) comes back like a rebooted one
@@ -114,7 +126,7 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
         samples: samples.map(round3),
         median: round3(median(samples)),
         max: round3(Math.max(...samples)),
-        split: { detection: med((t) => t.detectionMs), fenceWait: med((t) => t.fenceWaitMs), import: med((t) => t.importMs), ips: med((t) => t.ipsMs), shares: med((t) => t.sharesMs) },
+        split: { detection: med((t) => t.detectionMs), fenceWait: med((t) => t.fenceWaitMs), release: med((t) => t.releaseMs ?? 0), import: med((t) => t.importMs), ips: med((t) => t.ipsMs), shares: med((t) => t.sharesMs) },
         doubleImports,
       };
       opts.log(`${kind}: median ${reports[kind].median} s, max ${reports[kind].max} s, double imports ${doubleImports}`);

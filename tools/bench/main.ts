@@ -3,7 +3,7 @@ import { benchMove } from './move';
 import { benchQuiet } from './quiet';
 import type { BenchReport } from './stats';
 
-/** npm run bench -- <name> [--json] [--trials N] [--minutes M (quiet)] [--kind power-off,partition (failover)] */
+/** npm run bench -- <name> [--json] [--trials N] [--minutes M (quiet)] [--kind power-off,partition,client-link,disk (failover)] */
 const BENCHES: Record<string, (o: { trials: number; minutes?: number; kinds?: never; log: (l: string) => void }) => Promise<BenchReport>> = { move: benchMove, failover: benchFailover, quiet: benchQuiet };
 
 async function main(): Promise<void> {

@@ -11,7 +11,7 @@ const beat = { clusterId: 'testbed', from: 'node-b', incarnation: 1_763_000_000_
 test('a heartbeat survives the round trip, compactly', () => {
   const buf = encodePacket(beat, key);
   assert.ok(buf.length < 128, `${buf.length} bytes`);
-  assert.deepEqual(decodePacket(buf, key, 'testbed'), { ok: true, packet: { version: PACKET_VERSION, ...beat, echo: [] } });
+  assert.deepEqual(decodePacket(buf, key, 'testbed'), { ok: true, packet: { version: PACKET_VERSION, ...beat, echo: [], reply: false } });
   // from a Uint8Array view into a bigger buffer, as NATS hands it over
   const big = new Uint8Array(buf.length + 10);
   big.set(buf, 5);
@@ -70,7 +70,7 @@ test('the echo (what the sender last heard from each peer) survives the round tr
     { peer: 'node-c', incarnation: 1_763_000_000_001, seq: 3 },
   ];
   const buf = encodePacket({ ...beat, echo }, key);
-  assert.deepEqual(decodePacket(buf, key, 'testbed'), { ok: true, packet: { version: 2, ...beat, echo } });
+  assert.deepEqual(decodePacket(buf, key, 'testbed'), { ok: true, packet: { version: 2, ...beat, echo, reply: false } });
   // claiming to hear a node better than it did needs the key
   const t = Buffer.from(buf);
   t.writeBigUInt64BE(2_000n, t.length - 32 - 8 - 8 - 1 - 6 - 8);
@@ -85,7 +85,7 @@ test('a version 1 heartbeat (no echo) is still read', () => {
   const body = Buffer.from(v2.subarray(0, v2.length - 32 - 1));
   body[2] = 1;
   const v1 = Buffer.concat([body, createHmac('sha256', key).update(body).digest()]);
-  assert.deepEqual(decodePacket(v1, key, 'testbed'), { ok: true, packet: { version: 1, ...beat, echo: [] } });
+  assert.deepEqual(decodePacket(v1, key, 'testbed'), { ok: true, packet: { version: 1, ...beat, echo: [], reply: false } });
 });
 
 test('encoding refuses what cannot be sent', () => {
@@ -117,4 +117,17 @@ test('a genuine heartbeat replayed later does not revive a dead peer', () => {
   }
   assert.deepEqual(lv.evaluate(6_000), []);
   assert.equal(lv.state('node-b', 6_000), 'down');
+});
+
+test('a reply (a heartbeat sent at once in answer to one) says so, and the flag is signed', () => {
+  const echo = [{ peer: 'node-a', incarnation: 7, seq: 9 }];
+  const buf = encodePacket({ ...beat, echo, reply: true }, key);
+  const d = decodePacket(buf, key, 'testbed');
+  assert.ok(d.ok);
+  assert.equal(d.packet.reply, true);
+  assert.deepEqual(d.packet.echo, echo);
+  // turned into a plain heartbeat (or back) by flipping the type byte: the MAC no longer matches
+  const flipped = Buffer.from(buf);
+  flipped[3] = 1;
+  assert.deepEqual(decodePacket(flipped, key, 'testbed'), { ok: false, reason: 'bad-mac' });
 });

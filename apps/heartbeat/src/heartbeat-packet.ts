@@ -5,7 +5,9 @@ import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
  *
  *   0  'T' 'H'                 magic
  *   2  u8   version (1)
- *   3  u8   type (1 = heartbeat)
+ *   3  u8   type (1 = heartbeat; 2 = reply: a heartbeat sent at once in answer to a peer's
+ *               type-1 heartbeat, so that its echo reaches that peer without waiting for the
+ *               next interval; a reply is never answered)
  *   4  u8   n, then n bytes    cluster id (UTF-8)
  *      u8   m, then m bytes    sender node id (UTF-8)
  *      u64  incarnation        grows on every start of the sender's heartbeat service
@@ -23,6 +25,7 @@ export const PACKET_VERSION = 2;
 const MAGIC0 = 0x54; // T
 const MAGIC1 = 0x48; // H
 const TYPE_HEARTBEAT = 1;
+const TYPE_REPLY = 2;
 const MAC_LEN = 32;
 const MAX_NAME = 64;
 
@@ -35,6 +38,8 @@ export interface HeartbeatPacket {
   sentMs: number;
   /** The newest heartbeat the sender accepted from each peer (version 2; empty for version 1). */
   echo: EchoEntry[];
+  /** Sent in answer to a heartbeat (type 2): not to be answered. */
+  reply: boolean;
 }
 
 export interface EchoEntry {
@@ -57,7 +62,7 @@ function mac(key: Buffer, body: Buffer): Buffer {
   return createHmac('sha256', key).update(body).digest();
 }
 
-export function encodePacket(p: Omit<HeartbeatPacket, 'version' | 'echo'> & { echo?: EchoEntry[] }, key: Buffer): Buffer {
+export function encodePacket(p: Omit<HeartbeatPacket, 'version' | 'echo' | 'reply'> & { echo?: EchoEntry[]; reply?: boolean }, key: Buffer): Buffer {
   const cluster = Buffer.from(p.clusterId, 'utf8');
   const from = Buffer.from(p.from, 'utf8');
   if (cluster.length === 0 || cluster.length > MAX_NAME) throw new Error(`cluster id must be 1-${MAX_NAME} bytes`);
@@ -78,7 +83,7 @@ export function encodePacket(p: Omit<HeartbeatPacket, 'version' | 'echo'> & { ec
   body[o++] = MAGIC0;
   body[o++] = MAGIC1;
   body[o++] = PACKET_VERSION;
-  body[o++] = TYPE_HEARTBEAT;
+  body[o++] = p.reply ? TYPE_REPLY : TYPE_HEARTBEAT;
   body[o++] = cluster.length;
   o += cluster.copy(body, o);
   body[o++] = from.length;
@@ -106,7 +111,8 @@ export function decodePacket(buf: Uint8Array, key: Buffer, clusterId: string): D
   if (b.length < 4 + 2 + 24 + MAC_LEN || b[0] !== MAGIC0 || b[1] !== MAGIC1) return bad('malformed');
   const version = b[2];
   if (version !== 1 && version !== 2) return bad('wrong-version');
-  if (b[3] !== TYPE_HEARTBEAT) return bad('malformed');
+  const type = b[3];
+  if (type !== TYPE_HEARTBEAT && !(type === TYPE_REPLY && version === 2)) return bad('malformed');
   let o = 4;
   const cl = b[o++];
   if (cl === 0 || o + cl > b.length) return bad('malformed');
@@ -143,5 +149,5 @@ export function decodePacket(buf: Uint8Array, key: Buffer, clusterId: string): D
   const got = b.subarray(b.length - MAC_LEN);
   if (!timingSafeEqual(mac(key, body), got)) return bad('bad-mac');
   if (incarnation > BigInt(Number.MAX_SAFE_INTEGER) || seq > BigInt(Number.MAX_SAFE_INTEGER)) return bad('malformed');
-  return { ok: true, packet: { version, clusterId: cluster, from, incarnation: Number(incarnation), seq: Number(seq), sentMs, echo } };
+  return { ok: true, packet: { version, clusterId: cluster, from, incarnation: Number(incarnation), seq: Number(seq), sentMs, echo, reply: type === TYPE_REPLY } };
 }

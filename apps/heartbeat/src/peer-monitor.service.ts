@@ -158,16 +158,21 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private sendBeat(): void {
+  /**
+   * One heartbeat to every peer, or — `replyTo` — a reply to one peer's heartbeat, sent at once:
+   * its echo tells that peer, within a round trip, that this node still hears it (a node that
+   * lost the witness keeps its pools only while a peer confirms it recently enough).
+   */
+  private sendBeat(replyTo?: string): void {
     if (this.stopped || !this.self || !this.cluster) return;
-    const peers = [...this.members.values()].filter((m) => m.id !== this.self!.id);
+    const peers = [...this.members.values()].filter((m) => m.id !== this.self!.id && (replyTo === undefined || m.id === replyTo));
     if (peers.length === 0) return;
     const now = monotonic();
     const seq = ++this.seq;
     this.sentAt.set(seq, now);
     this.sentAt.delete(seq - 256);
     const echo = [...this.newestHeard].filter(([peer]) => this.members.has(peer)).map(([peer, h]) => ({ peer, ...h }));
-    const packet = encodePacket({ clusterId: this.ctx.config.clusterId, from: this.self.id, incarnation: this.incarnation, seq, sentMs: now, echo }, this.key);
+    const packet = encodePacket({ clusterId: this.ctx.config.clusterId, from: this.self.id, incarnation: this.incarnation, seq, sentMs: now, echo, reply: replyTo !== undefined }, this.key);
     this.udp.send(packet, peers.map((p) => p.heartbeatAddress).filter((a): a is string => a !== null));
     if (!this.ctx.nc.isClosed()) {
       try {
@@ -197,10 +202,13 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
     if (r === 'accepted') {
       this.counters[channel].accepted++;
       const prev = this.newestHeard.get(p.from);
-      if (!prev || p.incarnation > prev.incarnation || (p.incarnation === prev.incarnation && p.seq > prev.seq)) this.newestHeard.set(p.from, { incarnation: p.incarnation, seq: p.seq });
+      const newest = !prev || p.incarnation > prev.incarnation || (p.incarnation === prev.incarnation && p.seq > prev.seq);
+      if (newest) this.newestHeard.set(p.from, { incarnation: p.incarnation, seq: p.seq });
       const mine = p.echo.find((e) => e.peer === this.ctx.config.nodeId && e.incarnation === this.incarnation);
       const sent = mine ? this.sentAt.get(mine.seq) : undefined;
       if (sent !== undefined && sent > (this.confirmedAt.get(p.from) ?? -Infinity)) this.confirmedAt.set(p.from, sent);
+      // answer a heartbeat (the first copy of it, from whichever channel brought it first)
+      if (newest && !p.reply) this.sendBeat(p.from);
     }
     else if (r === 'replayed') this.reject(channel, 'replayed', `${p.from} incarnation ${p.incarnation} seq ${p.seq} from ${where}`);
     else this.reject(channel, 'unknown-sender', `${p.from} is not a peer in the cluster, from ${where}`);

@@ -61,6 +61,8 @@ export class OwnershipService implements OnModuleInit, OnApplicationShutdown {
   /** When this node last imported each pool (a fence lets go only of what it saw). */
   private readonly importedAt = new Map<string, number>();
   private fencing = false;
+  /** The pools kept on disk were checked against what is imported (once, at start). */
+  private reconciled = false;
   private keeping: string | null = null;
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
@@ -87,6 +89,7 @@ export class OwnershipService implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     this.nc = this.ctx.nc;
+    void this.forgetWhatIsNotImported();
     void this.renewLoop();
     this.timers.push(setInterval(() => void this.fenceCheck(), 100));
     void this.watchPools();
@@ -190,11 +193,39 @@ export class OwnershipService implements OnModuleInit, OnApplicationShutdown {
       (key, value) => {
         const name = key.slice('pool.'.length);
         const rec = value ? (JSON.parse(value) as HaPool) : null;
-        if (rec && rec.node === this.ctx.config.nodeId && rec.state !== 'inactive') this.hold(name, rec.epoch, rec.vips);
+        if (rec && rec.node === this.ctx.config.nodeId && rec.state !== 'inactive') void this.holdIfHere(name, rec);
         else if (this.held.has(name)) void this.releaseUnlessImported(name);
       },
       { stopped: () => this.stopped, retryMs: 2_000, reopenEveryMs: 30_000, onError: (err) => this.logger.debug(`pool records watch: ${err.message}; again in 2 s`) },
     );
+  }
+
+  /**
+   * After a reboot nothing is imported (pools never come back from a cache), whatever the list
+   * kept on disk says: fencing those would only find nothing to export — or, had the harder
+   * fence followed, kill a daemon that holds nothing. A restarted host-executor on a running
+   * node keeps what is still imported. When ZFS does not answer yet, everything is kept.
+   */
+  private async forgetWhatIsNotImported(): Promise<void> {
+    try {
+      if (this.held.size === 0) return;
+      const imported = await within(1_000, this.zfs.listPools()).catch(() => null);
+      if (!imported) return;
+      for (const name of [...this.held.keys()]) {
+        if (!imported.some((p) => p.name === name) && (this.importedAt.get(name) ?? -Infinity) === -Infinity) {
+          this.logger.log(`pool ${name}: not imported here (this node rebooted, or it was exported meanwhile): nothing of it to fence`);
+          this.release(name);
+        }
+      }
+    } finally {
+      this.reconciled = true;
+    }
+  }
+
+  /** A record says this node runs `rec`: held (with its IPs) if it is imported here — a record of a pool this node lost in a reboot is not a pool to fence. */
+  private async holdIfHere(name: string, rec: HaPool): Promise<void> {
+    if (!this.held.has(name) && !(await this.zfs.findPool(name).catch(() => true))) return;
+    this.hold(name, rec.epoch, rec.vips);
   }
 
   /** This node imported `pool` under `epoch` (called before the import is answered). */
@@ -261,7 +292,7 @@ export class OwnershipService implements OnModuleInit, OnApplicationShutdown {
     this.lastTick = t;
     // this process was stalled (CPU starvation): renewals may be waiting unread; look again next tick
     if (lag > 400) return;
-    if (this.stopped || this.fencing || !this.armed || this.held.size === 0) return;
+    if (this.stopped || this.fencing || !this.reconciled || !this.armed || this.held.size === 0) return;
     const staleFor = now() - this.lastAckedSentAt;
     if (staleFor < T.fenceAfterMs) {
       this.keeping = null;
@@ -300,7 +331,8 @@ export class OwnershipService implements OnModuleInit, OnApplicationShutdown {
           return { pool: p, epoch: h.epoch, released: 'exported' as Released, error: null };
         } catch (err) {
           const m = (err as Error).message;
-          if (/no such pool/i.test(m)) return { pool: p, epoch: h.epoch, released: 'exported' as Released, error: null };
+          // not imported here (any more): nothing to release
+          if ((err as TandemError).code === ErrorCode.PoolNotFound || /no such pool/i.test(m)) return { pool: p, epoch: h.epoch, released: 'exported' as Released, error: null };
           return { pool: p, epoch: h.epoch, released: 'failed' as Released, error: m };
         }
       }),

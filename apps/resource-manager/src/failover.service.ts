@@ -13,7 +13,7 @@ import {
   type ClusterRecord,
   type HaPool,
 } from '@tandem/contracts';
-import { bringDownSteps, bringUpSteps, inactive, releaseSteps, mayTakeOver, planFailover, serving, type FailoverDecision, type Liveness, type NodeView } from '@tandem/domain';
+import { LostPoolTracker, bringDownSteps, bringUpSteps, inactive, releaseSteps, mayTakeOver, planFailover, serving, type FailoverDecision, type Liveness, type NodeView } from '@tandem/domain';
 import { env, readEnv } from '@tandem/config';
 import { OrderedEvents, bindKv, followKv } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
@@ -69,6 +69,10 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
   private readonly leases = new Map<string, LeaseObservation>();
   private readonly givingUp = new Map<string, number>();
   private readonly health = new Map<string, LocalHealth>();
+  /** When each node's local health last arrived (this node's monotonic clock). */
+  private readonly healthAt = new Map<string, number>();
+  /** A pool recorded as serving on a node that has not imported it, for this long, is lost there. */
+  private readonly lost = new LostPoolTracker(6_000);
   private sub?: Subscription;
   private stopped = false;
   /** Why automatic failover is declined right now (null: it is not). */
@@ -93,7 +97,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
         try {
           const env = JSON.parse(new TextDecoder().decode(msg.data)) as { entity?: { id: string }; data?: LocalHealth };
           const node = env.entity?.id;
-          if (node && env.data) this.health.set(node, env.data);
+          if (node && env.data) this.noteHealth(node, env.data);
         } catch {
           /* not ours */
         }
@@ -123,6 +127,11 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
     this.stopped = true;
     clearInterval(this.timer);
     this.sub?.unsubscribe();
+  }
+
+  private noteHealth(node: string, h: LocalHealth): void {
+    this.health.set(node, h);
+    this.healthAt.set(node, now());
   }
 
   private refreshing = false;
@@ -165,7 +174,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
     this.lastHealthSync = now();
     for (const p of peers)
       void this.heartbeatView(p).then((v) => {
-        if (v?.local) this.health.set(p, v.local);
+        if (v?.local) this.noteHealth(p, v.local);
       });
   }
 
@@ -207,7 +216,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
     }
     const hb = await this.heartbeatView(me);
     if (!hb) return; // without our own view of the peers we decide nothing
-    if (hb.local) this.health.set(me, hb.local);
+    if (hb.local) this.noteHealth(me, hb.local);
     this.syncPeerHealth(c.nodes.filter((m) => m.id !== me && hb.peers.find((p) => p.peer === m.id)?.state !== 'down').map((m) => m.id));
     const byId = new Map(hb.peers.map((p) => [p.peer, p]));
     // observe every peer's lease all the time (a small read on the witness): when a peer goes
@@ -216,7 +225,10 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
     const answered = await Promise.all(peers.map((m) => this.observeLease(m.id)));
     const witness = peers.length === 0 ? await this.observeLease(me) : answered.every(Boolean);
     this.witnessReachable = witness;
-    const localTrouble = [...this.health].some(([n, h]) => c.nodes.some((m) => m.id === n) && (h.clientLink === 'down' || faulted(h.pools).length > 0));
+    // pools recorded as serving on a node that says it has not imported them
+    const reports = new Map(c.nodes.map((m) => [m.id, { pools: this.health.get(m.id)?.pools?.map((p) => p.name) ?? null, at: this.healthAt.get(m.id) ?? -Infinity }]));
+    const lost = this.lost.update(now(), [...this.records.values()], reports);
+    const localTrouble = lost.size > 0 || [...this.health].some(([n, h]) => c.nodes.some((m) => m.id === n) && (h.clientLink === 'down' || faulted(h.pools).length > 0));
     if (!localTrouble && hb.peers.every((p) => p.state === 'up')) {
       this.setDeclined(null, []);
       return;
@@ -226,7 +238,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
     const silence = (v: PeerView) => Math.min(v.channels.udp ?? Infinity, v.channels.nats ?? Infinity);
     const nodes: NodeView[] = c.nodes.map((m) => {
       const h = this.health.get(m.id);
-      const base = { id: m.id, online: m.adminState === 'online', clientLinkUp: h ? (h.clientLink === 'unknown' ? null : h.clientLink === 'up') : null, faultedPools: faulted(h?.pools ?? null) };
+      const base = { id: m.id, online: m.adminState === 'online', clientLinkUp: h ? (h.clientLink === 'unknown' ? null : h.clientLink === 'up') : null, faultedPools: faulted(h?.pools ?? null), lostPools: lost.get(m.id) ?? [] };
       if (m.id === me) return { ...base, liveness: 'up' as Liveness };
       const v = byId.get(m.id);
       if (!v) return { ...base, liveness: 'unknown' as Liveness };
@@ -245,7 +257,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
     }
 
     // the pools in trouble, read fresh (the watch may lag behind a stream leader change)
-    const troubled = new Set(nodes.filter((n) => n.liveness === 'down' || n.clientLinkUp === false || n.faultedPools.length > 0).map((n) => n.id));
+    const troubled = new Set(nodes.filter((n) => n.liveness === 'down' || n.clientLinkUp === false || n.faultedPools.length > 0 || (n.lostPools ?? []).length > 0).map((n) => n.id));
     await Promise.all(
       [...this.records.values()]
         .filter((p) => p.node && troubled.has(p.node))
@@ -332,7 +344,9 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
    * this succeeded. False: the pool stays where it is (serving again, or inactive with why).
    */
   private async release(moving: HaPool, rev: number, d: Extract<FailoverDecision, { action: 'failover' }>): Promise<boolean> {
-    const faultedPool = d.reason === 'pool-faulted';
+    // a pool whose disks fail there (or that is not even imported there): the export either
+    // never finishes or has nothing to do
+    const faultedPool = d.reason === 'pool-faulted' || d.reason === 'pool-lost';
     const steps = releaseSteps(moving, d.from, faultedPool ? FAILOVER_TIMINGS.faultedReleaseBoundMs : FAILOVER_TIMINGS.releaseBoundMs);
     try {
       await this.actions.run(moving, steps.filter((x) => x.kind === 'ip.remove'), null);
@@ -352,7 +366,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
         await this.pools.put({ ...moving, state: 'serving', operation: null, reason: why, updatedAt: new Date().toISOString() }, rev).catch(() => undefined);
         void this.activity.record('cluster', 'pool.failover', moving.name, 'failed', why);
       } else {
-        const msg = `${why}. Its disks do not answer there and it could not be released: power ${d.from} off, then \`tandem pool reattach ${moving.name} --node <a healthy node>\``;
+        const msg = `${why}. ${d.reason === 'pool-lost' ? 'It is not imported there' : 'Its disks do not answer there'} and it could not be released: power ${d.from} off, then \`tandem pool reattach ${moving.name} --node <a healthy node>\``;
         this.logger.error(`pool ${moving.name}: ${msg}`);
         await this.pools.put({ ...inactive(moving, msg, new Date()), failedOn: [...new Set([...(moving.failedOn ?? []), d.from])] }, rev).catch(() => undefined);
         void this.activity.record('cluster', 'pool.failover', moving.name, 'failed', msg);
@@ -389,9 +403,11 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
       }
       this.logger.warn(`failover: pool ${d.pool} from ${d.from} (${d.reason}) to ${d.to}, epoch ${epoch}`);
       void this.activity.record('cluster', 'pool.failover', d.pool, 'started');
-      const phase = { importMs: 0, ipsMs: 0, sharesMs: 0 };
+      const phase = { releaseMs: 0, importMs: 0, ipsMs: 0, sharesMs: 0 };
       try {
+        const releasing = now();
         if (d.reason !== 'node-down' && !(await this.release(moving, rev, d))) return;
+        phase.releaseMs = now() - releasing;
         const steps = bringUpSteps(moving, d.to, epoch, true);
         let s = now();
         // refused without doing anything (this node's lease is not fresh this instant, its
@@ -417,9 +433,9 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
         const done: HaPool = { ...serving({ ...moving, mountpoint }, d.to, epoch, mountpoint, new Date()), failedOn: [...new Set([...(rec.pool.failedOn ?? []), d.from])], lastFailoverAt: new Date().toISOString() };
         await this.pools.put(done, rev);
         const totalMs = Math.round(silenceMs + (now() - t));
-        const timings = { detectionMs: Math.round(detectionMs), fenceWaitMs: Math.round(fenceWaitMs), importMs: Math.round(phase.importMs), ipsMs: Math.round(phase.ipsMs), sharesMs: Math.round(phase.sharesMs), totalMs };
+        const timings = { detectionMs: Math.round(detectionMs), fenceWaitMs: Math.round(fenceWaitMs), releaseMs: Math.round(phase.releaseMs), importMs: Math.round(phase.importMs), ipsMs: Math.round(phase.ipsMs), sharesMs: Math.round(phase.sharesMs), totalMs };
         root.setAttributes({ 'tandem.epoch': epoch, 'tandem.total_ms': totalMs });
-        this.logger.warn(`failover: pool ${d.pool} serving on ${d.to} (epoch ${epoch}), ${totalMs} ms after the fault (detection ${timings.detectionMs}, fence wait ${timings.fenceWaitMs}, import ${timings.importMs}, IPs ${timings.ipsMs}, shares ${timings.sharesMs})`);
+        this.logger.warn(`failover: pool ${d.pool} serving on ${d.to} (epoch ${epoch}), ${totalMs} ms after the fault (detection ${timings.detectionMs}, fence wait ${timings.fenceWaitMs}, release ${timings.releaseMs}, import ${timings.importMs}, IPs ${timings.ipsMs}, shares ${timings.sharesMs})`);
         void this.activity.record('cluster', 'pool.failover', d.pool, 'succeeded');
         this.events.publish(Events.poolFailedOver, d.pool, { from: d.from, to: d.to, reason: d.reason, epoch, timings, traceId });
       } catch (err) {

@@ -99,10 +99,14 @@ export const Events = {
   poolFailedOver: define('pool', 'failed-over', 1, 'An HA pool was taken over automatically by another node (the whole failover is one trace)', z.object({
     from: z.string(),
     to: z.string(),
-    reason: z.enum(['node-down', 'client-link-down', 'pool-faulted', 'fenced']),
+    reason: z.enum(['node-down', 'client-link-down', 'pool-faulted', 'pool-lost']),
     epoch: z.number(),
-    /** Milliseconds from the first sign of the fault to the pool served again, split by phase. */
-    timings: z.object({ detectionMs: z.number(), fenceWaitMs: z.number(), importMs: z.number(), ipsMs: z.number(), sharesMs: z.number(), totalMs: z.number() }),
+    /**
+     * Milliseconds from the first sign of the fault to the pool served again, split by phase:
+     * detection and fence wait for a lost node; release (IPs, shares, export on the owner, which
+     * is still alive) for a local fault.
+     */
+    timings: z.object({ detectionMs: z.number(), fenceWaitMs: z.number(), releaseMs: z.number(), importMs: z.number(), ipsMs: z.number(), sharesMs: z.number(), totalMs: z.number() }),
     traceId: z.string().nullable(),
   })),
   poolFailoverFailed: define('pool', 'failover-failed', 1, 'An automatic failover of an HA pool found no node to run it, or failed: the pool is inactive with the reason', z.object({ from: z.string(), reason: z.string() })),

@@ -65,3 +65,11 @@ test('offline or down nodes are never targets; pools not serving are left alone'
   const p = planFailover(base({ nodes: [node('a', { liveness: 'down' }), node('b', { online: false }), node('c', { liveness: 'down' })], pools: [pool('t1', 'a'), pool('t2', 'a', 'inactive')] }));
   assert.deepEqual(p.decisions.map((d) => [d.pool, d.action]), [['t1', 'inactive']]);
 });
+
+test('a pool lost on its owner (not imported there though recorded serving) moves like a faulted one, hold-down or not', () => {
+  const p = planFailover(base({ nodes: [node('a', { lostPools: ['t1'] }), node('b')], pools: [pool('t1', 'a'), pool('t2', 'a')], lastAutoMove: { t1: 99_000 } }));
+  assert.deepEqual(p.decisions.map((d) => [d.pool, d.action, d.reason, 'to' in d ? d.to : null]), [['t1', 'failover', 'pool-lost', 'b']]);
+  const m = planFailover(base({ maintenance: true, nodes: [node('a', { lostPools: ['t1'] }), node('b')], pools: [pool('t1', 'a')] }));
+  assert.equal(m.decisions.length, 0);
+  assert.match(m.declined ?? '', /maintenance/);
+});

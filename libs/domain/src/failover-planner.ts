@@ -10,7 +10,8 @@ import type { HaPool } from '@tandem/contracts';
  *    witness and its peer fences itself instead);
  *  - a pool moves only off a node that is `down` on every channel (a `suspect` node is alive:
  *    raise the alarm, move nothing), or off a node whose client link is down / whose pool is
- *    faulted (a local fault, reported by that node itself);
+ *    faulted (a local fault, reported by that node itself), or that says it has not imported a
+ *    pool recorded as serving there (lost: it rebooted while nothing could take the pool over);
  *  - the target is an online, up node with its client link up, where the pool has not failed
  *    before (until the operator marks it usable again), least loaded first;
  *  - a pool that moved automatically less than `holdDownMs` ago stays where it is when only its
@@ -28,6 +29,8 @@ export interface NodeView {
   clientLinkUp: boolean | null;
   /** Pools this node reports as faulted or unavailable (its own I/O view). */
   faultedPools: string[];
+  /** Pools recorded as serving here that this node says it has not imported (LostPoolTracker). */
+  lostPools?: string[];
 }
 
 export interface FailoverInput {
@@ -43,7 +46,7 @@ export interface FailoverInput {
   holdDownMs: number;
 }
 
-export type FailoverReason = 'node-down' | 'client-link-down' | 'pool-faulted';
+export type FailoverReason = 'node-down' | 'client-link-down' | 'pool-faulted' | 'pool-lost';
 
 export type FailoverDecision =
   | { pool: string; action: 'failover'; from: string; to: string; reason: FailoverReason; force: boolean }
@@ -63,6 +66,7 @@ function reasonFor(pool: HaPool, owner: NodeView | undefined): FailoverReason | 
   if (owner.liveness === 'down') return 'node-down';
   if (owner.liveness === 'up' && owner.clientLinkUp === false) return 'client-link-down';
   if (owner.liveness === 'up' && owner.faultedPools.includes(pool.name)) return 'pool-faulted';
+  if (owner.liveness === 'up' && (owner.lostPools ?? []).includes(pool.name)) return 'pool-lost';
   return null;
 }
 

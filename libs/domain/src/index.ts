@@ -3,3 +3,4 @@ export * from './ha-pool';
 export * from './peer-liveness';
 export * from './failover-planner';
 export * from './ownership';
+export * from './lost-pools';
