@@ -407,4 +407,38 @@ describe('automatic failover and fencing (testbed)', () => {
     assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'pool-lost']);
     await markUsable(owner);
   });
+  test('maintenance mode: the owner powers off and nothing moves, status says why; maintenance over, the pool lost on the rebooted owner moves', async () => {
+    const owner = (await pool()).node!;
+    const peer = other(owner);
+    const epoch = (await pool()).epoch;
+    await writeSynced(owner);
+    await rm(clusterOpSubject('maintenance.set'), { on: true });
+    let ownerOff = false;
+    try {
+      await streamsLedByWitness();
+      await tb.powerOff(owner);
+      ownerOff = true;
+      for (let t0 = performance.now(); performance.now() - t0 < 10_000; ) {
+        assert.deepEqual((await holders()).imported, [], 'imported nowhere: maintenance mode moves nothing');
+        await sleep(500);
+      }
+      const st = await rm<ClusterOpResults['cluster.status']>(clusterOpSubject('cluster.status'), {}, 60_000);
+      assert.match(st.failover?.declined ?? '', /maintenance/, `status says why: ${JSON.stringify(st.failover)}`);
+      assert.equal((await pool()).epoch, epoch, 'no new epoch');
+      await tb.powerOn(owner);
+      ownerOff = false;
+      // the rebooted owner imported nothing, and maintenance still holds everything
+      await sleep(8_000);
+      assert.deepEqual((await holders()).imported, []);
+    } finally {
+      if (ownerOff) await tb.powerOn(owner);
+      await rm(clusterOpSubject('maintenance.set'), { on: false }, 120_000);
+    }
+    await waitServedOn(peer, 60_000);
+    await readAllBack(20_000);
+    await assertServedOnlyOn(peer);
+    const ev = await failedOverEvent((await pool()).epoch);
+    assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'pool-lost']);
+    await markUsable(owner);
+  });
 });
