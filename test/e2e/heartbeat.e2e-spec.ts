@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection } from 'nats';
@@ -265,19 +265,30 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     assert.ok(capturedFromB, 'a genuine heartbeat of node-b was seen on NATS');
     const before = events.length;
     const t0 = performance.now();
-    const off = tb.powerOff('node-b');
+    let offAt: number | null = null;
+    const off = tb.powerOff('node-b').then(() => (offAt = performance.now() - t0));
+    // what node-a saw meanwhile, for the failure message: a late "down" is told apart from a
+    // stalled observer (gaps between samples) and from a node-b still heard (small ages)
+    const samples: string[] = [];
+    const why = () => {
+      const log = join(status.root, 'nodes', 'node-a', 'logs', 'heartbeat.log');
+      const lines = existsSync(log) ? readFileSync(log, 'utf8').trimEnd().split('\n').slice(-15).join('\n') : `(no ${log})`;
+      return `power-off took ${offAt === null ? '?' : Math.round(offAt)} ms; node-a's view every poll (last 40): ${samples.slice(-40).join(' | ')}\nnode-a heartbeat log:\n${lines}`;
+    };
     const detected = await until(
       'node-a to report node-b down',
       async () => {
         const p = peerIn(await view('node-a'), 'node-b');
-        return p.state === 'down' ? { ms: performance.now() - t0, p } : undefined;
+        const ms = performance.now() - t0;
+        samples.push(`${Math.round(ms)}ms ${p.state} udp=${p.channels.udp} nats=${p.channels.nats}`);
+        return p.state === 'down' ? { ms, p } : undefined;
       },
       10_000,
       50,
-    );
+    ).catch((err: Error) => assert.fail(`${err.message}; ${why()}`));
     await off;
     process.stderr.write(`[heartbeat e2e] node-b down seen by node-a ${Math.round(detected.ms)} ms after the power cut (timeout ${TIMEOUT_MS} ms)\n`);
-    assert.ok(detected.ms <= 5_000, `detected after ${Math.round(detected.ms)} ms`);
+    assert.ok(detected.ms <= 5_000, `detected after ${Math.round(detected.ms)} ms; ${why()}`);
     assert.ok(detected.ms >= TIMEOUT_MS - 600, `not before the timeout: ${Math.round(detected.ms)} ms`);
     assert.ok((detected.p.channels.udp ?? 0) >= TIMEOUT_MS && (detected.p.channels.nats ?? 0) >= TIMEOUT_MS);
     const down = await until(
