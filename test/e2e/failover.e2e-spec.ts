@@ -1,12 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { execa } from 'execa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
 import { ErrorCode, EVENTS_STREAM, Events, POOLS_BUCKET, clusterOpSubject, subjectFor, poolOpSubject, type ClusterOpResults, type HaPool, type PoolOpResults } from '@tandem/contracts';
 import { HostClient, requestReply, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
-import { ROOT_ADMIN_IP, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
+import { ROOT_ADMIN_IP, TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { OtlpCollector } from '../support/otlp-collector';
 
 /**
@@ -18,6 +19,7 @@ import { OtlpCollector } from '../support/otlp-collector';
 // a short hold-down (the default is 120 s), passed to the testbed's services: the client-link
 // move is repeated after it, and the hold-down is seen both holding and expiring
 const HOLD_DOWN_MS = 30_000;
+const REPO = resolve(__dirname, '..', '..', '..');
 process.env.TANDEM_FAILOVER_HOLD_DOWN_MS = String(HOLD_DOWN_MS);
 
 describe('automatic failover and fencing (testbed)', () => {
@@ -156,6 +158,36 @@ describe('automatic failover and fencing (testbed)', () => {
   }
 
   /**
+   * The activity log, read by the operator with `tandem log` on the surviving node, has the
+   * failover as succeeded with the trace id of its trace (and the human table shows that id).
+   */
+  async function assertLoggedWithTrace(node: string, traceId: string): Promise<void> {
+    const api = status.nodes.find((n) => n.name === node)!.api!;
+    const env = { ...process.env, TANDEM_API: api, TANDEM_PASSWORD: TESTBED_ADMIN_PASSWORD };
+    const cli = (args: string[]) => execa('node', [join(REPO, 'bin/tandem'), ...args], { env, reject: false, timeout: 60_000 });
+    type Row = { action: string; target: string; result: string; traceId: string | null };
+    let rows: Row[] = [];
+    let last = '';
+    for (let i = 0; i < 40; i++) {
+      const r = await cli(['--json', 'log', '--limit', '200']);
+      last = `${String(r.stderr)}${String(r.stdout).slice(0, 300)}`;
+      if (r.exitCode === 0) {
+        rows = JSON.parse(String(r.stdout)) as Row[];
+        if (rows.some((x) => x.action === 'pool.failover' && x.target === POOL && x.result === 'succeeded' && x.traceId === traceId)) break;
+      }
+      await sleep(500);
+    }
+    const hits = rows.filter((x) => x.action === 'pool.failover' && x.target === POOL);
+    assert.ok(
+      hits.some((x) => x.result === 'succeeded' && x.traceId === traceId),
+      `tandem log on ${node} has pool.failover ${POOL} succeeded with trace ${traceId}; failover rows: ${JSON.stringify(hits.slice(0, 6))} ${last}`,
+    );
+    const human = await cli(['log', '--limit', '200']);
+    assert.equal(human.exitCode, 0, String(human.stderr));
+    assert.ok(String(human.stdout).split('\n').some((l) => l.includes('pool.failover') && l.includes(traceId)), 'the human table shows the trace id');
+  }
+
+  /**
    * The failover is one trace, exported over OTLP as Jaeger would receive it: a root span
    * `pool failover` naming the pool and both nodes, and every phase as its child.
    */
@@ -276,6 +308,7 @@ describe('automatic failover and fencing (testbed)', () => {
         const ev = await failedOverEvent(p.epoch);
         assert.deepEqual([ev.from, ev.to, ev.reason, ev.epoch], [owner, peer, 'node-down', p.epoch]);
         assert.ok(ev.timings.detectionMs >= 3_000 && ev.timings.totalMs >= ev.timings.detectionMs, JSON.stringify(ev.timings));
+        await assertLoggedWithTrace(peer, ev.traceId!);
       } finally {
         await tb.powerOn(owner);
         await sleep(3_000);
