@@ -1,14 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { execa } from 'execa';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
 import { ErrorCode, EVENTS_STREAM, Events, POOLS_BUCKET, clusterOpSubject, subjectFor, poolOpSubject, type ClusterOpResults, type HaPool, type PoolOpResults } from '@tandem/contracts';
 import { HostClient, requestReply, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
-import { ROOT_ADMIN_IP, TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
+import { ROOT_ADMIN_IP, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { OtlpCollector } from '../support/otlp-collector';
+import { runTandem } from '../support/tandem-cli';
 
 /**
  * Chaos on the testbed: the faults of a storage HA cluster, each repeated, with the pool's
@@ -19,7 +19,6 @@ import { OtlpCollector } from '../support/otlp-collector';
 // a short hold-down (the default is 120 s), passed to the testbed's services: the client-link
 // move is repeated after it, and the hold-down is seen both holding and expiring
 const HOLD_DOWN_MS = 30_000;
-const REPO = resolve(__dirname, '..', '..', '..');
 process.env.TANDEM_FAILOVER_HOLD_DOWN_MS = String(HOLD_DOWN_MS);
 
 describe('automatic failover and fencing (testbed)', () => {
@@ -134,6 +133,26 @@ describe('automatic failover and fencing (testbed)', () => {
     }
   }
 
+  /** `check` holds at every look, every `everyMs`, for `forMs`. */
+  async function throughout(forMs: number, everyMs: number, check: () => Promise<void>): Promise<void> {
+    for (const t0 = performance.now(); performance.now() - t0 < forMs; ) {
+      await check();
+      await sleep(everyMs);
+    }
+  }
+
+  /**
+   * A pool recorded as serving on `owner`, which rebooted and imported nothing, is lost there:
+   * the peer takes it over (reason pool-lost) and the client reads everything back.
+   */
+  async function assertLostPoolMovedTo(owner: string, peer: string, timeoutMs: number): Promise<void> {
+    await waitServedOn(peer, timeoutMs);
+    await readAllBack(20_000);
+    await assertServedOnlyOn(peer);
+    const ev = await failedOverEvent((await pool()).epoch);
+    assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'pool-lost']);
+  }
+
   type FailedOver = { from: string; to: string; reason: string; epoch: number; traceId: string | null; timings: { detectionMs: number; totalMs: number } };
   /**
    * The failed-over event of the failover that gave the pool `epoch`: one per failover, with its
@@ -163,16 +182,15 @@ describe('automatic failover and fencing (testbed)', () => {
    */
   async function assertLoggedWithTrace(node: string, traceId: string): Promise<void> {
     const api = status.nodes.find((n) => n.name === node)!.api!;
-    const env = { ...process.env, TANDEM_API: api, TANDEM_PASSWORD: TESTBED_ADMIN_PASSWORD };
-    const cli = (args: string[]) => execa('node', [join(REPO, 'bin/tandem'), ...args], { env, reject: false, timeout: 60_000 });
+    const cli = (args: string[]) => runTandem(api, args, { timeoutMs: 60_000 });
     type Row = { action: string; target: string; result: string; traceId: string | null };
     let rows: Row[] = [];
     let last = '';
     for (let i = 0; i < 40; i++) {
       const r = await cli(['--json', 'log', '--limit', '200']);
-      last = `${String(r.stderr)}${String(r.stdout).slice(0, 300)}`;
-      if (r.exitCode === 0) {
-        rows = JSON.parse(String(r.stdout)) as Row[];
+      last = `${r.stderr}${r.stdout.slice(0, 300)}`;
+      if (r.code === 0) {
+        rows = JSON.parse(r.stdout) as Row[];
         if (rows.some((x) => x.action === 'pool.failover' && x.target === POOL && x.result === 'succeeded' && x.traceId === traceId)) break;
       }
       await sleep(500);
@@ -183,8 +201,8 @@ describe('automatic failover and fencing (testbed)', () => {
       `tandem log on ${node} has pool.failover ${POOL} succeeded with trace ${traceId}; failover rows: ${JSON.stringify(hits.slice(0, 6))} ${last}`,
     );
     const human = await cli(['log', '--limit', '200']);
-    assert.equal(human.exitCode, 0, String(human.stderr));
-    assert.ok(String(human.stdout).split('\n').some((l) => l.includes('pool.failover') && l.includes(traceId)), 'the human table shows the trace id');
+    assert.equal(human.code, 0, human.stderr);
+    assert.ok(human.stdout.split('\n').some((l) => l.includes('pool.failover') && l.includes(traceId)), 'the human table shows the trace id');
   }
 
   /**
@@ -406,19 +424,15 @@ describe('automatic failover and fencing (testbed)', () => {
     let ownerOff = false;
     try {
       // no lease can be renewed, but each node's heartbeats confirm the other: nobody fences
-      for (let t0 = performance.now(); performance.now() - t0 < 10_000; ) {
+      await throughout(10_000, 1_000, async () => {
         const h = await holders();
         assert.deepEqual([h.imported, h.ip], [[owner], [owner]], 'still served by its owner alone');
-        await sleep(1_000);
-      }
+      });
       await readAllBack(10_000);
       // the owner lost too: the peer cannot tell whether it fenced itself, so it takes nothing
       await tb.powerOff(owner);
       ownerOff = true;
-      for (let t0 = performance.now(); performance.now() - t0 < 10_000; ) {
-        assert.deepEqual((await holders()).imported, [], 'imported nowhere while the owner and the witness are gone');
-        await sleep(500);
-      }
+      await throughout(10_000, 500, async () => assert.deepEqual((await holders()).imported, [], 'imported nowhere while the owner and the witness are gone'));
       // the owner first (were the witness back first, the peer would take the pool over from
       // the silent owner, as after any power-off)
       await tb.powerOn(owner);
@@ -431,13 +445,8 @@ describe('automatic failover and fencing (testbed)', () => {
     }
     // the rebooted owner imported nothing; the record still names it: the pool is lost there
     // and the peer takes it (the control plane may need a while after two servers came back)
-    await waitServedOn(peer, 120_000);
-    await readAllBack(20_000);
-    await assertServedOnlyOn(peer);
-    const p = await pool();
-    assert.ok(p.epoch > epoch, 'a new fencing epoch');
-    const ev = await failedOverEvent(p.epoch);
-    assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'pool-lost']);
+    await assertLostPoolMovedTo(owner, peer, 120_000);
+    assert.ok((await pool()).epoch > epoch, 'a new fencing epoch');
     await markUsable(owner);
   });
   test('maintenance mode: the owner powers off and nothing moves, status says why; maintenance over, the pool lost on the rebooted owner moves', async () => {
@@ -451,10 +460,7 @@ describe('automatic failover and fencing (testbed)', () => {
       await streamsLedByWitness();
       await tb.powerOff(owner);
       ownerOff = true;
-      for (let t0 = performance.now(); performance.now() - t0 < 10_000; ) {
-        assert.deepEqual((await holders()).imported, [], 'imported nowhere: maintenance mode moves nothing');
-        await sleep(500);
-      }
+      await throughout(10_000, 500, async () => assert.deepEqual((await holders()).imported, [], 'imported nowhere: maintenance mode moves nothing'));
       const st = await rm<ClusterOpResults['cluster.status']>(clusterOpSubject('cluster.status'), {}, 60_000);
       assert.match(st.failover?.declined ?? '', /maintenance/, `status says why: ${JSON.stringify(st.failover)}`);
       assert.equal((await pool()).epoch, epoch, 'no new epoch');
@@ -467,11 +473,7 @@ describe('automatic failover and fencing (testbed)', () => {
       if (ownerOff) await tb.powerOn(owner);
       await rm(clusterOpSubject('maintenance.set'), { on: false }, 120_000);
     }
-    await waitServedOn(peer, 60_000);
-    await readAllBack(20_000);
-    await assertServedOnlyOn(peer);
-    const ev = await failedOverEvent((await pool()).epoch);
-    assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'pool-lost']);
+    await assertLostPoolMovedTo(owner, peer, 60_000);
     await markUsable(owner);
   });
 });

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import type { NatsConnection } from 'nats';
 import { HostClient } from '@tandem/messaging';
 import { TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
+import { runTandem } from '../support/tandem-cli';
 
 /**
  * The operator's workflow through the three doors — CLI, REST, events — on the testbed:
@@ -14,7 +14,6 @@ import { TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, observerConnection
  * floating IP and an SMB share, move it, take its node offline, read the activity log, and keep
  * reading configuration while a node (and its Postgres) is powered off.
  */
-const REPO = resolve(__dirname, '..', '..', '..');
 const VIP = '10.77.3.80';
 
 describe('operator workflow: CLI, REST and events (testbed)', () => {
@@ -23,13 +22,7 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
   let nc: NatsConnection;
   const api = (node: string) => status.nodes.find((n) => n.name === node)!.api!;
 
-  async function tandem(node: string, args: string[], opts: { password?: string | null } = {}) {
-    const env: Record<string, string> = { ...process.env, TANDEM_API: api(node) } as Record<string, string>;
-    if (opts.password !== null) env.TANDEM_PASSWORD = opts.password ?? TESTBED_ADMIN_PASSWORD;
-    else delete env.TANDEM_PASSWORD;
-    const r = await execa('node', [join(REPO, 'bin/tandem'), ...args], { env, reject: false, timeout: 180_000 });
-    return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
-  }
+  const tandem = (node: string, args: string[], opts: { password?: string | null } = {}) => runTandem(api(node), args, opts);
 
   async function tandemJson<T>(node: string, args: string[]): Promise<T> {
     const r = await tandem(node, ['--json', ...args]);

@@ -212,7 +212,7 @@ export class OwnershipService implements OnModuleInit, OnApplicationShutdown {
       const imported = await within(1_000, this.zfs.listPools()).catch(() => null);
       if (!imported) return;
       for (const name of [...this.held.keys()]) {
-        if (!imported.some((p) => p.name === name) && (this.importedAt.get(name) ?? -Infinity) === -Infinity) {
+        if (!imported.some((p) => p.name === name) && !this.importedAt.has(name)) {
           this.logger.log(`pool ${name}: not imported here (this node rebooted, or it was exported meanwhile): nothing of it to fence`);
           this.release(name);
         }

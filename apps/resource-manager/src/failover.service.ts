@@ -68,9 +68,8 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
   private ownership: KV | null = null;
   private readonly leases = new Map<string, LeaseObservation>();
   private readonly givingUp = new Map<string, number>();
-  private readonly health = new Map<string, LocalHealth>();
-  /** When each node's local health last arrived (this node's monotonic clock). */
-  private readonly healthAt = new Map<string, number>();
+  /** Each node's local health, and when it last arrived (this node's monotonic clock). */
+  private readonly health = new Map<string, { local: LocalHealth; at: number }>();
   /** A pool recorded as serving on a node that has not imported it, for this long, is lost there. */
   private readonly lost = new LostPoolTracker(6_000);
   private sub?: Subscription;
@@ -130,8 +129,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private noteHealth(node: string, h: LocalHealth): void {
-    this.health.set(node, h);
-    this.healthAt.set(node, now());
+    this.health.set(node, { local: h, at: now() });
   }
 
   private refreshing = false;
@@ -226,9 +224,14 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
     const witness = peers.length === 0 ? await this.observeLease(me) : answered.every(Boolean);
     this.witnessReachable = witness;
     // pools recorded as serving on a node that says it has not imported them
-    const reports = new Map(c.nodes.map((m) => [m.id, { pools: this.health.get(m.id)?.pools?.map((p) => p.name) ?? null, at: this.healthAt.get(m.id) ?? -Infinity }]));
+    const reports = new Map(
+      c.nodes.map((m) => {
+        const r = this.health.get(m.id);
+        return [m.id, { pools: r?.local.pools?.map((p) => p.name) ?? null, at: r?.at ?? -Infinity }];
+      }),
+    );
     const lost = this.lost.update(now(), [...this.records.values()], reports);
-    const localTrouble = lost.size > 0 || [...this.health].some(([n, h]) => c.nodes.some((m) => m.id === n) && (h.clientLink === 'down' || faulted(h.pools).length > 0));
+    const localTrouble = lost.size > 0 || [...this.health].some(([n, { local: h }]) => c.nodes.some((m) => m.id === n) && (h.clientLink === 'down' || faulted(h.pools).length > 0));
     if (!localTrouble && hb.peers.every((p) => p.state === 'up')) {
       this.setDeclined(null, []);
       return;
@@ -237,7 +240,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
     const t = now();
     const silence = (v: PeerView) => Math.min(v.channels.udp ?? Infinity, v.channels.nats ?? Infinity);
     const nodes: NodeView[] = c.nodes.map((m) => {
-      const h = this.health.get(m.id);
+      const h = this.health.get(m.id)?.local;
       const base = { id: m.id, online: m.adminState === 'online', clientLinkUp: h ? (h.clientLink === 'unknown' ? null : h.clientLink === 'up') : null, faultedPools: faulted(h?.pools ?? null), lostPools: lost.get(m.id) ?? [] };
       if (m.id === me) return { ...base, liveness: 'up' as Liveness };
       const v = byId.get(m.id);

@@ -13,7 +13,7 @@ export class PoolActions {
 
   async run(pool: HaPool, steps: Step[], mountpoint: string | null): Promise<void> {
     for (const step of steps) {
-      await inSpan(`${step.kind}`, { 'tandem.pool': pool.name, 'tandem.node': step.node }, async () => {
+      await inSpan(step.kind, { 'tandem.pool': pool.name, 'tandem.node': step.node }, async () => {
         try {
           await this.runStep(pool, step, mountpoint);
         } catch (err) {
@@ -29,7 +29,7 @@ export class PoolActions {
     const failures: string[] = [];
     for (const step of steps) {
       try {
-        await inSpan(`${step.kind}`, { 'tandem.pool': pool.name, 'tandem.node': step.node }, () => this.runStep(pool, step, null));
+        await inSpan(step.kind, { 'tandem.pool': pool.name, 'tandem.node': step.node }, () => this.runStep(pool, step, null));
       } catch (err) {
         failures.push(`${step.kind} on ${step.node}: ${(err as Error).message}`);
       }
