@@ -1,26 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { KeyedMutex } from './keyed-mutex';
 import { ipCmd, parseIpAddr, parseIpLink } from './net';
 import { ProcessRunner, CommandFailedError } from './process-runner';
-
-test('keyed mutex: same key serialises, other keys run alongside', async () => {
-  const m = new KeyedMutex();
-  const log: string[] = [];
-  const job = (key: string, name: string, ms: number) =>
-    m.run(key, async () => {
-      log.push(`${name}+`);
-      await sleep(ms);
-      log.push(`${name}-`);
-    });
-  await Promise.all([job('a', 'a1', 30), job('a', 'a2', 1), job('b', 'b1', 5)]);
-  assert.ok(log.indexOf('a1-') < log.indexOf('a2+'), log.join(' '));
-  assert.ok(log.indexOf('b1+') < log.indexOf('a1-'), log.join(' '));
-  assert.equal(m.isBusy('a'), false);
-  await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
-  assert.equal(await m.run('a', async () => 7), 7, 'a failed job releases the lock');
-});
 
 test('ip -j output is parsed; link-local IPv6 left out', () => {
   const addr = JSON.stringify([

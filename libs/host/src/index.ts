@@ -1,4 +1,2 @@
 export * from './process-runner';
-export * from './keyed-mutex';
 export * from './net';
-export * from './shares';

@@ -1,11 +1,10 @@
 import { DataSource } from 'typeorm';
 import { ActivityLogEntity } from './entities/activity-log.entity';
-import { ClusterEntity, NodeEntity } from './entities/cluster.entity';
-import { FloatingIpEntity, HaPoolEntity, ShareEntity } from './entities/ha-pool.entity';
 import { Initial1763683200000 } from './migrations/1763683200000-Initial';
+import { DropUnusedConfigTables1796335869021 } from './migrations/1796335869021-DropUnusedConfigTables';
 
-export const ENTITIES = [ClusterEntity, NodeEntity, HaPoolEntity, FloatingIpEntity, ShareEntity, ActivityLogEntity];
-export const MIGRATIONS = [Initial1763683200000];
+export const ENTITIES = [ActivityLogEntity];
+export const MIGRATIONS = [Initial1763683200000, DropUnusedConfigTables1796335869021];
 
 /** Lock id for migrations: two services starting together never migrate at once. */
 export const MIGRATION_LOCK_ID = 0x74616e64; // 'tand'

@@ -2,37 +2,87 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { ActivityLog } from './activity-log.service';
 import { createDataSource, migrateUnderLock, openDatabase } from './data-source';
+import { Initial1763683200000 } from './migrations/1763683200000-Initial';
 
 /** Against the real Postgres on this machine, in a database made for this run. */
 const ADMIN = process.env.TANDEM_TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const db = `tandem_it_${randomBytes(4).toString('hex')}`;
 const url = ADMIN.replace(/\/[^/]*$/, `/${db}`);
+/** A second database migrated only as far as the Initial migration, to compare schemas with. */
+const initialDb = `${db}_initial`;
+const initialUrl = ADMIN.replace(/\/[^/]*$/, `/${initialDb}`);
+const DROPPED = ['cluster', 'floating_ip', 'ha_pool', 'node', 'share'];
 let admin: Client;
 
 before(async () => {
   admin = new Client({ connectionString: ADMIN });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${db}`);
+  await admin.query(`CREATE DATABASE ${initialDb}`);
 });
 
 after(async () => {
   await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin.query(`DROP DATABASE IF EXISTS ${initialDb} WITH (FORCE)`);
   await admin.end();
 });
+
+async function publicTables(ds: DataSource): Promise<string[]> {
+  const rows: Array<{ table_name: string }> = await ds.query(`SELECT table_name FROM information_schema.tables WHERE table_schema='public' ORDER BY 1`);
+  return rows.map((r) => r.table_name);
+}
+
+/** Columns, constraints and indexes of `tables`, as Postgres reports them. */
+async function schemaOf(ds: DataSource, tables: string[]): Promise<{ columns: Array<{ table_name: string }>; constraints: unknown[]; indexes: unknown[] }> {
+  const columns: Array<{ table_name: string }> = await ds.query(
+    `SELECT table_name, ordinal_position, column_name, data_type, is_nullable, column_default
+       FROM information_schema.columns WHERE table_schema='public' AND table_name = ANY($1) ORDER BY 1, 2`,
+    [tables],
+  );
+  const constraints = await ds.query(
+    `SELECT conrelid::regclass::text AS table_name, conname, pg_get_constraintdef(oid) AS def
+       FROM pg_constraint WHERE connamespace='public'::regnamespace AND conrelid::regclass::text = ANY($1) ORDER BY 1, 2`,
+    [tables],
+  );
+  const indexes = await ds.query(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname='public' AND tablename = ANY($1) ORDER BY 1, 2`, [tables]);
+  return { columns, constraints, indexes };
+}
 
 test('migrations run once even when several services start together (advisory lock)', async () => {
   const sources: DataSource[] = await Promise.all([1, 2, 3].map((i) => openDatabase(url, `it-${i}`)));
   try {
     const rows = await sources[0].query('SELECT name FROM tandem_migrations');
-    assert.deepEqual(rows.map((r: { name: string }) => r.name), ['Initial1763683200000']);
-    const tables = await sources[0].query(`SELECT table_name FROM information_schema.tables WHERE table_schema='public' ORDER BY 1`);
-    assert.deepEqual(tables.map((t: { table_name: string }) => t.table_name), ['activity_log', 'cluster', 'floating_ip', 'ha_pool', 'node', 'share', 'tandem_migrations']);
+    assert.deepEqual(rows.map((r: { name: string }) => r.name), ['Initial1763683200000', 'DropUnusedConfigTables1796335869021']);
+    assert.deepEqual(await publicTables(sources[0]), ['activity_log', 'tandem_migrations'], 'only the activity log (and the migrations table) remain');
     assert.deepEqual(await migrateUnderLock(sources[1]), [], 'nothing left to run');
   } finally {
     await Promise.all(sources.map((s) => s.destroy()));
+  }
+});
+
+test('undoing the drop recreates the config tables exactly as the Initial migration made them', async () => {
+  const initial = new DataSource({ ...createDataSource(initialUrl, 'it-initial').options, migrations: [Initial1763683200000] });
+  await initial.initialize();
+  let expected: Awaited<ReturnType<typeof schemaOf>>;
+  try {
+    await initial.runMigrations({ transaction: 'each' });
+    expected = await schemaOf(initial, DROPPED);
+    assert.deepEqual([...new Set(expected.columns.map((c) => c.table_name))], DROPPED, 'the comparison covers every dropped table');
+  } finally {
+    await initial.destroy();
+  }
+  const ds = await openDatabase(url, 'it-undo');
+  try {
+    await ds.undoLastMigration({ transaction: 'each' });
+    assert.deepEqual(await publicTables(ds), ['activity_log', ...DROPPED, 'tandem_migrations']);
+    assert.deepEqual(await schemaOf(ds, DROPPED), expected);
+    assert.deepEqual(await migrateUnderLock(ds), ['DropUnusedConfigTables1796335869021']);
+    assert.deepEqual(await publicTables(ds), ['activity_log', 'tandem_migrations']);
+  } finally {
+    await ds.destroy();
   }
 });
 

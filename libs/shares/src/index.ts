@@ -1,3 +1,4 @@
+// Samba and NFS-Ganesha supervision for host-executor: config rendering, validation, daemon lifecycle.
 export * from './types';
 export * from './errors';
 export { validateShareSpec } from './validate';

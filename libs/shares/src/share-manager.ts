@@ -1,8 +1,8 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { KeyedMutex } from '../keyed-mutex';
-import { CommandFailedError, ProcessRunner } from '../process-runner';
+import { CommandFailedError, ProcessRunner } from '@tandem/host';
+import { KeyedMutex } from '@tandem/util';
 import { ShareError } from './errors';
 import { nfsDirs, renderGaneshaConf } from './nfs-config';
 import {

@@ -5,7 +5,7 @@
  * ({id, result} or {id, error: {name, code, field, message}}). Exits when stdin closes.
  */
 import { createInterface } from 'node:readline';
-import { ProcessRunner } from '../process-runner';
+import { ProcessRunner } from '@tandem/host';
 import { ShareError } from './errors';
 import { ShareManager, ShareManagerOptions } from './share-manager';
 

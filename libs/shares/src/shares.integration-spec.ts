@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa, ResultPromise } from 'execa';
-import { ProcessRunner } from '../process-runner';
+import { ProcessRunner } from '@tandem/host';
 import { isAlive, sleep } from './proc';
 import { ShareStatus } from './types';
 
@@ -35,7 +35,7 @@ const A6_CLIENT = 'fd77:9::2';
 const STOP_TIMEOUT_MS = 1_500;
 
 const runner = new ProcessRunner(30_000);
-const repoRoot = resolve(__dirname, '../../../../..');
+const repoRoot = resolve(__dirname, '../../../..');
 const helperJs = join(__dirname, 'shares.integration-helper.js');
 
 function which(cmd: string): boolean {
