@@ -1,21 +1,17 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { QueuedIterator, KvEntry } from 'nats';
-import { CLUSTER_BUCKET, type ClusterRecord } from '@tandem/contracts';
-import { bindKv } from '@tandem/messaging';
+import { CLUSTER_RECORD, type ClusterRecord } from '@tandem/contracts';
+import { followRecords, parseRecord } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
-const KEY = 'cluster';
 
 export type MembershipListener = (cluster: ClusterRecord | null, source: 'kv' | 'cache') => void;
 
-/** A cluster record as stored, checked enough that a mangled one cannot crash the heartbeat. */
+/** A cluster record as kept in the state directory (or stored in the KV bucket), parsed with its schema; null when it is not one. */
 export function parseClusterRecord(raw: string): ClusterRecord | null {
-  const v = JSON.parse(raw) as Partial<ClusterRecord> | null;
-  if (!v || typeof v.id !== 'string' || !Array.isArray(v.nodes)) return null;
-  const ok = v.nodes.every((n) => n && typeof n.id === 'string' && (n.heartbeatAddress === null || typeof n.heartbeatAddress === 'string'));
-  return ok ? (v as ClusterRecord) : null;
+  const r = parseRecord(CLUSTER_RECORD, 'cluster', raw);
+  return r.ok ? r.value : null;
 }
 
 /**
@@ -29,7 +25,6 @@ export class ClusterMembershipService implements OnModuleInit, OnApplicationShut
   private readonly logger = new Logger('cluster-membership');
   private readonly listeners: MembershipListener[] = [];
   private current: ClusterRecord | null = null;
-  private iter?: QueuedIterator<KvEntry>;
   private stopped = false;
   private readonly cacheFile: string;
 
@@ -61,7 +56,6 @@ export class ClusterMembershipService implements OnModuleInit, OnApplicationShut
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.iter?.stop();
   }
 
   private apply(cluster: ClusterRecord | null): void {
@@ -86,38 +80,31 @@ export class ClusterMembershipService implements OnModuleInit, OnApplicationShut
     }
   }
 
+  /** Follows the cluster record; a watch that ends is opened again, the last known membership staying in force meanwhile. */
   private async watchLoop(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const kv = await bindKv(this.ctx.nc, CLUSTER_BUCKET.bucket);
-        let sawEntry = false;
-        const it = await kv.watch({
-          key: KEY,
-          initializedFn: () => {
-            if (!sawEntry) this.apply(null);
-          },
-        });
-        this.iter = it;
-        for await (const e of it) {
+    let sawEntry = false;
+    await followRecords(
+      this.ctx.nc,
+      CLUSTER_RECORD,
+      (_id, rec) => {
+        sawEntry = true;
+        this.apply(rec);
+      },
+      {
+        stopped: () => this.stopped,
+        // no record at all once the watch has replayed everything: there is no cluster
+        onCaughtUp: () => {
+          if (!sawEntry) this.apply(null);
+        },
+        // a mangled record changes nothing: the last known membership stays in force
+        onMalformed: (_id, why) => {
           sawEntry = true;
-          let rec: ClusterRecord | null = null;
-          if (e.operation === 'PUT' && e.value.length > 0) {
-            try {
-              rec = parseClusterRecord(new TextDecoder().decode(e.value));
-            } catch {
-              rec = null;
-            }
-            if (!rec) {
-              this.logger.warn(`cluster record revision ${e.revision} is malformed: ignored`);
-              continue;
-            }
-          }
-          this.apply(rec);
-        }
-      } catch (err) {
-        if (!this.stopped) this.logger.warn(`watching the cluster record: ${(err as Error).message}; retrying`);
-      }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, 1_000));
-    }
+          this.logger.warn(`${why}: ignored`);
+        },
+        onError: (err) => {
+          if (!this.stopped) this.logger.warn(`watching the cluster record: ${err.message}; retrying`);
+        },
+      },
+    );
   }
 }

@@ -15,15 +15,15 @@ test('defaults: 0.5 s interval, 3 s timeout, udp 5405, client link cli0', () => 
     clientInterface: 'cli0',
     localHealthIntervalMs: 2_000,
   });
-  const c = readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '200', TANDEM_HEARTBEAT_TIMEOUT_MS: '1000', TANDEM_HEARTBEAT_PORT: '6000', TANDEM_CLIENT_INTERFACE: 'bond0' });
+  const c = readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '200', TANDEM_HEARTBEAT_TIMEOUT_MS: '2500', TANDEM_HEARTBEAT_PORT: '6000', TANDEM_CLIENT_INTERFACE: 'bond0' });
   assert.equal(c.intervalMs, 200);
-  assert.equal(c.timeoutMs, 1_000);
+  assert.equal(c.timeoutMs, 2_500);
   assert.equal(c.udpPort, 6000);
   assert.equal(c.clientInterface, 'bond0');
 });
 
 test('a timeout that does not exceed two intervals is refused with one clear line', () => {
-  for (const [interval, timeout] of [['500', '1000'], ['1000', '1500'], ['500', '999']]) {
+  for (const [interval, timeout] of [['1500', '3000'], ['2000', '3500'], ['1500', '2999']]) {
     assert.throws(
       () => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: interval, TANDEM_HEARTBEAT_TIMEOUT_MS: timeout }),
       (e: unknown) =>
@@ -31,7 +31,14 @@ test('a timeout that does not exceed two intervals is refused with one clear lin
         e.message === `configuration: TANDEM_HEARTBEAT_TIMEOUT_MS is malformed: must exceed twice TANDEM_HEARTBEAT_INTERVAL_MS (${interval} ms), got ${timeout} ms`,
     );
   }
-  assert.doesNotThrow(() => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '500', TANDEM_HEARTBEAT_TIMEOUT_MS: '1001' }));
+  assert.doesNotThrow(() => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '1500', TANDEM_HEARTBEAT_TIMEOUT_MS: '3001' }));
+});
+
+test('a timeout too short for the fencing invariant is refused at start (TANDEM_HEARTBEAT_TIMEOUT_MS=1500)', () => {
+  assert.throws(
+    () => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '500', TANDEM_HEARTBEAT_TIMEOUT_MS: '1500' }),
+    (e: unknown) => e instanceof ConfigError && /^configuration: TANDEM_HEARTBEAT_TIMEOUT_MS is unsafe \(1500 ms\): .*confirmation would never keep a node/.test(e.message),
+  );
 });
 
 test('missing or malformed values name the variable; the secret is never echoed', () => {

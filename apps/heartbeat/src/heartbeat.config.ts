@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, env, readEnv } from '@tandem/config';
+import { ConfigError, env, readEnv, readFailoverConfig } from '@tandem/config';
 import { interfaceNameSchema } from '@tandem/contracts';
 
 export const HEARTBEAT_CONFIG = Symbol('HEARTBEAT_CONFIG');
@@ -27,6 +27,8 @@ export function readHeartbeatConfig(source: NodeJS.ProcessEnv = process.env) {
       `is malformed: must exceed twice TANDEM_HEARTBEAT_INTERVAL_MS (${e.TANDEM_HEARTBEAT_INTERVAL_MS} ms), got ${e.TANDEM_HEARTBEAT_TIMEOUT_MS} ms`,
     );
   }
+  // the timeout also bounds how long a node that lost the witness may keep its pools: refused when unsafe
+  readFailoverConfig(source);
   return {
     clusterSecret: e.TANDEM_CLUSTER_SECRET,
     intervalMs: e.TANDEM_HEARTBEAT_INTERVAL_MS,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { healthSubject } from '@tandem/contracts';
+import { healthSubject, type HeartbeatView } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import type { Subscription } from 'nats';
 import { LocalHealthService } from './local-health.service';
@@ -24,7 +24,7 @@ export class LivenessService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   /** The whole view: who this node is, its peers and their channels, its local health. */
-  view() {
+  view(): Omit<HeartbeatView, 'seq'> {
     const m = this.monitor.view();
     return {
       node: this.ctx.config.nodeId,
@@ -42,7 +42,8 @@ export class LivenessService implements OnModuleInit, OnApplicationShutdown {
     this.sub = this.ctx.nc.subscribe(healthSubject(this.ctx.config.nodeId, 'heartbeat'), {
       callback: (_err, msg) => {
         try {
-          msg.respond(new TextEncoder().encode(JSON.stringify({ ...this.view(), seq: ++this.seq })));
+          const answer: HeartbeatView = { ...this.view(), seq: ++this.seq };
+          msg.respond(new TextEncoder().encode(JSON.stringify(answer)));
         } catch (err) {
           this.logger.warn(`could not answer a liveness ping: ${(err as Error).message}`);
         }

@@ -7,7 +7,7 @@ import { PeerLiveness, type LivenessChannel, type PeerState, type PeerTransition
 import { EventPublisher, OrderedEvents } from '@tandem/messaging';
 import { ReadinessService, SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { ClusterMembershipService } from './cluster-membership.service';
-import { decodePacket, encodePacket, heartbeatKey, type RejectReason } from './heartbeat-packet';
+import { decodePacket, encodePacket, heartbeatKey, type RejectReason } from '@tandem/contracts';
 import { HEARTBEAT_CONFIG, type HeartbeatConfig } from './heartbeat.config';
 import { nextIncarnation } from './incarnation';
 import { UdpChannel } from './udp-channel';

@@ -4,11 +4,14 @@ import { ReadinessService, ServiceKitModule, type ServiceContext } from '@tandem
 import { DiskProbeService } from './disk-probe.service';
 import { EpochGuard } from './epoch-guard.service';
 import { FactsService } from './facts.service';
+import { HardFencer } from './fencing/hard-fencer.service';
+import { HeldPools } from './fencing/held-pools.service';
+import { LeaseRenewer } from './fencing/lease-renewer.service';
+import { SelfFenceService } from './fencing/self-fence.service';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
 import { NetworkConsumer } from './network.consumer';
 import { NetworkService } from './network.service';
 import { NodeConsumer } from './node.consumer';
-import { OwnershipService } from './ownership.service';
 import { PoolConsumer } from './pool.consumer';
 import { ShareConsumer } from './share.consumer';
 import { ShareService } from './share.service';
@@ -37,7 +40,10 @@ export class HostExecutorModule implements OnModuleInit {
         ShareService,
         StreamService,
         FactsService,
-        OwnershipService,
+        LeaseRenewer,
+        HeldPools,
+        HardFencer,
+        SelfFenceService,
         DiskProbeService,
       ],
     };

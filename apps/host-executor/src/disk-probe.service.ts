@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
-import { OwnershipService } from './ownership.service';
+import { HeldPools } from './fencing/held-pools.service';
 import { ZfsService } from './zfs.service';
 
 /**
@@ -20,7 +20,7 @@ export class DiskProbeService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(HOST_EXECUTOR_CONFIG) private readonly cfg: HostExecutorConfig,
     private readonly zfs: ZfsService,
-    private readonly ownership: OwnershipService,
+    private readonly held: HeldPools,
   ) {}
 
   onModuleInit(): void {
@@ -33,7 +33,7 @@ export class DiskProbeService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private tick(): void {
-    for (const pool of this.ownership.heldPools()) {
+    for (const pool of this.held.names()) {
       if (this.running.has(pool)) continue;
       this.running.add(pool);
       void this.zfs

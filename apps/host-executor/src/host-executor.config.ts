@@ -1,4 +1,4 @@
-import { env, readEnv } from '@tandem/config';
+import { env, readEnv, readFailoverConfig } from '@tandem/config';
 
 /** host-executor's own settings. */
 export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) {
@@ -15,6 +15,8 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
     },
     source,
   );
+  // the fence is tied to the heartbeat timeout: an unsafe one is refused here too
+  readFailoverConfig(source);
   return {
     deviceDir: e.TANDEM_DEVICE_DIR,
     commandTimeoutMs: e.TANDEM_COMMAND_TIMEOUT_MS,

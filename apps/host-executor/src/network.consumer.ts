@@ -4,14 +4,14 @@ import { Events, ipEntityId, type HostOpParsed, type HostOpResults } from '@tand
 import { OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { NetworkService } from './network.service';
-import { OwnershipService } from './ownership.service';
+import { HeldPools } from './fencing/held-pools.service';
 
 /** ip.* and link.* operations. */
 @Controller()
 export class NetworkConsumer {
   constructor(
     private readonly net: NetworkService,
-    private readonly ownership: OwnershipService,
+    private readonly held: HeldPools,
     private readonly events: OrderedEvents,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
   ) {}
@@ -25,7 +25,7 @@ export class NetworkConsumer {
   async add(@Payload() req: HostOpParsed<'ip.add'>): Promise<HostOpResults['ip.add']> {
     const r = await this.net.add(req);
     // a floating IP of a pool run under an epoch goes down with the pool when this node fences
-    if (req.pool !== undefined && req.epoch !== undefined) this.ownership.ipAdded(req.pool, req.epoch, { interface: req.interface, address: req.address, prefix: req.prefix });
+    if (req.pool !== undefined && req.epoch !== undefined) this.held.ipAdded(req.pool, req.epoch, { interface: req.interface, address: req.address, prefix: req.prefix });
     if (r.changed) this.events.publish(Events.ipAdded, ipEntityId(req.address), { node: this.ctx.config.nodeId, interface: req.interface, address: req.address, prefix: req.prefix });
     return r;
   }

@@ -1,7 +1,8 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { ErrorCode, TandemError, type AddressInfo, type HostOpParsed, type HostOpResults, type LinkInfo } from '@tandem/contracts';
-import { CommandFailedError, KeyedMutex, ProcessRunner, ipCmd, parseIpAddr, parseIpLink } from '@tandem/host';
+import { CommandFailedError, ProcessRunner, ipCmd, parseIpAddr, parseIpLink } from '@tandem/host';
+import { KeyedMutex } from '@tandem/util';
 import { EpochGuard } from './epoch-guard.service';
 
 /** Floating IPs, links and gratuitous ARP. */

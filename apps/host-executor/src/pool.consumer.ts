@@ -3,7 +3,9 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import { ErrorCode, Events, TandemError, type HostOpParsed, type HostOpResults } from '@tandem/contracts';
 import { OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
-import { OwnershipService } from './ownership.service';
+import { HardFencer } from './fencing/hard-fencer.service';
+import { HeldPools } from './fencing/held-pools.service';
+import { LeaseRenewer } from './fencing/lease-renewer.service';
 import { ZfsService } from './zfs.service';
 
 /** pool.* and dataset.* operations. Requests arrive validated against the contract. */
@@ -13,7 +15,9 @@ export class PoolConsumer {
     private readonly zfs: ZfsService,
     private readonly events: OrderedEvents,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
-    private readonly ownership: OwnershipService,
+    private readonly lease: LeaseRenewer,
+    private readonly held: HeldPools,
+    private readonly hardFencer: HardFencer,
   ) {}
 
   @MessagePattern('pool.list')
@@ -34,11 +38,11 @@ export class PoolConsumer {
   @MessagePattern('pool.import')
   async import(@Payload() req: HostOpParsed<'pool.import'>): Promise<HostOpResults['pool.import']> {
     // under the cluster's authority (an epoch): only with a fresh ownership lease
-    if (req.epoch !== undefined) this.ownership.requireFresh(req.pool);
+    if (req.epoch !== undefined) this.lease.requireFresh(req.pool);
     const r = await this.zfs.importPool(req);
     // held from now on, whether or not the records say so yet (a fence running during the import
     // that found nothing to export sees it on its next tick)
-    if (req.epoch !== undefined) this.ownership.imported(req.pool, req.epoch);
+    if (req.epoch !== undefined) this.held.imported(req.pool, req.epoch);
     if (r.changed) this.events.publish(Events.poolImported, req.pool, { node: this.ctx.config.nodeId, forced: req.force, epoch: req.epoch });
     return r;
   }
@@ -46,7 +50,7 @@ export class PoolConsumer {
   @MessagePattern('pool.export')
   async export(@Payload() req: HostOpParsed<'pool.export'>): Promise<HostOpResults['pool.export']> {
     const r = req.hardFenceAfterMs === undefined ? await this.zfs.exportPool(req) : await this.release(req.pool, req.hardFenceAfterMs);
-    this.ownership.exported(req.pool);
+    this.held.exported(req.pool);
     if (r.changed) this.events.publish(Events.poolExported, req.pool, { node: this.ctx.config.nodeId, forced: req.force });
     return r;
   }
@@ -68,10 +72,10 @@ export class PoolConsumer {
     } catch (err) {
       why = (err as Error).message;
     }
-    if (await this.ownership.hardFence(`pool ${pool} must leave this node but could not be exported (${why})`)) return { changed: true, hardFenced: true };
+    if (await this.hardFencer.fence(`pool ${pool} must leave this node but could not be exported (${why})`)) return { changed: true, hardFenced: true };
     throw new TandemError(
       ErrorCode.PoolBusy,
-      `pool ${pool} could not be exported (${why}) and the harder fence (TANDEM_HARD_FENCE=${this.ownership.hardFenceMode}) did not release it: it may still be imported here. Power this node off, then run \`tandem pool reattach ${pool} --node <a healthy node>\``,
+      `pool ${pool} could not be exported (${why}) and the harder fence (TANDEM_HARD_FENCE=${this.hardFencer.mode}) did not release it: it may still be imported here. Power this node off, then run \`tandem pool reattach ${pool} --node <a healthy node>\``,
       'pool',
     );
   }

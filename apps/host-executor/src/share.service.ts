@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { join } from 'node:path';
 import { ErrorCode, TandemError, type HostOpParsed, type HostOpResults, type ShareInfo } from '@tandem/contracts';
-import { ProcessRunner, ShareError, ShareManager } from '@tandem/host';
+import { ProcessRunner } from '@tandem/host';
+import { ShareError, ShareManager } from '@tandem/shares';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
 /** SMB and NFS shares of pools, each bound to its pool's floating IPs only. */

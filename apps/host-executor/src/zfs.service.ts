@@ -11,7 +11,8 @@ import {
   type PoolSummary,
   type SnapshotInfo,
 } from '@tandem/contracts';
-import { CommandFailedError, KeyedMutex, ProcessRunner, type CommandResult } from '@tandem/host';
+import { CommandFailedError, ProcessRunner, type CommandResult } from '@tandem/host';
+import { KeyedMutex } from '@tandem/util';
 import { datasetsFromGet, parseImportScan, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools, zfs, zfsError, zpool } from '@tandem/zfs';
 import { EpochGuard } from './epoch-guard.service';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
@@ -142,6 +143,19 @@ export class ZfsService {
       this.logger.log(`exported ${req.pool}${req.force ? ' (forced)' : ''}`);
       return { changed: true };
     });
+  }
+
+  /**
+   * The fence's export: forced, bounded, and outside the pool's lock — a fence must not wait
+   * behind an operation that hangs on the same pool. A pool not imported here is already gone.
+   */
+  async fenceExport(pool: string, timeoutMs: number): Promise<void> {
+    try {
+      await this.run(zpool.export(pool, true), timeoutMs);
+    } catch (err) {
+      if ((err as TandemError).code === ErrorCode.PoolNotFound || /no such pool/i.test((err as Error).message)) return;
+      throw err;
+    }
   }
 
   /** For tests and the demo: a pool on sparse files in the device directory. */

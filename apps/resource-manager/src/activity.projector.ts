@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { AckPolicy, DeliverPolicy, type ConsumerMessages } from 'nats';
-import { EVENTS_STREAM, eventEnvelopeSchema, Events } from '@tandem/contracts';
+import { activityProjectionConsumer } from '@tandem/contracts';
+import { consumeEvents } from '@tandem/messaging';
 import { ActivityLog } from '@tandem/persistence';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
@@ -12,7 +12,7 @@ import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 @Injectable()
 export class ActivityProjector implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('activity-projector');
-  private messages?: ConsumerMessages;
+  private stop?: () => Promise<void>;
 
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
@@ -20,34 +20,12 @@ export class ActivityProjector implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const durable = `activity-${this.ctx.config.nodeId}`;
-    const jsm = await this.ctx.nc.jetstreamManager();
-    const subject = `tandem.evt.cluster.*.${Events.activity.verb}`;
-    await jsm.consumers.add(EVENTS_STREAM.name, { durable_name: durable, filter_subject: subject, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000_000_000, max_deliver: -1 }).catch(async (err) => {
-      if (!/already in use|exists/i.test(String((err as Error).message))) throw err;
+    this.stop = await consumeEvents(this.ctx.nc, activityProjectionConsumer(this.ctx.config.nodeId), (e) => this.log.record({ ...e.data, eventId: e.id, at: new Date(e.at) }), {
+      onMalformed: (why) => this.logger.warn(`dropping a malformed activity event: ${why}`),
     });
-    const consumer = await this.ctx.nc.jetstream().consumers.get(EVENTS_STREAM.name, durable);
-    this.messages = await consumer.consume({ max_messages: 100 });
-    void (async () => {
-      for await (const m of this.messages!) {
-        try {
-          const env = eventEnvelopeSchema.parse(m.json());
-          const d = Events.activity.data.parse(env.data);
-          await this.log.record({ ...d, eventId: env.id, at: new Date(env.at) });
-          m.ack();
-        } catch (err) {
-          if (err instanceof Error && err.name === 'ZodError') {
-            this.logger.warn(`dropping a malformed activity event: ${err.message}`);
-            m.term();
-          } else {
-            m.nak(2_000);
-          }
-        }
-      }
-    })();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.messages?.close();
+    await this.stop?.();
   }
 }

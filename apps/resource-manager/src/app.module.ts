@@ -1,33 +1,44 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { readDatabaseConfig } from '@tandem/config';
 import { DatabaseModule, LeadershipService, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
 import { ActivityProjector } from './activity.projector';
 import { ActivityService } from './activity.service';
-import { PoolActions } from './pool-actions.service';
-import { PoolOpsServer } from './pool-ops.server';
-import { PoolStore } from './pool.store';
-import { PoolService } from './pool.service';
-import { ClusterStore } from './cluster.store';
+import { ClusterOpsConsumer } from './cluster-ops.consumer';
 import { ClusterService } from './cluster.service';
-import { FailoverService } from './failover.service';
+import { ClusterStore } from './cluster.store';
+import { ClusterViewObserver } from './failover/cluster-view.observer';
+import { FailoverExecutor } from './failover/failover.executor';
+import { FailoverService } from './failover/failover.service';
+import { FailoverStatusBoard } from './failover/failover-status.board';
+import { OperationLocks } from './operation-locks';
+import { PoolActions } from './pool-actions.service';
+import { PoolOpsConsumer } from './pool-ops.consumer';
+import { PoolService } from './pool.service';
+import { PoolStore } from './pool.store';
+import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config';
 import { StreamLeaderKeeper } from './stream-leader.keeper';
 
 @Module({})
 export class ResourceManagerModule {
-  static register(ctx: ServiceContext): DynamicModule {
+  static register(ctx: ServiceContext, cfg: ResourceManagerConfig): DynamicModule {
     return {
       module: ResourceManagerModule,
-      imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(readDatabaseConfig().url, `tandem-resource-manager@${ctx.config.nodeId}`)],
+      imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(cfg.database.url, `tandem-resource-manager@${ctx.config.nodeId}`)],
+      controllers: [PoolOpsConsumer, ClusterOpsConsumer],
       providers: [
+        { provide: RESOURCE_MANAGER_CONFIG, useValue: cfg },
         LeadershipService,
+        OperationLocks,
         PoolStore,
         ClusterStore,
-        ClusterService,
         PoolActions,
         ActivityService,
         ActivityProjector,
         PoolService,
-        PoolOpsServer,
+        ClusterService,
+        // automatic failover: observe → decide (libs/domain) → act
+        ClusterViewObserver,
+        FailoverStatusBoard,
+        FailoverExecutor,
         FailoverService,
         StreamLeaderKeeper,
       ],

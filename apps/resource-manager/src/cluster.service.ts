@@ -2,17 +2,16 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   ErrorCode,
   TandemError,
-  healthSubject,
   type ClusterOpParsed,
   type ClusterOpResults,
   type ClusterRecord,
   type NodeStatus,
 } from '@tandem/contracts';
-import { HostClient } from '@tandem/messaging';
+import { HeartbeatClient, HostClient } from '@tandem/messaging';
 import { inSpan } from '@tandem/telemetry';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { ActivityService } from './activity.service';
-import { FailoverService } from './failover.service';
+import { FailoverStatusBoard } from './failover/failover-status.board';
 import { ClusterStore } from './cluster.store';
 import { PoolStore } from './pool.store';
 import { PoolService } from './pool.service';
@@ -29,7 +28,8 @@ export class ClusterService {
     private readonly host: HostClient,
     private readonly activity: ActivityService,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
-    private readonly failover: FailoverService,
+    private readonly failover: FailoverStatusBoard,
+    private readonly heartbeat: HeartbeatClient,
   ) {}
 
   private recorded<T>(actor: string, action: string, target: string, fn: () => Promise<T>): Promise<T> {
@@ -75,22 +75,13 @@ export class ClusterService {
     });
   }
 
-  private async alive(node: string): Promise<boolean> {
-    try {
-      await this.ctx.nc.request(healthSubject(node, 'heartbeat'), new Uint8Array(0), { timeout: 1_000 });
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   async status(): Promise<ClusterOpResults['cluster.status']> {
     const c = await this.store.get();
     if (!c) return { cluster: null, answeredBy: this.ctx.config.nodeId, nodes: [] };
     const pools = await this.pools.list();
     const nodes: NodeStatus[] = await Promise.all(
       c.cluster.nodes.map(async (m) => {
-        const up = await this.alive(m.id);
+        const up = await this.heartbeat.alive(m.id, 1_000);
         let health: NodeStatus['health'] = 'unknown';
         let healthDetail: string | null = null;
         let heartbeatLink: NodeStatus['heartbeatLink'] = 'unknown';
@@ -120,8 +111,7 @@ export class ClusterService {
       }),
     );
     const { id, heartbeatInterface, maintenance, createdAt } = c.cluster;
-    const failover = { declined: this.failover.declined, alarms: this.failover.alarms, witness: this.failover.witnessReachable };
-    return { cluster: { id, heartbeatInterface, maintenance, createdAt }, answeredBy: this.ctx.config.nodeId, nodes, failover };
+    return { cluster: { id, heartbeatInterface, maintenance, createdAt }, answeredBy: this.ctx.config.nodeId, nodes, failover: this.failover.status };
   }
 
   /** Move the node's pools to other online nodes first; the last node going offline ends the cluster. */

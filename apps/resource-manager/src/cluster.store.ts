@@ -1,29 +1,23 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import type { KV } from 'nats';
-import { CLUSTER_BUCKET, ErrorCode, Events, TandemError, type ClusterRecord } from '@tandem/contracts';
-import { OrderedEvents, bindKv, kvCompareAndSet, kvGet } from '@tandem/messaging';
+import { Inject, Injectable } from '@nestjs/common';
+import { CLUSTER_RECORD, CLUSTER_RECORD_ID, ErrorCode, Events, TandemError, type ClusterRecord } from '@tandem/contracts';
+import { KvRecordStore, OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
-const KEY = 'cluster';
-
-/** The cluster record in the replicated KV bucket; every write is a compare-and-set. */
+/** The cluster record in the replicated KV bucket; every write is a compare-and-set, every change an event. */
 @Injectable()
-export class ClusterStore implements OnModuleInit {
-  private kv!: KV;
+export class ClusterStore {
+  private readonly records: KvRecordStore<ClusterRecord>;
 
   constructor(
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(SERVICE_CONTEXT) ctx: ServiceContext,
     private readonly events: OrderedEvents,
-  ) {}
-
-  async onModuleInit(): Promise<void> {
-    this.kv = await bindKv(this.ctx.nc, CLUSTER_BUCKET.bucket);
+  ) {
+    this.records = new KvRecordStore(ctx.nc, CLUSTER_RECORD);
   }
 
   async get(): Promise<{ cluster: ClusterRecord; revision: number } | null> {
-    const e = await kvGet(this.kv, KEY);
-    if (!e || e.operation !== 'PUT' || e.value.length === 0) return null;
-    return { cluster: JSON.parse(new TextDecoder().decode(e.value)) as ClusterRecord, revision: e.revision };
+    const r = await this.records.get(CLUSTER_RECORD_ID);
+    return r ? { cluster: r.value, revision: r.revision } : null;
   }
 
   async require(): Promise<{ cluster: ClusterRecord; revision: number }> {
@@ -39,18 +33,18 @@ export class ClusterStore implements OnModuleInit {
   }
 
   async put(cluster: ClusterRecord, revision: number): Promise<ClusterRecord> {
-    const r = await kvCompareAndSet(this.kv, KEY, new TextEncoder().encode(JSON.stringify(cluster)), revision);
+    const r = await this.records.put(CLUSTER_RECORD_ID, cluster, revision);
     if (!r.ok) {
       throw revision === 0
         ? new TandemError(ErrorCode.AlreadyExists, 'a cluster already exists', 'cluster')
         : new TandemError(ErrorCode.InTransition, 'the cluster was changed by someone else meanwhile: try again', 'cluster');
     }
-    this.events.publish(Events.clusterChanged, cluster.id, { cluster: cluster as unknown as Record<string, unknown> });
+    this.events.publish(Events.clusterChanged, cluster.id, { cluster });
     return cluster;
   }
 
   async destroy(revision: number, id: string): Promise<void> {
-    await this.kv.delete(KEY, { previousSeq: revision });
+    await this.records.delete(CLUSTER_RECORD_ID, revision);
     this.events.publish(Events.clusterChanged, id, { cluster: null });
   }
 }

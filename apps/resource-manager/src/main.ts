@@ -1,9 +1,15 @@
-import { readDatabaseConfig } from '@tandem/config';
-import { runService } from '@tandem/service-kit';
+import { RESOURCE_MANAGER_WILDCARD, resourceManagerOperationOf, rmOpRequests } from '@tandem/contracts';
+import { LeadershipService, runService } from '@tandem/service-kit';
 import { ResourceManagerModule } from './app.module';
+import { readResourceManagerConfig } from './resource-manager.config';
 
 runService({
   service: 'resource-manager',
-  readConfig: readDatabaseConfig,
-  module: (ctx) => ResourceManagerModule.register(ctx),
+  readConfig: readResourceManagerConfig,
+  module: (ctx) => ResourceManagerModule.register(ctx, readResourceManagerConfig()),
+  // the operations are answered by the lease holder alone
+  rpc: (_ctx, app) => ({
+    routes: [{ subject: RESOURCE_MANAGER_WILDCARD, patternOf: resourceManagerOperationOf, activeWhile: app.get(LeadershipService) }],
+    schemas: rmOpRequests,
+  }),
 });

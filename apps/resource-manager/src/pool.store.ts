@@ -1,7 +1,6 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import type { KV } from 'nats';
-import { ErrorCode, Events, POOLS_BUCKET, TandemError, type HaPool } from '@tandem/contracts';
-import { OrderedEvents, bindKv, kvCompareAndSet, kvGet, kvKeys } from '@tandem/messaging';
+import { Inject, Injectable } from '@nestjs/common';
+import { ErrorCode, Events, POOL_RECORD, TandemError, type HaPool } from '@tandem/contracts';
+import { KvRecordStore, OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
 export interface StoredPool {
@@ -10,30 +9,23 @@ export interface StoredPool {
 }
 
 /**
- * HA pool records in the replicated KV bucket (agreed state, quorum-written): every write is a
- * compare-and-set on the revision read, so two writers can never both win.
+ * HA pool records (agreed state, quorum-written): every write is a compare-and-set on the
+ * revision read, so two writers can never both win; every change is published as an event.
  */
 @Injectable()
-export class PoolStore implements OnModuleInit {
-  private kv!: KV;
+export class PoolStore {
+  private readonly records: KvRecordStore<HaPool>;
 
   constructor(
-    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(SERVICE_CONTEXT) ctx: ServiceContext,
     private readonly events: OrderedEvents,
-  ) {}
-
-  async onModuleInit(): Promise<void> {
-    this.kv = await bindKv(this.ctx.nc, POOLS_BUCKET.bucket);
-  }
-
-  private key(name: string): string {
-    return `pool.${name}`;
+  ) {
+    this.records = new KvRecordStore(ctx.nc, POOL_RECORD);
   }
 
   async get(name: string): Promise<StoredPool | null> {
-    const e = await kvGet(this.kv, this.key(name));
-    if (!e || e.operation !== 'PUT' || e.value.length === 0) return null;
-    return { pool: JSON.parse(new TextDecoder().decode(e.value)) as HaPool, revision: e.revision };
+    const r = await this.records.get(name);
+    return r ? { pool: r.value, revision: r.revision } : null;
   }
 
   async require(name: string): Promise<StoredPool> {
@@ -43,28 +35,23 @@ export class PoolStore implements OnModuleInit {
   }
 
   async list(): Promise<HaPool[]> {
-    const out: HaPool[] = [];
-    for (const k of await kvKeys(this.ctx.nc, POOLS_BUCKET.bucket, 'pool.*')) {
-      const p = await this.get(k.slice('pool.'.length));
-      if (p) out.push(p.pool);
-    }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
+    return (await this.records.list()).map((r) => r.value).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Write `pool` if the record is still at `revision` (0 = must not exist yet). */
   async put(pool: HaPool, revision: number): Promise<number> {
-    const r = await kvCompareAndSet(this.kv, this.key(pool.name), new TextEncoder().encode(JSON.stringify(pool)), revision);
+    const r = await this.records.put(pool.name, pool, revision);
     if (!r.ok) {
       throw revision === 0
         ? new TandemError(ErrorCode.AlreadyExists, `pool ${pool.name} is already under cluster control`, 'pool')
         : new TandemError(ErrorCode.InTransition, `pool ${pool.name} was changed by someone else meanwhile: try again`, 'pool');
     }
-    this.events.publish(Events.poolChanged, pool.name, { pool: pool as unknown as Record<string, unknown> });
+    this.events.publish(Events.poolChanged, pool.name, { pool });
     return r.revision;
   }
 
   async remove(name: string, revision: number): Promise<void> {
-    await this.kv.delete(this.key(name), { previousSeq: revision });
+    await this.records.delete(name, revision);
     this.events.publish(Events.poolRemoved, name, { pool: name });
   }
 }

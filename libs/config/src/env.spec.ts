@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from './env';
+import { readFailoverConfig } from './failover-config';
 import { readBaseConfig, readDatabaseConfig } from './service-config';
 
 const base = { TANDEM_NODE_ID: 'node-a', TANDEM_NATS_URL: 'nats://127.0.0.1:4222' };
@@ -34,4 +35,18 @@ test('secrets are never echoed in the error', () => {
   } catch (e) {
     assert.ok(!(e as Error).message.includes('s3cret'));
   }
+});
+
+test('a heartbeat timeout that would break the fencing invariant is refused at start, saying why', () => {
+  assert.deepEqual(readFailoverConfig({}).heartbeatTimeoutMs, 3_000);
+  assert.equal(readFailoverConfig({ TANDEM_HEARTBEAT_TIMEOUT_MS: '5000' }).heartbeatTimeoutMs, 5_000);
+  for (const unsafe of ['1500', '1000', '1950']) {
+    assert.throws(
+      () => readFailoverConfig({ TANDEM_HEARTBEAT_TIMEOUT_MS: unsafe }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'TANDEM_HEARTBEAT_TIMEOUT_MS' && /is unsafe .*never keep a node/.test(e.message),
+      unsafe,
+    );
+  }
+  // the smallest safe timeout: a peer's confirmation window must stay open
+  assert.doesNotThrow(() => readFailoverConfig({ TANDEM_HEARTBEAT_TIMEOUT_MS: '1951' }));
 });

@@ -1,8 +1,8 @@
 import { z, type ZodError } from 'zod';
 import { isIP } from 'node:net';
 import type { ClusterOperation } from './cluster-ops';
-import { ErrorCode } from './errors';
 import type { PoolOperation } from './pool-ops';
+import { activityRecordSchema } from './events';
 
 /**
  * The REST API of the api-gateway (version 1), shared by the gateway and the `tandem` CLI so
@@ -86,12 +86,14 @@ export const ADMIN_USER = 'admin';
 export const tokenRequestSchema = z.object({ password: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters') }).strict();
 export type TokenRequest = z.infer<typeof tokenRequestSchema>;
 
-export interface TokenResponse {
+/** The answer of POST /api/v1/auth/token. */
+export const tokenResponseSchema = z.object({
   /** Send as `Authorization: Bearer <token>`. Accepted by every node's gateway of the cluster. */
-  token: string;
+  token: z.string(),
   /** ISO 8601 time after which the token is refused. */
-  expiresAt: string;
-}
+  expiresAt: z.string().datetime(),
+});
+export type TokenResponse = z.infer<typeof tokenResponseSchema>;
 
 /** Lifetime of a token issued by POST /api/v1/auth/token. */
 export const TOKEN_TTL_MS = 12 * 60 * 60 * 1000;
@@ -99,20 +101,24 @@ export const TOKEN_TTL_MS = 12 * 60 * 60 * 1000;
 /** Errors: RFC 9457 problem details. `title` is the wire error code. */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-export interface ProblemDetails {
+export const problemDetailsSchema = z.object({
   /** `urn:tandem:error:<CODE>` */
-  type: string;
-  /** The error code, e.g. `POOL_NOT_FOUND`. */
-  title: ErrorCode | string;
-  status: number;
-  detail: string;
+  type: z.string(),
+  /**
+   * The error code, e.g. `POOL_NOT_FOUND`: one of ErrorCode, or a code of a newer service that
+   * this side does not know yet (hence any string).
+   */
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
   /** The request field that was wrong (dotted path, e.g. `vips.0`). */
-  field?: string;
+  field: z.string().optional(),
   /** Verbatim output of the tool that failed on a node (zpool, zfs, ip ...), when there was one. */
-  output?: string;
+  output: z.string().optional(),
   /** Trace id of the request, to find it in the activity log and the tracing backend. */
-  traceId?: string;
-}
+  traceId: z.string().optional(),
+});
+export type ProblemDetails = z.infer<typeof problemDetailsSchema>;
 
 export function problemType(code: string): string {
   return `urn:tandem:error:${code}`;
@@ -144,15 +150,28 @@ export function describeZodError(err: ZodError, prefix: readonly (string | numbe
 export const activityQuerySchema = z.object({ limit: z.coerce.number().int('must be a whole number').min(1).max(1000).default(100) }).strict();
 
 /** One entry of the activity log as served by GET /api/v1/activity. */
-export interface ActivityEntry {
-  id: string;
-  at: string;
-  actor: string;
-  action: string;
-  target: string;
-  result: 'started' | 'succeeded' | 'failed';
-  error: string | null;
-  traceId: string | null;
-  nodeId: string | null;
-  eventId: string | null;
-}
+export const activityEntrySchema = activityRecordSchema.extend({
+  id: z.string(),
+  /** ISO 8601 time the entry was written. */
+  at: z.string().datetime(),
+  eventId: z.string().nullable(),
+});
+export type ActivityEntry = z.infer<typeof activityEntrySchema>;
+
+/**
+ * The health endpoints every Tandem service serves (service-kit's HealthController), the
+ * gateway's among them: GET /health/live answers while the process runs and says which node it
+ * is on (the CLI reads `node`); GET /health/ready answers 200 when every check is `ok`, 503
+ * otherwise, with each check's outcome.
+ */
+export const healthLiveResponseSchema = z.object({ status: z.literal('ok'), service: z.string(), node: z.string() });
+export type HealthLiveResponse = z.infer<typeof healthLiveResponseSchema>;
+export const healthReadyResponseSchema = z.object({
+  status: z.enum(['ready', 'not-ready']),
+  service: z.string(),
+  node: z.string(),
+  uptimeSeconds: z.number().int(),
+  /** Per check (nats, database ...): `ok`, or what is wrong. */
+  checks: z.record(z.string()),
+});
+export type HealthReadyResponse = z.infer<typeof healthReadyResponseSchema>;

@@ -21,54 +21,61 @@ export type ClusterOperation = keyof typeof clusterOpRequests;
 export type ClusterOpRequest<O extends ClusterOperation> = z.input<(typeof clusterOpRequests)[O]>;
 export type ClusterOpParsed<O extends ClusterOperation> = z.output<(typeof clusterOpRequests)[O]>;
 
-export interface ClusterMember {
-  id: string;
-  heartbeatAddress: string | null;
+export const clusterMemberSchema = z.object({
+  id: nodeIdSchema,
+  heartbeatAddress: z.string().nullable(),
   /** What the operator set: offline nodes serve nothing and receive nothing. */
-  adminState: 'online' | 'offline';
-  joinedAt: string;
-}
+  adminState: z.enum(['online', 'offline']),
+  joinedAt: z.string(),
+});
+export type ClusterMember = z.infer<typeof clusterMemberSchema>;
 
-export interface ClusterRecord {
-  id: string;
-  heartbeatInterface: string;
-  maintenance: boolean;
-  nodes: ClusterMember[];
-  createdAt: string;
-}
+/** The cluster: the record kept in the cluster KV bucket (CLUSTER_RECORD). */
+export const clusterRecordSchema = z.object({
+  id: z.string(),
+  heartbeatInterface: interfaceNameSchema,
+  maintenance: z.boolean(),
+  nodes: z.array(clusterMemberSchema),
+  createdAt: z.string(),
+});
+export type ClusterRecord = z.infer<typeof clusterRecordSchema>;
 
-export type NodeState = 'online' | 'offline' | 'down';
+export const nodeStateSchema = z.enum(['online', 'offline', 'down']);
+export type NodeState = z.infer<typeof nodeStateSchema>;
 
-export interface NodeStatus {
-  id: string;
+export const nodeStatusSchema = z.object({
+  id: z.string(),
   /** online: set online and answering; offline: taken offline by the operator; down: not answering. */
-  state: NodeState;
-  health: 'healthy' | 'degraded' | 'unknown';
-  healthDetail: string | null;
-  thisNode: boolean;
-  heartbeatAddress: string | null;
-  heartbeatLink: 'up' | 'down' | 'unknown';
-  pools: string[];
-}
+  state: nodeStateSchema,
+  health: z.enum(['healthy', 'degraded', 'unknown']),
+  healthDetail: z.string().nullable(),
+  thisNode: z.boolean(),
+  heartbeatAddress: z.string().nullable(),
+  heartbeatLink: z.enum(['up', 'down', 'unknown']),
+  pools: z.array(z.string()),
+});
+export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 
-export interface ClusterStatus {
-  cluster: { id: string; heartbeatInterface: string; maintenance: boolean; createdAt: string } | null;
-  answeredBy: string;
-  nodes: NodeStatus[];
-  /** Automatic failover as the answering node sees it: why it is declined (null: it is not), the alarms, whether the witness answers. */
-  failover?: { declined: string | null; alarms: string[]; witness: boolean | null };
-}
+/** Automatic failover as the answering node sees it: why it is declined (null: it is not), the alarms, whether the witness answers. */
+export const failoverStatusSchema = z.object({ declined: z.string().nullable(), alarms: z.array(z.string()), witness: z.boolean().nullable() });
+export type FailoverStatus = z.infer<typeof failoverStatusSchema>;
 
-export interface ClusterOpResults {
-  'cluster.create': ClusterRecord;
-  'cluster.join': ClusterRecord;
-  'cluster.status': ClusterStatus;
-  'node.offline': { node: string; moved: Array<{ pool: string; to: string }>; clusterDestroyed: boolean; exported: string[] };
-  'node.online': ClusterRecord;
-  'node.remove': ClusterRecord;
-  'maintenance.set': ClusterRecord;
-}
+export const clusterStatusSchema = z.object({
+  cluster: z.object({ id: z.string(), heartbeatInterface: z.string(), maintenance: z.boolean(), createdAt: z.string() }).nullable(),
+  answeredBy: z.string(),
+  nodes: z.array(nodeStatusSchema),
+  failover: failoverStatusSchema.optional(),
+});
+export type ClusterStatus = z.infer<typeof clusterStatusSchema>;
 
-export function clusterOpSubject(op: ClusterOperation): string {
-  return `tandem.cluster.rm.${op}`;
-}
+export const clusterOpResults = {
+  'cluster.create': clusterRecordSchema,
+  'cluster.join': clusterRecordSchema,
+  'cluster.status': clusterStatusSchema,
+  'node.offline': z.object({ node: z.string(), moved: z.array(z.object({ pool: z.string(), to: z.string() })), clusterDestroyed: z.boolean(), exported: z.array(z.string()) }),
+  'node.online': clusterRecordSchema,
+  'node.remove': clusterRecordSchema,
+  'maintenance.set': clusterRecordSchema,
+} as const satisfies Record<ClusterOperation, z.ZodTypeAny>;
+
+export type ClusterOpResults = { [O in ClusterOperation]: z.infer<(typeof clusterOpResults)[O]> };

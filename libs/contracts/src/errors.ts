@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Error codes on the wire. Do not change a value without a migration plan: integrators and
  * the gateway's HTTP mapping depend on them.
@@ -63,3 +65,13 @@ export class TandemError extends Error {
     return new TandemError(body.code, body.message, body.field, body.detail);
   }
 }
+
+export const errorBodySchema = z.object({
+  code: z.nativeEnum(ErrorCode),
+  message: z.string(),
+  field: z.string().optional(),
+  detail: z.string().optional(),
+});
+
+/** The envelope of every request/reply answer (host-executor and resource-manager operations); the result is parsed with its operation's schema. */
+export const replyEnvelopeSchema = z.discriminatedUnion('ok', [z.object({ ok: z.literal(true), result: z.unknown() }), z.object({ ok: z.literal(false), error: errorBodySchema })]);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EntityKind, eventSubject } from './subjects';
-import type { AddressInfo, LinkInfo, PoolSummary } from './host-ops';
+import { addressInfoSchema, linkInfoSchema, poolSummarySchema } from './host-ops';
+import { localHealthSchema } from './health';
 
 /**
  * Every event is a versioned JSON envelope. `schema` names the payload and its version,
@@ -30,30 +31,6 @@ function define<T>(entity: EntityKind, verb: string, version: number, descriptio
   return { schema: `tandem.${entity}.${verb}/${version}`, entity, verb, description, data };
 }
 
-const poolSummary = z.object({
-  name: z.string(),
-  guid: z.string(),
-  health: z.string(),
-  sizeBytes: z.number(),
-  allocatedBytes: z.number(),
-  freeBytes: z.number(),
-}) as z.ZodType<PoolSummary>;
-
-const linkInfo = z.object({
-  name: z.string(),
-  up: z.boolean(),
-  carrier: z.boolean(),
-  mtu: z.number(),
-  mac: z.string().nullable(),
-}) as z.ZodType<LinkInfo>;
-
-const addressInfo = z.object({
-  interface: z.string(),
-  address: z.string(),
-  prefix: z.number(),
-  family: z.union([z.literal(4), z.literal(6)]),
-}) as z.ZodType<AddressInfo>;
-
 /** What one node's heartbeat service sees of a peer, for the node up/suspect/down events. */
 const peerLivenessData = z.object({
   observer: z.string(),
@@ -64,11 +41,25 @@ const peerLivenessData = z.object({
   channels: z.object({ udp: z.number().nullable(), nats: z.number().nullable() }),
 });
 
+/** One action of the activity log: the payload of its event, and (with its id and time) an entry of GET /api/v1/activity. */
+export const activityRecordSchema = z.object({
+  /** Who asked: `api@<node>`, the X-Tandem-Actor header, or the service that acted by itself. */
+  actor: z.string(),
+  /** The operation, e.g. `pool.move`. */
+  action: z.string(),
+  /** What it acted on, e.g. the pool name. */
+  target: z.string(),
+  result: z.enum(['started', 'succeeded', 'failed']),
+  error: z.string().nullable(),
+  traceId: z.string().nullable(),
+  nodeId: z.string().nullable(),
+});
+
 /** The catalogue: every event Tandem publishes. */
 export const Events = {
-  nodePoolsChanged: define('node', 'pools-changed', 1, 'The pools imported on a node, or their health, changed', z.object({ pools: z.array(poolSummary) })),
-  nodeLinksChanged: define('node', 'links-changed', 1, 'A network link of a node went up or down', z.object({ links: z.array(linkInfo) })),
-  nodeAddressesChanged: define('node', 'addresses-changed', 1, 'The IP addresses on a node changed', z.object({ addresses: z.array(addressInfo) })),
+  nodePoolsChanged: define('node', 'pools-changed', 1, 'The pools imported on a node, or their health, changed', z.object({ pools: z.array(poolSummarySchema) })),
+  nodeLinksChanged: define('node', 'links-changed', 1, 'A network link of a node went up or down', z.object({ links: z.array(linkInfoSchema) })),
+  nodeAddressesChanged: define('node', 'addresses-changed', 1, 'The IP addresses on a node changed', z.object({ addresses: z.array(addressInfoSchema) })),
   nodeServiceStarted: define('node', 'service-started', 1, 'A Tandem service started on a node', z.object({ service: z.string(), version: z.string() })),
   nodeServiceStopped: define('node', 'service-stopped', 1, 'A Tandem service stopped cleanly on a node', z.object({ service: z.string() })),
   poolImported: define('pool', 'imported', 1, 'A pool was imported on a node', z.object({ node: z.string(), forced: z.boolean(), epoch: z.number().optional() })),
@@ -78,24 +69,11 @@ export const Events = {
   poolChanged: define('pool', 'changed', 1, 'An HA pool changed state, owner or configuration (the whole pool record)', z.object({ pool: z.record(z.unknown()) })),
   clusterChanged: define('cluster', 'changed', 1, 'The cluster record changed: created, a node joined, went offline or online, was removed, maintenance toggled', z.object({ cluster: z.record(z.unknown()).nullable() })),
   poolRemoved: define('pool', 'removed', 1, 'An HA pool was dropped from cluster control', z.object({ pool: z.string() })),
-  activity: define('cluster', 'activity', 1, 'An entry of the activity log: who did what to which target, and how it ended', z.object({
-    actor: z.string(),
-    action: z.string(),
-    target: z.string(),
-    result: z.enum(['started', 'succeeded', 'failed']),
-    error: z.string().nullable(),
-    traceId: z.string().nullable(),
-    nodeId: z.string().nullable(),
-  })),
+  activity: define('cluster', 'activity', 1, 'An entry of the activity log: who did what to which target, and how it ended', activityRecordSchema),
   nodeUp: define('node', 'up', 1, 'An observer hears a peer node again: every heartbeat channel is fresh (published by each observer, on the change only)', peerLivenessData),
   nodeSuspect: define('node', 'suspect', 1, 'An observer lost a peer node on some heartbeat channel but still hears it on another, or hears it late everywhere: raise the alarm, move nothing', peerLivenessData),
   nodeDown: define('node', 'down', 1, 'An observer has heard nothing from a peer node on any heartbeat channel for the heartbeat timeout', peerLivenessData),
-  nodeHealthChanged: define('node', 'health-changed', 1, 'The local health of a node changed: its client link, its pools, its services', z.object({
-    clientLink: z.enum(['up', 'down', 'unknown']),
-    /** null: the node's host-executor did not answer, so its pools are not known */
-    pools: z.array(z.object({ name: z.string(), health: z.string() })).nullable(),
-    services: z.record(z.enum(['ready', 'not-ready', 'down'])),
-  })),
+  nodeHealthChanged: define('node', 'health-changed', 1, 'The local health of a node changed: its client link, its pools, its services', localHealthSchema),
   poolFailedOver: define('pool', 'failed-over', 1, 'An HA pool was taken over automatically by another node (the whole failover is one trace)', z.object({
     from: z.string(),
     to: z.string(),

@@ -109,112 +109,112 @@ export function isHostOperation(op: string): op is HostOperation {
 }
 
 /** SUSPENDED: ZFS stopped all I/O to the pool after its devices failed (it cannot serve until `zpool clear`). */
-export type PoolHealth = 'ONLINE' | 'DEGRADED' | 'FAULTED' | 'OFFLINE' | 'UNAVAIL' | 'REMOVED' | 'SUSPENDED' | 'UNKNOWN';
+export const POOL_HEALTHS = ['ONLINE', 'DEGRADED', 'FAULTED', 'OFFLINE', 'UNAVAIL', 'REMOVED', 'SUSPENDED', 'UNKNOWN'] as const;
+export const poolHealthSchema = z.enum(POOL_HEALTHS);
+export type PoolHealth = z.infer<typeof poolHealthSchema>;
 
-export interface PoolSummary {
-  name: string;
-  guid: string;
-  health: PoolHealth;
-  sizeBytes: number;
-  allocatedBytes: number;
-  freeBytes: number;
-}
+/*
+ * The results, one schema each: the host-executor answers with them and every caller parses
+ * the answer with the same schema (HostClient) before it trusts it.
+ */
+export const poolSummarySchema = z.object({
+  name: z.string(),
+  guid: z.string(),
+  health: poolHealthSchema,
+  sizeBytes: z.number(),
+  allocatedBytes: z.number(),
+  freeBytes: z.number(),
+});
+export type PoolSummary = z.infer<typeof poolSummarySchema>;
 
-export interface PoolStatus {
-  name: string;
-  state: PoolHealth;
-  errors: string;
-  vdevs: Array<{ name: string; state: PoolHealth; read: number; write: number; cksum: number; depth: number }>;
-}
+export const poolStatusSchema = z.object({
+  name: z.string(),
+  state: poolHealthSchema,
+  errors: z.string(),
+  vdevs: z.array(z.object({ name: z.string(), state: poolHealthSchema, read: z.number(), write: z.number(), cksum: z.number(), depth: z.number() })),
+});
+export type PoolStatus = z.infer<typeof poolStatusSchema>;
 
-export interface ImportablePool {
-  name: string;
-  id: string;
-  state: PoolHealth;
-  devices: string[];
-}
+export const importablePoolSchema = z.object({ name: z.string(), id: z.string(), state: poolHealthSchema, devices: z.array(z.string()) });
+export type ImportablePool = z.infer<typeof importablePoolSchema>;
 
-export interface DatasetInfo {
-  name: string;
-  type: 'filesystem' | 'volume';
-  mountpoint: string | null;
-  usedBytes: number;
-  availableBytes: number;
-}
+export const datasetInfoSchema = z.object({
+  name: z.string(),
+  type: z.enum(['filesystem', 'volume']),
+  mountpoint: z.string().nullable(),
+  usedBytes: z.number(),
+  availableBytes: z.number(),
+});
+export type DatasetInfo = z.infer<typeof datasetInfoSchema>;
 
-export interface SnapshotInfo {
-  name: string;
-  dataset: string;
-  snapshot: string;
-  guid: string;
-  createdAt: string;
-  userrefs: number;
-}
+export const snapshotInfoSchema = z.object({
+  name: z.string(),
+  dataset: z.string(),
+  snapshot: z.string(),
+  guid: z.string(),
+  createdAt: z.string(),
+  userrefs: z.number(),
+});
+export type SnapshotInfo = z.infer<typeof snapshotInfoSchema>;
 
-export interface AddressInfo {
-  interface: string;
-  address: string;
-  prefix: number;
-  family: 4 | 6;
-}
+export const addressInfoSchema = z.object({ interface: z.string(), address: z.string(), prefix: z.number(), family: z.union([z.literal(4), z.literal(6)]) });
+export type AddressInfo = z.infer<typeof addressInfoSchema>;
 
-export interface LinkInfo {
-  name: string;
-  up: boolean;
-  carrier: boolean;
-  mtu: number;
-  mac: string | null;
-}
+export const linkInfoSchema = z.object({ name: z.string(), up: z.boolean(), carrier: z.boolean(), mtu: z.number(), mac: z.string().nullable() });
+export type LinkInfo = z.infer<typeof linkInfoSchema>;
 
-export interface ShareInfo {
-  pool: string;
-  name: string;
-  protocol: 'smb' | 'nfs';
-  path: string;
-  addresses: string[];
-  running: boolean;
-  pid?: number;
-}
+export const shareInfoSchema = z.object({
+  pool: z.string(),
+  name: z.string(),
+  protocol: z.enum(['smb', 'nfs']),
+  path: z.string(),
+  addresses: z.array(z.string()),
+  running: z.boolean(),
+  pid: z.number().optional(),
+});
+export type ShareInfo = z.infer<typeof shareInfoSchema>;
 
-export interface NodeInfo {
-  nodeId: string;
-  hostname: string;
-  deviceDir: string;
-  zfsAvailable: boolean;
-  version: string;
+export const nodeInfoSchema = z.object({
+  nodeId: z.string(),
+  hostname: z.string(),
+  deviceDir: z.string(),
+  zfsAvailable: z.boolean(),
+  version: z.string(),
   /** The node's ownership lease: armed (a witness was reached once), fresh, and the managed pools it runs. */
-  ownership?: { armed: boolean; fresh: boolean; lastRenewalMsAgo: number | null; held: string[] };
-}
+  ownership: z.object({ armed: z.boolean(), fresh: z.boolean(), lastRenewalMsAgo: z.number().nullable(), held: z.array(z.string()) }).optional(),
+});
+export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 
 /** `changed` says whether the call did something (false = it was already so: idempotent no-op). */
-export interface ChangeResult {
-  changed: boolean;
-}
+const changed = z.object({ changed: z.boolean() });
+export type ChangeResult = z.infer<typeof changed>;
 
-export interface HostOpResults {
-  'node.info': NodeInfo;
-  'pool.list': PoolSummary[];
-  'pool.status': PoolStatus;
-  'pool.importable': ImportablePool[];
-  'pool.import': ChangeResult & { pool: PoolSummary; epoch?: number };
+export const hostOpResults = {
+  'node.info': nodeInfoSchema,
+  'pool.list': z.array(poolSummarySchema),
+  'pool.status': poolStatusSchema,
+  'pool.importable': z.array(importablePoolSchema),
+  'pool.import': changed.extend({ pool: poolSummarySchema, epoch: z.number().optional() }),
   /** `hardFenced`: the export did not finish in time and the node fenced itself harder (the pool is gone from it). */
-  'pool.export': ChangeResult & { hardFenced?: boolean };
-  'pool.create': ChangeResult & { pool: PoolSummary };
-  'pool.destroy': ChangeResult;
-  'dataset.list': DatasetInfo[];
-  'dataset.create': ChangeResult;
-  'snapshot.create': ChangeResult & { snapshot: SnapshotInfo };
-  'snapshot.list': SnapshotInfo[];
-  'snapshot.destroy': ChangeResult;
-  'snapshot.hold': ChangeResult & { userrefs: number };
-  'snapshot.release': ChangeResult & { userrefs: number };
-  'stream.receive': { subject: string; streamId: string };
-  'stream.send': { bytes: number; received: SnapshotInfo | null };
-  'ip.list': AddressInfo[];
-  'ip.add': ChangeResult & { arpSent: number };
-  'ip.remove': ChangeResult;
-  'link.list': LinkInfo[];
-  'share.start': ChangeResult & { share: ShareInfo };
-  'share.stop': ChangeResult;
-  'share.list': ShareInfo[];
-}
+  'pool.export': changed.extend({ hardFenced: z.boolean().optional() }),
+  'pool.create': changed.extend({ pool: poolSummarySchema }),
+  'pool.destroy': changed,
+  'dataset.list': z.array(datasetInfoSchema),
+  'dataset.create': changed,
+  'snapshot.create': changed.extend({ snapshot: snapshotInfoSchema }),
+  'snapshot.list': z.array(snapshotInfoSchema),
+  'snapshot.destroy': changed,
+  'snapshot.hold': changed.extend({ userrefs: z.number() }),
+  'snapshot.release': changed.extend({ userrefs: z.number() }),
+  'stream.receive': z.object({ subject: z.string(), streamId: z.string() }),
+  'stream.send': z.object({ bytes: z.number(), received: snapshotInfoSchema.nullable() }),
+  'ip.list': z.array(addressInfoSchema),
+  'ip.add': changed.extend({ arpSent: z.number() }),
+  'ip.remove': changed,
+  'link.list': z.array(linkInfoSchema),
+  'share.start': changed.extend({ share: shareInfoSchema }),
+  'share.stop': changed,
+  'share.list': z.array(shareInfoSchema),
+} as const satisfies Record<HostOperation, z.ZodTypeAny>;
+
+export type HostOpResults = { [O in HostOperation]: z.infer<(typeof hostOpResults)[O]> };

@@ -9,3 +9,8 @@ export * from './pool-ops';
 export * from './api';
 export * from './cluster-ops';
 export * from './catalogue';
+export * from './health';
+export * from './rm-ops';
+export * from './records';
+export * from './consumers';
+export * from './heartbeat-packet';

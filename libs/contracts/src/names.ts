@@ -74,5 +74,5 @@ export const vdevFileNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0
 /** An absolute path with no traversal, control characters or shell/config metacharacters. */
 export const safePathSchema = z
   .string()
-  .regex(/^\/[A-Za-z0-9_.\/:@+-]*$/, 'must be an absolute path of letters, digits and _ . / : @ + -')
+  .regex(/^\/[A-Za-z0-9_./:@+-]*$/, 'must be an absolute path of letters, digits and _ . / : @ + -')
   .refine((v) => !v.split('/').includes('..'), 'must not contain ..');

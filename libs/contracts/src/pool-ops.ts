@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema } from './names';
 
 /**
- * HA pool operations: answered by the active resource-manager on
- * tandem.cluster.rm.<operation>, called by every api-gateway. Version 1.
+ * HA pool operations: answered by the active resource-manager (rm-ops.ts), called by every
+ * api-gateway. Version 1.
  */
 export const vipSpecSchema = z
   .string()
@@ -65,47 +65,44 @@ export type PoolOpRequest<O extends PoolOperation> = z.input<(typeof poolOpReque
 export type PoolOpParsed<O extends PoolOperation> = z.output<(typeof poolOpRequests)[O]>;
 
 /** serving: imported and served on `node`; in-transition: an operation runs; inactive: not served, with a reason. */
-export type HaPoolState = 'serving' | 'in-transition' | 'inactive';
+export const haPoolStateSchema = z.enum(['serving', 'in-transition', 'inactive']);
+export type HaPoolState = z.infer<typeof haPoolStateSchema>;
 
-export interface HaPool {
-  name: string;
-  state: HaPoolState;
-  node: string | null;
+/** An HA pool under cluster control: the record kept in the pools KV bucket (POOL_RECORD) and answered by the pool operations. */
+export const haPoolSchema = z.object({
+  name: poolNameSchema,
+  state: haPoolStateSchema,
+  node: nodeIdSchema.nullable(),
   /** What runs now, while in transition (attach, move, export, reattach, ...). */
-  operation: string | null;
-  reason: string | null;
-  vips: FloatingIp[];
-  shares: ShareSpec[];
-  fc: boolean;
+  operation: z.string().nullable(),
+  reason: z.string().nullable(),
+  vips: z.array(floatingIpSchema),
+  shares: z.array(shareSpecSchema),
+  fc: z.boolean(),
   /** Fencing epoch: grows with every change of owner. */
-  epoch: number;
-  mountpoint: string | null;
-  updatedAt: string;
+  epoch: z.number().int().min(0),
+  mountpoint: z.string().nullable(),
+  updatedAt: z.string(),
   /** Nodes the pool failed on (automatic failover away from them); it never goes back there by itself until `pool mark-usable`. */
-  failedOn?: string[];
+  failedOn: z.array(nodeIdSchema).optional(),
   /** When the pool last moved automatically (ISO time): the hold-down counts from here. */
-  lastFailoverAt?: string | null;
-}
+  lastFailoverAt: z.string().nullable().optional(),
+});
+export type HaPool = z.infer<typeof haPoolSchema>;
 
-export interface PoolOpResults {
-  'pool.list': HaPool[];
-  'pool.get': HaPool;
-  'pool.attach': HaPool;
-  'pool.move': HaPool;
-  'pool.detach': { pool: string; node: string | null };
-  'pool.export': HaPool;
-  'pool.reattach': HaPool;
-  'pool.remove': { pool: string };
-  'pool.mark-usable': HaPool;
-}
+export const poolOpResults = {
+  'pool.list': z.array(haPoolSchema),
+  'pool.get': haPoolSchema,
+  'pool.attach': haPoolSchema,
+  'pool.move': haPoolSchema,
+  'pool.detach': z.object({ pool: z.string(), node: z.string().nullable() }),
+  'pool.export': haPoolSchema,
+  'pool.reattach': haPoolSchema,
+  'pool.remove': z.object({ pool: z.string() }),
+  'pool.mark-usable': haPoolSchema,
+} as const satisfies Record<PoolOperation, z.ZodTypeAny>;
 
-export function poolOpSubject(op: PoolOperation): string {
-  return `tandem.cluster.rm.${op}`;
-}
-export const POOL_OPS_WILDCARD = 'tandem.cluster.rm.>';
-export function poolOpOf(subject: string): string | null {
-  return subject.startsWith('tandem.cluster.rm.') ? subject.slice('tandem.cluster.rm.'.length) : null;
-}
+export type PoolOpResults = { [O in PoolOperation]: z.infer<(typeof poolOpResults)[O]> };
 
 /** Relative share path → absolute path under the pool's mountpoint. */
 export function sharePath(mountpoint: string, rel: string): string {

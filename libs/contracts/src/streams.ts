@@ -57,7 +57,7 @@ export const STREAMS: readonly StreamDeclaration[] = [EVENTS_STREAM];
 
 export const LEASES_BUCKET: KvBucketDeclaration = {
   bucket: 'tandem-leases',
-  description: 'Ownership leases of HA pools with fencing epochs (compare-and-set on revision)',
+  description: 'Leases of the one active instance of a service per cluster (compare-and-set on revision)',
   history: 5,
   replicas: 3,
   maxAgeSeconds: 0,
@@ -128,11 +128,3 @@ export const FAILOVER_TIMINGS: Readonly<FailoverTimings> = {
   releaseBoundMs: 10_000,
   faultedReleaseBoundMs: 2_000,
 };
-
-/** The ownership lease of a node, as renewed in OWNERSHIP_BUCKET under `node.<id>`. */
-export interface OwnershipLease {
-  node: string;
-  /** Grows with every renewal (a restart starts again from the wall clock in ms). */
-  seq: number;
-}
-export const ownershipKey = (node: string) => `node.${node}`;

@@ -23,6 +23,18 @@ export function operationOf(subject: string, nodeId: string): string | null {
   return subject.startsWith(prefix) ? subject.slice(prefix.length) : null;
 }
 
+/** Resource-manager request/reply (pool and cluster operations): tandem.cluster.rm.<operation> */
+const RM_PREFIX = `${SUBJECT_ROOT}.cluster.rm.`;
+export function resourceManagerSubject(operation: string): string {
+  if (!/^[a-z][a-z-]*\.[a-z][a-z-]*$/.test(operation)) throw new Error(`operation "${operation}" is malformed`);
+  return `${RM_PREFIX}${operation}`;
+}
+export const RESOURCE_MANAGER_WILDCARD = `${RM_PREFIX}>`;
+/** The operation part of a resource-manager subject, or null if the subject is not one. */
+export function resourceManagerOperationOf(subject: string): string | null {
+  return subject.startsWith(RM_PREFIX) ? subject.slice(RM_PREFIX.length) : null;
+}
+
 /** Byte streams (zfs send/receive) flow on tandem.node.<nodeId>.stream.<streamId> */
 export function streamSubject(nodeId: string, streamId: string): string {
   nodeIdSchema.parse(nodeId);

@@ -4,3 +4,4 @@ export * from './peer-liveness';
 export * from './failover-planner';
 export * from './ownership';
 export * from './lost-pools';
+export * from './failover-decider';

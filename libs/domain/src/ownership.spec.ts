@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FAILOVER_TIMINGS as T } from '@tandem/contracts';
-import { checkFailoverTimings, confirmationWindowMs, mayTakeOver, mustFence } from './ownership';
+import { FENCE_STALL_MS, checkFailoverTimings, confirmationWindowMs, confirmingPeer, mayTakeOver, mustFence, shouldVerify } from './ownership';
 
 test('the shipped timings keep the invariant with the default heartbeat timeout', () => {
   assert.deepEqual(checkFailoverTimings(T, 3_000), []);
@@ -38,4 +38,22 @@ test('a peer takes over only after silence on every channel and a lease that sto
   assert.equal(mayTakeOver({ silentMs: silent, heartbeatTimeoutMs: 3_000, leaseStillForMs: T.takeoverAfterMs }), true);
   // on a power cut the silence decides: the lease rule adds no time with the shipped timings
   assert.ok(T.takeoverAfterMs <= silent);
+});
+
+test('the fencer verifies its standing only when its lease went stale, never after a stall of its own', () => {
+  const fresh = { tickLagMs: 100, armed: true, reconciled: true, heldPools: 1, sinceLastAckedRenewalSentMs: T.fenceAfterMs - 1 };
+  assert.equal(shouldVerify(fresh), 'keep');
+  assert.equal(shouldVerify({ ...fresh, sinceLastAckedRenewalSentMs: T.fenceAfterMs }), 'verify');
+  assert.equal(shouldVerify({ ...fresh, sinceLastAckedRenewalSentMs: 60_000, tickLagMs: FENCE_STALL_MS + 1 }), 'stalled', 'a stalled process looks again next tick');
+  for (const nothing of [{ armed: false }, { reconciled: false }, { heldPools: 0 }]) assert.equal(shouldVerify({ ...fresh, sinceLastAckedRenewalSentMs: 60_000, ...nothing }), 'keep', JSON.stringify(nothing));
+});
+
+test('the peer that keeps a node from fencing is named, counting the time the answer took', () => {
+  const w = confirmationWindowMs(3_000);
+  const peers = [
+    { peer: 'b', confirmedSentMsAgo: null },
+    { peer: 'c', confirmedSentMsAgo: w - 100 },
+  ];
+  assert.equal(confirmingPeer(peers, 50, 3_000), 'c');
+  assert.equal(confirmingPeer(peers, 100, 3_000), null, 'the echo plus the answer time is outside the window');
 });

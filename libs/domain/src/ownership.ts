@@ -29,12 +29,44 @@ export function peerConfirms(agoMs: number | null, heartbeatTimeoutMs: number, t
   return agoMs !== null && agoMs < confirmationWindowMs(heartbeatTimeoutMs, t);
 }
 
-/** Must this node fence its pools now? */
+/**
+ * The self-fence of a node, in two steps (host-executor's fencer asks these every tick).
+ *
+ * `shouldVerify` (every tick), the rules in order:
+ *  1. a tick that comes more than `stallMs` after the previous one finds a process that was
+ *     stalled (CPU starvation): renewals may be waiting unread — look again next tick;
+ *  2. nothing to fence: no witness ever reached (`armed` false: a cluster without one never
+ *     fences, and nobody takes its pools), the pools kept on disk not yet checked against what is
+ *     imported, or no managed pool held;
+ *  3. the last acknowledged renewal was sent less than `fenceAfterMs` ago: keep;
+ *  4. otherwise verify: one last renewal and the peers' confirmation, at the same time.
+ *
+ * `mustFence` (after verifying): fence unless the lease is fresh again or a peer confirms one of
+ * our heartbeats recent enough that it cannot declare us down before we would have fenced.
+ */
+export type FenceCheck = 'keep' | 'stalled' | 'verify';
+
+/** A tick later than this after the previous one means the process was stalled, not the witness lost. */
+export const FENCE_STALL_MS = 400;
+
+export function shouldVerify(input: { tickLagMs: number; armed: boolean; reconciled: boolean; heldPools: number; sinceLastAckedRenewalSentMs: number }, t: FailoverTimings = FAILOVER_TIMINGS): FenceCheck {
+  if (input.tickLagMs > FENCE_STALL_MS) return 'stalled';
+  if (!input.armed || !input.reconciled || input.heldPools === 0) return 'keep';
+  if (input.sinceLastAckedRenewalSentMs < t.fenceAfterMs) return 'keep';
+  return 'verify';
+}
+
+/** Must this node fence its pools now? `confirmedSentMsAgo`: per peer, the age of our newest heartbeat it echoed (plus the time the answer took). */
 export function mustFence(input: { armed: boolean; sinceLastAckedRenewalSentMs: number; confirmedSentMsAgo: Array<number | null>; heartbeatTimeoutMs: number | null }, t: FailoverTimings = FAILOVER_TIMINGS): boolean {
   if (!input.armed || input.sinceLastAckedRenewalSentMs < t.fenceAfterMs) return false;
   if (input.heartbeatTimeoutMs === null) return true;
   const timeout = input.heartbeatTimeoutMs;
   return !input.confirmedSentMsAgo.some((a) => peerConfirms(a, timeout, t));
+}
+
+/** The first peer whose echo keeps this node from fencing (for the log), or null. */
+export function confirmingPeer(peers: ReadonlyArray<{ peer: string; confirmedSentMsAgo: number | null }>, answerMs: number, heartbeatTimeoutMs: number, t: FailoverTimings = FAILOVER_TIMINGS): string | null {
+  return peers.find((p) => peerConfirms(p.confirmedSentMsAgo === null ? null : p.confirmedSentMsAgo + answerMs, heartbeatTimeoutMs, t))?.peer ?? null;
 }
 
 /** May a peer take over the pools of a node it has not heard? */

@@ -7,3 +7,5 @@ export * from './byte-stream';
 export * from './event-publisher';
 export * from './ordered-events';
 export * from './leader-election';
+export * from './kv-records';
+export * from './durable-consumer';

@@ -58,22 +58,30 @@ export function bindKv(nc: NatsConnection, bucket: string, timeoutMs = 5_000): P
   return nc.jetstream({ timeout: timeoutMs }).views.kv(bucket, { bindOnly: true });
 }
 
-export async function provisionKv(nc: NatsConnection, buckets: readonly KvBucketDeclaration[]): Promise<Map<string, KV>> {
-  const js = nc.jetstream();
+/**
+ * Declare KV buckets idempotently. Replicas are lowered when the JetStream domain has fewer
+ * servers (single-server dev setups) — except for a bucket placed by server tags (the witness's):
+ * without such a server it cannot exist, and that error is thrown.
+ */
+export async function provisionKv(nc: NatsConnection, buckets: readonly KvBucketDeclaration[], timeoutMs = 5_000): Promise<Map<string, KV>> {
+  const js = nc.jetstream({ timeout: timeoutMs });
   const out = new Map<string, KV>();
   for (const b of buckets) {
-    for (let replicas = b.replicas; replicas >= 1; replicas--) {
+    const lowest = b.placementTags?.length ? b.replicas : 1;
+    for (let replicas = b.replicas; replicas >= lowest; replicas--) {
       try {
         const kv = await js.views.kv(b.bucket, {
           description: b.description,
           history: b.history,
           replicas,
           ttl: b.maxAgeSeconds * 1000,
+          storage: b.memory ? StorageType.Memory : StorageType.File,
+          ...(b.placementTags?.length ? { placement: { cluster: '', tags: b.placementTags } } : {}),
         });
         out.set(b.bucket, kv);
         break;
       } catch (err) {
-        if (replicas > 1 && isReplicaError(err)) continue;
+        if (replicas > lowest && isReplicaError(err)) continue;
         throw err;
       }
     }
@@ -162,54 +170,5 @@ export async function waitForStreamLeader(nc: NatsConnection, server: string, ti
       if (performance.now() - t0 > timeoutMs) throw new Error(`stream ${s} is led by ${leader ?? 'nobody'}, not ${server}, after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 500));
     }
-  }
-}
-
-export interface FollowKvOptions {
-  /** Checked between entries and before each new watch: true ends the follow. */
-  stopped: () => boolean;
-  /** Pause before a watch that ended or failed is opened again. */
-  retryMs?: number;
-  /** Told why a watch ended (a lost server, a stream leader change). */
-  onError?: (err: Error) => void;
-  /**
-   * Open the watch afresh this often even when it seems well: a watch whose consumer was lost
-   * in a stream leader change can stay silent without ending, and a new one replays every
-   * current value, so nothing is missed for longer than this.
-   */
-  reopenEveryMs?: number;
-}
-
-/**
- * Follow the keys of a KV bucket matching `key`: one long-lived watch (the current values
- * first, then each change), opened again after `retryMs` whenever it ends. `onChange` gets the
- * key and its value, or null when the key was deleted or purged. No consumer is created per
- * read, so a reader on a hot path costs nothing while a stream elects its leader.
- */
-export async function followKv(nc: NatsConnection, bucket: string, key: string, onChange: (key: string, value: string | null) => void, opts: FollowKvOptions): Promise<void> {
-  while (!opts.stopped()) {
-    try {
-      const kv = await bindKv(nc, bucket);
-      const it = await kv.watch({ key });
-      let reopened = false;
-      const reopen = opts.reopenEveryMs
-        ? setTimeout(() => {
-            reopened = true;
-            it.stop();
-          }, opts.reopenEveryMs)
-        : undefined;
-      try {
-        for await (const e of it) {
-          if (opts.stopped()) break;
-          onChange(e.key, e.operation === 'PUT' && e.value.length > 0 ? e.string() : null);
-        }
-      } finally {
-        clearTimeout(reopen);
-      }
-      if (reopened) continue; // ended on purpose: open the next one at once
-    } catch (err) {
-      opts.onError?.(err as Error);
-    }
-    await new Promise((r) => setTimeout(r, opts.retryMs ?? 1_000));
   }
 }

@@ -1,6 +1,8 @@
 import type { KV } from 'nats';
+import { LEADER_LEASE_RECORD, type LeaderLease } from '@tandem/contracts';
 import { decideLease, validateTimings, type LeaseObservation, type LeaseTimings } from '@tandem/domain';
 import { kvCompareAndSet } from './jetstream';
+import { parseRecord } from './kv-records';
 
 /**
  * One active instance of a service per cluster: a lease in a KV bucket, renewed with
@@ -36,7 +38,7 @@ export class LeaderElection {
     clearInterval(this.timer);
     if (this.leader && this.obs) {
       // hand over at once: delete only if we still hold it
-      await kvCompareAndSet(this.kv, this.key, new TextEncoder().encode(JSON.stringify({ holder: null })), this.obs.revision, 0).catch(() => undefined);
+      await kvCompareAndSet(this.kv, this.key, encodeLease({ holder: null }), this.obs.revision, 0).catch(() => undefined);
     }
     this.set(false);
   }
@@ -55,12 +57,9 @@ export class LeaderElection {
       return;
     }
     if (!this.obs || this.obs.revision !== e.revision) {
-      let holder: string | null = null;
-      try {
-        holder = (JSON.parse(new TextDecoder().decode(e.value)) as { holder: string | null }).holder;
-      } catch {
-        holder = null;
-      }
+      // a malformed lease names no holder: it is taken over like one that went silent
+      const r = parseRecord(LEADER_LEASE_RECORD, this.key, e.string());
+      const holder = r.ok ? r.value.holder : null;
       this.obs = { holder, revision: e.revision, seenAt: now };
     }
   }
@@ -86,7 +85,7 @@ export class LeaderElection {
         this.set(false);
         return;
       }
-      const value = new TextEncoder().encode(JSON.stringify({ holder: this.me }));
+      const value = encodeLease({ holder: this.me });
       const r = await kvCompareAndSet(this.kv, this.key, value, d.revision, 0).catch(() => null);
       if (r?.ok) {
         this.lastRenewOk = performance.now();
@@ -102,4 +101,8 @@ export class LeaderElection {
       this.busy = false;
     }
   }
+}
+
+function encodeLease(lease: LeaderLease): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(LEADER_LEASE_RECORD.schema.parse(lease)));
 }

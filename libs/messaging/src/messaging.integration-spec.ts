@@ -4,17 +4,29 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
-import { Events, eventEnvelopeSchema, type StreamDeclaration } from '@tandem/contracts';
+import { z } from 'zod';
+import { ErrorCode, Events, TandemError, eventEnvelopeSchema, type KvRecordDeclaration, type StreamDeclaration } from '@tandem/contracts';
+import { waitFor, withTimeout } from '@tandem/util';
 import { startTelemetry } from '@tandem/telemetry';
 import { connectNats } from './connection';
 import { EventPublisher } from './event-publisher';
-import { followKv, kvCompareAndSet, kvKeys, provisionKv, provisionStreams } from './jetstream';
+import { kvCompareAndSet, kvKeys, provisionKv, provisionStreams } from './jetstream';
+import { KvRecordStore, followRecords } from './kv-records';
 import { LeaderElection } from './leader-election';
 import { receiveByteStream, sendByteStream } from './byte-stream';
 
 /** Against the real NATS JetStream server on this machine (127.0.0.1:4222, or TANDEM_TEST_NATS_URL). */
 const URL = process.env.TANDEM_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const run = randomBytes(4).toString('hex');
+
+/** Assert `check` every 50 ms for `ms`: a deliberate "nothing else happens meanwhile" period. */
+async function holdsFor(ms: number, check: () => boolean, what: string): Promise<void> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    assert.ok(check(), what);
+    await sleep(50);
+  }
+}
 let nc: NatsConnection;
 
 before(async () => {
@@ -55,45 +67,72 @@ test('KV compare-and-set: a stale revision is rejected, never overwritten', asyn
   assert.equal(new TextDecoder().decode((await kv.get('lease'))!.value), 'c');
 });
 
-test('followKv: current values first, then every put and delete of matching keys, until stopped', async () => {
-  const kv = (await provisionKv(nc, [{ bucket: `it-${run}`, description: 'test', history: 5, replicas: 1, maxAgeSeconds: 0 }])).get(`it-${run}`)!;
-  await kv.put('pool.one', 'v1');
-  await kv.put('other.x', 'ignored');
-  const seen: Array<[string, string | null]> = [];
+/** A record kind of this test's own, in its own bucket. */
+const testRecord = (bucket: string, prefix = 'pool'): KvRecordDeclaration<{ v: string }> => ({
+  name: 'test record',
+  bucket: { bucket, description: 'test', history: 5, replicas: 1, maxAgeSeconds: 0 },
+  schema: z.object({ v: z.string() }).strict(),
+  key: (id) => `${prefix}.${id}`,
+  keyFilter: `${prefix}.*`,
+  idOf: (key) => (key.startsWith(`${prefix}.`) ? key.slice(prefix.length + 1) : null),
+});
+
+test('KvRecordStore: compare-and-set writes of validated records; a malformed stored value is an error naming it, never a record', async () => {
+  const decl = testRecord(`it-${run}`);
+  const kv = (await provisionKv(nc, [decl.bucket])).get(`it-${run}`)!;
+  const store = new KvRecordStore(nc, decl);
+  const created = await store.put('s1', { v: 'one' }, 0);
+  assert.ok(created.ok);
+  assert.deepEqual(await store.put('s1', { v: 'dup' }, 0), { ok: false, reason: 'conflict' });
+  assert.deepEqual((await store.get('s1'))?.value, { v: 'one' });
+  await assert.rejects(store.put('s1', { v: 1 } as unknown as { v: string }, created.ok ? created.revision : 0), (e: unknown) => e instanceof TandemError && /refusing to write a malformed test record s1/.test(e.message));
+  assert.deepEqual((await store.get('s1'))?.value, { v: 'one' }, 'the refused write changed nothing');
+  await kv.put('pool.bad', '{"v": 42}');
+  await assert.rejects(store.get('bad'), (e: unknown) => e instanceof TandemError && e.code === ErrorCode.Internal && /test record pool\.bad is malformed: v:/.test(e.message));
+  await kv.put('pool.notjson', 'not json');
+  await assert.rejects(store.get('notjson'), /test record pool\.notjson is not JSON/);
+  assert.equal(await store.get('nothing'), null);
+});
+
+test('followRecords: current records first, then every put and delete of the kind, malformed values skipped and reported, until stopped', async () => {
+  const decl = testRecord(`it-${run}`, 'fol');
+  const kv = (await provisionKv(nc, [decl.bucket])).get(`it-${run}`)!;
+  await kv.put('fol.one', '{"v":"v1"}');
+  await kv.put('other.x', '{"v":"ignored"}');
+  const seen: Array<[string, { v: string } | null]> = [];
+  const errors: string[] = [];
   let stopped = false;
-  const done = followKv(nc, `it-${run}`, 'pool.*', (k, v) => seen.push([k, v]), { stopped: () => stopped, retryMs: 50 });
-  const until = async (n: number) => {
-    for (let i = 0; i < 100 && seen.length < n; i++) await sleep(20);
-  };
-  await until(1);
-  await kv.put('pool.two', 'v2');
-  await kv.delete('pool.one');
-  await until(3);
+  let caughtUp = 0;
+  const done = followRecords(nc, decl, (id, value) => seen.push([id, value]), { stopped: () => stopped, retryMs: 50, onError: (e) => errors.push(e.message), onCaughtUp: () => caughtUp++ });
+  await waitFor(() => seen.length >= 1 && caughtUp >= 1, { timeoutMs: 5_000, what: 'the current record and the end of the replay' });
+  await kv.put('fol.two', '{"v":"v2"}');
+  await kv.put('fol.bad', '{"v":2}');
+  await kv.delete('fol.one');
+  await waitFor(() => seen.length >= 3, { timeoutMs: 5_000, what: 'a put and a delete' });
   assert.deepEqual(seen, [
-    ['pool.one', 'v1'],
-    ['pool.two', 'v2'],
-    ['pool.one', null],
+    ['one', { v: 'v1' }],
+    ['two', { v: 'v2' }],
+    ['one', null],
   ]);
+  assert.ok(errors.some((e) => /test record fol\.bad is malformed/.test(e)), errors.join('; '));
   stopped = true;
-  await kv.put('pool.three', 'after stop'); // the watch sees one more entry, checks stopped, ends
-  await Promise.race([done, sleep(3_000).then(() => assert.fail('followKv did not end after stopped'))]);
+  await kv.put('fol.three', '{"v":"after stop"}'); // the watch sees one more entry, checks stopped, ends
+  await withTimeout(done, 3_000, 'followRecords did not end after stopped');
   assert.equal(seen.length, 3, 'nothing delivered after stopped');
 });
 
-test('followKv with reopenEveryMs: each new watch replays the current values, changes after a reopen still arrive', async () => {
-  const kv = (await provisionKv(nc, [{ bucket: `it-${run}`, description: 'test', history: 5, replicas: 1, maxAgeSeconds: 0 }])).get(`it-${run}`)!;
-  await kv.put('re.a', 'a1');
-  const seen: Array<[string, string | null]> = [];
+test('followRecords with reopenEveryMs: each new watch replays the current records, changes after a reopen still arrive', async () => {
+  const decl = testRecord(`it-${run}`, 're');
+  const kv = (await provisionKv(nc, [decl.bucket])).get(`it-${run}`)!;
+  await kv.put('re.a', '{"v":"a1"}');
+  const seen: Array<[string, { v: string } | null]> = [];
   let stopped = false;
-  const done = followKv(nc, `it-${run}`, 're.*', (k, v) => seen.push([k, v]), { stopped: () => stopped, retryMs: 50, reopenEveryMs: 300 });
-  await sleep(1_000); // about three watches
-  const replays = seen.filter(([k, v]) => k === 're.a' && v === 'a1').length;
-  assert.ok(replays >= 2, `re.a replayed by each new watch: ${replays}`);
-  await kv.put('re.b', 'b1');
-  for (let i = 0; i < 100 && !seen.some(([k]) => k === 're.b'); i++) await sleep(20);
-  assert.ok(seen.some(([k, v]) => k === 're.b' && v === 'b1'), 'a change after reopening arrives');
+  const done = followRecords(nc, decl, (id, value) => seen.push([id, value]), { stopped: () => stopped, retryMs: 50, reopenEveryMs: 300 });
+  await waitFor(() => seen.filter(([k, v]) => k === 'a' && v?.v === 'a1').length >= 2, { timeoutMs: 5_000, what: 're.a replayed by each new watch' });
+  await kv.put('re.b', '{"v":"b1"}');
+  await waitFor(() => seen.some(([k, v]) => k === 'b' && v?.v === 'b1'), { timeoutMs: 5_000, what: 'a change after reopening' });
   stopped = true;
-  await Promise.race([done, sleep(3_000).then(() => assert.fail('followKv did not end after stopped'))]);
+  await withTimeout(done, 3_000, 'followRecords did not end after stopped');
 });
 
 test('kvKeys lists the keys matching a pattern without a consumer (a deleted key may stay listed as its tombstone)', async () => {
@@ -115,20 +154,17 @@ test('leader election: one leader; a standby takes over only after the lease wen
   const a = new LeaderElection(kv, 'leader.x', 'a', timings);
   const b = new LeaderElection(kv, 'leader.x', 'b', timings);
   a.start();
-  await sleep(300);
+  await waitFor(() => a.isLeader, { timeoutMs: 3_000, what: 'a to take the free lease' });
   b.start();
-  for (let i = 0; i < 10; i++) {
-    await sleep(100);
-    assert.ok(!(a.isLeader && b.isLeader), 'never two leaders');
-  }
+  // b stands by for as long as a renews: checked for several takeover periods
+  await holdsFor(timings.takeoverMs * 1.5, () => a.isLeader && !b.isLeader, 'a stays the only leader while it renews');
   assert.equal(a.isLeader, true);
   assert.equal(b.isLeader, false);
   // a dies without handing over (timer stopped, lease not released)
   (a as unknown as { timer: NodeJS.Timeout }).timer && clearInterval((a as unknown as { timer: NodeJS.Timeout }).timer);
   const t0 = performance.now();
-  while (!b.isLeader && performance.now() - t0 < 5_000) await sleep(50);
+  await waitFor(() => b.isLeader, { timeoutMs: 5_000, intervalMs: 20, what: 'b to take over the silent lease' });
   const waited = performance.now() - t0;
-  assert.equal(b.isLeader, true);
   assert.ok(waited >= timings.takeoverMs - 150, `took over after ${Math.round(waited)} ms, not before the takeover time`);
   await b.stop();
 });
@@ -139,7 +175,7 @@ test('events are published durably with a valid envelope and trace context', asy
   const sub = nc.subscribe(`tandem.evt.node.it-${run}.>`, { callback: (_e, m) => got.push(JSON.parse(new TextDecoder().decode(m.data))) });
   await provisionStreams(await nc.jetstreamManager(), [{ name: 'TANDEM_EVENTS', subjects: ['tandem.evt.>'], description: 'events', maxAgeSeconds: 3600, replicas: 1, duplicateWindowSeconds: 60 }]);
   const env = await pub.publish(Events.nodeServiceStarted, `it-${run}`, { service: 'heartbeat', version: '0' });
-  await sleep(200);
+  await waitFor(() => got.length >= 1, { timeoutMs: 3_000, what: 'the event on its subject' });
   sub.unsubscribe();
   assert.equal(got.length, 1);
   const parsed = eventEnvelopeSchema.parse(got[0]);

@@ -16,6 +16,11 @@ export interface RpcRoute {
   subject: string;
   /** Handler pattern for a concrete subject, or null to ignore it. */
   patternOf: (subject: string) => string | null;
+  /**
+   * Served only while this says so (e.g. while this node holds the resource-manager lease): the
+   * route is subscribed when it turns true and unsubscribed when it turns false. Always served when absent.
+   */
+  activeWhile?: { onChange(listener: (active: boolean) => void): void };
 }
 
 export interface NatsRpcServerOptions {
@@ -30,7 +35,7 @@ export interface NatsRpcServerOptions {
  * Answer one request: validate it against `schema`, run `handler` inside a span that continues
  * the caller's trace, reply with a Reply envelope (typed error on failure).
  */
-export async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data: unknown) => Promise<unknown>) | null, schema?: ZodTypeAny): Promise<void> {
+async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data: unknown) => Promise<unknown>) | null, schema?: ZodTypeAny): Promise<void> {
   const parent = contextFromHeaders(msg.headers);
   const span = trace.getTracer('tandem.rpc').startSpan(`rpc ${pattern ?? msg.subject}`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination': msg.subject } }, parent);
   const reply = await context.with(trace.setSpan(parent, span), async (): Promise<Reply<unknown>> => {
@@ -67,22 +72,36 @@ export async function serveRpcMessage(msg: Msg, pattern: string | null, handler:
  * Replies are `Reply<T>` envelopes; every request is a span continuing the caller's trace.
  */
 export class NatsRpcServer extends Server implements CustomTransportStrategy {
-  private subs: Subscription[] = [];
+  private readonly subs = new Map<RpcRoute, Subscription>();
 
   constructor(private readonly options: NatsRpcServerOptions) {
     super();
   }
 
   listen(callback: (...optionalParams: unknown[]) => unknown): void {
-    const nc = this.options.connection;
     for (const route of this.options.routes) {
-      const sub = nc.subscribe(route.subject, { queue: this.options.queue });
-      this.subs.push(sub);
-      void (async () => {
-        for await (const msg of sub) void this.handle(route, msg);
-      })();
+      if (!route.activeWhile) {
+        this.subscribe(route);
+        continue;
+      }
+      route.activeWhile.onChange((active) => {
+        const sub = this.subs.get(route);
+        if (active && !sub) this.subscribe(route);
+        else if (!active && sub) {
+          sub.unsubscribe();
+          this.subs.delete(route);
+        }
+      });
     }
     callback();
+  }
+
+  private subscribe(route: RpcRoute): void {
+    const sub = this.options.connection.subscribe(route.subject, { queue: this.options.queue });
+    this.subs.set(route, sub);
+    void (async () => {
+      for await (const msg of sub) void this.handle(route, msg);
+    })();
   }
 
   private async handle(route: RpcRoute, msg: Msg): Promise<void> {
@@ -92,8 +111,8 @@ export class NatsRpcServer extends Server implements CustomTransportStrategy {
   }
 
   async close(): Promise<void> {
-    for (const s of this.subs) s.unsubscribe();
-    this.subs = [];
+    for (const s of this.subs.values()) s.unsubscribe();
+    this.subs.clear();
   }
 
   on(): void {

@@ -12,8 +12,8 @@ export interface ServiceDefinition {
   service: ServiceName;
   /** The app's root module, given the service context. */
   module: (ctx: ServiceContext) => DynamicModule;
-  /** NATS request/reply routes served by @MessagePattern handlers. */
-  rpc?: (ctx: ServiceContext) => { routes: RpcRoute[]; schemas?: Record<string, ZodTypeAny> };
+  /** NATS request/reply routes served by @MessagePattern handlers (given the app, for routes served only while something holds, e.g. a lease). */
+  rpc?: (ctx: ServiceContext, app: INestApplication) => { routes: RpcRoute[]; schemas?: Record<string, ZodTypeAny> };
   /** Extra configuration to validate before anything starts (throws ConfigError). */
   readConfig?: () => unknown;
   /** Called after the HTTP server listens. */
@@ -67,7 +67,7 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
   });
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   if (def.rpc) {
-    const rpc = def.rpc(ctx);
+    const rpc = def.rpc(ctx, app);
     app.useGlobalFilters(new RpcPassthroughFilter(app.getHttpAdapter()));
     app.connectMicroservice({ strategy: new NatsRpcServer({ connection: nc, routes: rpc.routes, schemas: rpc.schemas }) }, { inheritAppConfig: true });
     await app.startAllMicroservices();

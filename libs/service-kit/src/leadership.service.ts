@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { LEASES_BUCKET } from '@tandem/contracts';
+import { LEADER_LEASE_RECORD } from '@tandem/contracts';
 import { LeaderElection, bindKv } from '@tandem/messaging';
 import { ReadinessService } from './readiness.service';
 import { SERVICE_CONTEXT, type ServiceContext } from './tokens';
@@ -30,8 +30,8 @@ export class LeadershipService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    const kv = await bindKv(this.ctx.nc, LEASES_BUCKET.bucket);
-    this.election = new LeaderElection(kv, `leader.${this.ctx.service}`, this.ctx.config.nodeId, { renewMs: 1_000, fenceMs: 4_000, takeoverMs: 6_000 }, (leader) => {
+    const kv = await bindKv(this.ctx.nc, LEADER_LEASE_RECORD.bucket.bucket);
+    this.election = new LeaderElection(kv, LEADER_LEASE_RECORD.key(this.ctx.service), this.ctx.config.nodeId, { renewMs: 1_000, fenceMs: 4_000, takeoverMs: 6_000 }, (leader) => {
       this.logger.log(leader ? `${this.ctx.service} active (leader) on this node` : `${this.ctx.service} standby on this node`);
       for (const l of this.listeners) l(leader);
     });

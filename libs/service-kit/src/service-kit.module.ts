@@ -1,5 +1,5 @@
 import { DynamicModule, Global, Inject, Logger, Module, OnApplicationShutdown, OnModuleInit, BeforeApplicationShutdown } from '@nestjs/common';
-import { EventPublisher, HostClient, OrderedEvents } from '@tandem/messaging';
+import { EventPublisher, HeartbeatClient, HostClient, OrderedEvents, ResourceManagerClient } from '@tandem/messaging';
 import { HealthController } from './health.controller';
 import { ReadinessService } from './readiness.service';
 import { NATS_CONNECTION, SERVICE_CONTEXT, type ServiceContext } from './tokens';
@@ -24,11 +24,14 @@ export class ServiceKitModule implements OnModuleInit, BeforeApplicationShutdown
         { provide: NATS_CONNECTION, useValue: ctx.nc },
         ReadinessService,
         { provide: EventPublisher, useFactory: () => new EventPublisher(ctx.nc, ctx.config.clusterId, `${ctx.service}@${ctx.config.nodeId}`) },
+        // one typed client per service
         { provide: HostClient, useFactory: () => new HostClient(ctx.nc) },
+        { provide: HeartbeatClient, useFactory: () => new HeartbeatClient(ctx.nc) },
+        { provide: ResourceManagerClient, useFactory: () => new ResourceManagerClient(ctx.nc) },
         // events that must not hold up the caller: published in order, retried for about a minute
         { provide: OrderedEvents, useFactory: (p: EventPublisher) => new OrderedEvents(ctx.nc, p, new Logger('events')), inject: [EventPublisher] },
       ],
-      exports: [SERVICE_CONTEXT, NATS_CONNECTION, ReadinessService, EventPublisher, HostClient, OrderedEvents],
+      exports: [SERVICE_CONTEXT, NATS_CONNECTION, ReadinessService, EventPublisher, HostClient, HeartbeatClient, ResourceManagerClient, OrderedEvents],
     };
   }
 

@@ -16,3 +16,4 @@ export { observerConnection } from './observer';
 export type { TestbedErrorCode } from './errors';
 export { NETWORKS, NETWORK_NAMES, ROOT_ADMIN_IP, SERVICES, DEFAULT_ROOT, RUN_DIR } from './layout';
 export { TESTBED_ADMIN_PASSWORD } from './services';
+export { startIsolatedNode, type IsolatedNode } from './isolated-node';

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, copyFileSyn
 import { join, resolve } from 'node:path';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '@tandem/util';
 
 /**
  * One storage node on its own, for integration tests of host-executor: a network namespace
@@ -23,17 +24,8 @@ export interface IsolatedNode {
   stop(): Promise<void>;
 }
 
-const REPO = resolve(__dirname, '..', '..', '..');
+const REPO = resolve(__dirname, '..', '..', '..', '..'); // dist/libs/testbed/src → the repository
 const run = (argv: string[], reject = true) => execa(argv[0], argv.slice(1), { reject, timeout: 30_000 });
-
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 export function tcpOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -112,10 +104,10 @@ export async function startIsolatedNode(name: string, opts: { startExecutor?: bo
   };
 
   spawnLogged(enter(['zfs-fuse', '--no-daemon', '--pidfile', join(root, 'zfs-fuse.pid')]), 'zfs-fuse.log');
-  await waitFor('zfs-fuse', async () => (await run(enter(['zpool', 'list']), false)).exitCode === 0);
+  await waitFor(async () => (await run(enter(['zpool', 'list']), false)).exitCode === 0, { timeoutMs: 30_000, intervalMs: 200, what: 'zfs-fuse answering zpool list' });
   spawnLogged(enter(['nats-server', '-a', '0.0.0.0', '-p', '4222', '-js', '-sd', join(root, 'nats'), '--server_name', `it-${tag}`]), 'nats.log');
   const natsUrl = 'nats://10.77.6.2:4222';
-  await waitFor('nats-server', () => tcpOpen('10.77.6.2', 4222));
+  await waitFor(() => tcpOpen('10.77.6.2', 4222), { timeoutMs: 30_000, intervalMs: 200, what: 'nats-server listening on 10.77.6.2:4222' });
 
   const nodeId = `it-${tag}`;
   let executor: ResultPromise | undefined;
@@ -129,7 +121,7 @@ export async function startIsolatedNode(name: string, opts: { startExecutor?: bo
       TANDEM_CLUSTER_ID: 'it',
       NO_COLOR: '1',
     });
-    await waitFor('host-executor ready', async () => (await fetch('http://10.77.6.2:9101/health/ready')).status === 200, 60_000).catch((err) => {
+    await waitFor(async () => (await fetch('http://10.77.6.2:9101/health/ready')).status === 200, { timeoutMs: 60_000, intervalMs: 200, what: 'host-executor ready' }).catch((err) => {
       throw new Error(`${(err as Error).message}\n${readFileSync(join(root, 'host-executor.log'), 'utf8').slice(-3000)}`);
     });
   };

@@ -1,0 +1,144 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Events, FAILOVER_TIMINGS as T } from '@tandem/contracts';
+import { confirmingPeer, mustFence, shouldVerify } from '@tandem/domain';
+import { HeartbeatClient, OrderedEvents } from '@tandem/messaging';
+import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { withTimeout } from '@tandem/util';
+import { NetworkService } from '../network.service';
+import { ShareService } from '../share.service';
+import { ZfsService } from '../zfs.service';
+import { HardFencer } from './hard-fencer.service';
+import { HeldPools } from './held-pools.service';
+import { LeaseRenewer } from './lease-renewer.service';
+
+const now = () => performance.now();
+
+/** What the peers confirm of this node, as its heartbeat service reports it (null: it did not answer). */
+export interface PeerConfirmations {
+  heartbeatTimeoutMs: number;
+  /** How long asking took (added to each echo's age: the echo is at least that old). */
+  answerMs: number;
+  peers: Array<{ peer: string; confirmedSentMsAgo: number | null }>;
+}
+
+/**
+ * The self-fence (DESIGN: the safety invariant, rule 2). Every 100 ms it asks the rules
+ * (`shouldVerify`, `mustFence` in libs/domain) whether this node must stop its pools: a node whose
+ * newest acknowledged lease renewal was sent more than `fenceAfterMs` ago, and that no peer
+ * confirms hearing recently enough, stops every managed pool it runs at once — floating IPs down,
+ * shares down, a forced export bounded in time, and the harder fence when that does not finish.
+ * A peer takes a pool over only after seeing the lease unchanged for longer than all of that.
+ */
+@Injectable()
+export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('self-fence');
+  private timer?: NodeJS.Timeout;
+  private lastTick = now();
+  private fencing = false;
+  private keptBy: string | null = null;
+  private stopped = false;
+
+  constructor(
+    @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'config'>,
+    @Inject(LeaseRenewer) private readonly lease: Pick<LeaseRenewer, 'armed' | 'sinceLastAckedRenewalSentMs' | 'renewOnce'>,
+    @Inject(HeldPools) private readonly held: Pick<HeldPools, 'reconciled' | 'size' | 'entries' | 'fenced'>,
+    @Inject(HardFencer) private readonly hard: Pick<HardFencer, 'fence'>,
+    @Inject(NetworkService) private readonly net: Pick<NetworkService, 'remove'>,
+    @Inject(ShareService) private readonly shares: Pick<ShareService, 'stopPool'>,
+    @Inject(ZfsService) private readonly zfs: Pick<ZfsService, 'fenceExport'>,
+    @Inject(HeartbeatClient) private readonly heartbeat: Pick<HeartbeatClient, 'view'>,
+    @Inject(OrderedEvents) private readonly events: Pick<OrderedEvents, 'publish'>,
+  ) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => void this.tick(), 100);
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+
+  /** One check. Exposed for tests, which drive it with their own leases and pools. */
+  async tick(): Promise<'keep' | 'stalled' | 'kept-by-renewal' | 'kept-by-peer' | 'fenced' | 'busy'> {
+    const t = now();
+    const lag = t - this.lastTick;
+    this.lastTick = t;
+    if (this.stopped || this.fencing) return 'busy';
+    const check = shouldVerify({ tickLagMs: lag, armed: this.lease.armed, reconciled: this.held.reconciled, heldPools: this.held.size, sinceLastAckedRenewalSentMs: this.lease.sinceLastAckedRenewalSentMs() });
+    if (check !== 'verify') {
+      if (check === 'keep') this.keptBy = null;
+      return check;
+    }
+    this.fencing = true;
+    try {
+      const staleFor = this.lease.sinceLastAckedRenewalSentMs();
+      // one last renewal and the peers' confirmation, at the same time
+      const [, seen] = await Promise.all([this.lease.renewOnce(), this.confirmations()]);
+      const must = mustFence({
+        armed: this.lease.armed,
+        sinceLastAckedRenewalSentMs: this.lease.sinceLastAckedRenewalSentMs(),
+        confirmedSentMsAgo: seen ? seen.peers.map((p) => (p.confirmedSentMsAgo === null ? null : p.confirmedSentMsAgo + seen.answerMs)) : [],
+        heartbeatTimeoutMs: seen?.heartbeatTimeoutMs ?? null,
+      });
+      if (!must) {
+        const peer = seen && this.lease.sinceLastAckedRenewalSentMs() >= T.fenceAfterMs ? confirmingPeer(seen.peers, seen.answerMs, seen.heartbeatTimeoutMs) : null;
+        if (!peer) return 'kept-by-renewal';
+        if (this.keptBy !== peer) this.logger.warn(`the witness has not acknowledged a renewal for ${Math.round(staleFor)} ms, but ${peer} confirms hearing this node: keeping its pools (${peer} cannot take them over)`);
+        this.keptBy = peer;
+        return 'kept-by-peer';
+      }
+      await this.fence(Math.round(staleFor));
+      return 'fenced';
+    } finally {
+      this.fencing = false;
+    }
+  }
+
+  /** Does a peer confirm hearing our heartbeats? Asked of this node's own heartbeat service. */
+  private async confirmations(): Promise<PeerConfirmations | null> {
+    const t0 = now();
+    try {
+      const v = await this.heartbeat.view(this.ctx.config.nodeId, T.renewTimeoutMs);
+      return { heartbeatTimeoutMs: v.timings.timeoutMs, answerMs: now() - t0, peers: v.peers.map((p) => ({ peer: p.peer, confirmedSentMsAgo: p.confirmedSentMsAgo })) };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Stop every managed pool here: IPs down, then shares, then a bounded forced export, then harder. */
+  private async fence(staleForMs: number): Promise<void> {
+    const started = now();
+    const pools = this.held.entries();
+    this.logger.error(`lost the ownership lease (${staleForMs} ms without the witness, no peer confirms this node): fencing ${pools.map(([p]) => p).join(', ')}`);
+    await Promise.all(
+      pools.flatMap(([, h]) =>
+        h.vips.map((v) =>
+          withTimeout(this.net.remove({ interface: v.interface, address: v.address, prefix: v.prefix }), 200, 'ip del did not finish within 200 ms').catch((err) => this.logger.error(`fence: ${v.address} down failed: ${(err as Error).message}`)),
+        ),
+      ),
+    );
+    await Promise.all(pools.map(([p]) => withTimeout(this.shares.stopPool(p), 300, 'the share services did not stop within 300 ms').catch((err) => this.logger.error(`fence: shares of ${p}: ${(err as Error).message}`))));
+    type Released = 'exported' | 'hard-fence' | 'failed';
+    const results = await Promise.all(
+      pools.map(async ([pool, h]) => {
+        try {
+          await this.zfs.fenceExport(pool, T.exportBoundMs);
+          return { pool, epoch: h.epoch, released: 'exported' as Released, error: null as string | null };
+        } catch (err) {
+          return { pool, epoch: h.epoch, released: 'failed' as Released, error: (err as Error).message };
+        }
+      }),
+    );
+    if (results.some((r) => r.released === 'failed')) {
+      const gone = await this.hard.fence('a pool could not be released in time');
+      for (const r of results) if (r.released === 'failed' && gone) r.released = 'hard-fence';
+    }
+    for (const r of results) {
+      this.held.fenced(r.pool, started);
+      this.logger.error(`fenced ${r.pool}: ${r.released}${r.error ? ` (${r.error})` : ''}`);
+      // told once the cluster can hear it again (the ordered publisher retries for about a minute)
+      this.events.publish(Events.poolFenced, r.pool, { node: this.ctx.config.nodeId, epoch: r.epoch, released: r.released, error: r.error });
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readBaseConfig } from '@tandem/config';
+import { ErrorCode, TandemError, type HaPool } from '@tandem/contracts';
+import type { Step, Takeover } from '@tandem/domain';
+import { FailoverExecutor } from './failover.executor';
+
+/*
+ * The failover executor on its seams: an in-memory pool record store with compare-and-set (as
+ * the KV bucket does it), a host side that records each step it is asked to run (and fails the
+ * ones the test says), and recorders for the activity log and the events.
+ */
+const config = readBaseConfig({ TANDEM_NODE_ID: 'node-b', TANDEM_NATS_URL: 'nats://127.0.0.1:4222' });
+const VIP = { interface: 'cli0', address: '10.77.3.50', prefix: 24 };
+
+function fixture(opts: { failStep?: (s: Step) => TandemError | null } = {}) {
+  const records = new Map<string, { pool: HaPool; revision: number }>();
+  let revision = 10;
+  const pools = {
+    get: async (name: string) => records.get(name) ?? null,
+    put: async (pool: HaPool, rev: number) => {
+      const cur = records.get(pool.name);
+      if ((cur?.revision ?? 0) !== rev) throw new TandemError(ErrorCode.InTransition, `pool ${pool.name} was changed by someone else meanwhile`);
+      records.set(pool.name, { pool, revision: ++revision });
+      return revision;
+    },
+  };
+  const steps: string[] = [];
+  const describe = (s: Step) => `${s.kind}@${s.node}`;
+  const actions = {
+    run: async (_pool: HaPool, list: Step[]) => {
+      for (const s of list) {
+        const err = opts.failStep?.(s);
+        steps.push(`${describe(s)}${err ? ' (fails)' : ''}`);
+        if (err) throw err;
+      }
+    },
+    runAll: async (_pool: HaPool, list: Step[]) => {
+      for (const s of list) steps.push(`${describe(s)} (rollback)`);
+      return [];
+    },
+    mountpoint: async (pool: string) => `/${pool}`,
+  };
+  const activity: string[] = [];
+  const events: Array<{ schema: string; pool: string; data: Record<string, unknown> }> = [];
+  const executor = new FailoverExecutor(
+    { config },
+    pools,
+    actions,
+    { record: async (_a: string, action: string, target: string, result: string) => void activity.push(`${action} ${target} ${result}`) },
+    { publish: (def: { schema: string }, pool: string, data: unknown) => void events.push({ schema: def.schema, pool, data: data as Record<string, unknown> }) },
+  );
+  return { executor, records, steps, activity, events };
+}
+
+const serving = (over: Partial<HaPool> = {}): HaPool => ({
+  name: 'tank', state: 'serving', node: 'node-a', operation: null, reason: null, vips: [VIP], shares: [{ name: 'files', protocol: 'smb', path: '', readOnly: false }], fc: false, epoch: 4, mountpoint: '/tank', updatedAt: '', ...over,
+});
+const takeover = (reason: Takeover['reason']): Takeover => ({ pool: 'tank', action: 'failover', from: 'node-a', to: 'node-b', reason, force: reason === 'node-down' });
+
+test('a lost owner: forced import here under the next epoch, IPs, shares; the record says serving here, failed on the owner; one event with the split', async () => {
+  const f = fixture();
+  f.records.set('tank', { pool: serving(), revision: 1 });
+  await f.executor.takeOver(takeover('node-down'), 4_200, 3_000);
+  assert.deepEqual(f.steps, ['pool.import@node-b', 'ip.add@node-b', 'share.start@node-b']);
+  const rec = f.records.get('tank')!.pool;
+  assert.deepEqual([rec.state, rec.node, rec.epoch, rec.failedOn], ['serving', 'node-b', 5, ['node-a']]);
+  assert.ok(rec.lastFailoverAt, 'the hold-down counts from here');
+  assert.deepEqual(f.activity, ['pool.failover tank started', 'pool.failover tank succeeded']);
+  const ev = f.events.find((e) => e.schema === 'tandem.pool.failed-over/1')!;
+  assert.deepEqual([ev.data.from, ev.data.to, ev.data.reason, ev.data.epoch], ['node-a', 'node-b', 'node-down', 5]);
+  const timings = ev.data.timings as { detectionMs: number; fenceWaitMs: number; totalMs: number };
+  assert.deepEqual([timings.detectionMs, timings.fenceWaitMs], [3_000, 1_200]);
+  assert.ok(timings.totalMs >= 4_200);
+});
+
+test('a live owner (client link down) lets go first, in the fence order, before anything is imported here', async () => {
+  const f = fixture();
+  f.records.set('tank', { pool: serving(), revision: 1 });
+  await f.executor.takeOver(takeover('client-link-down'), 0, 3_000);
+  assert.deepEqual(f.steps, ['ip.remove@node-a', 'share.stop@node-a (rollback)', 'pool.export@node-a', 'pool.import@node-b', 'ip.add@node-b', 'share.start@node-b']);
+});
+
+test('an owner that cannot release the pool keeps it: served there again, nothing imported here', async () => {
+  const f = fixture({ failStep: (s) => (s.kind === 'pool.export' ? new TandemError(ErrorCode.PoolBusy, 'pool is busy') : null) });
+  f.records.set('tank', { pool: serving(), revision: 1 });
+  await f.executor.takeOver(takeover('client-link-down'), 0, 3_000);
+  assert.ok(!f.steps.some((s) => s.endsWith('@node-b')), `nothing on node-b: ${f.steps.join(', ')}`);
+  const rec = f.records.get('tank')!.pool;
+  assert.deepEqual([rec.state, rec.node, rec.epoch], ['serving', 'node-a', 4]);
+  assert.match(rec.reason ?? '', /releasing it on node-a failed/);
+});
+
+test('an import that fails here is rolled back here; the pool is inactive, failed on both nodes, with why', async () => {
+  const f = fixture({ failStep: (s) => (s.kind === 'pool.import' ? new TandemError(ErrorCode.PoolNotImportable, 'no such pool') : null) });
+  f.records.set('tank', { pool: serving(), revision: 1 });
+  await f.executor.takeOver(takeover('node-down'), 4_000, 3_000);
+  const rec = f.records.get('tank')!.pool;
+  assert.deepEqual([rec.state, rec.epoch, rec.failedOn], ['inactive', 5, ['node-a', 'node-b']]);
+  assert.match(rec.reason ?? '', /failover from node-a to node-b failed: .*no such pool/);
+  assert.ok(f.steps.some((s) => s.endsWith('(rollback)')));
+  assert.deepEqual(f.events.map((e) => e.schema), ['tandem.pool.failover-failed/1']);
+});
+
+test('a record that changed meanwhile (another node acted first, or the pool moved) is left alone', async () => {
+  const moved = fixture();
+  moved.records.set('tank', { pool: serving({ node: 'node-c', epoch: 5 }), revision: 1 });
+  await moved.executor.takeOver(takeover('node-down'), 4_000, 3_000);
+  assert.deepEqual([moved.steps, moved.events], [[], []]);
+  // the compare-and-set loses a race: nothing runs
+  const raced = fixture();
+  raced.records.set('tank', { pool: serving(), revision: 1 });
+  const realGet = raced.records.get.bind(raced.records);
+  let first = true;
+  raced.records.get = (k: string) => {
+    const r = realGet(k);
+    if (r && first) {
+      first = false;
+      return { ...r, revision: 0 }; // read before someone else's write
+    }
+    return r;
+  };
+  await raced.executor.takeOver(takeover('node-down'), 4_000, 3_000);
+  assert.deepEqual(raced.steps, []);
+});
+
+test('giving a pool up: inactive with the reason, only while the fresh record still leaves no node', async () => {
+  const f = fixture();
+  f.records.set('tank', { pool: serving({ failedOn: ['node-b'] }), revision: 1 });
+  const d = { pool: 'tank', action: 'inactive' as const, from: 'node-a', reason: 'node-down' as const, why: 'no healthy node left to run it (failed on: node-b, node-a)' };
+  const nodes = [
+    { id: 'node-a', online: true, liveness: 'down' as const, clientLinkUp: null, faultedPools: [] },
+    { id: 'node-b', online: true, liveness: 'up' as const, clientLinkUp: true, faultedPools: [] },
+  ];
+  await f.executor.giveUp(d, nodes);
+  const rec = f.records.get('tank')!.pool;
+  assert.deepEqual([rec.state, rec.failedOn], ['inactive', ['node-b', 'node-a']]);
+  // an operator marked node-b usable meanwhile: the fresh record has a node to go to
+  const g = fixture();
+  g.records.set('tank', { pool: serving({ failedOn: [] }), revision: 1 });
+  await g.executor.giveUp(d, nodes);
+  assert.equal(g.records.get('tank')!.pool.state, 'serving');
+});

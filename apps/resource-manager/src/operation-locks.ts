@@ -1,0 +1,26 @@
+import { Injectable } from '@nestjs/common';
+import { ErrorCode, TandemError } from '@tandem/contracts';
+import { KeyedMutex } from '@tandem/util';
+
+/**
+ * Operations on one pool run one at a time, and so do changes of the cluster: a second one
+ * arriving meanwhile is refused IN_TRANSITION at once (never queued behind a move that may take
+ * a minute).
+ */
+@Injectable()
+export class OperationLocks {
+  private readonly locks = new KeyedMutex();
+
+  pool<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.exclusive(`pool:${name}`, `pool ${name}`, 'pool', fn);
+  }
+
+  cluster<T>(fn: () => Promise<T>): Promise<T> {
+    return this.exclusive('cluster', 'the cluster', 'cluster', fn);
+  }
+
+  private exclusive<T>(key: string, what: string, field: string, fn: () => Promise<T>): Promise<T> {
+    if (this.locks.isBusy(key)) return Promise.reject(new TandemError(ErrorCode.InTransition, `${what} is in transition: another operation on it is running, try again when it is done`, field));
+    return this.locks.run(key, fn);
+  }
+}

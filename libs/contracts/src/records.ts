@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { clusterRecordSchema, type ClusterRecord } from './cluster-ops';
+import { nodeIdSchema } from './names';
+import { haPoolSchema, type HaPool } from './pool-ops';
+import { CLUSTER_BUCKET, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, type KvBucketDeclaration } from './streams';
+
+/**
+ * Every record Tandem keeps in a JetStream KV bucket: its bucket, how its key is spelled, and
+ * its schema. Writers validate before they write, readers parse what they read; a value that does
+ * not parse is never taken for a record. Version 1: add optional fields, never change a meaning.
+ */
+export interface KvRecordDeclaration<T> {
+  /** What the record is, for messages ("pool record", "cluster record"). */
+  name: string;
+  bucket: KvBucketDeclaration;
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>;
+  /** The key of the record with this id. */
+  key(id: string): string;
+  /** A subject filter matching the keys of every record of this kind. */
+  keyFilter: string;
+  /** The id of a key of this kind, or null when the key is not one. */
+  idOf(key: string): string | null;
+}
+
+function prefixed<T>(name: string, bucket: KvBucketDeclaration, prefix: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>, id: z.ZodTypeAny): KvRecordDeclaration<T> {
+  return {
+    name,
+    bucket,
+    schema,
+    key: (v) => `${prefix}.${id.parse(v) as string}`,
+    keyFilter: `${prefix}.*`,
+    idOf: (key) => (key.startsWith(`${prefix}.`) ? key.slice(prefix.length + 1) : null),
+  };
+}
+
+/** An HA pool under cluster control, by pool name. Written only with compare-and-set. */
+export const POOL_RECORD: KvRecordDeclaration<HaPool> = prefixed('pool record', POOLS_BUCKET, 'pool', haPoolSchema, z.string().min(1));
+
+/** The one cluster record (id `cluster`). Written only with compare-and-set. */
+export const CLUSTER_RECORD: KvRecordDeclaration<ClusterRecord> = {
+  name: 'cluster record',
+  bucket: CLUSTER_BUCKET,
+  schema: clusterRecordSchema,
+  key: () => 'cluster',
+  keyFilter: 'cluster',
+  idOf: (key) => (key === 'cluster' ? 'cluster' : null),
+};
+export const CLUSTER_RECORD_ID = 'cluster';
+
+/** A node's ownership lease on the witness (OWNERSHIP_BUCKET), by node id: renewed by the node's host-executor. */
+export const ownershipLeaseSchema = z.object({
+  node: nodeIdSchema,
+  /** Grows with every renewal (a restart starts again from the wall clock in ms). */
+  seq: z.number().int(),
+});
+export type OwnershipLease = z.infer<typeof ownershipLeaseSchema>;
+export const OWNERSHIP_LEASE_RECORD: KvRecordDeclaration<OwnershipLease> = prefixed('ownership lease', OWNERSHIP_BUCKET, 'node', ownershipLeaseSchema, nodeIdSchema);
+
+/** The lease of the one active instance of a service (resource-manager, replication-scheduler), by service name. */
+export const leaderLeaseSchema = z.object({
+  /** The node whose instance is active; null: handed over (the holder stopped). */
+  holder: nodeIdSchema.nullable(),
+});
+export type LeaderLease = z.infer<typeof leaderLeaseSchema>;
+export const LEADER_LEASE_RECORD: KvRecordDeclaration<LeaderLease> = prefixed('leader lease', LEASES_BUCKET, 'leader', leaderLeaseSchema, z.string().regex(/^[a-z][a-z-]*$/));
