@@ -1,8 +1,9 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiPaths, ErrorCode, TandemError, activityQuerySchema, describeZodError } from '@tandem/contracts';
+import { ApiPaths, ErrorCode, TandemError, activityEntrySchema, activityQuerySchema, describeZodError } from '@tandem/contracts';
 import { ActivityLog } from '@tandem/persistence';
-import { ApiProblems, ref } from './openapi';
+import { z } from 'zod';
+import { ApiProblems, schemaOf } from './openapi';
 
 @ApiTags('activity')
 @Controller(ApiPaths.activity.slice(1))
@@ -11,8 +12,8 @@ export class ActivityController {
 
   @Get()
   @ApiOperation({ summary: 'The activity log, newest first: who did what to which target, how it ended, and its trace id' })
-  @ApiQuery({ name: 'limit', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } })
-  @ApiResponse({ status: 200, schema: { type: 'array', items: ref('ActivityEntry') } })
+  @ApiQuery({ name: 'limit', required: false, description: 'How many entries, newest first', schema: schemaOf(activityQuerySchema.shape.limit) })
+  @ApiResponse({ status: 200, schema: schemaOf(z.array(activityEntrySchema)) })
   @ApiProblems(400)
   recent(@Query() query: Record<string, unknown>) {
     const r = activityQuerySchema.safeParse(query);

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { Client } from 'pg';
-import { clusterOpSubject, poolOpSubject, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
+import {rmSubject, type ProblemDetails, type TokenResponse} from '@tandem/contracts';
 
 /**
  * The real api-gateway process against this machine's NATS JetStream and a throwaway Postgres
@@ -74,7 +74,7 @@ const basic = (pw: string) => ({ authorization: `Basic ${Buffer.from(`admin:${pw
 /** Does anything answer pool operations on this NATS (a resource-manager of someone else's run)? */
 async function resourceManagerAnswers(): Promise<boolean> {
   try {
-    await nc.request(poolOpSubject('pool.list'), new TextEncoder().encode('{}'), { timeout: 1_500 });
+    await nc.request(rmSubject('pool.list'), new TextEncoder().encode('{}'), { timeout: 1_500 });
     return true;
   } catch {
     return false;
@@ -84,7 +84,7 @@ async function resourceManagerAnswers(): Promise<boolean> {
 /** Does anything answer cluster operations on this NATS? */
 async function clusterResourceManagerAnswers(): Promise<boolean> {
   try {
-    await nc.request(clusterOpSubject('cluster.status'), new TextEncoder().encode('{}'), { timeout: 1_500 });
+    await nc.request(rmSubject('cluster.status'), new TextEncoder().encode('{}'), { timeout: 1_500 });
     return true;
   } catch {
     return false;
@@ -276,7 +276,7 @@ test('no credentials → 401, a bad body → 400 naming the field, and nothing r
   }
 });
 
-test('with no resource-manager running, an authenticated valid call is 503 problem details', async (t) => {
+test('with no resource-manager running, an authenticated valid call is 503 problem details', async () => {
   assert.equal(await resourceManagerAnswers(), false, 'no resource-manager may answer on the NATS this test uses');
   const token = ((await http('POST', '/api/v1/auth/token', { body: { password: PASSWORD } })).json as TokenResponse).token;
   const moved = assertProblem(await http('POST', '/api/v1/pools/tank/move', { body: { to: 'node-b' }, headers: { authorization: `Bearer ${token}` } }), 503, 'UNAVAILABLE');
@@ -328,7 +328,7 @@ test('the event feed streams what is published on tandem.evt.>', async () => {
   }
 });
 
-test('the CLI against the gateway: errors with clear messages and exit codes', async (t) => {
+test('the CLI against the gateway: errors with clear messages and exit codes', async () => {
   assert.equal(await resourceManagerAnswers(), false, 'no resource-manager may answer on the NATS this test uses');
   const list = await cli(['--json', 'pool', 'list']);
   assert.equal(list.code, 1, list.stderr);
@@ -469,7 +469,7 @@ test('join: a peer that does not listen → 502 naming peer', async () => {
   assert.ok(Date.now() - started < 5_000, 'refused at once, not after the timeout');
 });
 
-test("join: a wrong password for the peer → 401 naming password; the right one reaches the peer's gateway", async (t) => {
+test("join: a wrong password for the peer → 401 naming password; the right one reaches the peer's gateway", async () => {
   // The peer is the second gateway (another admin password); this gateway is asked with its own.
   const wrong = assertProblem(
     await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PASSWORD }, headers: basic(PASSWORD) }),

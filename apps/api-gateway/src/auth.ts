@@ -2,12 +2,12 @@ import { Body, Controller, HttpCode, Inject, Injectable, Logger, Post, Req, SetM
 import { Reflector } from '@nestjs/core';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { ADMIN_USER, ApiPaths, ErrorCode, TOKEN_TTL_MS, TandemError, describeZodError, tokenRequestSchema, type TokenResponse } from '@tandem/contracts';
+import { ADMIN_USER, ApiPaths, ErrorCode, TOKEN_TTL_MS, TandemError, describeZodError, tokenRequestSchema, tokenResponseSchema, type TokenResponse } from '@tandem/contracts';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config';
-import { ApiProblems, ref } from './openapi';
+import { ApiProblems, ref, schemaOf } from './openapi';
 import { passwordMatches, signToken, verifyToken } from './token';
 
-const IS_PUBLIC = 'tandem:public';
+export const IS_PUBLIC = 'tandem:public';
 /** A mutating route that needs no credentials (only the token endpoint). */
 export const Public = () => SetMetadata(IS_PUBLIC, true);
 
@@ -96,7 +96,7 @@ export class AuthController {
     description: `Exchanges the admin password for a signed token valid for ${TOKEN_TTL_MS / 3_600_000} h, accepted by every node's gateway of the cluster. Send it as "Authorization: Bearer <token>" on mutating requests. A wrong password gives 401 and nothing else.`,
   })
   @ApiBody({ schema: ref('TokenRequest') })
-  @ApiResponse({ status: 200, description: 'The token', schema: ref('TokenResponse') })
+  @ApiResponse({ status: 200, description: 'The token', schema: schemaOf(tokenResponseSchema) })
   @ApiProblems(400, 401)
   token(@Body() body: unknown, @Req() req: Request): Promise<TokenResponse> {
     const r = tokenRequestSchema.safeParse(body ?? {});

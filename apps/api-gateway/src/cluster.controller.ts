@@ -9,7 +9,8 @@ import {
   TandemError,
   actorSchema,
   clusterOpRequests,
-  clusterOpSubject,
+  clusterOpResults,
+ 
   describeZodError,
   joinClusterRequestSchema,
   nodeIdSchema,
@@ -19,9 +20,10 @@ import {
   type JoinClusterRequest,
 } from '@tandem/contracts';
 import { inSpan } from '@tandem/telemetry';
+import { ResourceManagerClient } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config';
-import { ApiAuthenticated, ApiProblems, ref } from './openapi';
+import { ApiAuthenticated, ApiProblems, ref, schemaOf } from './openapi';
 import { PeerGateway } from './peer';
 import { ProblemException, problem, problemFromTandemError } from './problem';
 import { askResourceManager, contractRequest, pathParam } from './resource-manager';
@@ -70,6 +72,7 @@ export class ClusterController {
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly rm: ResourceManagerClient,
   ) {}
 
   private get nodeId(): string {
@@ -81,7 +84,7 @@ export class ClusterController {
   }
 
   private forward<O extends ClusterOperation>(op: O, payload: Record<string, unknown>): Promise<ClusterOpResults[O]> {
-    return askResourceManager<ClusterOpResults[O]>(this.ctx.nc, clusterOpSubject(op), op, payload, {
+    return askResourceManager(this.rm, op, payload, {
       timeoutMs: op === 'node.offline' ? NODE_OFFLINE_TIMEOUT_MS : CLUSTER_TIMEOUT_MS,
       check: CHECK,
       attributes: typeof payload.node === 'string' ? { 'tandem.node': payload.node } : {},
@@ -98,7 +101,7 @@ export class ClusterController {
   })
   @ApiHeader({ name: ACTOR_HEADER, required: false, description: 'Who asks, for the activity log (default api@<node>)' })
   @ApiBody({ schema: ref('CreateClusterRequest') })
-  @ApiResponse({ status: 201, description: 'The cluster, with this node as its only member', schema: ref('ClusterRecord') })
+  @ApiResponse({ status: 201, description: 'The cluster, with this node as its only member', schema: schemaOf(clusterOpResults['cluster.create']) })
   @ApiProblems(400, 401, 409, 502, 503, 504)
   create(@Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<ClusterOpResults['cluster.create']> {
     const req = clusterRequest('cluster.create', body, { node: this.nodeId, actor: this.actor(actor) }, { node: `is this gateway's node (${this.nodeId}): ask the api-gateway of the node that forms the cluster` });
@@ -110,7 +113,7 @@ export class ClusterController {
     summary: 'The cluster, its nodes, their state and health',
     description: '`cluster` is null while there is none. `answeredBy` and `thisNode` are the node of the gateway that answered.',
   })
-  @ApiResponse({ status: 200, schema: ref('ClusterStatus') })
+  @ApiResponse({ status: 200, schema: schemaOf(clusterOpResults['cluster.status']) })
   @ApiProblems(502, 503, 504)
   async status(): Promise<ClusterStatus> {
     return asSeenFrom(await this.forward('cluster.status', clusterRequest('cluster.status', {}, {})), this.nodeId);
@@ -126,7 +129,7 @@ export class ClusterController {
   })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
   @ApiBody({ schema: ref('AddNodeRequest') })
-  @ApiResponse({ status: 201, description: 'The cluster with the node added', schema: ref('ClusterRecord') })
+  @ApiResponse({ status: 201, description: 'The cluster with the node added', schema: schemaOf(clusterOpResults['cluster.join']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   addNode(@Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<ClusterOpResults['cluster.join']> {
     return this.forward('cluster.join', clusterRequest('cluster.join', body, { actor: this.actor(actor) }));
@@ -144,7 +147,7 @@ export class ClusterController {
   })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
   @ApiBody({ schema: ref('JoinClusterRequest') })
-  @ApiResponse({ status: 200, description: 'Joined: the cluster with this node added', schema: ref('ClusterRecord') })
+  @ApiResponse({ status: 200, description: 'Joined: the cluster with this node added', schema: schemaOf(clusterOpResults['cluster.join']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   async join(@Body() body: unknown, @Headers(ACTOR_HEADER) actorHeader?: string): Promise<ClusterOpResults['cluster.join']> {
     const { peer, password } = joinRequest(body);
@@ -188,7 +191,7 @@ export class ClusterController {
   @ApiOperation({ summary: 'Maintenance mode on or off', description: 'While on, nothing moves automatically; operators still move pools and nodes by hand.' })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
   @ApiBody({ schema: ref('MaintenanceRequest') })
-  @ApiResponse({ status: 200, description: 'The cluster', schema: ref('ClusterRecord') })
+  @ApiResponse({ status: 200, description: 'The cluster', schema: schemaOf(clusterOpResults['maintenance.set']) })
   @ApiProblems(400, 401, 404, 502, 503, 504)
   maintenance(@Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<ClusterOpResults['maintenance.set']> {
     return this.forward('maintenance.set', clusterRequest('maintenance.set', body, { actor: this.actor(actor) }));
@@ -205,8 +208,8 @@ export class ClusterController {
   })
   @ApiParam({ name: 'node', schema: ref('NodeId') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
-  @ApiBody({ schema: ref('EmptyRequest'), required: false })
-  @ApiResponse({ status: 200, description: 'Offline: where its pools went, or that the cluster ended', schema: ref('NodeOfflineResult') })
+  @ApiBody({ schema: ref('NodeOfflineRequest'), required: false })
+  @ApiResponse({ status: 200, description: 'Offline: where its pools went, or that the cluster ended', schema: schemaOf(clusterOpResults['node.offline']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   offline(@Param('node') node: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<ClusterOpResults['node.offline']> {
     return this.forward('node.offline', clusterRequest('node.offline', body, { node: pathParam('node', node, nodeIdSchema), actor: this.actor(actor) }));
@@ -218,8 +221,8 @@ export class ClusterController {
   @ApiOperation({ summary: 'Bring an offline node back online', description: 'The node must answer and have the heartbeat interface. Pools do not move back by themselves.' })
   @ApiParam({ name: 'node', schema: ref('NodeId') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
-  @ApiBody({ schema: ref('EmptyRequest'), required: false })
-  @ApiResponse({ status: 200, description: 'The cluster', schema: ref('ClusterRecord') })
+  @ApiBody({ schema: ref('NodeOnlineRequest'), required: false })
+  @ApiResponse({ status: 200, description: 'The cluster', schema: schemaOf(clusterOpResults['node.online']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   online(@Param('node') node: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<ClusterOpResults['node.online']> {
     return this.forward('node.online', clusterRequest('node.online', body, { node: pathParam('node', node, nodeIdSchema), actor: this.actor(actor) }));
@@ -230,7 +233,7 @@ export class ClusterController {
   @ApiOperation({ summary: 'Remove a node from the cluster (take it offline first)' })
   @ApiParam({ name: 'node', schema: ref('NodeId') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
-  @ApiResponse({ status: 200, description: 'The cluster without the node', schema: ref('ClusterRecord') })
+  @ApiResponse({ status: 200, description: 'The cluster without the node', schema: schemaOf(clusterOpResults['node.remove']) })
   @ApiProblems(400, 401, 404, 502, 503, 504)
   remove(@Param('node') node: string, @Headers(ACTOR_HEADER) actor?: string): Promise<ClusterOpResults['node.remove']> {
     return this.forward('node.remove', clusterRequest('node.remove', {}, { node: pathParam('node', node, nodeIdSchema), actor: this.actor(actor) }));

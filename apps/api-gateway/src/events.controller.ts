@@ -2,9 +2,9 @@ import { Controller, Get, Inject, Logger, Req, Res, type BeforeApplicationShutdo
 import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import type { Msg } from 'nats';
-import { ApiPaths, EVENTS_WILDCARD } from '@tandem/contracts';
+import { ApiPaths, EVENTS_WILDCARD, eventEnvelopeSchema } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
-import { ref } from './openapi';
+import { schemaOf } from './openapi';
 
 /** A client that reads slower than events arrive is cut off rather than buffered forever. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -45,15 +45,16 @@ export class EventsController implements BeforeApplicationShutdown {
       'Comment lines keep the connection alive. No replay: events published while disconnected are in the TANDEM_EVENTS stream.',
   })
   @ApiProduces('text/event-stream')
-  @ApiResponse({ status: 200, description: 'text/event-stream; each `data:` line is an EventEnvelope', content: { 'text/event-stream': { schema: ref('EventEnvelope') } } })
+  @ApiResponse({ status: 200, description: 'text/event-stream; each `data:` line is an EventEnvelope', content: { 'text/event-stream': { schema: schemaOf(eventEnvelopeSchema) } } })
   async stream(@Req() req: Request, @Res() res: Response): Promise<void> {
     const sub = this.ctx.nc.subscribe(EVENTS_WILDCARD);
-    let keepalive: NodeJS.Timeout | undefined;
+    // set once the stream is open; `close` may run before that
+    const timer: { keepalive?: NodeJS.Timeout } = {};
     let closed = false;
     const close = () => {
       if (closed) return;
       closed = true;
-      clearInterval(keepalive);
+      clearInterval(timer.keepalive);
       sub.unsubscribe();
       this.open.delete(close);
       if (!res.writableEnded) res.end();
@@ -72,7 +73,7 @@ export class EventsController implements BeforeApplicationShutdown {
     if (closed) return;
     res.flushHeaders();
     res.write(`: tandem event feed (${EVENTS_WILDCARD})\nretry: 2000\n\n`);
-    keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    timer.keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
 
     void (async () => {
       for await (const msg of sub) {

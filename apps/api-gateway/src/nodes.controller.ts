@@ -1,8 +1,8 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiPaths, ErrorCode, TandemError, describeZodError, nodeIdSchema } from '@tandem/contracts';
+import { ApiPaths, ErrorCode, TandemError, describeZodError, hostOpResults, nodeIdSchema } from '@tandem/contracts';
 import { HostClient } from '@tandem/messaging';
-import { ApiProblems, ref } from './openapi';
+import { ApiProblems, ref, schemaOf } from './openapi';
 
 /** Any node's gateway answers for every node: requests go to that node's host-executor. Errors become problem details (problem.ts). */
 @ApiTags('nodes')
@@ -19,7 +19,7 @@ export class NodesController {
   @Get(':node')
   @ApiOperation({ summary: "A node's host-executor facts" })
   @ApiParam({ name: 'node', schema: ref('NodeId') })
-  @ApiResponse({ status: 200, schema: ref('NodeInfo') })
+  @ApiResponse({ status: 200, schema: schemaOf(hostOpResults['node.info']) })
   @ApiProblems(400, 404, 502, 504)
   info(@Param('node') node: string) {
     return this.host.call(this.node(node), 'node.info', {}, 5_000);
@@ -28,7 +28,7 @@ export class NodesController {
   @Get(':node/pools')
   @ApiOperation({ summary: 'The pools imported on a node (as ZFS sees them)' })
   @ApiParam({ name: 'node', schema: ref('NodeId') })
-  @ApiResponse({ status: 200, schema: { type: 'array', items: ref('NodePool') } })
+  @ApiResponse({ status: 200, schema: schemaOf(hostOpResults['pool.list']) })
   @ApiProblems(400, 404, 502, 504)
   pools(@Param('node') node: string) {
     return this.host.call(this.node(node), 'pool.list', {}, 10_000);
@@ -37,7 +37,7 @@ export class NodesController {
   @Get(':node/addresses')
   @ApiOperation({ summary: 'The IP addresses on a node' })
   @ApiParam({ name: 'node', schema: ref('NodeId') })
-  @ApiResponse({ status: 200, schema: { type: 'array', items: ref('NodeAddress') } })
+  @ApiResponse({ status: 200, schema: schemaOf(hostOpResults['ip.list']) })
   @ApiProblems(400, 404, 502, 504)
   addresses(@Param('node') node: string) {
     return this.host.call(this.node(node), 'ip.list', {}, 10_000);

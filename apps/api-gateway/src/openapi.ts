@@ -1,7 +1,8 @@
 import { applyDecorators, Injectable, type INestApplication, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { ApiBasicAuth, ApiBearerAuth, ApiResponse, DocumentBuilder, SwaggerModule, type OpenAPIObject, type ReferenceObject, type SchemaObject } from '@nestjs/swagger';
-import { ZodDefault, ZodEffects, ZodOptional, ZodString, type ZodTypeAny } from 'zod';
+import { ZodDefault, ZodEffects, ZodOptional, ZodString, type AnyZodObject, type ZodTypeAny, type ZodTypeDef } from 'zod';
+import { ignoreOverride, zodToJsonSchema } from 'zod-to-json-schema';
 import {
   ADMIN_USER,
   ApiPaths,
@@ -10,17 +11,40 @@ import {
   PEER_TOKEN_TIMEOUT_MS,
   PROBLEM_CONTENT_TYPE,
   TOKEN_TTL_MS,
+  activityEntrySchema,
   actorSchema,
+  addressInfoSchema,
+  clusterMemberSchema,
+  clusterOpRequests,
+  clusterOpResults,
+  clusterRecordSchema,
+  clusterStatusSchema,
+  eventEnvelopeSchema,
+  failoverStatusSchema,
+  floatingIpSchema,
+  haPoolSchema,
+  healthLiveResponseSchema,
+  healthReadyResponseSchema,
   interfaceNameSchema,
+  joinClusterRequestSchema,
   nodeIdSchema,
+  nodeInfoSchema,
+  nodeStatusSchema,
   poolNameSchema,
-  shareNameSchema,
+  poolOpRequests,
+  poolOpResults,
+  poolSummarySchema,
+  problemDetailsSchema,
   shareSpecSchema,
+  tokenRequestSchema,
+  tokenResponseSchema,
 } from '@tandem/contracts';
 
 /**
- * The OpenAPI description, written by hand to match the zod contracts: name patterns are read
- * from the contract schemas themselves, so they cannot drift.
+ * The OpenAPI description of the REST API. Every schema in it is generated from the zod
+ * contracts the gateway and the services validate with (libs/contracts), so the document cannot
+ * drift from what the API takes and answers. This file only adds words: descriptions and
+ * examples, never structure.
  */
 
 /** The regular expression of a zod string schema (through refinements and defaults). */
@@ -38,241 +62,223 @@ export function patternOf(schema: ZodTypeAny): string {
   throw new Error('schema has no pattern');
 }
 
+/**
+ * A request body: the contract's request minus the fields the gateway sets itself (`actor`
+ * always, the parameters of the path, the node of POST /api/v1/cluster; see contractRequest).
+ * Refinements across fields (an attach needs a floating IP or fc) have no JSON Schema: the
+ * gateway checks them with the contract, and the component's description says them.
+ */
+function restBody<T extends AnyZodObject>(contract: T | ZodEffects<T>, setByGateway: readonly (keyof T['shape'] & string)[]): AnyZodObject {
+  const object: T = contract instanceof ZodEffects ? contract.innerType() : contract;
+  return object.omit(Object.fromEntries(setByGateway.map((k) => [k, true])));
+}
+
+/** Words for one property: a description, or a description with an example or a display format. */
+type PropertyNotes = string | Pick<SchemaObject, 'description' | 'example' | 'format'>;
+
+interface Component {
+  schema: ZodTypeAny;
+  description?: string;
+  example?: unknown;
+  /** By property name; a property the schema does not have is an error (the words would be stale). */
+  properties?: Record<string, PropertyNotes>;
+}
+
+/**
+ * The named schemas of the document. Wherever one of these zod schemas (the same object) appears
+ * inside another, the document refers to it by name instead of repeating it.
+ */
+const COMPONENTS = {
+  Problem: {
+    schema: problemDetailsSchema,
+    description: `Problem details (RFC 9457), served as ${PROBLEM_CONTENT_TYPE}. \`title\` is the error code.`,
+    properties: {
+      type: { description: 'urn:tandem:error:<CODE>', example: 'urn:tandem:error:POOL_NOT_FOUND' },
+      title: { description: `The error code: ${Object.values(ErrorCode).join(', ')} (a newer service may answer one not listed here)`, example: 'POOL_NOT_FOUND' },
+      status: { description: 'The HTTP status', example: 404 },
+      detail: { description: 'What went wrong, for people', example: 'pool "tank" is not under cluster control' },
+      field: { description: 'The request field that was wrong (dotted path, e.g. vips.0)', example: 'vips.0' },
+      output: 'Verbatim output of the tool that failed on a node, when there was one',
+      traceId: 'Trace id of the request (activity log, tracing backend)',
+    },
+  },
+  PoolName: {
+    schema: poolNameSchema,
+    description: 'ZFS pool name: starts with a letter; letters, digits, _ . : -; not a reserved vdev word (mirror, raidz, spare, log, cache, c0...)',
+    example: 'tank',
+  },
+  NodeId: { schema: nodeIdSchema, description: 'A node id', example: 'node-b' },
+  InterfaceName: { schema: interfaceNameSchema, description: 'A Linux interface name', example: 'hb0' },
+  FloatingIp: {
+    schema: floatingIpSchema,
+    description: 'A floating IP of a pool: brought up on the node that serves it',
+    properties: { address: { description: 'IPv4 or IPv6 address', example: '10.77.3.50' }, prefix: { description: 'Prefix length, valid for the address family', example: 24 } },
+  },
+  ShareSpec: {
+    schema: shareSpecSchema,
+    properties: { name: { description: 'Share name', example: 'data' }, path: "Relative to the pool's mountpoint ('' = the pool's root dataset); no '..'" },
+  },
+  HaPool: {
+    schema: haPoolSchema,
+    description: 'An HA pool under cluster control',
+    properties: {
+      state: 'serving: imported and served on `node`; in-transition: an operation runs; inactive: not served (see reason)',
+      node: { description: 'Where it is served (or was last)', example: 'node-a' },
+      operation: 'What runs now, while in transition (attach, move, export, reattach ...)',
+      reason: 'Why it is inactive',
+      fc: 'Served over Fibre Channel',
+      epoch: 'Fencing epoch: grows with every change of owner',
+      failedOn: 'Nodes the pool failed on: it never goes back there by itself until marked usable again',
+      lastFailoverAt: 'When the pool last moved automatically (ISO time): the hold-down counts from here',
+    },
+  },
+  DetachResult: { schema: poolOpResults['pool.detach'], properties: { node: 'Where the pool stays imported, unmanaged' } },
+  RemoveResult: { schema: poolOpResults['pool.remove'] },
+  AttachPoolRequest: {
+    schema: restBody(poolOpRequests['pool.attach'], ['actor']),
+    description: 'Put a pool under cluster control, served on `node`. Give at least one floating IP, or fc: true.',
+    properties: {
+      vips: { description: 'Floating IPs, each INTERFACE:ADDRESS/PREFIX with a prefix valid for the address family', example: ['cli0:10.77.3.50/24'] },
+      fc: 'Served over Fibre Channel',
+      shares: 'SMB and NFS shares, started on the node that serves the pool',
+    },
+  },
+  MovePoolRequest: { schema: restBody(poolOpRequests['pool.move'], ['pool', 'actor']), properties: { to: 'The node to serve the pool on' } },
+  MarkUsableRequest: { schema: restBody(poolOpRequests['pool.mark-usable'], ['pool', 'actor']), properties: { node: 'The node the pool may run on again' } },
+  DetachPoolRequest: { schema: restBody(poolOpRequests['pool.detach'], ['pool', 'actor']), description: 'No fields (the body may be omitted)' },
+  ExportPoolRequest: { schema: restBody(poolOpRequests['pool.export'], ['pool', 'actor']), description: 'No fields (the body may be omitted)' },
+  ReattachPoolRequest: { schema: restBody(poolOpRequests['pool.reattach'], ['pool', 'actor']), properties: { node: 'The node to serve the pool on' } },
+  CreateClusterRequest: {
+    schema: restBody(clusterOpRequests['cluster.create'], ['node', 'actor']),
+    description: 'The cluster is formed on the node of the gateway that is asked (its node id is not given).',
+    properties: { heartbeatInterface: 'The interface the nodes hear each other on; the same name on every node' },
+  },
+  AddNodeRequest: { schema: restBody(clusterOpRequests['cluster.join'], ['actor']), properties: { node: 'The node to add' } },
+  JoinClusterRequest: {
+    schema: joinClusterRequestSchema,
+    properties: {
+      peer: { description: 'IPv4 or IPv6 address (no zone) of a node of the cluster: its heartbeat address, where its api-gateway is called', example: '10.77.1.11' },
+      password: {
+        description: `The admin password of the node at \`peer\` (exchanged there for a token within ${PEER_TOKEN_TIMEOUT_MS / 1000} s; not stored)`,
+        format: 'password',
+      },
+    },
+  },
+  MaintenanceRequest: { schema: restBody(clusterOpRequests['maintenance.set'], ['actor']), properties: { on: 'While on, nothing moves automatically' } },
+  NodeOfflineRequest: { schema: restBody(clusterOpRequests['node.offline'], ['node', 'actor']), description: 'No fields (the body may be omitted)' },
+  NodeOnlineRequest: { schema: restBody(clusterOpRequests['node.online'], ['node', 'actor']), description: 'No fields (the body may be omitted)' },
+  ClusterMember: {
+    schema: clusterMemberSchema,
+    properties: {
+      heartbeatAddress: { description: 'Its address on the heartbeat interface', example: '10.77.1.11' },
+      adminState: 'What the operator set: offline nodes serve nothing and receive nothing',
+    },
+  },
+  ClusterRecord: { schema: clusterRecordSchema, properties: { id: { description: 'The cluster id', example: 'tandem' }, maintenance: 'While on, nothing moves automatically' } },
+  NodeStatus: {
+    schema: nodeStatusSchema,
+    properties: {
+      state: 'online: set online and answering; offline: taken offline by the operator; down: not answering',
+      healthDetail: { description: 'What is not healthy', example: 'tank DEGRADED' },
+      thisNode: 'The node of the gateway that answered',
+      pools: 'The HA pools it serves',
+    },
+  },
+  FailoverStatus: {
+    schema: failoverStatusSchema,
+    description: 'Automatic failover as the answering node sees it',
+    properties: { declined: 'Why automatic failover is declined now (null: it is not)', witness: 'Whether the witness answers (null: unknown)' },
+  },
+  ClusterStatus: {
+    schema: clusterStatusSchema,
+    properties: { cluster: 'null while there is no cluster', answeredBy: 'The node of the gateway that answered' },
+  },
+  NodeOfflineResult: {
+    schema: clusterOpResults['node.offline'],
+    properties: { moved: 'Where its pools went', clusterDestroyed: 'It was the last online node: the cluster ended', exported: 'Pools exported because the cluster ended' },
+  },
+  TokenRequest: { schema: tokenRequestSchema, properties: { password: { description: `The admin password (user ${ADMIN_USER})`, format: 'password' } } },
+  TokenResponse: { schema: tokenResponseSchema, properties: { token: 'Send as "Authorization: Bearer <token>"', expiresAt: 'When the token is refused from' } },
+  ActivityEntry: {
+    schema: activityEntrySchema,
+    properties: { actor: { description: 'Who asked', example: 'api@node-a' }, action: { description: 'The operation', example: 'pool.move' }, target: { description: 'What it acted on', example: 'tank' } },
+  },
+  EventEnvelope: {
+    schema: eventEnvelopeSchema,
+    description: 'An event as published on tandem.evt.<entity>.<id>.<verb> (the catalogue: docs/events.md)',
+    properties: { schema: { description: 'The payload and its version', example: 'tandem.pool.changed/1' }, source: { description: '<service>@<node>', example: 'resource-manager@node-a' } },
+  },
+  NodeInfo: { schema: nodeInfoSchema, description: "A node's host-executor facts" },
+  NodePool: { schema: poolSummarySchema, description: 'A pool imported on a node, as ZFS sees it' },
+  NodeAddress: { schema: addressInfoSchema, description: 'An IP address on a node' },
+  HealthLive: { schema: healthLiveResponseSchema, properties: { node: 'The node the service runs on' } },
+  HealthReady: { schema: healthReadyResponseSchema },
+} satisfies Record<string, Component>;
+
+export type ComponentName = keyof typeof COMPONENTS;
+
+/** Component name by zod schema, to refer to a component wherever its schema appears. */
+const NAME_OF_SCHEMA: ReadonlyMap<ZodTypeDef, ComponentName> = (() => {
+  const names = new Map<ZodTypeDef, ComponentName>();
+  for (const [name, c] of Object.entries(COMPONENTS) as [ComponentName, Component][]) {
+    const other = names.get(c.schema._def);
+    if (other) throw new Error(`OpenAPI components ${other} and ${name} are the same schema`);
+    names.set(c.schema._def, name);
+  }
+  return names;
+})();
+
 /** A reference to a component schema (usable wherever the decorators want a schema). */
-export function ref(name: keyof typeof SCHEMAS): SchemaObject & ReferenceObject {
+export function ref(name: ComponentName): SchemaObject & ReferenceObject {
   return { $ref: `#/components/schemas/${name}` } as SchemaObject & ReferenceObject;
 }
 
-const poolName: SchemaObject = {
-  type: 'string',
-  minLength: 1,
-  maxLength: 200,
-  pattern: patternOf(poolNameSchema),
-  description: 'ZFS pool name: starts with a letter; letters, digits, _ . : -; not a reserved vdev word (mirror, raidz, spare, log, cache, c0...)',
-  example: 'tank',
-};
-const nodeId: SchemaObject = { type: 'string', pattern: patternOf(nodeIdSchema), description: 'A node id', example: 'node-b' };
-const interfaceName: SchemaObject = { type: 'string', pattern: patternOf(interfaceNameSchema), description: 'A Linux interface name', example: 'hb0' };
-const clusterRecord: SchemaObject = {
-  type: 'object',
-  required: ['id', 'heartbeatInterface', 'maintenance', 'nodes', 'createdAt'],
-  properties: {
-    id: { type: 'string', example: 'tandem' },
-    heartbeatInterface: interfaceName,
-    maintenance: { type: 'boolean', description: 'While on, nothing moves automatically' },
-    nodes: { type: 'array', items: { $ref: '#/components/schemas/ClusterMember' } },
-    createdAt: { type: 'string', format: 'date-time' },
-  },
-};
+/** A zod schema as OpenAPI 3.0, with the components it holds (other than `self`) as references. */
+function toOpenApi(schema: ZodTypeAny, self?: ZodTypeDef): SchemaObject & Partial<ReferenceObject> {
+  return zodToJsonSchema(schema, {
+    target: 'openApi3',
+    // Anything that is not a component is written out where it appears.
+    $refStrategy: 'none',
+    // Strict contracts (the requests) refuse unknown fields: `additionalProperties: false`. The
+    // results say nothing about other fields, since the contracts may add fields to them.
+    removeAdditionalStrategy: 'strict',
+    allowedAdditionalProperties: undefined,
+    override: (def) => {
+      const name = NAME_OF_SCHEMA.get(def);
+      return name !== undefined && def !== self ? ref(name) : ignoreOverride;
+    },
+  }) as SchemaObject & Partial<ReferenceObject>;
+}
 
-export const SCHEMAS = {
-  Problem: {
-    type: 'object',
-    description: `Problem details (RFC 9457), served as ${PROBLEM_CONTENT_TYPE}. \`title\` is the error code.`,
-    required: ['type', 'title', 'status', 'detail'],
-    properties: {
-      type: { type: 'string', example: 'urn:tandem:error:POOL_NOT_FOUND', description: 'urn:tandem:error:<CODE>' },
-      title: { type: 'string', enum: Object.values(ErrorCode), example: 'POOL_NOT_FOUND' },
-      status: { type: 'integer', example: 404 },
-      detail: { type: 'string', example: 'pool "tank" is not under cluster control' },
-      field: { type: 'string', description: 'The request field that was wrong (dotted path, e.g. vips.0)', example: 'vips.0' },
-      output: { type: 'string', description: 'Verbatim output of the tool that failed on a node, when there was one' },
-      traceId: { type: 'string', description: 'Trace id of the request (activity log, tracing backend)' },
-    },
-  },
-  PoolName: poolName,
-  NodeId: nodeId,
-  FloatingIp: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['interface', 'address', 'prefix'],
-    properties: {
-      interface: { type: 'string', pattern: patternOf(interfaceNameSchema), example: 'cli0' },
-      address: { type: 'string', description: 'IPv4 or IPv6 address', example: '10.77.3.50' },
-      prefix: { type: 'integer', minimum: 1, maximum: 128, example: 24 },
-    },
-  },
-  ShareSpec: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name', 'protocol'],
-    properties: {
-      name: { type: 'string', pattern: patternOf(shareNameSchema), example: 'data' },
-      protocol: { type: 'string', enum: ['smb', 'nfs'] },
-      path: { type: 'string', pattern: patternOf(shareSpecSchema.shape.path), default: '', description: "Relative to the pool's mountpoint ('' = the pool's root dataset); no '..'" },
-      readOnly: { type: 'boolean', default: false },
-    },
-  },
-  HaPool: {
-    type: 'object',
-    required: ['name', 'state', 'node', 'operation', 'reason', 'vips', 'shares', 'fc', 'epoch', 'mountpoint', 'updatedAt'],
-    properties: {
-      name: poolName,
-      state: { type: 'string', enum: ['serving', 'in-transition', 'inactive'], description: 'serving: imported and served on `node`; in-transition: an operation runs; inactive: not served (see reason)' },
-      node: { type: 'string', nullable: true, example: 'node-a' },
-      operation: { type: 'string', nullable: true, description: 'What runs now, while in transition (attach, move, export, reattach ...)' },
-      reason: { type: 'string', nullable: true },
-      vips: { type: 'array', items: { $ref: '#/components/schemas/FloatingIp' } },
-      shares: { type: 'array', items: { $ref: '#/components/schemas/ShareSpec' } },
-      fc: { type: 'boolean' },
-      epoch: { type: 'integer', description: 'Fencing epoch: grows with every change of owner' },
-      mountpoint: { type: 'string', nullable: true },
-      updatedAt: { type: 'string', format: 'date-time' },
-    },
-  },
-  AttachPoolRequest: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['pool', 'node'],
-    description: 'Put a pool under cluster control, served on `node`. Give at least one floating IP, or fc: true.',
-    properties: {
-      pool: poolName,
-      node: nodeId,
-      vips: {
-        type: 'array',
-        maxItems: 16,
-        default: [],
-        items: { type: 'string', description: 'INTERFACE:ADDRESS/PREFIX, prefix valid for the address family', example: 'cli0:10.77.3.50/24' },
-      },
-      fc: { type: 'boolean', default: false, description: 'Served over Fibre Channel' },
-      shares: { type: 'array', maxItems: 32, default: [], items: { $ref: '#/components/schemas/ShareSpec' } },
-    },
-  },
-  MovePoolRequest: { type: 'object', additionalProperties: false, required: ['to'], properties: { to: nodeId } },
-  MarkUsableRequest: { type: 'object', additionalProperties: false, required: ['node'], properties: { node: nodeId } },
-  ReattachPoolRequest: { type: 'object', additionalProperties: false, required: ['node'], properties: { node: nodeId } },
-  EmptyRequest: { type: 'object', additionalProperties: false, properties: {}, description: 'No fields (the body may be omitted)' },
-  DetachResult: { type: 'object', required: ['pool', 'node'], properties: { pool: poolName, node: { type: 'string', nullable: true, description: 'Where the pool stays imported, unmanaged' } } },
-  RemoveResult: { type: 'object', required: ['pool'], properties: { pool: poolName } },
-  InterfaceName: interfaceName,
-  CreateClusterRequest: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['heartbeatInterface'],
-    description: "The cluster is formed on the node of the gateway that is asked (its node id is not given).",
-    properties: { heartbeatInterface: { ...interfaceName, description: 'The interface the nodes hear each other on; the same name on every node' } },
-  },
-  AddNodeRequest: { type: 'object', additionalProperties: false, required: ['node'], properties: { node: nodeId } },
-  JoinClusterRequest: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['peer', 'password'],
-    properties: {
-      peer: { type: 'string', description: "IPv4 or IPv6 address (no zone) of a node of the cluster: its heartbeat address, where its api-gateway is called", example: '10.77.1.11' },
-      password: { type: 'string', minLength: 1, maxLength: 1024, format: 'password', description: `The admin password of the node at \`peer\` (exchanged there for a token within ${PEER_TOKEN_TIMEOUT_MS / 1000} s; not stored)` },
-    },
-  },
-  MaintenanceRequest: { type: 'object', additionalProperties: false, required: ['on'], properties: { on: { type: 'boolean' } } },
-  ClusterMember: {
-    type: 'object',
-    required: ['id', 'heartbeatAddress', 'adminState', 'joinedAt'],
-    properties: {
-      id: nodeId,
-      heartbeatAddress: { type: 'string', nullable: true, example: '10.77.1.11' },
-      adminState: { type: 'string', enum: ['online', 'offline'], description: 'What the operator set: offline nodes serve nothing and receive nothing' },
-      joinedAt: { type: 'string', format: 'date-time' },
-    },
-  },
-  ClusterRecord: clusterRecord,
-  NodeStatus: {
-    type: 'object',
-    required: ['id', 'state', 'health', 'healthDetail', 'thisNode', 'heartbeatAddress', 'heartbeatLink', 'pools'],
-    properties: {
-      id: nodeId,
-      state: { type: 'string', enum: ['online', 'offline', 'down'], description: 'online: set online and answering; offline: taken offline by the operator; down: not answering' },
-      health: { type: 'string', enum: ['healthy', 'degraded', 'unknown'] },
-      healthDetail: { type: 'string', nullable: true, example: 'tank DEGRADED' },
-      thisNode: { type: 'boolean', description: 'The node of the gateway that answered' },
-      heartbeatAddress: { type: 'string', nullable: true },
-      heartbeatLink: { type: 'string', enum: ['up', 'down', 'unknown'] },
-      pools: { type: 'array', items: poolName, description: 'The HA pools it serves' },
-    },
-  },
-  ClusterStatus: {
-    type: 'object',
-    required: ['cluster', 'answeredBy', 'nodes'],
-    properties: {
-      cluster: {
-        type: 'object',
-        nullable: true,
-        description: 'null while there is no cluster',
-        required: ['id', 'heartbeatInterface', 'maintenance', 'createdAt'],
-        properties: { id: { type: 'string' }, heartbeatInterface: interfaceName, maintenance: { type: 'boolean' }, createdAt: { type: 'string', format: 'date-time' } },
-      },
-      answeredBy: { ...nodeId, description: 'The node of the gateway that answered' },
-      nodes: { type: 'array', items: { $ref: '#/components/schemas/NodeStatus' } },
-    },
-  },
-  NodeOfflineResult: {
-    type: 'object',
-    required: ['node', 'moved', 'clusterDestroyed', 'exported'],
-    properties: {
-      node: nodeId,
-      moved: { type: 'array', items: { type: 'object', required: ['pool', 'to'], properties: { pool: poolName, to: nodeId } }, description: 'Where its pools went' },
-      clusterDestroyed: { type: 'boolean', description: 'It was the last online node: the cluster ended' },
-      exported: { type: 'array', items: poolName, description: 'Pools exported because the cluster ended' },
-    },
-  },
-  TokenRequest: { type: 'object', additionalProperties: false, required: ['password'], properties: { password: { type: 'string', minLength: 1, maxLength: 1024, format: 'password' } } },
-  TokenResponse: {
-    type: 'object',
-    required: ['token', 'expiresAt'],
-    properties: {
-      token: { type: 'string', description: 'Send as "Authorization: Bearer <token>"' },
-      expiresAt: { type: 'string', format: 'date-time' },
-    },
-  },
-  ActivityEntry: {
-    type: 'object',
-    required: ['id', 'at', 'actor', 'action', 'target', 'result', 'error', 'traceId', 'nodeId', 'eventId'],
-    properties: {
-      id: { type: 'string' },
-      at: { type: 'string', format: 'date-time' },
-      actor: { type: 'string', example: 'api@node-a' },
-      action: { type: 'string', example: 'pool.move' },
-      target: { type: 'string', example: 'tank' },
-      result: { type: 'string', enum: ['started', 'succeeded', 'failed'] },
-      error: { type: 'string', nullable: true },
-      traceId: { type: 'string', nullable: true },
-      nodeId: { type: 'string', nullable: true },
-      eventId: { type: 'string', nullable: true },
-    },
-  },
-  EventEnvelope: {
-    type: 'object',
-    required: ['schema', 'id', 'clusterId', 'at', 'traceparent', 'source', 'entity', 'data'],
-    description: 'An event as published on tandem.evt.<entity>.<id>.<verb> (catalogue: libs/contracts/src/events.ts)',
-    properties: {
-      schema: { type: 'string', example: 'tandem.pool.changed/1' },
-      id: { type: 'string' },
-      clusterId: { type: 'string' },
-      at: { type: 'string', format: 'date-time' },
-      traceparent: { type: 'string', nullable: true },
-      source: { type: 'string', example: 'resource-manager@node-a' },
-      entity: { type: 'object', required: ['kind', 'id'], properties: { kind: { type: 'string', example: 'pool' }, id: { type: 'string', example: 'tank' } } },
-      data: { type: 'object', additionalProperties: true },
-    },
-  },
-  NodeInfo: {
-    type: 'object',
-    properties: { nodeId: { type: 'string' }, hostname: { type: 'string' }, deviceDir: { type: 'string' }, zfsAvailable: { type: 'boolean' }, version: { type: 'string' } },
-  },
-  NodePool: {
-    type: 'object',
-    properties: {
-      name: { type: 'string' },
-      guid: { type: 'string' },
-      health: { type: 'string', example: 'ONLINE' },
-      sizeBytes: { type: 'integer' },
-      allocatedBytes: { type: 'integer' },
-      freeBytes: { type: 'integer' },
-    },
-  },
-  NodeAddress: {
-    type: 'object',
-    properties: { interface: { type: 'string' }, address: { type: 'string' }, prefix: { type: 'integer' }, family: { type: 'integer', enum: [4, 6] } },
-  },
-} satisfies Record<string, SchemaObject>;
+/**
+ * The OpenAPI schema of a contract schema, e.g. of an operation's result: components appear as
+ * references (`ref('HaPool')` for haPoolSchema, an array of them for a list).
+ */
+export function schemaOf(schema: ZodTypeAny): SchemaObject & Partial<ReferenceObject> {
+  return toOpenApi(schema);
+}
+
+function withNotes(name: string, json: SchemaObject, c: Component): SchemaObject {
+  const out: SchemaObject = { ...json };
+  if (c.description !== undefined) out.description = c.description;
+  if (c.example !== undefined) out.example = c.example;
+  for (const [prop, notes] of Object.entries(c.properties ?? {})) {
+    const current = out.properties?.[prop];
+    if (!current) throw new Error(`OpenAPI component ${name} has no property ${prop} to describe`);
+    const words = typeof notes === 'string' ? { description: notes } : notes;
+    // Siblings of a $ref are ignored in OpenAPI 3.0: the reference is wrapped to carry the words.
+    const target: SchemaObject = '$ref' in current ? { allOf: [current] } : { ...current };
+    out.properties = { ...out.properties, [prop]: { ...target, ...words } };
+  }
+  return out;
+}
+
+/** components.schemas of the document, generated from the contracts. */
+export function componentSchemas(): Record<ComponentName, SchemaObject> {
+  const out = {} as Record<ComponentName, SchemaObject>;
+  for (const [name, c] of Object.entries(COMPONENTS) as [ComponentName, Component][]) out[name] = withNotes(name, toOpenApi(c.schema, c.schema._def), c);
+  return out;
+}
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request (`field` names what is wrong)',
@@ -322,9 +328,38 @@ export function buildOpenApiConfig(): Omit<OpenAPIObject, 'paths'> {
     .addTag('events', 'Live event feed')
     .addTag('activity', 'Activity log')
     .addTag('nodes', "One node's host facts")
+    .addTag('health', 'Liveness and readiness of the gateway (every Tandem service answers the same)')
     .build();
-  config.components = { ...config.components, schemas: { ...SCHEMAS } };
+  config.components = { ...config.components, schemas: componentSchemas() };
   return config;
+}
+
+/**
+ * The health endpoints come from service-kit: every Tandem service serves them and that library
+ * carries no Swagger decorators, so their answers are described here, from their contracts.
+ */
+const HEALTH_ROUTES: ReadonlyArray<{ path: string; summary: string; responses: Record<number, [string, ComponentName]> }> = [
+  { path: ApiPaths.live, summary: 'Liveness: the gateway runs, and on which node', responses: { 200: ['Alive', 'HealthLive'] } },
+  {
+    path: '/health/ready',
+    summary: 'Readiness: the gateway reaches NATS and Postgres',
+    responses: { 200: ['Ready: every check is ok', 'HealthReady'], 503: ['Not ready: the checks say what is wrong', 'HealthReady'] },
+  },
+];
+
+/** The document of the running application: its routes, and the schemas above. */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const document = SwaggerModule.createDocument(app, buildOpenApiConfig());
+  for (const route of HEALTH_ROUTES) {
+    const operation = document.paths[route.path]?.get;
+    if (!operation) continue;
+    operation.tags = ['health'];
+    operation.summary = route.summary;
+    operation.responses = Object.fromEntries(
+      Object.entries(route.responses).map(([status, [description, schema]]) => [status, { description, content: { 'application/json': { schema: ref(schema) } } }]),
+    );
+  }
+  return document;
 }
 
 /**
@@ -341,7 +376,7 @@ export class ApiDocs implements OnModuleInit {
 
   attach(app: INestApplication): void {
     this.app = app;
-    this.document = SwaggerModule.createDocument(app, buildOpenApiConfig());
+    this.document = buildOpenApiDocument(app);
   }
 
   onModuleInit(): void {
@@ -359,7 +394,7 @@ export class ApiDocs implements OnModuleInit {
   }
 
   private currentDocument(): OpenAPIObject {
-    if (!this.document && this.app) this.document = SwaggerModule.createDocument(this.app, buildOpenApiConfig());
+    if (!this.document && this.app) this.document = buildOpenApiDocument(this.app);
     // Only in the instant between listen and attach; SwaggerModule retries on the next request.
     if (!this.document) throw new TandemError(ErrorCode.Unavailable, 'the API description is not built yet: retry in a moment');
     return this.document;

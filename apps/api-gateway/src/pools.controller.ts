@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ACTOR_HEADER, ApiPaths, actorSchema, poolOpRequests, poolOpSubject, type PoolOpResults, type PoolOperation } from '@tandem/contracts';
+import { ACTOR_HEADER, ApiPaths, actorSchema, poolOpRequests, poolOpResults, type PoolOpResults, type PoolOperation } from '@tandem/contracts';
+import { ResourceManagerClient } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
-import { ApiAuthenticated, ApiProblems, ref } from './openapi';
+import { ApiAuthenticated, ApiProblems, ref, schemaOf } from './openapi';
 import { askResourceManager, contractRequest } from './resource-manager';
 
 /** Mutating operations may take a whole export + import + shares; reads must be quick. */
@@ -22,7 +23,10 @@ export function poolRequest(op: PoolOperation, body: unknown, set: Record<string
 @ApiTags('pools')
 @Controller(ApiPaths.pools.slice(1))
 export class PoolsController {
-  constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {}
+  constructor(
+    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    private readonly rm: ResourceManagerClient,
+  ) {}
 
   private actor(header: string | undefined): string {
     return header !== undefined && actorSchema.safeParse(header).success ? header : `api@${this.ctx.config.nodeId}`;
@@ -30,7 +34,7 @@ export class PoolsController {
 
   /** Forward to the active resource-manager; errors become problem details carrying the trace id. */
   private forward<O extends PoolOperation>(op: O, payload: Record<string, unknown>): Promise<PoolOpResults[O]> {
-    return askResourceManager<PoolOpResults[O]>(this.ctx.nc, poolOpSubject(op), op, payload, {
+    return askResourceManager(this.rm, op, payload, {
       timeoutMs: READS.has(op) ? READ_TIMEOUT_MS : MUTATING_TIMEOUT_MS,
       check: 'check the pool and the activity log',
       attributes: { 'tandem.pool': String(payload.pool ?? '') },
@@ -39,7 +43,7 @@ export class PoolsController {
 
   @Get()
   @ApiOperation({ summary: 'List the HA pools under cluster control' })
-  @ApiResponse({ status: 200, schema: { type: 'array', items: ref('HaPool') } })
+  @ApiResponse({ status: 200, schema: schemaOf(poolOpResults['pool.list']) })
   @ApiProblems(502, 503, 504)
   list(): Promise<PoolOpResults['pool.list']> {
     return this.forward('pool.list', poolRequest('pool.list', {}, {}));
@@ -48,7 +52,7 @@ export class PoolsController {
   @Get(':pool')
   @ApiOperation({ summary: 'One HA pool' })
   @ApiParam({ name: 'pool', schema: ref('PoolName') })
-  @ApiResponse({ status: 200, schema: ref('HaPool') })
+  @ApiResponse({ status: 200, schema: schemaOf(poolOpResults['pool.get']) })
   @ApiProblems(400, 404, 502, 503, 504)
   get(@Param('pool') pool: string): Promise<PoolOpResults['pool.get']> {
     return this.forward('pool.get', poolRequest('pool.get', {}, { pool }));
@@ -62,7 +66,7 @@ export class PoolsController {
   })
   @ApiHeader({ name: ACTOR_HEADER, required: false, description: 'Who asks, for the activity log (default api@<node>)' })
   @ApiBody({ schema: ref('AttachPoolRequest') })
-  @ApiResponse({ status: 201, description: 'Attached and serving', schema: ref('HaPool') })
+  @ApiResponse({ status: 201, description: 'Attached and serving', schema: schemaOf(poolOpResults['pool.attach']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   attach(@Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.attach']> {
     return this.forward('pool.attach', poolRequest('pool.attach', body, { actor: this.actor(actor) }));
@@ -75,7 +79,7 @@ export class PoolsController {
   @ApiParam({ name: 'pool', schema: ref('PoolName') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
   @ApiBody({ schema: ref('MovePoolRequest') })
-  @ApiResponse({ status: 200, description: 'Serving on the target node', schema: ref('HaPool') })
+  @ApiResponse({ status: 200, description: 'Serving on the target node', schema: schemaOf(poolOpResults['pool.move']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   move(@Param('pool') pool: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.move']> {
     return this.forward('pool.move', poolRequest('pool.move', body, { pool, actor: this.actor(actor) }));
@@ -88,7 +92,7 @@ export class PoolsController {
   @ApiParam({ name: 'pool', schema: ref('PoolName') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
   @ApiBody({ schema: ref('MarkUsableRequest') })
-  @ApiResponse({ status: 200, description: 'The pool, with the node no longer among those it failed on', schema: ref('HaPool') })
+  @ApiResponse({ status: 200, description: 'The pool, with the node no longer among those it failed on', schema: schemaOf(poolOpResults['pool.mark-usable']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   markUsable(@Param('pool') pool: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.mark-usable']> {
     return this.forward('pool.mark-usable', poolRequest('pool.mark-usable', body, { pool, actor: this.actor(actor) }));
@@ -100,8 +104,8 @@ export class PoolsController {
   @ApiOperation({ summary: 'Detach: drop the pool from cluster control, leaving it imported and served where it is (unmanaged)' })
   @ApiParam({ name: 'pool', schema: ref('PoolName') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
-  @ApiBody({ schema: ref('EmptyRequest'), required: false })
-  @ApiResponse({ status: 200, schema: ref('DetachResult') })
+  @ApiBody({ schema: ref('DetachPoolRequest'), required: false })
+  @ApiResponse({ status: 200, schema: schemaOf(poolOpResults['pool.detach']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   detach(@Param('pool') pool: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.detach']> {
     return this.forward('pool.detach', poolRequest('pool.detach', body, { pool, actor: this.actor(actor) }));
@@ -113,8 +117,8 @@ export class PoolsController {
   @ApiOperation({ summary: 'Export: stop serving and export the pool; it stays under cluster control, inactive' })
   @ApiParam({ name: 'pool', schema: ref('PoolName') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
-  @ApiBody({ schema: ref('EmptyRequest'), required: false })
-  @ApiResponse({ status: 200, schema: ref('HaPool') })
+  @ApiBody({ schema: ref('ExportPoolRequest'), required: false })
+  @ApiResponse({ status: 200, schema: schemaOf(poolOpResults['pool.export']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   export(@Param('pool') pool: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.export']> {
     return this.forward('pool.export', poolRequest('pool.export', body, { pool, actor: this.actor(actor) }));
@@ -127,7 +131,7 @@ export class PoolsController {
   @ApiParam({ name: 'pool', schema: ref('PoolName') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
   @ApiBody({ schema: ref('ReattachPoolRequest') })
-  @ApiResponse({ status: 200, schema: ref('HaPool') })
+  @ApiResponse({ status: 200, schema: schemaOf(poolOpResults['pool.reattach']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   reattach(@Param('pool') pool: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.reattach']> {
     return this.forward('pool.reattach', poolRequest('pool.reattach', body, { pool, actor: this.actor(actor) }));
@@ -138,7 +142,7 @@ export class PoolsController {
   @ApiOperation({ summary: 'Remove: drop an inactive pool from cluster control (export it first)' })
   @ApiParam({ name: 'pool', schema: ref('PoolName') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
-  @ApiResponse({ status: 200, schema: ref('RemoveResult') })
+  @ApiResponse({ status: 200, schema: schemaOf(poolOpResults['pool.remove']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   remove(@Param('pool') pool: string, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.remove']> {
     return this.forward('pool.remove', poolRequest('pool.remove', {}, { pool, actor: this.actor(actor) }));

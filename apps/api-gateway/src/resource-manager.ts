@@ -1,7 +1,6 @@
-import type { NatsConnection } from 'nats';
 import type { ZodTypeAny } from 'zod';
-import { ACTOR_HEADER, ErrorCode, TandemError, describeZodError, type Reply } from '@tandem/contracts';
-import { traceHeaders } from '@tandem/messaging';
+import { ACTOR_HEADER, ErrorCode, TandemError, describeZodError, type RmOpRequest, type RmOpResults, type RmOperation } from '@tandem/contracts';
+import { ResourceManagerClient } from '@tandem/messaging';
 import { inSpan } from '@tandem/telemetry';
 import { ProblemException, problemFromTandemError } from './problem';
 
@@ -37,37 +36,21 @@ export function pathParam(name: string, value: string, schema: ZodTypeAny): stri
 }
 
 /**
- * Ask the active resource-manager over NATS. Only the transport's own failures are rephrased
- * (nobody subscribed: no resource-manager runs, or one is being elected; no answer in time);
- * an error the resource-manager answered (also UNAVAILABLE or TIMEOUT, e.g. a node that does
- * not answer it) is passed on as it is. Every error becomes problem details with the trace id.
- * `check` says what to look at after a timeout.
+ * Ask the active resource-manager through its typed client (the transport's own failures are
+ * rephrased there: none runs or one is being elected, no answer in time — `check` says what to
+ * look at then); an error the resource-manager answered is passed on as it is. Every error
+ * becomes problem details with the trace id.
  */
-export function askResourceManager<T>(
-  nc: NatsConnection,
-  subject: string,
-  op: string,
+export function askResourceManager<O extends RmOperation>(
+  rm: ResourceManagerClient,
+  op: O,
   payload: Record<string, unknown>,
   opts: { timeoutMs: number; check: string; attributes?: Record<string, string> },
-): Promise<T> {
+): Promise<RmOpResults[O]> {
   return inSpan(`api ${op}`, { 'tandem.operation': op, ...opts.attributes }, async (span) => {
     try {
-      let msg;
-      try {
-        msg = await nc.request(subject, new TextEncoder().encode(JSON.stringify(payload)), { timeout: opts.timeoutMs, headers: traceHeaders() });
-      } catch (err) {
-        const e = err as { code?: string; message?: string };
-        if (e.code === '503' || /503|no responders/i.test(String(e.message))) {
-          throw new TandemError(ErrorCode.Unavailable, `no resource-manager answers ${op}: none is running, or the cluster is electing one — retry in a few seconds`);
-        }
-        if (e.code === 'TIMEOUT' || /timeout/i.test(String(e.message))) {
-          throw new TandemError(ErrorCode.Timeout, `the resource-manager did not answer ${op} within ${opts.timeoutMs / 1000} s; it may still be running: ${opts.check}`);
-        }
-        throw err;
-      }
-      const reply = JSON.parse(new TextDecoder().decode(msg.data)) as Reply<T>;
-      if (!reply.ok) throw TandemError.fromBody(reply.error);
-      return reply.result;
+      // the payload was checked with the operation's contract by contractRequest
+      return await rm.call(op, payload as RmOpRequest<O>, opts.timeoutMs, opts.check);
     } catch (err) {
       if (!(err instanceof TandemError)) throw err;
       throw new ProblemException(problemFromTandemError(err, span.spanContext().traceId));
