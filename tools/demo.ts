@@ -1,12 +1,7 @@
 import { dirname, join } from 'node:path';
-import { connect, type NatsConnection } from 'nats';
-import {
-  clusterOpSubject,
-  poolOpSubject,
-  type ClusterOpResults,
-  type PoolOpResults,
-} from '@tandem/contracts';
-import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
+import { connect } from 'nats';
+import { type RmOperation, type RmOpRequest, type RmOpResults } from '@tandem/contracts';
+import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
 import { TESTBED_ADMIN_PASSWORD, Testbed } from '@tandem/testbed';
 
 /**
@@ -18,8 +13,8 @@ const POOL = 'demo';
 const VIP = '10.77.3.50';
 
 /** Right after start-up the resource-manager lease is taken within a few seconds. */
-function call<T>(nc: NatsConnection, subject: string, req: unknown): Promise<T> {
-  return retryWhileUnavailable(() => requestReply<T>(nc, subject, req, 120_000), { waitForMs: 20_000 });
+function call<O extends RmOperation>(rm: ResourceManagerClient, op: O, req: RmOpRequest<O>): Promise<RmOpResults[O]> {
+  return retryWhileUnavailable(() => rm.call(op, req, 120_000), { waitForMs: 20_000 });
 }
 
 async function main(): Promise<void> {
@@ -29,14 +24,15 @@ async function main(): Promise<void> {
   const servers = status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`);
   const nc = await connect({ servers });
   const host = new HostClient(nc, 60_000);
+  const rm = new ResourceManagerClient(nc);
   try {
-    const cluster = await call<ClusterOpResults['cluster.status']>(nc, clusterOpSubject('cluster.status'), {});
+    const cluster = await call(rm, 'cluster.status', {});
     if (!cluster.cluster) {
       say('forming the cluster on node-a over hb0, node-b joins');
-      await call(nc, clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0', actor: 'demo' });
-      await call(nc, clusterOpSubject('cluster.join'), { node: 'node-b', actor: 'demo' });
+      await call(rm, 'cluster.create', { node: 'node-a', heartbeatInterface: 'hb0', actor: 'demo' });
+      await call(rm, 'cluster.join', { node: 'node-b', actor: 'demo' });
     }
-    const pools = await call<PoolOpResults['pool.list']>(nc, poolOpSubject('pool.list'), {});
+    const pools = await call(rm, 'pool.list', {});
     if (!pools.some((p) => p.name === POOL)) {
       const mountpoint = join(dirname(status.jbod), 'mnt', POOL);
       const importable = await host.call('node-a', 'pool.importable', {});
@@ -48,9 +44,9 @@ async function main(): Promise<void> {
         await host.call('node-a', 'pool.export', { pool: POOL });
       }
       say(`attaching ${POOL} to node-a with floating IP ${VIP}/24 and SMB share "files"`);
-      await call(nc, poolOpSubject('pool.attach'), { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }], actor: 'demo' });
+      await call(rm, 'pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }], actor: 'demo' });
     }
-    const pool = (await call<PoolOpResults['pool.list']>(nc, poolOpSubject('pool.list'), {})).find((p) => p.name === POOL);
+    const pool = (await call(rm, 'pool.list', {})).find((p) => p.name === POOL);
     say(`ready: pool ${POOL} ${pool?.state} on ${pool?.node}`);
     const a = status.nodes.find((n) => n.name === 'node-a')!;
     process.stdout.write(

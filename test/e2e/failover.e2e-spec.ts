@@ -2,13 +2,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
-import { ErrorCode, EVENTS_STREAM, Events, POOLS_BUCKET, clusterOpSubject, subjectFor, poolOpSubject, type ClusterOpResults, type HaPool, type PoolOpResults } from '@tandem/contracts';
-import { HostClient, requestReply, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
+import {ErrorCode, EVENTS_STREAM, Events, FAILOVER_TIMINGS, POOLS_BUCKET, subjectFor, type RmOperation, type RmOpRequest} from '@tandem/contracts';
+import { HeartbeatClient, HostClient, ResourceManagerClient, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
 import { ROOT_ADMIN_IP, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
+import { waitFor } from '@tandem/util';
 import { OtlpCollector } from '../support/otlp-collector';
 import { runTandem } from '../support/tandem-cli';
+import { LOCAL_HEALTH_INTERVAL_MS, POOL_LOST_AFTER_MS, TAKEOVER_AFTER_MS } from '../support/timings';
+import { holdsFor } from '../support/wait';
 
 /**
  * Chaos on the testbed: the faults of a storage HA cluster, each repeated, with the pool's
@@ -20,6 +22,10 @@ import { runTandem } from '../support/tandem-cli';
 // move is repeated after it, and the hold-down is seen both holding and expiring
 const HOLD_DOWN_MS = 30_000;
 process.env.TANDEM_FAILOVER_HOLD_DOWN_MS = String(HOLD_DOWN_MS);
+// the "nothing moves" periods below last about three times the longest reaction they rule out:
+// a peer taking a silent owner's pool over (TAKEOVER_AFTER_MS), an owner fencing itself
+// (fenceAfterMs + fenceBudgetMs): 10.5 s
+const NOTHING_MOVES_MS = 3 * Math.max(TAKEOVER_AFTER_MS, FAILOVER_TIMINGS.fenceAfterMs + FAILOVER_TIMINGS.fenceBudgetMs);
 
 describe('automatic failover and fencing (testbed)', () => {
   const tb = new Testbed({ log: (l) => process.stderr.write(`${l}\n`) });
@@ -28,14 +34,16 @@ describe('automatic failover and fencing (testbed)', () => {
   const NODES = ['node-a', 'node-b'] as const;
   let status: TestbedStatus;
   let nc: NatsConnection;
+  let host: HostClient;
+  let rmc: ResourceManagerClient;
+  let hb: HeartbeatClient;
   let files = 0;
   const traces = new OtlpCollector();
 
-  const rm = <T>(subject: string, req: unknown, waitForMs = 30_000) =>
-    retryWhileUnavailable(() => requestReply<T>(nc, subject, req, 30_000), { waitForMs, codes: [ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.NotLeader] });
+  const rm = <O extends RmOperation>(op: O, req: RmOpRequest<O>, waitForMs = 30_000) =>
+    retryWhileUnavailable(() => rmc.call(op, req, 30_000), { waitForMs, codes: [ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.NotLeader] });
   // short answers: while the active resource-manager's node is lost, ask again rather than wait
-  const pool = () =>
-    retryWhileUnavailable(() => requestReply<HaPool>(nc, poolOpSubject('pool.get'), { pool: POOL }, 2_000), { waitForMs: 30_000, codes: [ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.NotLeader] });
+  const pool = () => retryWhileUnavailable(() => rmc.call('pool.get', { pool: POOL }, 2_000), { waitForMs: 30_000, codes: [ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.NotLeader] });
   const other = (n: string) => (n === 'node-a' ? 'node-b' : 'node-a');
 
   /** Where the pool is imported and its IP up, asked of every running node itself. */
@@ -91,13 +99,15 @@ describe('automatic failover and fencing (testbed)', () => {
   /** Every file written so far reads back through the IP; waits until the share answers. */
   async function readAllBack(timeoutMs = 30_000): Promise<number> {
     const t0 = performance.now();
-    for (;;) {
-      const r = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', 'prompt off; lcd /tmp/back; mget f*.txt'], { timeoutMs: 10_000 }).catch(() => null);
-      if (r?.exitCode === 0) break;
-      if (performance.now() - t0 > timeoutMs) assert.fail(`the client could not read through ${VIP} for ${timeoutMs} ms: ${r?.stderr ?? ''}\n${await diagnose()}`);
-      await tb.client(['mkdir', '-p', '/tmp/back']);
-      await sleep(200);
-    }
+    await waitFor(
+      async () => {
+        const r = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', 'prompt off; lcd /tmp/back; mget f*.txt'], { timeoutMs: 10_000 });
+        if (r.exitCode === 0) return true;
+        await tb.client(['mkdir', '-p', '/tmp/back']);
+        throw new Error(`smbclient exited ${r.exitCode}: ${r.stderr}`);
+      },
+      { timeoutMs, intervalMs: 200, what: `the client reading through ${VIP}` },
+    ).catch(async (err: Error) => assert.fail(`${err.message}\n${await diagnose()}`));
     const elapsed = performance.now() - t0;
     for (let i = 1; i <= files; i++) {
       const got = await tb.client(['cat', `/tmp/back/f${i}.txt`]);
@@ -115,30 +125,41 @@ describe('automatic failover and fencing (testbed)', () => {
   async function markUsable(node: string): Promise<void> {
     // after a node rejoins, NATS may re-elect the leader of a replicated stream (the resource-
     // manager's lease stream among them) for tens of seconds: operator operations wait for it
-    const p = await rm<PoolOpResults['pool.mark-usable']>(poolOpSubject('pool.mark-usable'), { pool: POOL, node }, 120_000);
+    const p = await rm('pool.mark-usable', { pool: POOL, node }, 120_000);
     assert.ok(!(p.failedOn ?? []).includes(node));
   }
 
   async function waitServedOn(node: string, timeoutMs: number): Promise<void> {
-    const t0 = performance.now();
-    for (;;) {
-      let lastError = '';
-      const p = await requestReply<HaPool>(nc, poolOpSubject('pool.get'), { pool: POOL }, 2_000).catch((e: Error) => {
-        lastError = e.message;
-        return null;
-      });
-      if (p?.state === 'serving' && p.node === node) return;
-      if (performance.now() - t0 > timeoutMs) assert.fail(`pool not serving on ${node} after ${timeoutMs} ms: ${JSON.stringify(p)} ${lastError} (this test's NATS server: ${nc.info?.server_name ?? '?'})\n${await diagnose()}`);
-      await sleep(250);
-    }
+    await waitFor(
+      async () => {
+        const p = await rmc.call('pool.get', { pool: POOL }, 2_000);
+        if (p.state !== 'serving' || p.node !== node) throw new Error(`the record: ${JSON.stringify(p)}`);
+        return true;
+      },
+      { timeoutMs, intervalMs: 250, what: `pool ${POOL} serving on ${node}` },
+    ).catch(async (err: Error) => assert.fail(`${err.message} (this test's NATS server: ${nc.info?.server_name ?? '?'})\n${await diagnose()}`));
   }
 
-  /** `check` holds at every look, every `everyMs`, for `forMs`. */
-  async function throughout(forMs: number, everyMs: number, check: () => Promise<void>): Promise<void> {
-    for (const t0 = performance.now(); performance.now() - t0 < forMs; ) {
-      await check();
-      await sleep(everyMs);
-    }
+  /**
+   * A node powered on (or repaired) again is back in the cluster: its host-executor answers, and
+   * it and its peer hear each other up on their heartbeats.
+   */
+  async function nodeBack(node: string, timeoutMs: number): Promise<void> {
+    const peer = other(node);
+    await waitFor(
+      async () => {
+        await host.call(node, 'node.info', {}, 2_000);
+        for (const [observer, watched] of [
+          [node, peer],
+          [peer, node],
+        ]) {
+          const seen = (await hb.view(observer, 2_000)).peers.find((p) => p.peer === watched);
+          if (seen?.state !== 'up') throw new Error(`${observer} sees ${watched} ${seen?.state ?? 'not at all'}`);
+        }
+        return true;
+      },
+      { timeoutMs, intervalMs: 250, what: `${node} back: its host-executor answers, it and ${peer} hear each other up` },
+    );
   }
 
   /**
@@ -165,12 +186,14 @@ describe('automatic failover and fencing (testbed)', () => {
       const m = await jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: subjectFor(Events.poolFailedOver, POOL) }).catch(() => null);
       return m ? (JSON.parse(new TextDecoder().decode(m.data)) as { data: FailedOver }).data : null;
     };
-    let ev = await last();
-    for (let i = 0; i < 30 && ev?.epoch !== epoch; i++) {
-      await sleep(500);
-      ev = await last();
-    }
-    assert.ok(ev && ev.epoch === epoch, `the failed-over event of epoch ${epoch} is in the stream: ${JSON.stringify(ev)}`);
+    const ev = await waitFor(
+      async () => {
+        const e = await last();
+        if (e?.epoch !== epoch) throw new Error(`the last one there: ${JSON.stringify(e)}`);
+        return e;
+      },
+      { timeoutMs: 15_000, intervalMs: 500, what: `the failed-over event of epoch ${epoch} in the stream` },
+    );
     assert.match(ev.traceId ?? '', /^[0-9a-f]{32}$/);
     await assertFailoverTrace(ev);
     return ev;
@@ -186,20 +209,17 @@ describe('automatic failover and fencing (testbed)', () => {
     type Row = { action: string; target: string; result: string; traceId: string | null };
     let rows: Row[] = [];
     let last = '';
-    for (let i = 0; i < 40; i++) {
-      const r = await cli(['--json', 'log', '--limit', '200']);
-      last = `${r.stderr}${r.stdout.slice(0, 300)}`;
-      if (r.code === 0) {
+    const failovers = () => rows.filter((x) => x.action === 'pool.failover' && x.target === POOL);
+    await waitFor(
+      async () => {
+        const r = await cli(['--json', 'log', '--limit', '200']);
+        last = `${r.stderr}${r.stdout.slice(0, 300)}`;
+        if (r.code !== 0) return false;
         rows = JSON.parse(r.stdout) as Row[];
-        if (rows.some((x) => x.action === 'pool.failover' && x.target === POOL && x.result === 'succeeded' && x.traceId === traceId)) break;
-      }
-      await sleep(500);
-    }
-    const hits = rows.filter((x) => x.action === 'pool.failover' && x.target === POOL);
-    assert.ok(
-      hits.some((x) => x.result === 'succeeded' && x.traceId === traceId),
-      `tandem log on ${node} has pool.failover ${POOL} succeeded with trace ${traceId}; failover rows: ${JSON.stringify(hits.slice(0, 6))} ${last}`,
-    );
+        return failovers().some((x) => x.result === 'succeeded' && x.traceId === traceId);
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: `tandem log on ${node} to have pool.failover ${POOL} succeeded with trace ${traceId}` },
+    ).catch((err: Error) => assert.fail(`${err.message}; failover rows: ${JSON.stringify(failovers().slice(0, 6))} ${last}`));
     const human = await cli(['log', '--limit', '200']);
     assert.equal(human.code, 0, human.stderr);
     assert.ok(human.stdout.split('\n').some((l) => l.includes('pool.failover') && l.includes(traceId)), 'the human table shows the trace id');
@@ -211,25 +231,24 @@ describe('automatic failover and fencing (testbed)', () => {
    */
   async function assertFailoverTrace(ev: FailedOver): Promise<void> {
     const phases = ['pool.import', 'ip.add', 'share.start', ...(ev.reason === 'node-down' ? ['detection', 'fence wait'] : ['ip.remove', 'pool.export'])];
-    const t0 = performance.now();
-    for (;;) {
-      const spans = traces.trace(ev.traceId!);
-      const root = spans.find((x) => x.name === 'pool failover' && x.parentSpanId === null);
-      const children = root ? spans.filter((x) => x.parentSpanId === root.spanId) : [];
-      const missing = phases.filter((name) => !children.some((c) => c.name === name));
-      if (root && missing.length === 0) {
-        assert.deepEqual([root.attributes['tandem.pool'], root.attributes['tandem.from'], root.attributes['tandem.to'], root.attributes['tandem.reason']], [POOL, ev.from, ev.to, ev.reason]);
-        assert.equal(root.service, 'tandem-resource-manager');
-        assert.equal(root.node, ev.to, 'the receiving node ran the failover');
-        for (const c of children.filter((x) => phases.includes(x.name))) assert.equal(c.attributes['tandem.pool'], POOL, `span ${c.name} names the pool`);
-        if (ev.reason === 'node-down') {
-          const detection = children.find((c) => c.name === 'detection')!;
-          assert.ok(Math.abs(detection.endMs - detection.startMs - ev.timings.detectionMs) <= 5, `the detection span lasts the detection time (${detection.endMs - detection.startMs} vs ${ev.timings.detectionMs} ms)`);
-        }
-        return;
-      }
-      if (performance.now() - t0 > 15_000) assert.fail(`trace ${ev.traceId}: ${root ? `missing child spans ${missing.join(', ')}` : 'no root span "pool failover"'}; got ${spans.map((x) => x.name).join(', ') || 'nothing'}`);
-      await sleep(500);
+    const { root, children } = await waitFor(
+      () => {
+        const spans = traces.trace(ev.traceId!);
+        const root = spans.find((x) => x.name === 'pool failover' && x.parentSpanId === null);
+        const children = root ? spans.filter((x) => x.parentSpanId === root.spanId) : [];
+        const missing = phases.filter((name) => !children.some((c) => c.name === name));
+        if (!root || missing.length > 0) throw new Error(`${root ? `missing child spans ${missing.join(', ')}` : 'no root span "pool failover"'}; got ${spans.map((x) => x.name).join(', ') || 'nothing'}`);
+        return { root, children };
+      },
+      { timeoutMs: 15_000, intervalMs: 500, what: `trace ${ev.traceId}: a root span "pool failover" with every phase as its child` },
+    );
+    assert.deepEqual([root.attributes['tandem.pool'], root.attributes['tandem.from'], root.attributes['tandem.to'], root.attributes['tandem.reason']], [POOL, ev.from, ev.to, ev.reason]);
+    assert.equal(root.service, 'tandem-resource-manager');
+    assert.equal(root.node, ev.to, 'the receiving node ran the failover');
+    for (const c of children.filter((x) => phases.includes(x.name))) assert.equal(c.attributes['tandem.pool'], POOL, `span ${c.name} names the pool`);
+    if (ev.reason === 'node-down') {
+      const detection = children.find((c) => c.name === 'detection')!;
+      assert.ok(Math.abs(detection.endMs - detection.startMs - ev.timings.detectionMs) <= 5, `the detection span lasts the detection time (${detection.endMs - detection.startMs} vs ${ev.timings.detectionMs} ms)`);
     }
   }
 
@@ -238,12 +257,14 @@ describe('automatic failover and fencing (testbed)', () => {
     process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://${ROOT_ADMIN_IP}:${await traces.start()}`;
     status = await tb.up({ nodes: 2 });
     nc = await observerConnection(status);
-    const host = new HostClient(nc);
-    await rm(clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0' });
-    await rm(clusterOpSubject('cluster.join'), { node: 'node-b' });
+    host = new HostClient(nc);
+    rmc = new ResourceManagerClient(nc);
+    hb = new HeartbeatClient(nc);
+    await rm('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' });
+    await rm('cluster.join', { node: 'node-b' });
     await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', POOL) });
     await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files` });
-    await rm(poolOpSubject('pool.attach'), { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    await rm('pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
     await tb.client(['mkdir', '-p', '/tmp/back']);
     await writeSynced('node-a');
     await assertServedOnlyOn('node-a');
@@ -283,13 +304,14 @@ describe('automatic failover and fencing (testbed)', () => {
     const epoch = (await pool()).epoch;
     await tb.cut(owner, 'client');
     try {
-      const t0 = performance.now();
-      let alarms: string[] = [];
-      while (!alarms.some((a) => a.includes('hold-down'))) {
-        assert.ok(performance.now() - t0 < 20_000, `no hold-down alarm: ${JSON.stringify(alarms)}`);
-        await sleep(500);
-        alarms = (await rm<ClusterOpResults['cluster.status']>(clusterOpSubject('cluster.status'), {})).failover?.alarms ?? [];
-      }
+      await waitFor(
+        async () => {
+          const alarms = (await rm('cluster.status', {})).failover?.alarms ?? [];
+          if (!alarms.some((a) => a.includes('hold-down'))) throw new Error(`alarms: ${JSON.stringify(alarms)}`);
+          return true;
+        },
+        { timeoutMs: 20_000, intervalMs: 500, what: 'a hold-down alarm in cluster status' },
+      );
       const p = await pool();
       assert.deepEqual([p.state, p.node, p.epoch], ['serving', owner, epoch], 'nothing moved');
     } finally {
@@ -300,8 +322,10 @@ describe('automatic failover and fencing (testbed)', () => {
   test('the hold-down over, the client link goes down again: the pool moves again', async () => {
     const last = Date.parse((await pool()).lastFailoverAt ?? '');
     assert.ok(Number.isFinite(last), 'the last automatic move is recorded');
-    const wait = last + HOLD_DOWN_MS + 1_000 - Date.now();
-    if (wait > 0) await sleep(wait);
+    // the hold-down counts from the recorded move (its end a moment on the clock, +1 s for the
+    // nodes' clocks): nothing in the cluster says it is over until a move is held or not
+    const holdDownOver = last + HOLD_DOWN_MS + 1_000;
+    await waitFor(() => Date.now() >= holdDownOver, { timeoutMs: Math.max(0, holdDownOver - Date.now()) + 5_000, intervalMs: 250, what: `the hold-down of the last automatic move over (${new Date(holdDownOver).toISOString()})` });
     await clientLinkMove();
   });
 
@@ -329,7 +353,7 @@ describe('automatic failover and fencing (testbed)', () => {
         await assertLoggedWithTrace(peer, ev.traceId!);
       } finally {
         await tb.powerOn(owner);
-        await sleep(3_000);
+        await nodeBack(owner, 60_000);
         await markUsable(owner);
       }
       // the rebooted node imported nothing
@@ -342,11 +366,18 @@ describe('automatic failover and fencing (testbed)', () => {
     const epoch = (await pool()).epoch;
     await tb.cut(owner, 'heartbeat');
     try {
-      await sleep(7_000);
-      await assertServedOnlyOn(owner);
-      assert.equal((await pool()).epoch, epoch, 'no new epoch: nothing moved');
+      // twice as long as a peer takes over a silent owner: the peer still hears it over NATS,
+      // its lease is still renewed, so nothing moves
+      await holdsFor(
+        2 * TAKEOVER_AFTER_MS,
+        async () => {
+          await assertServedOnlyOn(owner);
+          assert.equal((await pool()).epoch, epoch, 'no new epoch: nothing moved');
+        },
+        'served by its owner alone, same epoch, while only the heartbeat link is cut',
+      );
       // (a stream leader election answers UNAVAILABLE for a moment: rm asks again)
-      const st = await rm<ClusterOpResults['cluster.status']>(clusterOpSubject('cluster.status'), {});
+      const st = await rm('cluster.status', {});
       assert.ok((st.failover?.alarms ?? []).some((a) => a.includes('suspect')), `an alarm in status: ${JSON.stringify(st.failover)}`);
       await readAllBack(10_000);
     } finally {
@@ -364,13 +395,14 @@ describe('automatic failover and fencing (testbed)', () => {
     try {
       // from the owner's own namespaces: the pool is released and the IP gone, within the fence time
       const t0 = performance.now();
-      for (;;) {
-        const list = await tb.exec(owner, ['zpool', 'list', '-H', '-o', 'name'], { timeoutMs: 5_000 }).catch(() => null);
-        const addrs = await tb.exec(owner, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'], { timeoutMs: 5_000 }).catch(() => null);
-        if (!(list?.stdout ?? '').split('\n').includes(POOL) && !(addrs?.stdout ?? '').includes(` ${VIP}/`)) break;
-        assert.ok(performance.now() - t0 < 6_000, `${owner} did not fence itself within 6 s`);
-        await sleep(100);
-      }
+      await waitFor(
+        async () => {
+          const list = await tb.exec(owner, ['zpool', 'list', '-H', '-o', 'name'], { timeoutMs: 5_000 }).catch(() => null);
+          const addrs = await tb.exec(owner, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'], { timeoutMs: 5_000 }).catch(() => null);
+          return !(list?.stdout ?? '').split('\n').includes(POOL) && !(addrs?.stdout ?? '').includes(` ${VIP}/`);
+        },
+        { timeoutMs: 6_000, intervalMs: 100, what: `${owner} to fence itself (pool exported, ${VIP} gone) within 6 s` },
+      );
       process.stderr.write(`partition ${rep}: ${owner} fenced itself ${Math.round(performance.now() - t0)} ms after the cut\n`);
       await readAllBack(30_000);
       await waitServedOn(peer, 30_000);
@@ -382,8 +414,8 @@ describe('automatic failover and fencing (testbed)', () => {
     }
     // a node that fenced harder (its ZFS daemon killed) comes back like a rebooted one
     await tb.up({ nodes: 2 });
-    await sleep(2_000);
-    await rm<HaPool>(poolOpSubject('pool.get'), { pool: POOL }, 120_000); // the control plane answers again (see markUsable)
+    await nodeBack(owner, 120_000);
+    await rm('pool.get', { pool: POOL }, 120_000); // the control plane answers again (see markUsable)
     await assertServedOnlyOn(peer);
     await markUsable(owner);
   });
@@ -410,7 +442,7 @@ describe('automatic failover and fencing (testbed)', () => {
     // the suspended pool never exported: the owner killed its ZFS daemon (the testbed's harder
     // fence); it comes back like a rebooted node, importing nothing
     await tb.up({ nodes: 2 });
-    await rm<HaPool>(poolOpSubject('pool.get'), { pool: POOL }, 120_000);
+    await rm('pool.get', { pool: POOL }, 120_000);
     await assertServedOnlyOn(peer);
     await markUsable(owner);
   });
@@ -424,15 +456,19 @@ describe('automatic failover and fencing (testbed)', () => {
     let ownerOff = false;
     try {
       // no lease can be renewed, but each node's heartbeats confirm the other: nobody fences
-      await throughout(10_000, 1_000, async () => {
-        const h = await holders();
-        assert.deepEqual([h.imported, h.ip], [[owner], [owner]], 'still served by its owner alone');
-      });
+      await holdsFor(
+        NOTHING_MOVES_MS,
+        async () => {
+          const h = await holders();
+          assert.deepEqual([h.imported, h.ip], [[owner], [owner]], 'still served by its owner alone');
+        },
+        'the witness lost: nobody fences, nothing moves',
+      );
       await readAllBack(10_000);
       // the owner lost too: the peer cannot tell whether it fenced itself, so it takes nothing
       await tb.powerOff(owner);
       ownerOff = true;
-      await throughout(10_000, 500, async () => assert.deepEqual((await holders()).imported, [], 'imported nowhere while the owner and the witness are gone'));
+      await holdsFor(NOTHING_MOVES_MS, async () => assert.deepEqual((await holders()).imported, [], 'imported nowhere'), 'the owner and the witness gone: the peer takes nothing');
       // the owner first (were the witness back first, the peer would take the pool over from
       // the silent owner, as after any power-off)
       await tb.powerOn(owner);
@@ -454,24 +490,30 @@ describe('automatic failover and fencing (testbed)', () => {
     const peer = other(owner);
     const epoch = (await pool()).epoch;
     await writeSynced(owner);
-    await rm(clusterOpSubject('maintenance.set'), { on: true });
+    await rm('maintenance.set', { on: true });
     let ownerOff = false;
     try {
       await streamsLedByWitness();
       await tb.powerOff(owner);
       ownerOff = true;
-      await throughout(10_000, 500, async () => assert.deepEqual((await holders()).imported, [], 'imported nowhere: maintenance mode moves nothing'));
-      const st = await rm<ClusterOpResults['cluster.status']>(clusterOpSubject('cluster.status'), {}, 60_000);
+      await holdsFor(NOTHING_MOVES_MS, async () => assert.deepEqual((await holders()).imported, [], 'imported nowhere'), 'maintenance mode: the lost owner\'s pool moves nowhere');
+      const st = await rm('cluster.status', {}, 60_000);
       assert.match(st.failover?.declined ?? '', /maintenance/, `status says why: ${JSON.stringify(st.failover)}`);
       assert.equal((await pool()).epoch, epoch, 'no new epoch');
       await tb.powerOn(owner);
       ownerOff = false;
-      // the rebooted owner imported nothing, and maintenance still holds everything
-      await sleep(8_000);
-      assert.deepEqual((await holders()).imported, []);
+      // the rebooted owner imported nothing, and maintenance still holds everything: from the
+      // moment its host-executor answers, its heartbeat reports its pools within one local health
+      // check, and without maintenance the pool would be lost there POOL_LOST_AFTER_MS later, and move
+      await nodeBack(owner, 60_000);
+      await holdsFor(
+        LOCAL_HEALTH_INTERVAL_MS + POOL_LOST_AFTER_MS,
+        async () => assert.deepEqual((await holders()).imported, [], 'imported nowhere'),
+        'maintenance mode: the pool lost on the rebooted owner moves nowhere',
+      );
     } finally {
       if (ownerOff) await tb.powerOn(owner);
-      await rm(clusterOpSubject('maintenance.set'), { on: false }, 120_000);
+      await rm('maintenance.set', { on: false }, 120_000);
     }
     await assertLostPoolMovedTo(owner, peer, 60_000);
     await markUsable(owner);

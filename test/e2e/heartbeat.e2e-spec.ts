@@ -2,47 +2,32 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection } from 'nats';
-import {
-  EVENTS_STREAM,
+import {EVENTS_STREAM,
   Events,
-  clusterOpSubject,
-  healthSubject,
   heartbeatSubject,
-  type ClusterOperation,
-  type ClusterOpRequest,
-  type ClusterOpResults,
+  heartbeatViewSchema,
   type EventEnvelope,
+  type HeartbeatView,
+  type PeerReport,
+  type RmOperation,
+  type RmOpRequest,
 } from '@tandem/contracts';
-import { requestReply, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
+import { HeartbeatClient, ResourceManagerClient, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
 import { Testbed, type TestbedStatus } from '@tandem/testbed';
-import { encodePacket, heartbeatKey } from '../../apps/heartbeat/src/heartbeat-packet';
+import { waitFor } from '@tandem/util';
+import { encodePacket, heartbeatKey } from '@tandem/contracts';
+import { HEARTBEAT_TIMEOUT_MS } from '../support/timings';
+import { holdsFor } from '../support/wait';
 
-type State = 'unknown' | 'up' | 'suspect' | 'down';
-type Ages = { udp: number | null; nats: number | null };
-interface PeerEntry {
-  peer: string;
-  state: State;
-  channels: Ages;
-}
-interface Counters {
-  accepted: number;
-  rejected: Record<string, number>;
-}
-interface View {
-  node: string;
-  uptimeMs: number;
-  incarnation: number;
-  timings: { intervalMs: number; timeoutMs: number };
-  cluster: { id: string; member: boolean } | null;
-  peers: PeerEntry[];
-  channels: { udp: Counters & { bound: string | null; port: number }; nats: Counters };
-  local: { clientLink: string; pools: Array<{ name: string; health: string }> | null; services: Record<string, string> } | null;
-}
-type LivenessEvent = EventEnvelope<{ observer: string; peer: string; previous: State; channels: Ages }>;
+type State = PeerReport['state'];
+type PeerEntry = PeerReport;
+/** GET /health/peers answers the heartbeat view without the sequence number of a NATS ping. */
+const httpViewSchema = heartbeatViewSchema.omit({ seq: true });
+type View = Omit<HeartbeatView, 'seq'>;
+type LivenessEvent = EventEnvelope<{ observer: string; peer: string; previous: State; channels: PeerReport['channels'] }>;
 
-const TIMEOUT_MS = 3_000; // the default TANDEM_HEARTBEAT_TIMEOUT_MS the testbed runs with
+const TIMEOUT_MS = HEARTBEAT_TIMEOUT_MS; // the default TANDEM_HEARTBEAT_TIMEOUT_MS the testbed runs with
 const PORT = 5405;
 
 /**
@@ -72,11 +57,11 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
       const script = `fetch('http://127.0.0.1:9102/health/peers',{signal:AbortSignal.timeout(2000)}).then(r=>r.text()).then(t=>process.stdout.write(t),()=>process.exit(1))`;
       const r = await tb.exec(node, [process.execPath, '-e', script], { timeoutMs: 10_000 });
       assert.equal(r.exitCode, 0, `heartbeat of ${node} answers from inside: ${r.stderr}`);
-      return JSON.parse(r.stdout) as View;
+      return httpViewSchema.parse(JSON.parse(r.stdout));
     }
     const res = await fetch(`http://${nodeByName(node).addresses.admin}:9102/health/peers`, { signal: AbortSignal.timeout(2_000) });
     assert.equal(res.status, 200);
-    return (await res.json()) as View;
+    return httpViewSchema.parse(await res.json());
   }
 
   const peerIn = (v: View, peer: string): PeerEntry => {
@@ -85,39 +70,20 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     return p;
   };
 
-  /** Poll until `fn` returns a value (not undefined); the last observation is in the error. */
-  async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 100): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown = null;
-    for (;;) {
-      try {
-        const v = await fn();
-        if (v !== undefined) return v;
-      } catch (err) {
-        last = err instanceof Error ? err.message : err;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${typeof last === 'string' ? last : JSON.stringify(last)}`);
-      await sleep(intervalMs);
-    }
-  }
-
   /** Both nodes see each other in `state`, checked by `check` on each side's view. */
   async function bothSee(state: State, timeoutMs: number, check: (p: PeerEntry) => boolean = () => true): Promise<[PeerEntry, PeerEntry]> {
-    let seen: unknown;
-    return until(
-      `node-a and node-b to see each other ${state}`,
+    return waitFor(
       async () => {
         const a = peerIn(await view('node-a'), 'node-b');
         const b = peerIn(await view('node-b'), 'node-a');
-        seen = { a, b };
         if (a.state === state && b.state === state && check(a) && check(b)) return [a, b] as [PeerEntry, PeerEntry];
-        throw new Error(JSON.stringify(seen));
+        throw new Error(JSON.stringify({ a, b }));
       },
-      timeoutMs,
+      { timeoutMs, intervalMs: 100, what: `node-a and node-b to see each other ${state}` },
     );
   }
 
-  const cl = <O extends ClusterOperation>(op: O, req: ClusterOpRequest<O>) => requestReply<ClusterOpResults[O]>(nc, clusterOpSubject(op), req, 60_000);
+  const cl = <O extends RmOperation>(op: O, req: RmOpRequest<O>) => new ResourceManagerClient(nc).call(op, req, 60_000);
 
   // right after start-up the resource-manager lease may not be taken yet
   const rmWhenReady = <T>(call: () => Promise<T>) => retryWhileUnavailable(call, { waitForMs: 15_000 });
@@ -181,7 +147,7 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     assert.equal(a.channels.udp.port, PORT);
     assert.deepEqual(a.cluster, { id: 'testbed', member: true });
     assert.ok(a.channels.udp.accepted > 0 && a.channels.nats.accepted > 0);
-    await until('an up event from each observer', async () => (['node-a', 'node-b'].every((o) => events.some((e) => e.schema === Events.nodeUp.schema && e.data.observer === o)) ? true : undefined), 5_000);
+    await waitFor(() => ['node-a', 'node-b'].every((o) => events.some((e) => e.schema === Events.nodeUp.schema && e.data.observer === o)), { timeoutMs: 5_000, intervalMs: 100, what: 'an up event from each observer' });
     const upB = events.find((e) => e.schema === Events.nodeUp.schema && e.data.observer === 'node-a')!;
     assert.equal(upB.entity.id, 'node-b');
     assert.equal(upB.data.peer, 'node-b');
@@ -189,26 +155,25 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
   });
 
   test('the liveness ping still answers node, seq, uptimeMs, now with peers and local health', async () => {
-    const ask = async () => JSON.parse(new TextDecoder().decode((await nc.request(healthSubject('node-a', 'heartbeat'), new Uint8Array(0), { timeout: 2_000 })).data)) as View & { seq: number };
+    const ask = () => new HeartbeatClient(nc).view('node-a', 2_000);
     const r1 = await ask();
     const r2 = await ask();
     assert.equal(r1.node, 'node-a');
     assert.ok(r2.seq > r1.seq && r2.uptimeMs >= r1.uptimeMs);
     assert.equal(peerIn(r2, 'node-b').state, 'up');
-    const local = await until(
-      'local health of node-a: client link up, every service ready',
+    const local = await waitFor(
       async () => {
         const l = (await view('node-a')).local;
         return l && l.clientLink === 'up' && Object.values(l.services).every((s) => s === 'ready') ? l : undefined;
       },
-      15_000,
+      { timeoutMs: 15_000, intervalMs: 100, what: 'local health of node-a: client link up, every service ready' },
     );
     assert.deepEqual(Object.keys(local.services).sort(), ['api-gateway', 'host-executor', 'replication-scheduler', 'resource-manager']);
     assert.deepEqual(local.pools, []);
     const jsm = await nc.jetstreamManager();
     // the new cluster's resource-manager moves stream leadership to the witness: a read during
     // that election answers 503, and is asked again
-    const stored = await until('the stored health-changed event of node-a', () => jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: 'tandem.evt.node.node-a.health-changed' }), 15_000, 250);
+    const stored = await waitFor(() => jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: 'tandem.evt.node.node-a.health-changed' }), { timeoutMs: 15_000, intervalMs: 250, what: 'the stored health-changed event of node-a' });
     assert.equal((JSON.parse(new TextDecoder().decode(stored.data)) as EventEnvelope).schema, Events.nodeHealthChanged.schema);
   });
 
@@ -218,15 +183,13 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     try {
       await bothSee('suspect', TIMEOUT_MS + 5_000, (p) => p.channels.udp !== null && p.channels.udp >= TIMEOUT_MS && p.channels.nats !== null && p.channels.nats < TIMEOUT_MS / 2);
       // stay on until UDP has been silent for twice the timeout: down would have come by now
-      await until(
-        'UDP silent for twice the timeout, the peer still suspect',
+      await waitFor(
         async () => {
           const [a, b] = await Promise.all([view('node-a'), view('node-b')]);
           for (const p of [peerIn(a, 'node-b'), peerIn(b, 'node-a')]) assert.equal(p.state, 'suspect', `never down while NATS is heard: ${JSON.stringify(p)}`);
-          return [peerIn(a, 'node-b'), peerIn(b, 'node-a')].every((p) => (p.channels.udp ?? 0) >= 2 * TIMEOUT_MS) ? true : undefined;
+          return [peerIn(a, 'node-b'), peerIn(b, 'node-a')].every((p) => (p.channels.udp ?? 0) >= 2 * TIMEOUT_MS);
         },
-        2 * TIMEOUT_MS + 5_000,
-        200,
+        { timeoutMs: 2 * TIMEOUT_MS + 5_000, intervalMs: 200, what: 'UDP silent for twice the timeout, the peer still suspect' },
       );
     } finally {
       await tb.heal('node-b', 'heartbeat');
@@ -234,11 +197,14 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     await bothSee('up', 10_000, (p) => (p.channels.udp ?? Infinity) <= 1_000);
     const during = events.slice(before);
     assert.ok(!during.some((e) => e.schema === Events.nodeDown.schema), `no down event: ${JSON.stringify(during.map((e) => [e.data.observer, e.schema]))}`);
-    await until('suspect and up events from both observers', async () => {
-      const got = events.slice(before);
-      const has = (schema: string, observer: string) => got.some((e) => e.schema === schema && e.data.observer === observer);
-      return has(Events.nodeSuspect.schema, 'node-a') && has(Events.nodeSuspect.schema, 'node-b') && has(Events.nodeUp.schema, 'node-a') && has(Events.nodeUp.schema, 'node-b') ? true : undefined;
-    }, 5_000);
+    await waitFor(
+      () => {
+        const got = events.slice(before);
+        const has = (schema: string, observer: string) => got.some((e) => e.schema === schema && e.data.observer === observer);
+        return has(Events.nodeSuspect.schema, 'node-a') && has(Events.nodeSuspect.schema, 'node-b') && has(Events.nodeUp.schema, 'node-a') && has(Events.nodeUp.schema, 'node-b');
+      },
+      { timeoutMs: 5_000, intervalMs: 100, what: 'suspect and up events from both observers' },
+    );
   });
 
   test('admin network cut (the NATS routes): suspect over UDP alone, never down; healed: up', async () => {
@@ -246,15 +212,13 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     cutNow.add('node-b/admin');
     try {
       await bothSee('suspect', TIMEOUT_MS + 8_000, (p) => p.channels.udp !== null && p.channels.udp < TIMEOUT_MS / 2 && (p.channels.nats ?? Infinity) >= TIMEOUT_MS);
-      await until(
-        'NATS silent for twice the timeout, the peer still suspect',
+      await waitFor(
         async () => {
           const a = peerIn(await view('node-a'), 'node-b');
           assert.equal(a.state, 'suspect', `never down while UDP is heard: ${JSON.stringify(a)}`);
-          return (a.channels.nats ?? 0) >= 2 * TIMEOUT_MS ? true : undefined;
+          return (a.channels.nats ?? 0) >= 2 * TIMEOUT_MS;
         },
-        2 * TIMEOUT_MS + 5_000,
-        200,
+        { timeoutMs: 2 * TIMEOUT_MS + 5_000, intervalMs: 200, what: 'NATS silent for twice the timeout, the peer still suspect' },
       );
     } finally {
       await tb.heal('node-b', 'admin');
@@ -283,27 +247,25 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
       const lines = existsSync(log) ? readFileSync(log, 'utf8').trimEnd().split('\n').slice(-25).join('\n') : `(no ${log})`;
       return `power-off took ${offAt === null ? '?' : Math.round(offAt)} ms; node-a's view every poll (last 40): ${samples.slice(-40).join(' | ')}\nnode-a heartbeat log:\n${lines}`;
     };
-    const detected = await until(
-      'node-a to report node-b down',
+    const detected = await waitFor(
       async () => {
         const p = peerIn(await view('node-a'), 'node-b');
         const ms = performance.now() - t0;
         samples.push(`${Math.round(ms)}ms ${p.state} udp=${p.channels.udp} nats=${p.channels.nats}`);
         return p.state === 'down' ? { ms, p } : undefined;
       },
-      10_000,
-      50,
+      { timeoutMs: 10_000, intervalMs: 50, what: 'node-a to report node-b down' },
     ).catch((err: Error) => assert.fail(`${err.message}; ${why()}`));
     await off;
     process.stderr.write(`[heartbeat e2e] node-b down seen by node-a ${Math.round(detected.ms)} ms after the power cut (timeout ${TIMEOUT_MS} ms)\n`);
     assert.ok(detected.ms <= 5_000, `detected after ${Math.round(detected.ms)} ms; ${why()}`);
     assert.ok(detected.ms >= TIMEOUT_MS - 600, `not before the timeout: ${Math.round(detected.ms)} ms`);
     assert.ok((detected.p.channels.udp ?? 0) >= TIMEOUT_MS && (detected.p.channels.nats ?? 0) >= TIMEOUT_MS);
-    const down = await until(
-      'tandem.evt.node.node-b.down from node-a',
-      async () => events.slice(before).find((e) => e.schema === Events.nodeDown.schema && e.data.observer === 'node-a' && e.entity.id === 'node-b'),
-      10_000,
-    ).catch((err: Error) => assert.fail(`${err.message}; ${why()}`));
+    const down = await waitFor(() => events.slice(before).find((e) => e.schema === Events.nodeDown.schema && e.data.observer === 'node-a' && e.entity.id === 'node-b'), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      what: 'tandem.evt.node.node-b.down from node-a',
+    }).catch((err: Error) => assert.fail(`${err.message}; ${why()}`));
     assert.equal(down.data.peer, 'node-b');
     assert.ok((down.data.channels.udp ?? 0) >= TIMEOUT_MS && (down.data.channels.nats ?? 0) >= TIMEOUT_MS);
     // a retried publish (JetStream electing a new stream leader) repeats the same event id
@@ -327,20 +289,26 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     nc.publish(heartbeatSubject('node-b'), capturedFromB!); // and replayed on NATS
     await nc.flush();
     const rejected = (v: View, ch: 'udp' | 'nats', reason: string) => (v.channels[ch].rejected[reason] ?? 0) - (a0.channels[ch].rejected[reason] ?? 0);
-    const after = await until(
-      'node-a to count every bad heartbeat',
+    const after = await waitFor(
       async () => {
         const v = await view('node-a');
         const ok = ['bad-mac', 'wrong-cluster', 'unknown-sender', 'malformed', 'replayed'].every((r) => rejected(v, 'udp', r) >= 1) && rejected(v, 'nats', 'replayed') >= 1;
         return ok ? v : undefined;
       },
-      5_000,
+      { timeoutMs: 5_000, intervalMs: 100, what: 'node-a to count every bad heartbeat' },
     );
     assert.equal(after.channels.udp.accepted, a0.channels.udp.accepted, 'nothing accepted over UDP');
     assert.equal(after.channels.nats.accepted, a0.channels.nats.accepted, 'nothing accepted over NATS');
-    await sleep(300); // a few evaluations later
-    const p = peerIn(await view('node-a'), 'node-b');
-    assert.equal(p.state, 'down');
-    assert.ok((p.channels.udp ?? 0) >= TIMEOUT_MS && (p.channels.nats ?? 0) >= TIMEOUT_MS, JSON.stringify(p));
+    // for one heartbeat interval after they were counted (node-a evaluates its peers several
+    // times in it): an accepted one would have revived node-b by then
+    await holdsFor(
+      after.timings.intervalMs,
+      async () => {
+        const p = peerIn(await view('node-a'), 'node-b');
+        assert.equal(p.state, 'down');
+        assert.ok((p.channels.udp ?? 0) >= TIMEOUT_MS && (p.channels.nats ?? 0) >= TIMEOUT_MS, JSON.stringify(p));
+      },
+      'node-b stays down, silent on both channels, after the bad heartbeats',
+    );
   });
 });

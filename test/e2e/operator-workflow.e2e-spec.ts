@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
 import { HostClient } from '@tandem/messaging';
 import { TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
+import { waitFor } from '@tandem/util';
 import { runTandem } from '../support/tandem-cli';
 
 /**
@@ -61,11 +61,15 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
   });
 
   test('cluster create on node-a; a join with a wrong password changes nothing; the right one joins', async () => {
-    let r = await tandem('node-a', ['cluster', 'create', '--heartbeat-interface', 'hb0']);
-    for (let i = 0; i < 40 && r.code !== 0 && /UNAVAILABLE|no resource-manager/i.test(r.stderr + r.stdout); i++) {
-      await sleep(250); // the resource-manager lease is taken a few seconds after start
-      r = await tandem('node-a', ['cluster', 'create', '--heartbeat-interface', 'hb0']);
-    }
+    // the resource-manager lease is taken a few seconds after start: until then nobody answers
+    const r = await waitFor(
+      async () => {
+        const c = await tandem('node-a', ['cluster', 'create', '--heartbeat-interface', 'hb0']);
+        if (c.code !== 0 && /UNAVAILABLE|no resource-manager/i.test(c.stderr + c.stdout)) throw new Error(c.stderr + c.stdout);
+        return c;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'a resource-manager to answer cluster create (its lease taken)' },
+    );
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.equal((await tandem('node-b', ['cluster', 'create', '--heartbeat-interface', 'hb0'])).code, 1, 'a second cluster is refused');
 
@@ -112,18 +116,26 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
   test('attach, then configuration reads the same through node-b as through node-a', async () => {
     const events: string[] = [];
     const sub = nc.subscribe('tandem.evt.pool.tank.>', { callback: (_e, m) => events.push(m.subject) });
-    const r = await tandem('node-a', ['pool', 'attach', 'tank', '--node', 'node-a', '--vip', `cli0:${VIP}/24`, '--share', 'files:smb:files']);
-    assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.deepEqual(await where('tank'), { imported: ['node-a'], vip: ['node-a'] });
-    await tb.client(['sh', '-c', 'echo written-on-a > /tmp/a.txt']);
-    await smb('put /tmp/a.txt a.txt');
-    const a = await (await fetch(`${api('node-a')}/api/v1/pools`)).json();
-    const b = await (await fetch(`${api('node-b')}/api/v1/pools`)).json();
-    assert.deepEqual(b, a);
-    assert.equal((a as Array<{ state: string }>)[0].state, 'serving');
-    await sleep(200);
-    sub.unsubscribe();
-    assert.ok(events.includes('tandem.evt.pool.tank.changed'), events.join(', '));
+    try {
+      const r = await tandem('node-a', ['pool', 'attach', 'tank', '--node', 'node-a', '--vip', `cli0:${VIP}/24`, '--share', 'files:smb:files']);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.deepEqual(await where('tank'), { imported: ['node-a'], vip: ['node-a'] });
+      await tb.client(['sh', '-c', 'echo written-on-a > /tmp/a.txt']);
+      await smb('put /tmp/a.txt a.txt');
+      const a = await (await fetch(`${api('node-a')}/api/v1/pools`)).json();
+      const b = await (await fetch(`${api('node-b')}/api/v1/pools`)).json();
+      assert.deepEqual(b, a);
+      assert.equal((a as Array<{ state: string }>)[0].state, 'serving');
+      await waitFor(
+        () => {
+          if (!events.includes('tandem.evt.pool.tank.changed')) throw new Error(`events so far: ${events.join(', ') || 'none'}`);
+          return true;
+        },
+        { timeoutMs: 5_000, intervalMs: 50, what: 'the event tandem.evt.pool.tank.changed' },
+      );
+    } finally {
+      sub.unsubscribe();
+    }
   });
 
   test('move through the CLI, then take the node offline: its pool moves first; the client keeps reading', async () => {
@@ -141,12 +153,14 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
   });
 
   test('tandem log lists each step with its trace id', async () => {
-    let rows: Array<{ action: string; target: string; result: string; traceId: string | null }> = [];
-    for (let i = 0; i < 40; i++) {
-      rows = await tandemJson('node-b', ['log', '--limit', '100']);
-      if (rows.some((x) => x.action === 'node.offline' && x.result === 'succeeded')) break;
-      await sleep(250);
-    }
+    type Row = { action: string; target: string; result: string; traceId: string | null };
+    const rows = await waitFor(
+      async () => {
+        const got = await tandemJson<Row[]>('node-b', ['log', '--limit', '100']);
+        return got.some((x) => x.action === 'node.offline' && x.result === 'succeeded') ? got : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'node.offline succeeded in the log read through node-b' },
+    );
     for (const [action, target] of [
       ['cluster.create', 'node-a'],
       ['cluster.join', 'node-b'],
@@ -166,15 +180,15 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
   test('with node-b (and its Postgres) powered off, node-a still answers: configuration, log, operations', async () => {
     await tb.powerOff('node-b');
     status = await tb.status();
-    let list: Array<{ name: string; node: string; state: string }> = [];
-    for (let i = 0; i < 60; i++) {
-      const r = await tandem('node-a', ['--json', 'pool', 'list']);
-      if (r.code === 0) {
-        list = JSON.parse(r.stdout);
-        break;
-      }
-      await sleep(500); // the resource-manager lease may have been on node-b: a standby takes over
-    }
+    // the resource-manager lease may have been on node-b: a standby takes over
+    const list = await waitFor(
+      async () => {
+        const r = await tandem('node-a', ['--json', 'pool', 'list']);
+        if (r.code !== 0) throw new Error(r.stderr + r.stdout);
+        return JSON.parse(r.stdout) as Array<{ name: string; node: string; state: string }>;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: 'node-a to answer pool list (a resource-manager answering)' },
+    );
     assert.deepEqual(list.map((p) => [p.name, p.node, p.state]), [['tank', 'node-a', 'serving']]);
     const log = await tandemJson<unknown[]>('node-a', ['log']);
     assert.ok(log.length >= 10);

@@ -2,24 +2,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { NatsConnection } from 'nats';
-import {
-  ErrorCode,
+import {ErrorCode,
   TandemError,
-  clusterOpSubject,
-  poolOpSubject,
-  type ClusterOperation,
-  type ClusterOpRequest,
-  type ClusterOpResults,
-  type PoolOperation,
   type PoolOpRequest,
-  type PoolOpResults,
+  type RmOperation,
+  type RmOpRequest,
 } from '@tandem/contracts';
-import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
+import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
+import { waitFor } from '@tandem/util';
 
 /**
  * HA pool operations on the testbed: a client reads and writes through an SMB share on the
@@ -36,9 +30,9 @@ describe('HA pool operations (testbed)', () => {
   let mnt = '';
   const nodeByName = (name: string) => status.nodes.find((n) => n.name === name)!;
 
-  const rm = <O extends PoolOperation>(op: O, req: PoolOpRequest<O>) => requestReply<PoolOpResults[O]>(nc, poolOpSubject(op), req, 120_000);
-
-  const cl = <O extends ClusterOperation>(op: O, req: ClusterOpRequest<O>) => requestReply<ClusterOpResults[O]>(nc, clusterOpSubject(op), req, 120_000);
+  /** A pool or cluster operation of the active resource-manager. */
+  const rm = <O extends RmOperation>(op: O, req: RmOpRequest<O>) => new ResourceManagerClient(nc).call(op, req, 120_000);
+  const cl = rm;
 
   // right after start-up the resource-manager lease may not be taken yet
   const rmWhenReady = <T>(call: () => Promise<T>) => retryWhileUnavailable(call, { waitForMs: 10_000 });
@@ -168,7 +162,15 @@ describe('HA pool operations (testbed)', () => {
 
   test('a second operation on a pool in transition is refused', async () => {
     const first = rm('pool.move', { pool: 'tank', to: 'node-a' });
-    await sleep(20);
+    first.catch(() => undefined); // awaited below; not an unhandled rejection if the wait fails first
+    await waitFor(
+      async () => {
+        const p = await rm('pool.get', { pool: 'tank' });
+        if (p.state !== 'in-transition') throw new Error(`the record: ${JSON.stringify(p)}`);
+        return true;
+      },
+      { timeoutMs: 10_000, intervalMs: 10, what: 'pool tank in transition (the move under way)' },
+    );
     await assert.rejects(rm('pool.export', { pool: 'tank' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InTransition);
     const done = await first;
     assert.equal(done.node, 'node-a');
@@ -242,12 +244,17 @@ describe('HA pool operations (testbed)', () => {
       (await tb.exec(node, ['psql', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'tandem', '-Atc', 'select action, target, result, coalesce(trace_id, \'\') from activity_log order by at, id'])).stdout;
     let a = '';
     let b = '';
-    for (let i = 0; i < 40; i++) {
-      a = await rows('node-a');
-      b = await rows('node-b');
-      if (a === b && a.includes('node.offline|node-b|succeeded')) break;
-      await sleep(250);
-    }
+    await waitFor(
+      async () => {
+        a = await rows('node-a');
+        b = await rows('node-b');
+        return a === b && a.includes('node.offline|node-b|succeeded');
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: 'both nodes to hold the same log, up to node.offline node-b' },
+    ).catch((err: Error) => {
+      assert.equal(a, b, `both nodes hold the same log (${err.message})`);
+      throw err;
+    });
     assert.equal(a, b, 'both nodes hold the same log');
     for (const step of ['cluster.create|node-a|succeeded', 'cluster.join|node-b|succeeded', 'node.offline|node-a|succeeded', 'node.remove|node-a|succeeded', 'pool.attach|tank|succeeded', 'pool.move|tank|succeeded', 'pool.move|tank|failed', 'pool.export|tank|succeeded', 'pool.reattach|tank|succeeded', 'pool.detach|tank|succeeded']) {
       assert.ok(a.includes(step), `${step} in\n${a}`);

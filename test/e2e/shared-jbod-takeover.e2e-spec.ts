@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import { SERVICES, SERVICE_NAMES } from '@tandem/contracts';
+import {SERVICES, SERVICE_NAMES} from '@tandem/contracts';
 import { HostClient } from '@tandem/messaging';
 import { Testbed, type TestbedStatus } from '@tandem/testbed';
 

@@ -8,7 +8,7 @@ import {
   type EventDefinition,
   type EventEnvelope,
 } from '@tandem/contracts';
-import { waitForStreamLeader } from '@tandem/messaging';
+import { HeartbeatClient, waitForStreamLeader } from '@tandem/messaging';
 import type { Testbed } from '@tandem/testbed';
 import { benchCluster, rmCall } from './setup';
 import { median, type BenchReport } from './stats';
@@ -182,12 +182,13 @@ async function failoverEvent(nc: NatsConnection, epoch: number, timeoutMs: numbe
  */
 async function steadyState(tb: Testbed, nc: NatsConnection): Promise<void> {
   await waitForStreamLeader(nc, 'witness', 60_000);
+  const hb = new HeartbeatClient(nc);
   const t0 = performance.now();
   const st = await tb.status();
   for (const n of st.nodes.filter((x) => x.role === 'storage')) {
     for (;;) {
-      const r = await tb.exec(n.name, ['curl', '-sf', 'http://127.0.0.1:9102/health/peers'], { timeoutMs: 5_000 }).catch(() => null);
-      if (r?.exitCode === 0 && (JSON.parse(r.stdout) as { peers: Array<{ state: string }> }).peers.every((p) => p.state === 'up')) break;
+      const view = await hb.view(n.name, 5_000).catch(() => null);
+      if (view?.peers.every((p) => p.state === 'up')) break;
       if (performance.now() - t0 > 90_000) throw new Error(`${n.name} does not hear its peers up after 90 s`);
       await sleep(500);
     }

@@ -1,11 +1,11 @@
 import { dirname, join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import { ErrorCode, clusterOpSubject, poolOpSubject, type ClusterOpResults, type PoolOperation, type PoolOpRequest, type PoolOpResults } from '@tandem/contracts';
-import { HostClient, requestReply, retryWhileUnavailable } from '@tandem/messaging';
+import {ErrorCode, type RmOperation, type RmOpRequest, type RmOpResults} from '@tandem/contracts';
+import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, observerConnection } from '@tandem/testbed';
 
-export function rmCall<O extends PoolOperation>(nc: NatsConnection, op: O, req: PoolOpRequest<O>, timeoutMs = 120_000, waitForMs = 30_000, codes = [ErrorCode.Unavailable]): Promise<PoolOpResults[O]> {
-  return retryWhileUnavailable(() => requestReply<PoolOpResults[O]>(nc, poolOpSubject(op), req, timeoutMs), { waitForMs, codes });
+export function rmCall<O extends RmOperation>(nc: NatsConnection, op: O, req: RmOpRequest<O>, timeoutMs = 120_000, waitForMs = 30_000, codes = [ErrorCode.Unavailable]): Promise<RmOpResults[O]> {
+  return retryWhileUnavailable(() => new ResourceManagerClient(nc).call(op, req, timeoutMs), { waitForMs, codes });
 }
 
 /**
@@ -19,11 +19,12 @@ export async function benchCluster(pool: string, vip: string, log: (l: string) =
   const nc = await observerConnection(status);
   try {
     const host = new HostClient(nc);
-    const cluster = await retryWhileUnavailable(() => requestReply<ClusterOpResults['cluster.status']>(nc, clusterOpSubject('cluster.status'), {}, 30_000), { waitForMs: 30_000 });
+    const rm = new ResourceManagerClient(nc);
+    const cluster = await rmCall(nc, 'cluster.status', {}, 30_000, 30_000);
     if (!cluster.cluster) {
       log('forming the cluster (node-a, node-b)');
-      await requestReply(nc, clusterOpSubject('cluster.create'), { node: 'node-a', heartbeatInterface: 'hb0' }, 30_000);
-      await requestReply(nc, clusterOpSubject('cluster.join'), { node: 'node-b' }, 30_000);
+      await rm.call('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' }, 30_000);
+      await rm.call('cluster.join', { node: 'node-b' }, 30_000);
     }
     if (!(await rmCall(nc, 'pool.list', {})).some((p) => p.name === pool)) {
       log(`creating pool ${pool} with ${vip} and an SMB share`);
