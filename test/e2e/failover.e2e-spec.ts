@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import {ErrorCode, EVENTS_STREAM, Events, FAILOVER_TIMINGS, POOLS_BUCKET, subjectFor, type RmOperation, type RmOpRequest} from '@tandem/contracts';
+import { ErrorCode, EVENTS_STREAM, Events, FAILOVER_TIMINGS, POOLS_BUCKET, subjectFor, type RmOperation, type RmOpRequest } from '@tandem/contracts';
 import { HeartbeatClient, HostClient, ResourceManagerClient, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
 import { ROOT_ADMIN_IP, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
@@ -70,7 +70,10 @@ describe('automatic failover and fencing (testbed)', () => {
   /** What to read when a step fails: the pool record (from the KV bucket itself) and each node's failover/fencing log lines. */
   async function diagnose(): Promise<string> {
     const out: string[] = [];
-    const kv = await nc.jetstream({ timeout: 2_000 }).views.kv(POOLS_BUCKET.bucket, { bindOnly: true }).catch(() => null);
+    const kv = await nc
+      .jetstream({ timeout: 2_000 })
+      .views.kv(POOLS_BUCKET.bucket, { bindOnly: true })
+      .catch(() => null);
     const rec = await kv?.get(`pool.${POOL}`).catch(() => null);
     out.push(`pool record: ${rec ? rec.string() : '(unreadable)'}`);
     for (const n of NODES) {
@@ -222,7 +225,10 @@ describe('automatic failover and fencing (testbed)', () => {
     ).catch((err: Error) => assert.fail(`${err.message}; failover rows: ${JSON.stringify(failovers().slice(0, 6))} ${last}`));
     const human = await cli(['log', '--limit', '200']);
     assert.equal(human.code, 0, human.stderr);
-    assert.ok(human.stdout.split('\n').some((l) => l.includes('pool.failover') && l.includes(traceId)), 'the human table shows the trace id');
+    assert.ok(
+      human.stdout.split('\n').some((l) => l.includes('pool.failover') && l.includes(traceId)),
+      'the human table shows the trace id',
+    );
   }
 
   /**
@@ -237,7 +243,8 @@ describe('automatic failover and fencing (testbed)', () => {
         const root = spans.find((x) => x.name === 'pool failover' && x.parentSpanId === null);
         const children = root ? spans.filter((x) => x.parentSpanId === root.spanId) : [];
         const missing = phases.filter((name) => !children.some((c) => c.name === name));
-        if (!root || missing.length > 0) throw new Error(`${root ? `missing child spans ${missing.join(', ')}` : 'no root span "pool failover"'}; got ${spans.map((x) => x.name).join(', ') || 'nothing'}`);
+        if (!root || missing.length > 0)
+          throw new Error(`${root ? `missing child spans ${missing.join(', ')}` : 'no root span "pool failover"'}; got ${spans.map((x) => x.name).join(', ') || 'nothing'}`);
         return { root, children };
       },
       { timeoutMs: 15_000, intervalMs: 500, what: `trace ${ev.traceId}: a root span "pool failover" with every phase as its child` },
@@ -248,7 +255,10 @@ describe('automatic failover and fencing (testbed)', () => {
     for (const c of children.filter((x) => phases.includes(x.name))) assert.equal(c.attributes['tandem.pool'], POOL, `span ${c.name} names the pool`);
     if (ev.reason === 'node-down') {
       const detection = children.find((c) => c.name === 'detection')!;
-      assert.ok(Math.abs(detection.endMs - detection.startMs - ev.timings.detectionMs) <= 5, `the detection span lasts the detection time (${detection.endMs - detection.startMs} vs ${ev.timings.detectionMs} ms)`);
+      assert.ok(
+        Math.abs(detection.endMs - detection.startMs - ev.timings.detectionMs) <= 5,
+        `the detection span lasts the detection time (${detection.endMs - detection.startMs} vs ${ev.timings.detectionMs} ms)`,
+      );
     }
   }
 
@@ -274,7 +284,6 @@ describe('automatic failover and fencing (testbed)', () => {
     await nc?.close().catch(() => undefined);
     await traces.stop();
     if (process.env.TANDEM_E2E_KEEP !== '1') await tb.down(); // TANDEM_E2E_KEEP=1: leave the testbed up to read its logs
-
   });
 
   /** The owner's client link goes down: the pool moves to the peer, whose client link is up. */
@@ -325,7 +334,11 @@ describe('automatic failover and fencing (testbed)', () => {
     // the hold-down counts from the recorded move (its end a moment on the clock, +1 s for the
     // nodes' clocks): nothing in the cluster says it is over until a move is held or not
     const holdDownOver = last + HOLD_DOWN_MS + 1_000;
-    await waitFor(() => Date.now() >= holdDownOver, { timeoutMs: Math.max(0, holdDownOver - Date.now()) + 5_000, intervalMs: 250, what: `the hold-down of the last automatic move over (${new Date(holdDownOver).toISOString()})` });
+    await waitFor(() => Date.now() >= holdDownOver, {
+      timeoutMs: Math.max(0, holdDownOver - Date.now()) + 5_000,
+      intervalMs: 250,
+      what: `the hold-down of the last automatic move over (${new Date(holdDownOver).toISOString()})`,
+    });
     await clientLinkMove();
   });
 
@@ -361,91 +374,97 @@ describe('automatic failover and fencing (testbed)', () => {
     });
   }
 
-  for (const rep of [1, 2]) test(`heartbeat link cut while both reach the witness (${rep}): nothing moves, an alarm is raised`, async () => {
-    const owner = (await pool()).node!;
-    const epoch = (await pool()).epoch;
-    await tb.cut(owner, 'heartbeat');
-    try {
-      // twice as long as a peer takes over a silent owner: the peer still hears it over NATS,
-      // its lease is still renewed, so nothing moves
-      await holdsFor(
-        2 * TAKEOVER_AFTER_MS,
-        async () => {
-          await assertServedOnlyOn(owner);
-          assert.equal((await pool()).epoch, epoch, 'no new epoch: nothing moved');
-        },
-        'served by its owner alone, same epoch, while only the heartbeat link is cut',
-      );
-      // (a stream leader election answers UNAVAILABLE for a moment: rm asks again)
-      const st = await rm('cluster.status', {});
-      assert.ok((st.failover?.alarms ?? []).some((a) => a.includes('suspect')), `an alarm in status: ${JSON.stringify(st.failover)}`);
-      await readAllBack(10_000);
-    } finally {
-      await tb.heal(owner, 'heartbeat');
-    }
-  });
+  for (const rep of [1, 2])
+    test(`heartbeat link cut while both reach the witness (${rep}): nothing moves, an alarm is raised`, async () => {
+      const owner = (await pool()).node!;
+      const epoch = (await pool()).epoch;
+      await tb.cut(owner, 'heartbeat');
+      try {
+        // twice as long as a peer takes over a silent owner: the peer still hears it over NATS,
+        // its lease is still renewed, so nothing moves
+        await holdsFor(
+          2 * TAKEOVER_AFTER_MS,
+          async () => {
+            await assertServedOnlyOn(owner);
+            assert.equal((await pool()).epoch, epoch, 'no new epoch: nothing moved');
+          },
+          'served by its owner alone, same epoch, while only the heartbeat link is cut',
+        );
+        // (a stream leader election answers UNAVAILABLE for a moment: rm asks again)
+        const st = await rm('cluster.status', {});
+        assert.ok(
+          (st.failover?.alarms ?? []).some((a) => a.includes('suspect')),
+          `an alarm in status: ${JSON.stringify(st.failover)}`,
+        );
+        await readAllBack(10_000);
+      } finally {
+        await tb.heal(owner, 'heartbeat');
+      }
+    });
 
-  for (const rep of [1, 2]) test(`the owner cut off from everything fences itself, the peer takes over (${rep})`, async () => {
-    const owner = (await pool()).node!;
-    const peer = other(owner);
-    await writeSynced(owner);
-    await streamsLedByWitness();
-    await tb.cut(owner, 'heartbeat');
-    await tb.cut(owner, 'admin');
-    try {
-      // from the owner's own namespaces: the pool is released and the IP gone, within the fence time
-      const t0 = performance.now();
-      await waitFor(
-        async () => {
-          const list = await tb.exec(owner, ['zpool', 'list', '-H', '-o', 'name'], { timeoutMs: 5_000 }).catch(() => null);
-          const addrs = await tb.exec(owner, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'], { timeoutMs: 5_000 }).catch(() => null);
-          return !(list?.stdout ?? '').split('\n').includes(POOL) && !(addrs?.stdout ?? '').includes(` ${VIP}/`);
-        },
-        { timeoutMs: 6_000, intervalMs: 100, what: `${owner} to fence itself (pool exported, ${VIP} gone) within 6 s` },
-      );
-      process.stderr.write(`partition ${rep}: ${owner} fenced itself ${Math.round(performance.now() - t0)} ms after the cut\n`);
-      await readAllBack(30_000);
-      await waitServedOn(peer, 30_000);
-      const ev = await failedOverEvent((await pool()).epoch);
-      assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'node-down']);
-    } finally {
-      await tb.heal(owner, 'admin');
-      await tb.heal(owner, 'heartbeat');
-    }
-    // a node that fenced harder (its ZFS daemon killed) comes back like a rebooted one
-    await tb.up({ nodes: 2 });
-    await nodeBack(owner, 120_000);
-    await rm('pool.get', { pool: POOL }, 120_000); // the control plane answers again (see markUsable)
-    await assertServedOnlyOn(peer);
-    await markUsable(owner);
-  });
-
-  for (const rep of [1, 2]) test(`the owner's disks stop answering (${rep}): the pool is released there, fenced harder, and served by the peer`, async () => {
-    const owner = (await pool()).node!;
-    const peer = other(owner);
-    const epoch = (await pool()).epoch;
-    await writeSynced(owner);
-    // every vdev I/O of the owner's ZFS fails from now on; the files stay intact for the peer
-    await tb.diskFail(owner);
-    try {
-      await waitServedOn(peer, 45_000);
-      await readAllBack(20_000);
+  for (const rep of [1, 2])
+    test(`the owner cut off from everything fences itself, the peer takes over (${rep})`, async () => {
+      const owner = (await pool()).node!;
+      const peer = other(owner);
+      await writeSynced(owner);
+      await streamsLedByWitness();
+      await tb.cut(owner, 'heartbeat');
+      await tb.cut(owner, 'admin');
+      try {
+        // from the owner's own namespaces: the pool is released and the IP gone, within the fence time
+        const t0 = performance.now();
+        await waitFor(
+          async () => {
+            const list = await tb.exec(owner, ['zpool', 'list', '-H', '-o', 'name'], { timeoutMs: 5_000 }).catch(() => null);
+            const addrs = await tb.exec(owner, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'], { timeoutMs: 5_000 }).catch(() => null);
+            return !(list?.stdout ?? '').split('\n').includes(POOL) && !(addrs?.stdout ?? '').includes(` ${VIP}/`);
+          },
+          { timeoutMs: 6_000, intervalMs: 100, what: `${owner} to fence itself (pool exported, ${VIP} gone) within 6 s` },
+        );
+        process.stderr.write(`partition ${rep}: ${owner} fenced itself ${Math.round(performance.now() - t0)} ms after the cut\n`);
+        await readAllBack(30_000);
+        await waitServedOn(peer, 30_000);
+        const ev = await failedOverEvent((await pool()).epoch);
+        assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'node-down']);
+      } finally {
+        await tb.heal(owner, 'admin');
+        await tb.heal(owner, 'heartbeat');
+      }
+      // a node that fenced harder (its ZFS daemon killed) comes back like a rebooted one
+      await tb.up({ nodes: 2 });
+      await nodeBack(owner, 120_000);
+      await rm('pool.get', { pool: POOL }, 120_000); // the control plane answers again (see markUsable)
       await assertServedOnlyOn(peer);
-      const p = await pool();
-      assert.ok(p.epoch > epoch, 'a new fencing epoch');
-      assert.ok((p.failedOn ?? []).includes(owner), 'the pool failed on the old owner');
-      const ev = await failedOverEvent(p.epoch);
-      assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'pool-faulted']);
-    } finally {
-      await tb.diskHeal(owner);
-    }
-    // the suspended pool never exported: the owner killed its ZFS daemon (the testbed's harder
-    // fence); it comes back like a rebooted node, importing nothing
-    await tb.up({ nodes: 2 });
-    await rm('pool.get', { pool: POOL }, 120_000);
-    await assertServedOnlyOn(peer);
-    await markUsable(owner);
-  });
+      await markUsable(owner);
+    });
+
+  for (const rep of [1, 2])
+    test(`the owner's disks stop answering (${rep}): the pool is released there, fenced harder, and served by the peer`, async () => {
+      const owner = (await pool()).node!;
+      const peer = other(owner);
+      const epoch = (await pool()).epoch;
+      await writeSynced(owner);
+      // every vdev I/O of the owner's ZFS fails from now on; the files stay intact for the peer
+      await tb.diskFail(owner);
+      try {
+        await waitServedOn(peer, 45_000);
+        await readAllBack(20_000);
+        await assertServedOnlyOn(peer);
+        const p = await pool();
+        assert.ok(p.epoch > epoch, 'a new fencing epoch');
+        assert.ok((p.failedOn ?? []).includes(owner), 'the pool failed on the old owner');
+        const ev = await failedOverEvent(p.epoch);
+        assert.deepEqual([ev.from, ev.to, ev.reason], [owner, peer, 'pool-faulted']);
+      } finally {
+        await tb.diskHeal(owner);
+      }
+      // the suspended pool never exported: the owner killed its ZFS daemon (the testbed's harder
+      // fence); it comes back like a rebooted node, importing nothing
+      await tb.up({ nodes: 2 });
+      await rm('pool.get', { pool: POOL }, 120_000);
+      await assertServedOnlyOn(peer);
+      await markUsable(owner);
+    });
   test('the witness is lost: nodes that hear each other keep their pools; then the owner powers off: nothing moves; both back, the pool lost on its rebooted owner moves to the peer', async () => {
     const owner = (await pool()).node!;
     const peer = other(owner);
@@ -496,7 +515,7 @@ describe('automatic failover and fencing (testbed)', () => {
       await streamsLedByWitness();
       await tb.powerOff(owner);
       ownerOff = true;
-      await holdsFor(NOTHING_MOVES_MS, async () => assert.deepEqual((await holders()).imported, [], 'imported nowhere'), 'maintenance mode: the lost owner\'s pool moves nowhere');
+      await holdsFor(NOTHING_MOVES_MS, async () => assert.deepEqual((await holders()).imported, [], 'imported nowhere'), "maintenance mode: the lost owner's pool moves nowhere");
       const st = await rm('cluster.status', {}, 60_000);
       assert.match(st.failover?.declined ?? '', /maintenance/, `status says why: ${JSON.stringify(st.failover)}`);
       assert.equal((await pool()).epoch, epoch, 'no new epoch');

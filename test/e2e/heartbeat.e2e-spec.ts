@@ -3,16 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import {EVENTS_STREAM,
-  Events,
-  heartbeatSubject,
-  heartbeatViewSchema,
-  type EventEnvelope,
-  type HeartbeatView,
-  type PeerReport,
-  type RmOperation,
-  type RmOpRequest,
-} from '@tandem/contracts';
+import { EVENTS_STREAM, Events, heartbeatSubject, heartbeatViewSchema, type EventEnvelope, type HeartbeatView, type PeerReport, type RmOperation, type RmOpRequest } from '@tandem/contracts';
 import { HeartbeatClient, ResourceManagerClient, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
 import { Testbed, type TestbedStatus } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
@@ -147,7 +138,11 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     assert.equal(a.channels.udp.port, PORT);
     assert.deepEqual(a.cluster, { id: 'testbed', member: true });
     assert.ok(a.channels.udp.accepted > 0 && a.channels.nats.accepted > 0);
-    await waitFor(() => ['node-a', 'node-b'].every((o) => events.some((e) => e.schema === Events.nodeUp.schema && e.data.observer === o)), { timeoutMs: 5_000, intervalMs: 100, what: 'an up event from each observer' });
+    await waitFor(() => ['node-a', 'node-b'].every((o) => events.some((e) => e.schema === Events.nodeUp.schema && e.data.observer === o)), {
+      timeoutMs: 5_000,
+      intervalMs: 100,
+      what: 'an up event from each observer',
+    });
     const upB = events.find((e) => e.schema === Events.nodeUp.schema && e.data.observer === 'node-a')!;
     assert.equal(upB.entity.id, 'node-b');
     assert.equal(upB.data.peer, 'node-b');
@@ -173,7 +168,11 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     const jsm = await nc.jetstreamManager();
     // the new cluster's resource-manager moves stream leadership to the witness: a read during
     // that election answers 503, and is asked again
-    const stored = await waitFor(() => jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: 'tandem.evt.node.node-a.health-changed' }), { timeoutMs: 15_000, intervalMs: 250, what: 'the stored health-changed event of node-a' });
+    const stored = await waitFor(() => jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: 'tandem.evt.node.node-a.health-changed' }), {
+      timeoutMs: 15_000,
+      intervalMs: 250,
+      what: 'the stored health-changed event of node-a',
+    });
     assert.equal((JSON.parse(new TextDecoder().decode(stored.data)) as EventEnvelope).schema, Events.nodeHealthChanged.schema);
   });
 
@@ -269,7 +268,12 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     assert.equal(down.data.peer, 'node-b');
     assert.ok((down.data.channels.udp ?? 0) >= TIMEOUT_MS && (down.data.channels.nats ?? 0) >= TIMEOUT_MS);
     // a retried publish (JetStream electing a new stream leader) repeats the same event id
-    const ids = new Set(events.slice(before).filter((e) => e.schema === Events.nodeDown.schema && e.data.observer === 'node-a').map((e) => e.id));
+    const ids = new Set(
+      events
+        .slice(before)
+        .filter((e) => e.schema === Events.nodeDown.schema && e.data.observer === 'node-a')
+        .map((e) => e.id),
+    );
     assert.equal(ids.size, 1, 'reported once');
   });
 

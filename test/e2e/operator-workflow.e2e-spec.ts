@@ -80,16 +80,23 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /cannot reach/i);
     const before = await tandemJson<{ nodes: Array<{ id: string }> }>('node-a', ['cluster', 'status']);
-    assert.deepEqual(before.nodes.map((n) => n.id), ['node-a'], 'nothing half-joined');
+    assert.deepEqual(
+      before.nodes.map((n) => n.id),
+      ['node-a'],
+      'nothing half-joined',
+    );
 
     const ok = await tandem('node-b', ['cluster', 'join', '--peer', status.nodes[0].addresses.heartbeat!, '--password', TESTBED_ADMIN_PASSWORD]);
     assert.equal(ok.code, 0, ok.stderr + ok.stdout);
     const st = await tandemJson<{ cluster: { heartbeatInterface: string }; nodes: Array<{ id: string; state: string; thisNode: boolean }> }>('node-b', ['cluster', 'status']);
     assert.equal(st.cluster.heartbeatInterface, 'hb0');
-    assert.deepEqual(st.nodes.map((n) => [n.id, n.state, n.thisNode]), [
-      ['node-a', 'online', false],
-      ['node-b', 'online', true],
-    ]);
+    assert.deepEqual(
+      st.nodes.map((n) => [n.id, n.state, n.thisNode]),
+      [
+        ['node-a', 'online', false],
+        ['node-b', 'online', true],
+      ],
+    );
     const human = await tandem('node-a', ['cluster', 'status']);
     assert.equal(human.code, 0);
     assert.match(human.stdout, /node-a/);
@@ -97,12 +104,18 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
   });
 
   test('changes need the password; bad input is refused with the field named', async () => {
-    const noAuth = await fetch(`${api('node-a')}/api/v1/pools`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`] }) });
+    const noAuth = await fetch(`${api('node-a')}/api/v1/pools`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`] }),
+    });
     assert.equal(noAuth.status, 401);
     const r = await tandem('node-a', ['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:999.1.1.1/24']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /vips\.0/);
-    const tok = (await (await fetch(`${api('node-a')}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: TESTBED_ADMIN_PASSWORD }) })).json()) as { token: string };
+    const tok = (await (
+      await fetch(`${api('node-a')}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: TESTBED_ADMIN_PASSWORD }) })
+    ).json()) as { token: string };
     const bad = await fetch(`${api('node-a')}/api/v1/pools`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${tok.token}` },
@@ -149,7 +162,10 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     await smb('get a.txt /tmp/a-back.txt');
     assert.equal((await tb.client(['cat', '/tmp/a-back.txt'])).stdout, 'written-on-a\n');
     const list = await tandemJson<Array<{ name: string; node: string }>>('node-a', ['pool', 'list']);
-    assert.deepEqual(list.map((p) => [p.name, p.node]), [['tank', 'node-a']]);
+    assert.deepEqual(
+      list.map((p) => [p.name, p.node]),
+      [['tank', 'node-a']],
+    );
   });
 
   test('tandem log lists each step with its trace id', async () => {
@@ -189,7 +205,10 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
       },
       { timeoutMs: 60_000, intervalMs: 500, what: 'node-a to answer pool list (a resource-manager answering)' },
     );
-    assert.deepEqual(list.map((p) => [p.name, p.node, p.state]), [['tank', 'node-a', 'serving']]);
+    assert.deepEqual(
+      list.map((p) => [p.name, p.node, p.state]),
+      [['tank', 'node-a', 'serving']],
+    );
     const log = await tandemJson<unknown[]>('node-a', ['log']);
     assert.ok(log.length >= 10);
     // what to read when an operation fails here: the warnings of node-a's resource-manager

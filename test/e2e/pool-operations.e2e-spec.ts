@@ -5,12 +5,7 @@ import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { NatsConnection } from 'nats';
-import {ErrorCode,
-  TandemError,
-  type PoolOpRequest,
-  type RmOperation,
-  type RmOpRequest,
-} from '@tandem/contracts';
+import { ErrorCode, TandemError, type PoolOpRequest, type RmOperation, type RmOpRequest } from '@tandem/contracts';
 import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
@@ -87,27 +82,45 @@ describe('HA pool operations (testbed)', () => {
   });
 
   test('cluster: formed on node-a over the heartbeat interface, node-b joins', async () => {
-    await assert.rejects(rmWhenReady(() => rm('pool.list', {})).then(() => rm('pool.attach', { pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`] })), (err: unknown) => {
-      assert.ok(err instanceof TandemError);
-      assert.equal(err.code, ErrorCode.NotFound);
-      assert.match(err.message, /create one first/);
-      return true;
-    });
-    await assert.rejects(cl('cluster.create', { node: 'node-a', heartbeatInterface: 'nosuch0' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InterfaceNotFound && err.field === 'heartbeatInterface');
-    await assert.rejects(cl('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0;reboot' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InvalidArgument && err.field === 'heartbeatInterface');
+    await assert.rejects(
+      rmWhenReady(() => rm('pool.list', {})).then(() => rm('pool.attach', { pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`] })),
+      (err: unknown) => {
+        assert.ok(err instanceof TandemError);
+        assert.equal(err.code, ErrorCode.NotFound);
+        assert.match(err.message, /create one first/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      cl('cluster.create', { node: 'node-a', heartbeatInterface: 'nosuch0' }),
+      (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InterfaceNotFound && err.field === 'heartbeatInterface',
+    );
+    await assert.rejects(
+      cl('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0;reboot' }),
+      (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InvalidArgument && err.field === 'heartbeatInterface',
+    );
     const created = await cl('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' });
-    assert.deepEqual(created.nodes.map((n) => [n.id, n.heartbeatAddress, n.adminState]), [['node-a', nodeByName('node-a').addresses.heartbeat, 'online']]);
+    assert.deepEqual(
+      created.nodes.map((n) => [n.id, n.heartbeatAddress, n.adminState]),
+      [['node-a', nodeByName('node-a').addresses.heartbeat, 'online']],
+    );
     await assert.rejects(cl('cluster.create', { node: 'node-b', heartbeatInterface: 'hb0' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.AlreadyExists);
     const joined = await cl('cluster.join', { node: 'node-b' });
-    assert.deepEqual(joined.nodes.map((n) => n.id), ['node-a', 'node-b']);
+    assert.deepEqual(
+      joined.nodes.map((n) => n.id),
+      ['node-a', 'node-b'],
+    );
     await assert.rejects(cl('cluster.join', { node: 'node-b' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.AlreadyExists && err.field === 'node');
     await assert.rejects(cl('cluster.join', { node: 'node-q' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.Unavailable && err.field === 'node');
     const st = await cl('cluster.status', {});
     assert.equal(st.cluster?.heartbeatInterface, 'hb0');
-    assert.deepEqual(st.nodes.map((n) => [n.id, n.state, n.health, n.heartbeatLink]), [
-      ['node-a', 'online', 'healthy', 'up'],
-      ['node-b', 'online', 'healthy', 'up'],
-    ]);
+    assert.deepEqual(
+      st.nodes.map((n) => [n.id, n.state, n.health, n.heartbeatLink]),
+      [
+        ['node-a', 'online', 'healthy', 'up'],
+        ['node-b', 'online', 'healthy', 'up'],
+      ],
+    );
     assert.equal(st.nodes.filter((n) => n.thisNode).length, 1);
   });
 
@@ -144,7 +157,10 @@ describe('HA pool operations (testbed)', () => {
         return true;
       });
     }
-    assert.deepEqual((await rm('pool.list', {})).map((p) => p.name), ['tank']);
+    assert.deepEqual(
+      (await rm('pool.list', {})).map((p) => p.name),
+      ['tank'],
+    );
     await assertServedOn('tank', 'node-a');
   });
 
@@ -226,10 +242,19 @@ describe('HA pool operations (testbed)', () => {
     const off = await cl('node.offline', { node: 'node-a' });
     assert.deepEqual(off.moved, [{ pool: 'tank3', to: 'node-b' }]);
     assert.equal(off.clusterDestroyed, false);
-    assert.deepEqual((await cl('cluster.status', {})).nodes.map((n) => [n.id, n.state]), [['node-a', 'offline'], ['node-b', 'online']]);
+    assert.deepEqual(
+      (await cl('cluster.status', {})).nodes.map((n) => [n.id, n.state]),
+      [
+        ['node-a', 'offline'],
+        ['node-b', 'online'],
+      ],
+    );
     await assert.rejects(rm('pool.move', { pool: 'tank3', to: 'node-a' }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.UnknownNode);
     const removed = await cl('node.remove', { node: 'node-a' });
-    assert.deepEqual(removed.nodes.map((n) => n.id), ['node-b']);
+    assert.deepEqual(
+      removed.nodes.map((n) => n.id),
+      ['node-b'],
+    );
     const last = await cl('node.offline', { node: 'node-b' });
     assert.equal(last.clusterDestroyed, true);
     assert.deepEqual(last.exported, ['tank3']);
@@ -241,7 +266,7 @@ describe('HA pool operations (testbed)', () => {
 
   test('the activity log lists every step, the same on every node', async () => {
     const rows = async (node: string) =>
-      (await tb.exec(node, ['psql', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'tandem', '-Atc', 'select action, target, result, coalesce(trace_id, \'\') from activity_log order by at, id'])).stdout;
+      (await tb.exec(node, ['psql', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'tandem', '-Atc', "select action, target, result, coalesce(trace_id, '') from activity_log order by at, id"])).stdout;
     let a = '';
     let b = '';
     await waitFor(
@@ -256,10 +281,27 @@ describe('HA pool operations (testbed)', () => {
       throw err;
     });
     assert.equal(a, b, 'both nodes hold the same log');
-    for (const step of ['cluster.create|node-a|succeeded', 'cluster.join|node-b|succeeded', 'node.offline|node-a|succeeded', 'node.remove|node-a|succeeded', 'pool.attach|tank|succeeded', 'pool.move|tank|succeeded', 'pool.move|tank|failed', 'pool.export|tank|succeeded', 'pool.reattach|tank|succeeded', 'pool.detach|tank|succeeded']) {
+    for (const step of [
+      'cluster.create|node-a|succeeded',
+      'cluster.join|node-b|succeeded',
+      'node.offline|node-a|succeeded',
+      'node.remove|node-a|succeeded',
+      'pool.attach|tank|succeeded',
+      'pool.move|tank|succeeded',
+      'pool.move|tank|failed',
+      'pool.export|tank|succeeded',
+      'pool.reattach|tank|succeeded',
+      'pool.detach|tank|succeeded',
+    ]) {
       assert.ok(a.includes(step), `${step} in\n${a}`);
     }
-    assert.ok(a.split('\n').filter(Boolean).every((l) => /\|[0-9a-f]{32}$/.test(l)), 'every entry carries a trace id');
+    assert.ok(
+      a
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => /\|[0-9a-f]{32}$/.test(l)),
+      'every entry carries a trace id',
+    );
     void randomBytes;
   });
 });

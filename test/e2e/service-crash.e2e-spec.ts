@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { NatsConnection } from 'nats';
-import {ErrorCode, LEASES_BUCKET, SERVICE_NAMES, type RmOperation, type RmOpRequest} from '@tandem/contracts';
+import { ErrorCode, LEASES_BUCKET, SERVICE_NAMES, type RmOperation, type RmOpRequest } from '@tandem/contracts';
 import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import {SERVICES, SERVICE_NAMES} from '@tandem/contracts';
+import { SERVICES, SERVICE_NAMES } from '@tandem/contracts';
 import { HostClient } from '@tandem/messaging';
 import { Testbed, type TestbedStatus } from '@tandem/testbed';
 
@@ -42,12 +42,15 @@ describe('shared JBOD: takeover after power loss (testbed)', () => {
   });
 
   test('status describes storage nodes, a witness and a client', () => {
-    assert.deepEqual(status.nodes.map((n) => [n.name, n.role]), [
-      ['node-a', 'storage'],
-      ['node-b', 'storage'],
-      ['witness', 'witness'],
-      ['client', 'client'],
-    ]);
+    assert.deepEqual(
+      status.nodes.map((n) => [n.name, n.role]),
+      [
+        ['node-a', 'storage'],
+        ['node-b', 'storage'],
+        ['witness', 'witness'],
+        ['client', 'client'],
+      ],
+    );
     const a = nodeByName('node-a');
     assert.match(a.netns, /^tb-/);
     assert.match(a.addresses.heartbeat ?? '', /^\d+\.\d+\.\d+\.\d+$/);
@@ -71,9 +74,16 @@ describe('shared JBOD: takeover after power loss (testbed)', () => {
   test('the zfs daemons are isolated: a pool created on node-a is not imported on node-b', async () => {
     const created = await host.call('node-a', 'pool.create', { pool: 'e2e', vdevs: ['e2e-0'], sizeMiB: 128, mountpoint: mnt });
     assert.equal(created.changed, true);
-    assert.deepEqual((await host.call('node-a', 'pool.list', {})).map((p) => p.name), ['e2e']);
+    assert.deepEqual(
+      (await host.call('node-a', 'pool.list', {})).map((p) => p.name),
+      ['e2e'],
+    );
     assert.deepEqual(await host.call('node-b', 'pool.list', {}), []);
-    assert.deepEqual((await host.call('node-b', 'pool.importable', {})).map((p) => p.name), ['e2e'], 'node-b sees it on the shared JBOD');
+    assert.deepEqual(
+      (await host.call('node-b', 'pool.importable', {})).map((p) => p.name),
+      ['e2e'],
+      'node-b sees it on the shared JBOD',
+    );
     // asked of zfs directly, not of Tandem
     assert.match((await tb.exec('node-a', ['zpool', 'list', '-H', '-o', 'name'])).stdout, /^e2e$/m);
     assert.doesNotMatch((await tb.exec('node-b', ['zpool', 'list', '-H', '-o', 'name'])).stdout, /e2e/);
@@ -97,7 +107,10 @@ describe('shared JBOD: takeover after power loss (testbed)', () => {
   test("node-b's API serves the cluster; bad input is refused with the field named", async () => {
     const api = nodeByName('node-b').api!;
     const pools = (await (await fetch(`${api}/api/v1/nodes/node-b/pools`)).json()) as Array<{ name: string }>;
-    assert.deepEqual(pools.map((p) => p.name), ['e2e']);
+    assert.deepEqual(
+      pools.map((p) => p.name),
+      ['e2e'],
+    );
     const bad = await fetch(`${api}/api/v1/nodes/${encodeURIComponent('; rm -rf /')}/pools`);
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { field: string }).field, 'node');
@@ -111,6 +124,10 @@ describe('shared JBOD: takeover after power loss (testbed)', () => {
     assert.equal(res.status, 200);
     assert.equal((await tb.exec('node-a', ['zpool', 'list', '-H', '-o', 'name'])).stdout.trim(), '');
     assert.deepEqual(await host.call('node-a', 'pool.list', {}), []);
-    assert.deepEqual((await host.call('node-b', 'pool.list', {})).map((p) => p.name), ['e2e'], 'still imported on node-b only');
+    assert.deepEqual(
+      (await host.call('node-b', 'pool.list', {})).map((p) => p.name),
+      ['e2e'],
+      'still imported on node-b only',
+    );
   });
 });

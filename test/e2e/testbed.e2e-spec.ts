@@ -146,7 +146,7 @@ describe('testbed', { skip: skip ?? false, timeout: 300_000 }, () => {
     assert.equal(Number(fs.readFileSync(tb.paths.zfsPid('node-a'), 'utf8')), zfsPid, 'zfs-fuse was not restarted');
   });
 
-  it('zfs-fuse daemons are isolated: a pool of node-a is not in node-b\'s cache', async () => {
+  it("zfs-fuse daemons are isolated: a pool of node-a is not in node-b's cache", async () => {
     const vdev = path.join(jbod, `${POOL}-0.img`);
     fs.writeFileSync(vdev, '');
     fs.truncateSync(vdev, 128 * 1024 * 1024); // sparse

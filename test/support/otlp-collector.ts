@@ -27,11 +27,13 @@ interface OtlpAttr {
 interface OtlpRequest {
   resourceSpans?: Array<{
     resource?: { attributes?: OtlpAttr[] };
-    scopeSpans?: Array<{ spans?: Array<{ traceId: string; spanId: string; parentSpanId?: string; name: string; attributes?: OtlpAttr[]; startTimeUnixNano: string | number; endTimeUnixNano: string | number }> }>;
+    scopeSpans?: Array<{
+      spans?: Array<{ traceId: string; spanId: string; parentSpanId?: string; name: string; attributes?: OtlpAttr[]; startTimeUnixNano: string | number; endTimeUnixNano: string | number }>;
+    }>;
   }>;
 }
 
-const value = (v: OtlpValue): string | number | boolean => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : v.doubleValue ?? v.boolValue ?? '');
+const value = (v: OtlpValue): string | number | boolean => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : (v.doubleValue ?? v.boolValue ?? ''));
 const attrs = (list: OtlpAttr[] | undefined) => Object.fromEntries((list ?? []).map((a) => [a.key, value(a.value)]));
 /** Ids arrive as hex (the JS JSON exporter) or base64 (the OTLP JSON mapping of bytes). */
 const hex = (id: string | undefined): string => (!id ? '' : /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex'));

@@ -1,13 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
-import {
-  ErrorCode,
-  EVENTS_STREAM,
-  Events,
-  subjectFor,
-  type EventDefinition,
-  type EventEnvelope,
-} from '@tandem/contracts';
+import { ErrorCode, EVENTS_STREAM, Events, subjectFor, type EventDefinition, type EventEnvelope } from '@tandem/contracts';
 import { HeartbeatClient, waitForStreamLeader } from '@tandem/messaging';
 import type { Testbed } from '@tandem/testbed';
 import { benchCluster, rmCall } from './setup';
@@ -66,7 +59,9 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
         let sampling = true;
         const sampler = (async () => {
           while (sampling) {
-            const imported = await Promise.all(NODES.map(async (n) => (await tb.exec(n, ['zpool', 'list', '-H', '-o', 'name'], { timeoutMs: 5_000 }).catch(() => null))?.stdout.split('\n').includes(POOL) ?? false));
+            const imported = await Promise.all(
+              NODES.map(async (n) => (await tb.exec(n, ['zpool', 'list', '-H', '-o', 'name'], { timeoutMs: 5_000 }).catch(() => null))?.stdout.split('\n').includes(POOL) ?? false),
+            );
             if (imported.every(Boolean)) doubleImports++;
             await sleep(250);
           }
@@ -101,7 +96,9 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
         if (ev) phases.push(ev.timings);
         opts.log(
           `${kind} ${i + 1}/${opts.trials}: ${owner} → ${peer} (JetStream meta leader ${meta}), client reading again after ${s.toFixed(2)} s` +
-            (ev ? ` (detection ${ev.timings.detectionMs} ms, fence wait ${ev.timings.fenceWaitMs}, release ${ev.timings.releaseMs}, import ${ev.timings.importMs}, IPs ${ev.timings.ipsMs}, shares ${ev.timings.sharesMs})` : ' (no failover event seen)') +
+            (ev
+              ? ` (detection ${ev.timings.detectionMs} ms, fence wait ${ev.timings.fenceWaitMs}, release ${ev.timings.releaseMs}, import ${ev.timings.importMs}, IPs ${ev.timings.ipsMs}, shares ${ev.timings.sharesMs})`
+              : ' (no failover event seen)') +
             `; double imports seen so far: ${doubleImports}`,
         );
         // back to two healthy nodes, and the pool allowed on both again
@@ -126,7 +123,14 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
         samples: samples.map(round3),
         median: round3(median(samples)),
         max: round3(Math.max(...samples)),
-        split: { detection: med((t) => t.detectionMs), fenceWait: med((t) => t.fenceWaitMs), release: med((t) => t.releaseMs ?? 0), import: med((t) => t.importMs), ips: med((t) => t.ipsMs), shares: med((t) => t.sharesMs) },
+        split: {
+          detection: med((t) => t.detectionMs),
+          fenceWait: med((t) => t.fenceWaitMs),
+          release: med((t) => t.releaseMs ?? 0),
+          import: med((t) => t.importMs),
+          ips: med((t) => t.ipsMs),
+          shares: med((t) => t.sharesMs),
+        },
         doubleImports,
       };
       opts.log(`${kind}: median ${reports[kind].median} s, max ${reports[kind].max} s, double imports ${doubleImports}`);

@@ -4,7 +4,11 @@ import { benchQuiet } from './quiet';
 import type { BenchReport } from './stats';
 
 /** npm run bench -- <name> [--json] [--trials N] [--minutes M (quiet)] [--kind power-off,partition,client-link,disk (failover)] */
-const BENCHES: Record<string, (o: { trials: number; minutes?: number; kinds?: never; log: (l: string) => void }) => Promise<BenchReport>> = { move: benchMove, failover: benchFailover, quiet: benchQuiet };
+const BENCHES: Record<string, (o: { trials: number; minutes?: number; kinds?: never; log: (l: string) => void }) => Promise<BenchReport>> = {
+  move: benchMove,
+  failover: benchFailover,
+  quiet: benchQuiet,
+};
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -31,12 +35,19 @@ async function main(): Promise<void> {
   const report = await BENCHES[name]({ trials, minutes, kinds: kinds as never, log: (l) => process.stderr.write(`[bench ${name}] ${l}\n`) });
   if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else if ('kinds' in report) {
-    for (const [kind, r] of Object.entries((report as BenchReport & { kinds: Record<string, { median: number; max: number; trials: number; doubleImports: number; split: Record<string, number> }> }).kinds)) {
-      const split = Object.entries(r.split).map(([k, v]) => `${k} ${v}`).join(', ');
+    for (const [kind, r] of Object.entries(
+      (report as BenchReport & { kinds: Record<string, { median: number; max: number; trials: number; doubleImports: number; split: Record<string, number> }> }).kinds,
+    )) {
+      const split = Object.entries(r.split)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       process.stdout.write(`${name} ${kind}: median ${r.median} s, max ${r.max} s over ${r.trials} trials (${split}); double imports ${r.doubleImports}\n`);
     }
     process.stdout.write(`${name}: target power-off median ≤ 5 s, max ≤ 8 s, no double import: ${report.met ? 'met' : 'NOT met'}\n`);
-  } else process.stdout.write(`${name}: median ${report.median} ${report.unit}, max ${report.max} ${report.unit} over ${report.trials} trials (target median < ${report.target.median} ${report.unit}: ${report.met ? 'met' : 'NOT met'})\n`);
+  } else
+    process.stdout.write(
+      `${name}: median ${report.median} ${report.unit}, max ${report.max} ${report.unit} over ${report.trials} trials (target median < ${report.target.median} ${report.unit}: ${report.met ? 'met' : 'NOT met'})\n`,
+    );
 }
 
 main().catch((err) => {

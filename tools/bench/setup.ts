@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import {ErrorCode, type RmOperation, type RmOpRequest, type RmOpResults} from '@tandem/contracts';
+import { ErrorCode, type RmOperation, type RmOpRequest, type RmOpResults } from '@tandem/contracts';
 import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, observerConnection } from '@tandem/testbed';
 

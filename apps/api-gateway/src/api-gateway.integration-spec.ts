@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { Client } from 'pg';
-import {rmSubject, type ProblemDetails, type TokenResponse} from '@tandem/contracts';
+import { rmSubject, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
 
 /**
  * The real api-gateway process against this machine's NATS JetStream and a throwaway Postgres
@@ -140,7 +140,10 @@ async function startGateway(opts: { port: number; nodeId: string; password: stri
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`api-gateway ${opts.nodeId} exited with ${proc.exitCode}:\n${out}`);
-    const ok = await fetch(`${gwBase}/health/ready`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${gwBase}/health/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`api-gateway ${opts.nodeId} not ready within 60 s:\n${out}`);
     await sleep(250);
@@ -262,7 +265,12 @@ test('no credentials → 401, a bad body → 400 naming the field, and nothing r
     const vip = assertProblem(await http('POST', '/api/v1/pools', { body: { ...good, vips: ['cli0:999.1.1.1/24'] }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'vips.0');
     assert.match(vip.detail, /999\.1\.1\.1/);
     assertProblem(await http('POST', '/api/v1/pools', { body: { ...good, pool: '; rm -rf /' }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'pool');
-    assertProblem(await http('POST', '/api/v1/pools', { body: { ...good, shares: [{ name: 'd', protocol: 'smb', path: '../../etc' }] }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'shares.0.path');
+    assertProblem(
+      await http('POST', '/api/v1/pools', { body: { ...good, shares: [{ name: 'd', protocol: 'smb', path: '../../etc' }] }, headers: auth, timeoutMs: 5_000 }),
+      400,
+      'INVALID_ARGUMENT',
+      'shares.0.path',
+    );
     assertProblem(await http('POST', `/api/v1/pools/${encodeURIComponent('$(reboot)')}/move`, { body: { to: 'node-b' }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'pool');
     assertProblem(await http('POST', '/api/v1/pools/tank/move', { body: { to: 'node-b', actor: 'someone' }, headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT', 'actor');
     const json = assertProblem(await http('POST', '/api/v1/pools/tank/move', { rawBody: '{"to":', headers: auth, timeoutMs: 5_000 }), 400, 'INVALID_ARGUMENT');
@@ -358,7 +366,6 @@ test('the CLI against the gateway: errors with clear messages and exit codes', a
   assert.equal(log.code, 0, log.stderr);
   assert.ok(Array.isArray(JSON.parse(log.stdout)));
 });
-
 
 test('the OpenAPI document lists the cluster paths with bodies, auth and problem responses', async () => {
   const r = await http('GET', '/api/docs-json');
@@ -471,22 +478,13 @@ test('join: a peer that does not listen → 502 naming peer', async () => {
 
 test("join: a wrong password for the peer → 401 naming password; the right one reaches the peer's gateway", async () => {
   // The peer is the second gateway (another admin password); this gateway is asked with its own.
-  const wrong = assertProblem(
-    await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PASSWORD }, headers: basic(PASSWORD) }),
-    401,
-    'UNAUTHORIZED',
-    'password',
-  );
+  const wrong = assertProblem(await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PASSWORD }, headers: basic(PASSWORD) }), 401, 'UNAUTHORIZED', 'password');
   assert.equal(wrong.detail, 'wrong admin password for the node at 127.0.0.1');
 
   // The right password: a token from the peer, then POST /api/v1/cluster/nodes there, whose
   // problem details come back as they are (no resource-manager answers the peer either).
   assert.equal(await clusterResourceManagerAnswers(), false, 'no resource-manager may answer on the NATS this test uses');
-  const relayed = assertProblem(
-    await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PEER_PASSWORD }, headers: basic(PASSWORD) }),
-    503,
-    'UNAVAILABLE',
-  );
+  const relayed = assertProblem(await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PEER_PASSWORD }, headers: basic(PASSWORD) }), 503, 'UNAVAILABLE');
   assert.match(relayed.detail, /^no resource-manager answers cluster\.join/);
 });
 

@@ -19,7 +19,11 @@ test('cluster requests: the body plus what the gateway sets, checked with the co
 test('bad cluster bodies are refused naming the field, before anything is sent', () => {
   invalid(() => clusterRequest('cluster.create', { heartbeatInterface: 'hb0;reboot' }, { node: 'node-a', actor: 'a' }), 'heartbeatInterface', /Linux interface name/);
   invalid(() => clusterRequest('cluster.create', {}, { node: 'node-a', actor: 'a' }), 'heartbeatInterface', /is required/);
-  invalid(() => clusterRequest('cluster.create', { heartbeatInterface: 'hb0', node: 'node-b' }, { node: 'node-a', actor: 'a' }, { node: "is this gateway's node (node-a)" }), 'node', /this gateway's node/);
+  invalid(
+    () => clusterRequest('cluster.create', { heartbeatInterface: 'hb0', node: 'node-b' }, { node: 'node-a', actor: 'a' }, { node: "is this gateway's node (node-a)" }),
+    'node',
+    /this gateway's node/,
+  );
   invalid(() => clusterRequest('cluster.join', { node: 'Node B' }, { actor: 'a' }), 'node');
   invalid(() => clusterRequest('cluster.join', { node: 'node-b', actor: 'me' }, { actor: 'a' }), 'actor', /X-Tandem-Actor/i);
   invalid(() => clusterRequest('maintenance.set', { on: 'yes' }, { actor: 'a' }), 'on');
@@ -53,9 +57,18 @@ test("the status describes the gateway's node, whichever resource-manager comput
   };
   const seen = asSeenFrom(computed, 'node-b');
   assert.equal(seen.answeredBy, 'node-b');
-  assert.deepEqual(seen.nodes.map((n) => [n.id, n.thisNode]), [['node-a', false], ['node-b', true]]);
+  assert.deepEqual(
+    seen.nodes.map((n) => [n.id, n.thisNode]),
+    [
+      ['node-a', false],
+      ['node-b', true],
+    ],
+  );
   assert.deepEqual(seen.cluster, computed.cluster);
   assert.equal(computed.nodes[0].thisNode, true, 'the answer itself is not changed');
   assert.deepEqual(asSeenFrom({ cluster: null, answeredBy: 'node-a', nodes: [] }, 'node-c'), { cluster: null, answeredBy: 'node-c', nodes: [] });
-  assert.ok(asSeenFrom(computed, 'node-z').nodes.every((n) => !n.thisNode), 'a gateway whose node is not a member');
+  assert.ok(
+    asSeenFrom(computed, 'node-z').nodes.every((n) => !n.thisNode),
+    'a gateway whose node is not a member',
+  );
 });

@@ -10,7 +10,6 @@ import {
   actorSchema,
   clusterOpRequests,
   clusterOpResults,
- 
   describeZodError,
   joinClusterRequestSchema,
   nodeIdSchema,
@@ -104,7 +103,12 @@ export class ClusterController {
   @ApiResponse({ status: 201, description: 'The cluster, with this node as its only member', schema: schemaOf(clusterOpResults['cluster.create']) })
   @ApiProblems(400, 401, 409, 502, 503, 504)
   create(@Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<ClusterOpResults['cluster.create']> {
-    const req = clusterRequest('cluster.create', body, { node: this.nodeId, actor: this.actor(actor) }, { node: `is this gateway's node (${this.nodeId}): ask the api-gateway of the node that forms the cluster` });
+    const req = clusterRequest(
+      'cluster.create',
+      body,
+      { node: this.nodeId, actor: this.actor(actor) },
+      { node: `is this gateway's node (${this.nodeId}): ask the api-gateway of the node that forms the cluster` },
+    );
     return this.forward('cluster.create', req);
   }
 

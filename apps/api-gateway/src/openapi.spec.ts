@@ -99,7 +99,9 @@ let controllers: Type<unknown>[];
 
 /** A controller's own methods (read through descriptors: a getter must not run on the prototype). */
 function methodsOf(controller: Type<unknown>): Array<[string, object]> {
-  return Object.entries(Object.getOwnPropertyDescriptors(controller.prototype)).flatMap(([name, d]) => (name !== 'constructor' && typeof d.value === 'function' ? [[name, d.value as object] as [string, object]] : []));
+  return Object.entries(Object.getOwnPropertyDescriptors(controller.prototype)).flatMap(([name, d]) =>
+    name !== 'constructor' && typeof d.value === 'function' ? [[name, d.value as object] as [string, object]] : [],
+  );
 }
 
 function controllersOf(m: DynamicModule): Type<unknown>[] {
@@ -144,7 +146,10 @@ after(async () => {
 function resolvePointer(pointer: string): unknown {
   assert.ok(pointer.startsWith('#/'), `${pointer}: only references inside the document`);
   let at: unknown = doc;
-  for (const part of pointer.slice(2).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))) {
+  for (const part of pointer
+    .slice(2)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))) {
     if (typeof at !== 'object' || at === null || !(part in at)) return undefined;
     at = (at as Record<string, unknown>)[part];
   }

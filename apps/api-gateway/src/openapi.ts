@@ -201,7 +201,11 @@ const COMPONENTS = {
   TokenResponse: { schema: tokenResponseSchema, properties: { token: 'Send as "Authorization: Bearer <token>"', expiresAt: 'When the token is refused from' } },
   ActivityEntry: {
     schema: activityEntrySchema,
-    properties: { actor: { description: 'Who asked', example: 'api@node-a' }, action: { description: 'The operation', example: 'pool.move' }, target: { description: 'What it acted on', example: 'tank' } },
+    properties: {
+      actor: { description: 'Who asked', example: 'api@node-a' },
+      action: { description: 'The operation', example: 'pool.move' },
+      target: { description: 'What it acted on', example: 'tank' },
+    },
   },
   EventEnvelope: {
     schema: eventEnvelopeSchema,
@@ -292,11 +296,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 
 /** Error responses of an endpoint, all problem details. */
 export function ApiProblems(...statuses: number[]) {
-  return applyDecorators(
-    ...statuses.map((status) =>
-      ApiResponse({ status, description: PROBLEM_DESCRIPTIONS[status] ?? 'Error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } } }),
-    ),
-  );
+  return applyDecorators(...statuses.map((status) => ApiResponse({ status, description: PROBLEM_DESCRIPTIONS[status] ?? 'Error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } } })));
 }
 
 /** A mutating endpoint: a bearer token or Basic credentials. */

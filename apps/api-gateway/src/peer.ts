@@ -1,14 +1,5 @@
 import { isIP } from 'node:net';
-import {
-  ACTOR_HEADER,
-  ApiPaths,
-  ErrorCode,
-  PEER_TOKEN_TIMEOUT_MS,
-  isProblemDetails,
-  type ClusterOpResults,
-  type ProblemDetails,
-  type TokenResponse,
-} from '@tandem/contracts';
+import { ACTOR_HEADER, ApiPaths, ErrorCode, PEER_TOKEN_TIMEOUT_MS, isProblemDetails, type ClusterOpResults, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
 import { ProblemException, problem } from './problem';
 
 /** `10.77.1.11:8080`, `[fd00::11]:8080` */
@@ -113,7 +104,9 @@ export class PeerGateway {
       const p = err instanceof ProblemException ? err.problem : undefined;
       if (p && /no answer within/.test(p.detail)) {
         throw new ProblemException(
-          problem(ErrorCode.Timeout, 504, `the node at ${this.address} did not answer the join within ${this.joinTimeoutMs / 1000} s; it may still complete: check tandem cluster status`, { field: 'peer' }),
+          problem(ErrorCode.Timeout, 504, `the node at ${this.address} did not answer the join within ${this.joinTimeoutMs / 1000} s; it may still complete: check tandem cluster status`, {
+            field: 'peer',
+          }),
         );
       }
       throw err;

@@ -88,7 +88,10 @@ export class PoolsController {
   @Post(':pool/mark-usable')
   @ApiAuthenticated()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Mark a node usable for the pool again', description: 'After an automatic failover the pool never goes back to the node it failed on by itself; this clears that mark for `node`.' })
+  @ApiOperation({
+    summary: 'Mark a node usable for the pool again',
+    description: 'After an automatic failover the pool never goes back to the node it failed on by itself; this clears that mark for `node`.',
+  })
   @ApiParam({ name: 'pool', schema: ref('PoolName') })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
   @ApiBody({ schema: ref('MarkUsableRequest') })
@@ -148,4 +151,3 @@ export class PoolsController {
     return this.forward('pool.remove', poolRequest('pool.remove', {}, { pool, actor: this.actor(actor) }));
   }
 }
-

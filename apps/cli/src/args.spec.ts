@@ -93,7 +93,10 @@ test("commander's own usage errors and help", () => {
   for (const argv of [['pool', 'move', 'tank'], ['pool', 'frobnicate'], ['nope'], ['pool', 'list', '--bogus'], []]) {
     assert.throws(() => parseArgs(argv, ENV, out), CommanderError, argv.join(' '));
   }
-  assert.ok(errors.some((e) => /^tandem: required option '--to <node>' not specified/.test(e)), errors.join('|'));
+  assert.ok(
+    errors.some((e) => /^tandem: required option '--to <node>' not specified/.test(e)),
+    errors.join('|'),
+  );
   assert.throws(() => parseArgs(['--help'], {}), HelpShown);
   assert.throws(() => parseArgs(['pool', 'attach', '--help'], {}), HelpShown);
 });
@@ -116,7 +119,11 @@ test("cluster join: --password is the peer's, sent in the body; the local gatewa
   assert.equal(plain.globals.password, 'peer-pw', 'no local password given: the same');
   assert.equal(join(['--peer', '10.77.1.11', '--password', 'peer-pw'], ENV).globals.password, 'tandem-admin', 'TANDEM_PASSWORD for the local gateway');
   assert.equal(join(['--peer', '10.77.1.11', '--password', 'peer-pw', '--local-password', 'mine'], ENV).globals.password, 'mine', '--local-password wins');
-  assert.deepEqual(parseArgs(['--password', 'peer-pw', 'cluster', 'join', '--peer', 'fd00::11'], {}).invocation, { command: 'cluster.join', peer: 'fd00::11', password: 'peer-pw' }, 'before the command too');
+  assert.deepEqual(
+    parseArgs(['--password', 'peer-pw', 'cluster', 'join', '--peer', 'fd00::11'], {}).invocation,
+    { command: 'cluster.join', peer: 'fd00::11', password: 'peer-pw' },
+    'before the command too',
+  );
   usage(() => join(['--peer', '10.77.1.11'], ENV), 'password', /needs --password/);
   usage(() => join(['--peer', '999.1.1.1', '--password', 'pw'], {}), 'peer', /^--peer "999\.1\.1\.1": must be an IPv4 or IPv6 address/);
   usage(() => join(['--peer', 'node-a', '--password', 'pw'], {}), 'peer');
@@ -131,7 +138,13 @@ test('bad cluster values are usage errors naming the field, checked before the p
   usage(() => parseArgs(['node', 'online', '$(reboot)'], {}), 'node');
   usage(() => parseArgs(['node', 'remove', 'node-'], ENV), 'node');
   usage(() => parseArgs(['maintenance', 'yes'], ENV), 'on', /must be on or off/);
-  for (const argv of [['cluster', 'create', '--heartbeat-interface', 'hb0'], ['node', 'offline', 'node-b'], ['node', 'online', 'node-b'], ['node', 'remove', 'node-b'], ['maintenance', 'on']]) {
+  for (const argv of [
+    ['cluster', 'create', '--heartbeat-interface', 'hb0'],
+    ['node', 'offline', 'node-b'],
+    ['node', 'online', 'node-b'],
+    ['node', 'remove', 'node-b'],
+    ['maintenance', 'on'],
+  ]) {
     usage(() => parseArgs(argv, {}), 'password', /needs the admin password/);
   }
   const errors: string[] = [];
@@ -140,6 +153,12 @@ test('bad cluster values are usage errors naming the field, checked before the p
   assert.throws(() => parseArgs(['cluster', 'join', '--password', 'pw'], ENV, out), CommanderError);
   assert.throws(() => parseArgs(['node', 'offline'], ENV, out), CommanderError);
   assert.throws(() => parseArgs(['maintenance'], ENV, out), CommanderError);
-  assert.ok(errors.some((e) => /^tandem: required option '--heartbeat-interface <IF>' not specified/.test(e)), errors.join('|'));
-  assert.ok(errors.some((e) => /^tandem: required option '--peer <IP>' not specified/.test(e)), errors.join('|'));
+  assert.ok(
+    errors.some((e) => /^tandem: required option '--heartbeat-interface <IF>' not specified/.test(e)),
+    errors.join('|'),
+  );
+  assert.ok(
+    errors.some((e) => /^tandem: required option '--peer <IP>' not specified/.test(e)),
+    errors.join('|'),
+  );
 });

@@ -147,7 +147,11 @@ export function parseNode(node: string, command: string): string {
 export function parseHeartbeatInterface(iface: string): string {
   const r = interfaceNameSchema.safeParse(iface);
   if (!r.success) {
-    throw new UsageError(`--heartbeat-interface ${JSON.stringify(iface)}: ${r.error.issues[0]?.message ?? 'invalid'}`, 'heartbeatInterface', 'give the interface the nodes hear each other on, the same name on every node, e.g. --heartbeat-interface hb0');
+    throw new UsageError(
+      `--heartbeat-interface ${JSON.stringify(iface)}: ${r.error.issues[0]?.message ?? 'invalid'}`,
+      'heartbeatInterface',
+      'give the interface the nodes hear each other on, the same name on every node, e.g. --heartbeat-interface hb0',
+    );
   }
   return iface;
 }
@@ -192,7 +196,7 @@ export interface ProgramOutput {
 export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => void, output: ProgramOutput): Command {
   const program = new Command('tandem');
   program
-    .description('Operate a Tandem cluster through any node\'s api-gateway')
+    .description("Operate a Tandem cluster through any node's api-gateway")
     .configureOutput({ writeOut: output.writeOut, writeErr: output.writeErr, outputError: (s, write) => write(s.replace(/^error: /, 'tandem: ')) })
     .exitOverride()
     .showSuggestionAfterError(true)
@@ -200,13 +204,16 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .addOption(new Option('--api <url>', `API of any node (env TANDEM_API, default ${DEFAULT_API})`))
     .option('--json', 'machine-readable output (JSON)')
     .addOption(new Option('--password <password>', 'admin password for changes (prefer env TANDEM_PASSWORD: arguments are visible to other users)'))
-    .addHelpText('after', '\nReads need no password; changes (cluster create/join, node offline/online/remove, maintenance, pool attach/move/mark-usable/detach/export/reattach/remove) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.');
+    .addHelpText(
+      'after',
+      '\nReads need no password; changes (cluster create/join, node offline/online/remove, maintenance, pool attach/move/mark-usable/detach/export/reattach/remove) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.',
+    );
 
   const cluster = program.command('cluster').description('the cluster: form it, join nodes to it, its status');
 
   cluster
     .command('create')
-    .description("form the cluster on the node of the API (--api), its first member")
+    .description('form the cluster on the node of the API (--api), its first member')
     .requiredOption('--heartbeat-interface <IF>', 'the interface the nodes hear each other on (the same name on every node)')
     .action((opts: { heartbeatInterface: string }, cmd: Command) => {
       onInvocation({ command: 'cluster.create', heartbeatInterface: parseHeartbeatInterface(opts.heartbeatInterface) }, cmd);
@@ -214,10 +221,10 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
 
   cluster
     .command('join')
-    .description("join the node of the API (--api) to the cluster of the node at --peer")
+    .description('join the node of the API (--api) to the cluster of the node at --peer')
     .usage('--peer IP --password PW [--local-password PW]')
     .requiredOption('--peer <IP>', 'heartbeat address of a node of the cluster (its api-gateway is called there)')
-    .addOption(new Option('--local-password <password>', "admin password of the node of the API, when it differs (env TANDEM_PASSWORD; default: --password)"))
+    .addOption(new Option('--local-password <password>', 'admin password of the node of the API, when it differs (env TANDEM_PASSWORD; default: --password)'))
     .addHelpText(
       'after',
       [

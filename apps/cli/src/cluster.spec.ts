@@ -14,7 +14,10 @@ function status(...nodes: NodeStatus[]): ClusterStatus {
 test('node offline: the last online node ends the cluster and needs --yes', () => {
   const d = offlineDecision(status(node('node-a', 'online', ['tank', 'backup']), node('node-b', 'offline')), 'node-a');
   assert.equal(d.kind, 'ends-cluster');
-  assert.match(d.kind === 'ends-cluster' ? d.warning : '', /^node-a is the last online node of cluster tandem: taking it offline destroys the cluster — the shares of its pools stop and its pools are exported \(backup, tank\)$/);
+  assert.match(
+    d.kind === 'ends-cluster' ? d.warning : '',
+    /^node-a is the last online node of cluster tandem: taking it offline destroys the cluster — the shares of its pools stop and its pools are exported \(backup, tank\)$/,
+  );
   assert.match(d.doing, /ending cluster tandem/);
   // Alone in the cluster, serving nothing: still the end of the cluster.
   const alone = offlineDecision(status(node('node-a', 'online')), 'node-a');
@@ -41,7 +44,21 @@ test('node offline: no cluster, an unknown node or one already offline is left t
 });
 
 test('node offline: what happened', () => {
-  assert.equal(offlineDone({ node: 'node-a', moved: [{ pool: 'tank', to: 'node-b' }, { pool: 'b', to: 'node-c' }], clusterDestroyed: false, exported: [] }, 'tandem'), 'node-a is offline in {t}; moved tank → node-b, b → node-c');
+  assert.equal(
+    offlineDone(
+      {
+        node: 'node-a',
+        moved: [
+          { pool: 'tank', to: 'node-b' },
+          { pool: 'b', to: 'node-c' },
+        ],
+        clusterDestroyed: false,
+        exported: [],
+      },
+      'tandem',
+    ),
+    'node-a is offline in {t}; moved tank → node-b, b → node-c',
+  );
   assert.equal(offlineDone({ node: 'node-a', moved: [], clusterDestroyed: false, exported: [] }, 'tandem'), 'node-a is offline in {t}; no pools moved');
   assert.equal(offlineDone({ node: 'node-a', moved: [], clusterDestroyed: true, exported: ['tank'] }, 'tandem'), 'node-a is offline in {t}: cluster tandem ended; exported tank');
   assert.equal(offlineDone({ node: 'node-a', moved: [], clusterDestroyed: true, exported: [] }, undefined), 'node-a is offline in {t}: the cluster ended; no pools to export');

@@ -1,15 +1,5 @@
 import { CommanderError } from 'commander';
-import {
-  ApiPaths,
-  ErrorCode,
-  problemType,
-  type ActivityEntry,
-  type ClusterOpResults,
-  type ClusterStatus,
-  type HaPool,
-  type PoolOpResults,
-  type ProblemDetails,
-} from '@tandem/contracts';
+import { ApiPaths, ErrorCode, problemType, type ActivityEntry, type ClusterOpResults, type ClusterStatus, type HaPool, type PoolOpResults, type ProblemDetails } from '@tandem/contracts';
 import { HelpShown, UsageError, parseArgs, type Parsed } from './args';
 import { ApiClient, ApiError } from './client';
 import { offlineDecision, offlineDone } from './cluster';
@@ -78,55 +68,93 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
     }
     case 'pool.attach': {
       const { pool, node } = inv.body;
-      const r = await change(io, json, `attaching ${pool} on ${node}`, () => api.change<PoolOpResults['pool.attach']>('POST', ApiPaths.pools, inv.body), (p) =>
-        `attached ${p.name} on ${p.node ?? node} in {t}${p.vips.length ? `: ${p.vips.map(vipText).join(', ')}` : ''}`,
+      const r = await change(
+        io,
+        json,
+        `attaching ${pool} on ${node}`,
+        () => api.change<PoolOpResults['pool.attach']>('POST', ApiPaths.pools, inv.body),
+        (p) => `attached ${p.name} on ${p.node ?? node} in {t}${p.vips.length ? `: ${p.vips.map(vipText).join(', ')}` : ''}`,
       );
       return servingOr1(io, json, r);
     }
     case 'pool.move': {
-      const r = await change(io, json, `moving ${inv.pool} to ${inv.to}`, () => api.change<PoolOpResults['pool.move']>('POST', ApiPaths.poolAction(inv.pool, 'move'), { to: inv.to }), (p) =>
-        `moved ${p.name} to ${p.node ?? inv.to} in {t}`,
+      const r = await change(
+        io,
+        json,
+        `moving ${inv.pool} to ${inv.to}`,
+        () => api.change<PoolOpResults['pool.move']>('POST', ApiPaths.poolAction(inv.pool, 'move'), { to: inv.to }),
+        (p) => `moved ${p.name} to ${p.node ?? inv.to} in {t}`,
       );
       return servingOr1(io, json, r);
     }
     case 'pool.mark-usable':
-      await change(io, json, `marking ${inv.node} usable for ${inv.pool}`, () => api.change<PoolOpResults['pool.mark-usable']>('POST', ApiPaths.poolAction(inv.pool, 'mark-usable'), { node: inv.node }), (p) =>
-        `${p.name} may run on ${inv.node} again (done in {t}); failed on: ${(p.failedOn ?? []).join(', ') || 'none'}`,
+      await change(
+        io,
+        json,
+        `marking ${inv.node} usable for ${inv.pool}`,
+        () => api.change<PoolOpResults['pool.mark-usable']>('POST', ApiPaths.poolAction(inv.pool, 'mark-usable'), { node: inv.node }),
+        (p) => `${p.name} may run on ${inv.node} again (done in {t}); failed on: ${(p.failedOn ?? []).join(', ') || 'none'}`,
       );
       return 0;
     case 'pool.detach':
-      await change(io, json, `detaching ${inv.pool}`, () => api.change<PoolOpResults['pool.detach']>('POST', ApiPaths.poolAction(inv.pool, 'detach'), {}), (r) =>
-        `detached ${r.pool} in {t}${r.node ? `: it stays imported and served on ${r.node}, unmanaged` : ''}`,
+      await change(
+        io,
+        json,
+        `detaching ${inv.pool}`,
+        () => api.change<PoolOpResults['pool.detach']>('POST', ApiPaths.poolAction(inv.pool, 'detach'), {}),
+        (r) => `detached ${r.pool} in {t}${r.node ? `: it stays imported and served on ${r.node}, unmanaged` : ''}`,
       );
       return 0;
     case 'pool.export':
-      await change(io, json, `exporting ${inv.pool}`, () => api.change<PoolOpResults['pool.export']>('POST', ApiPaths.poolAction(inv.pool, 'export'), {}), (p) =>
-        `exported ${p.name} in {t}: inactive, still under cluster control (bring it back with: tandem pool reattach ${p.name} --node NODE)`,
+      await change(
+        io,
+        json,
+        `exporting ${inv.pool}`,
+        () => api.change<PoolOpResults['pool.export']>('POST', ApiPaths.poolAction(inv.pool, 'export'), {}),
+        (p) => `exported ${p.name} in {t}: inactive, still under cluster control (bring it back with: tandem pool reattach ${p.name} --node NODE)`,
       );
       return 0;
     case 'pool.reattach': {
-      const r = await change(io, json, `reattaching ${inv.pool} on ${inv.node}`, () =>
-        api.change<PoolOpResults['pool.reattach']>('POST', ApiPaths.poolAction(inv.pool, 'reattach'), { node: inv.node }), (p) => `reattached ${p.name} on ${p.node ?? inv.node} in {t}`,
+      const r = await change(
+        io,
+        json,
+        `reattaching ${inv.pool} on ${inv.node}`,
+        () => api.change<PoolOpResults['pool.reattach']>('POST', ApiPaths.poolAction(inv.pool, 'reattach'), { node: inv.node }),
+        (p) => `reattached ${p.name} on ${p.node ?? inv.node} in {t}`,
       );
       return servingOr1(io, json, r);
     }
     case 'pool.remove':
-      await change(io, json, `removing ${inv.pool}`, () => api.change<PoolOpResults['pool.remove']>('DELETE', ApiPaths.pool(inv.pool)), (r) => `removed ${r.pool} from cluster control in {t}`);
+      await change(
+        io,
+        json,
+        `removing ${inv.pool}`,
+        () => api.change<PoolOpResults['pool.remove']>('DELETE', ApiPaths.pool(inv.pool)),
+        (r) => `removed ${r.pool} from cluster control in {t}`,
+      );
       return 0;
     case 'cluster.create': {
       const node = json ? undefined : await api.nodeId();
-      await change(io, json, `forming cluster on ${node ?? 'the node of the API'} (heartbeat ${inv.heartbeatInterface})`, () =>
-        api.change<ClusterOpResults['cluster.create']>('POST', ApiPaths.cluster, { heartbeatInterface: inv.heartbeatInterface }), (c) => {
-        const first = c.nodes[0];
-        return `cluster ${c.id} formed on ${first?.id ?? node} in {t}${first?.heartbeatAddress ? ` (heartbeat ${c.heartbeatInterface} at ${first.heartbeatAddress}: the address other nodes join with)` : ''}`;
-      });
+      await change(
+        io,
+        json,
+        `forming cluster on ${node ?? 'the node of the API'} (heartbeat ${inv.heartbeatInterface})`,
+        () => api.change<ClusterOpResults['cluster.create']>('POST', ApiPaths.cluster, { heartbeatInterface: inv.heartbeatInterface }),
+        (c) => {
+          const first = c.nodes[0];
+          return `cluster ${c.id} formed on ${first?.id ?? node} in {t}${first?.heartbeatAddress ? ` (heartbeat ${c.heartbeatInterface} at ${first.heartbeatAddress}: the address other nodes join with)` : ''}`;
+        },
+      );
       return 0;
     }
     case 'cluster.join': {
       const node = json ? undefined : await api.nodeId();
-      await change(io, json, `joining ${node ?? 'the node of the API'} to the cluster of the node at ${inv.peer}`, () =>
-        api.change<ClusterOpResults['cluster.join']>('POST', ApiPaths.clusterJoin, { peer: inv.peer, password: inv.password }), (c) =>
-        `${node ?? 'the node'} joined cluster ${c.id} in {t}; its nodes: ${c.nodes.map((n) => n.id).join(', ')}`,
+      await change(
+        io,
+        json,
+        `joining ${node ?? 'the node of the API'} to the cluster of the node at ${inv.peer}`,
+        () => api.change<ClusterOpResults['cluster.join']>('POST', ApiPaths.clusterJoin, { peer: inv.peer, password: inv.password }),
+        (c) => `${node ?? 'the node'} joined cluster ${c.id} in {t}; its nodes: ${c.nodes.map((n) => n.id).join(', ')}`,
       );
       return 0;
     }
@@ -149,22 +177,40 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       } else if (d.note && !json) {
         io.stderr.write(`note: ${d.note}\n`);
       }
-      await change(io, json, d.doing, () => api.change<ClusterOpResults['node.offline']>('POST', ApiPaths.nodeAction(inv.node, 'offline'), {}), (r) => offlineDone(r, status.cluster?.id));
+      await change(
+        io,
+        json,
+        d.doing,
+        () => api.change<ClusterOpResults['node.offline']>('POST', ApiPaths.nodeAction(inv.node, 'offline'), {}),
+        (r) => offlineDone(r, status.cluster?.id),
+      );
       return 0;
     }
     case 'node.online':
-      await change(io, json, `bringing ${inv.node} online`, () => api.change<ClusterOpResults['node.online']>('POST', ApiPaths.nodeAction(inv.node, 'online'), {}), () =>
-        `${inv.node} is online in {t} (pools do not move back by themselves: tandem pool move POOL --to ${inv.node})`,
+      await change(
+        io,
+        json,
+        `bringing ${inv.node} online`,
+        () => api.change<ClusterOpResults['node.online']>('POST', ApiPaths.nodeAction(inv.node, 'online'), {}),
+        () => `${inv.node} is online in {t} (pools do not move back by themselves: tandem pool move POOL --to ${inv.node})`,
       );
       return 0;
     case 'node.remove':
-      await change(io, json, `removing ${inv.node} from the cluster`, () => api.change<ClusterOpResults['node.remove']>('DELETE', ApiPaths.node(inv.node)), (c) =>
-        `removed ${inv.node} from cluster ${c.id} in {t}; its nodes: ${c.nodes.map((n) => n.id).join(', ') || 'none'}`,
+      await change(
+        io,
+        json,
+        `removing ${inv.node} from the cluster`,
+        () => api.change<ClusterOpResults['node.remove']>('DELETE', ApiPaths.node(inv.node)),
+        (c) => `removed ${inv.node} from cluster ${c.id} in {t}; its nodes: ${c.nodes.map((n) => n.id).join(', ') || 'none'}`,
       );
       return 0;
     case 'maintenance':
-      await change(io, json, `turning maintenance ${inv.on ? 'on' : 'off'}`, () => api.change<ClusterOpResults['maintenance.set']>('PUT', ApiPaths.clusterMaintenance, { on: inv.on }), (c) =>
-        c.maintenance ? 'maintenance: ON — nothing moves automatically' : 'maintenance: off',
+      await change(
+        io,
+        json,
+        `turning maintenance ${inv.on ? 'on' : 'off'}`,
+        () => api.change<ClusterOpResults['maintenance.set']>('PUT', ApiPaths.clusterMaintenance, { on: inv.on }),
+        (c) => (c.maintenance ? 'maintenance: ON — nothing moves automatically' : 'maintenance: off'),
       );
       return 0;
     case 'log': {

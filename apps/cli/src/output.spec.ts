@@ -19,7 +19,13 @@ const tank: HaPool = {
 };
 
 test('tables line up', () => {
-  assert.equal(table([['A', 'BB'], ['CCC', 'D']]), 'A    BB\nCCC  D\n');
+  assert.equal(
+    table([
+      ['A', 'BB'],
+      ['CCC', 'D'],
+    ]),
+    'A    BB\nCCC  D\n',
+  );
   const t = poolTable([tank, { ...tank, name: 'backup', state: 'inactive', node: null, reason: 'exported by cli:alice@h1', vips: [], fc: true, shares: [] }]);
   const lines = t.trimEnd().split('\n');
   assert.match(lines[0], /^POOL\s+STATE\s+NODE\s+FLOATING IPS\s+SHARES\s+EPOCH\s+NOTE$/);
@@ -46,7 +52,13 @@ test('server-sent events split across chunks', () => {
 });
 
 test('event lines and hints', () => {
-  const line = eventLine({ schema: 'tandem.pool.changed/1', at: '2026-01-01T10:00:00.123Z', entity: { kind: 'pool', id: 'tank' }, source: 'resource-manager@node-a', data: { pool: { name: 'tank' } } });
+  const line = eventLine({
+    schema: 'tandem.pool.changed/1',
+    at: '2026-01-01T10:00:00.123Z',
+    entity: { kind: 'pool', id: 'tank' },
+    source: 'resource-manager@node-a',
+    data: { pool: { name: 'tank' } },
+  });
   assert.match(line, /^\d\d:\d\d:\d\d\.123  pool\.changed\s+pool\/tank\s+resource-manager@node-a\s+\{"pool":\{"name":"tank"\}\}$/);
   const unreachable = { type: 'urn:tandem:error:UNAVAILABLE', title: 'UNAVAILABLE', status: 0, detail: 'x' };
   assert.match(hintFor(unreachable, { api: 'http://h:8080' }) ?? '', /api-gateway running at http:\/\/h:8080/);

@@ -9,7 +9,16 @@ export interface Out {
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c])))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function vipText(v: FloatingIp): string {
@@ -81,9 +90,7 @@ export function clusterStatusText(status: ClusterStatus): string {
   lines.push(table(rows).trimEnd(), '');
   const here = status.nodes.find((n) => n.thisNode);
   lines.push(
-    here
-      ? `* this node (${here.id}), whose api-gateway answered`
-      : `this node (${me}), whose api-gateway answered, is not in the cluster: join it with tandem cluster join --peer IP --password PW`,
+    here ? `* this node (${here.id}), whose api-gateway answered` : `this node (${me}), whose api-gateway answered, is not in the cluster: join it with tandem cluster join --peer IP --password PW`,
   );
   if (c.maintenance) lines.push('maintenance: ON — nothing moves automatically');
   const f = status.failover;
@@ -197,7 +204,9 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
     case ErrorCode.PoolBusy:
       return 'another operation on the pool is running: wait for it (tandem events), then retry';
     case ErrorCode.Timeout:
-      return aboutCluster ? 'the operation may still be running: check tandem cluster status and tandem log' : `the operation may still be running: check tandem pool show ${ctx.pool ?? 'POOL'} and tandem log`;
+      return aboutCluster
+        ? 'the operation may still be running: check tandem cluster status and tandem log'
+        : `the operation may still be running: check tandem pool show ${ctx.pool ?? 'POOL'} and tandem log`;
     case ErrorCode.StaleEpoch:
       return `another node took the pool over meanwhile: check tandem pool show ${ctx.pool ?? 'POOL'}`;
     case ErrorCode.AddressInUse:

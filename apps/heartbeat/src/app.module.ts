@@ -14,13 +14,7 @@ export class HeartbeatModule {
       module: HeartbeatModule,
       imports: [ServiceKitModule.forRoot(ctx)],
       controllers: [PeersController],
-      providers: [
-        { provide: HEARTBEAT_CONFIG, useFactory: () => readHeartbeatConfig() },
-        ClusterMembershipService,
-        PeerMonitorService,
-        LocalHealthService,
-        LivenessService,
-      ],
+      providers: [{ provide: HEARTBEAT_CONFIG, useFactory: () => readHeartbeatConfig() }, ClusterMembershipService, PeerMonitorService, LocalHealthService, LivenessService],
     };
   }
 }

@@ -5,7 +5,6 @@ import { CLUSTER_RECORD, type ClusterRecord } from '@tandem/contracts';
 import { followRecords, parseRecord } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
-
 export type MembershipListener = (cluster: ClusterRecord | null, source: 'kv' | 'cache') => void;
 
 /** A cluster record as kept in the state directory (or stored in the KV bucket), parsed with its schema; null when it is not one. */

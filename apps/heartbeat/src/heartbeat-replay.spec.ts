@@ -19,8 +19,14 @@ test('a genuine heartbeat replayed later does not revive a dead peer', () => {
     assert.equal(lv.heard(d.packet.from, 'udp', d.packet, seq * 500), 'accepted');
     assert.equal(lv.heard(d.packet.from, 'nats', d.packet, seq * 500), 'accepted');
   }
-  assert.deepEqual(lv.evaluate(2_100).map((t) => t.to), ['up']);
-  assert.deepEqual(lv.evaluate(2_000 + 3_000).map((t) => t.to), ['down']);
+  assert.deepEqual(
+    lv.evaluate(2_100).map((t) => t.to),
+    ['up'],
+  );
+  assert.deepEqual(
+    lv.evaluate(2_000 + 3_000).map((t) => t.to),
+    ['down'],
+  );
   for (const buf of captured) {
     const d = decodePacket(buf, key, 'testbed');
     assert.ok(d.ok, 'a replay is authentic: only the sequence gives it away');

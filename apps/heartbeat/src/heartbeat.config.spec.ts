@@ -23,12 +23,15 @@ test('defaults: 0.5 s interval, 3 s timeout, udp 5405, client link cli0', () => 
 });
 
 test('a timeout that does not exceed two intervals is refused with one clear line', () => {
-  for (const [interval, timeout] of [['1500', '3000'], ['2000', '3500'], ['1500', '2999']]) {
+  for (const [interval, timeout] of [
+    ['1500', '3000'],
+    ['2000', '3500'],
+    ['1500', '2999'],
+  ]) {
     assert.throws(
       () => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: interval, TANDEM_HEARTBEAT_TIMEOUT_MS: timeout }),
       (e: unknown) =>
-        e instanceof ConfigError &&
-        e.message === `configuration: TANDEM_HEARTBEAT_TIMEOUT_MS is malformed: must exceed twice TANDEM_HEARTBEAT_INTERVAL_MS (${interval} ms), got ${timeout} ms`,
+        e instanceof ConfigError && e.message === `configuration: TANDEM_HEARTBEAT_TIMEOUT_MS is malformed: must exceed twice TANDEM_HEARTBEAT_INTERVAL_MS (${interval} ms), got ${timeout} ms`,
     );
   }
   assert.doesNotThrow(() => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '1500', TANDEM_HEARTBEAT_TIMEOUT_MS: '3001' }));

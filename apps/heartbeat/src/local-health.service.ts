@@ -90,7 +90,9 @@ export class LocalHealthService implements OnModuleInit, OnApplicationShutdown {
       if (key !== this.lastKey) {
         this.lastKey = key;
         const pools = h.pools === null ? 'unknown' : h.pools.map((p) => `${p.name} ${p.health}`).join(', ') || 'none';
-        const services = Object.entries(h.services).map(([s, v]) => `${s} ${v}`).join(', ');
+        const services = Object.entries(h.services)
+          .map(([s, v]) => `${s} ${v}`)
+          .join(', ');
         this.logger.log(`local health: client link ${this.cfg.clientInterface} ${h.clientLink}; pools ${pools}; ${services}`);
         this.events.publish(Events.nodeHealthChanged, this.ctx.config.nodeId, h);
       }

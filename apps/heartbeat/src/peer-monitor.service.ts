@@ -173,7 +173,10 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
     this.sentAt.delete(seq - 256);
     const echo = [...this.newestHeard].filter(([peer]) => this.members.has(peer)).map(([peer, h]) => ({ peer, ...h }));
     const packet = encodePacket({ clusterId: this.ctx.config.clusterId, from: this.self.id, incarnation: this.incarnation, seq, sentMs: now, echo, reply: replyTo !== undefined }, this.key);
-    this.udp.send(packet, peers.map((p) => p.heartbeatAddress).filter((a): a is string => a !== null));
+    this.udp.send(
+      packet,
+      peers.map((p) => p.heartbeatAddress).filter((a): a is string => a !== null),
+    );
     if (!this.ctx.nc.isClosed()) {
       try {
         this.ctx.nc.publish(heartbeatSubject(this.self.id), packet);
@@ -209,8 +212,7 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
       if (sent !== undefined && sent > (this.confirmedAt.get(p.from) ?? -Infinity)) this.confirmedAt.set(p.from, sent);
       // answer a heartbeat (the first copy of it, from whichever channel brought it first)
       if (newest && !p.reply) this.sendBeat(p.from);
-    }
-    else if (r === 'replayed') this.reject(channel, 'replayed', `${p.from} incarnation ${p.incarnation} seq ${p.seq} from ${where}`);
+    } else if (r === 'replayed') this.reject(channel, 'replayed', `${p.from} incarnation ${p.incarnation} seq ${p.seq} from ${where}`);
     else this.reject(channel, 'unknown-sender', `${p.from} is not a peer in the cluster, from ${where}`);
   }
 

@@ -33,7 +33,14 @@ export class FactsService implements OnModuleInit, OnApplicationShutdown {
     this.running = true;
     const node = this.ctx.config.nodeId;
     try {
-      const pools = (await this.zfs.listPools().catch(() => null))?.map(({ name, guid, health, sizeBytes, allocatedBytes, freeBytes }) => ({ name, guid, health, sizeBytes, allocatedBytes, freeBytes }));
+      const pools = (await this.zfs.listPools().catch(() => null))?.map(({ name, guid, health, sizeBytes, allocatedBytes, freeBytes }) => ({
+        name,
+        guid,
+        health,
+        sizeBytes,
+        allocatedBytes,
+        freeBytes,
+      }));
       const links = await this.net.links().catch(() => null);
       const addresses = await this.net.addresses().catch(() => null);
       // sizes change with every write: pools "change" when membership or health does

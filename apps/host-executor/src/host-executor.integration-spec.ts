@@ -54,10 +54,16 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     const again = await host.call(node.nodeId, 'pool.create', { pool: 'tank', vdevs: ['tank-0'], sizeMiB: 128 });
     assert.equal(again.changed, false);
     const list = await host.call(node.nodeId, 'pool.list', {});
-    assert.deepEqual(list.map((p) => p.name), ['tank']);
+    assert.deepEqual(
+      list.map((p) => p.name),
+      ['tank'],
+    );
     const st = await host.call(node.nodeId, 'pool.status', { pool: 'tank' });
     assert.equal(st.state, 'ONLINE');
-    assert.ok(st.vdevs.some((v) => v.name.endsWith('tank-0')), JSON.stringify(st.vdevs));
+    assert.ok(
+      st.vdevs.some((v) => v.name.endsWith('tank-0')),
+      JSON.stringify(st.vdevs),
+    );
   });
 
   test('datasets, snapshots with GUID and creation time, holds', async () => {
@@ -81,7 +87,10 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     assert.deepEqual(await host.call(node.nodeId, 'snapshot.release', { snapshot: 'tank/data@s1', tag: 'tandem-node-b' }), { changed: true, userrefs: 0 });
     assert.equal((await host.call(node.nodeId, 'snapshot.release', { snapshot: 'tank/data@s1', tag: 'tandem-node-b' })).changed, false);
     const snaps = await host.call(node.nodeId, 'snapshot.list', { dataset: 'tank/data' });
-    assert.deepEqual(snaps.map((s) => s.name), ['tank/data@s1']);
+    assert.deepEqual(
+      snaps.map((s) => s.name),
+      ['tank/data@s1'],
+    );
     await rejects(host.call(node.nodeId, 'snapshot.hold', { snapshot: 'tank/data@nope', tag: 'x' }), ErrorCode.DatasetNotFound);
   });
 
@@ -99,7 +108,10 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     const recv2 = await host.call(node.nodeId, 'stream.receive', { dataset: 'tank/copy' });
     await host.call(node.nodeId, 'stream.send', { snapshot: 'tank/data@s2', base: 'tank/data@s1', subject: recv2.subject });
     const copy2 = await host.call(node.nodeId, 'snapshot.list', { dataset: 'tank/copy' });
-    assert.deepEqual(copy2.map((s) => s.snapshot), ['s1', 's2']);
+    assert.deepEqual(
+      copy2.map((s) => s.snapshot),
+      ['s1', 's2'],
+    );
     // received replicas stay unmounted; mount it to read the data back
     const mounted = await node.exec(['zfs', 'get', '-H', '-o', 'value', 'mounted', 'tank/copy']);
     assert.equal(mounted.stdout.trim(), 'no');
@@ -121,7 +133,10 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     assert.deepEqual(await host.call(node.nodeId, 'pool.list', {}), []);
     assert.equal((await host.call(node.nodeId, 'pool.export', { pool: 'tank' })).changed, false);
     const importable = await host.call(node.nodeId, 'pool.importable', {});
-    assert.deepEqual(importable.map((p) => p.name), ['tank']);
+    assert.deepEqual(
+      importable.map((p) => p.name),
+      ['tank'],
+    );
     assert.ok(importable[0].devices.some((d) => d.endsWith('tank-0')));
 
     const imp = await host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 5 });
@@ -152,11 +167,7 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     assert.deepEqual(await host.call(node.nodeId, 'pool.list', {}), [], 'nothing imported by a stale request');
     await node.restartExecutor();
     await rejects(host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 4 }), ErrorCode.StaleEpoch, 'epoch');
-    await rejects(
-      host.call(node.nodeId, 'ip.add', { interface: 'cli0', address: '10.77.5.60', prefix: 24, pool: 'tank', epoch: 2 }),
-      ErrorCode.StaleEpoch,
-      'epoch',
-    );
+    await rejects(host.call(node.nodeId, 'ip.add', { interface: 'cli0', address: '10.77.5.60', prefix: 24, pool: 'tank', epoch: 2 }), ErrorCode.StaleEpoch, 'epoch');
     assert.equal((await host.call(node.nodeId, 'pool.import', { pool: 'tank', epoch: 6 })).changed, true);
   });
 
@@ -219,7 +230,10 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     // an operation no host-executor has: only an error can come back (were a result to come, it would have to parse as a pool operation's)
     await rejects(requestReply(nc, execSubject(node.nodeId, 'pool.explode'), {}, 5_000, hostOpResults['pool.export']), ErrorCode.UnknownOperation, 'operation');
     assert.equal(existsSync(canary), false);
-    assert.deepEqual((await host.call(node.nodeId, 'pool.list', {})).map((p) => p.name), ['tank']);
+    assert.deepEqual(
+      (await host.call(node.nodeId, 'pool.list', {})).map((p) => p.name),
+      ['tank'],
+    );
   });
 
   test('operations on one pool never interleave', async () => {
@@ -232,7 +246,10 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     for (const r of results) assert.equal(r.status, 'fulfilled', r.status === 'rejected' ? String(r.reason) : '');
     const changed = results.map((r) => (r as PromiseFulfilledResult<{ changed: boolean }>).value.changed);
     assert.deepEqual(changed, [true, true, true, true], 'each ran after the previous finished');
-    assert.deepEqual((await host.call(node.nodeId, 'pool.list', {})).map((p) => p.name), ['tank']);
+    assert.deepEqual(
+      (await host.call(node.nodeId, 'pool.list', {})).map((p) => p.name),
+      ['tank'],
+    );
     void call;
   });
 });

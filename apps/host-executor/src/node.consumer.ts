@@ -20,6 +20,13 @@ export class NodeConsumer {
 
   @MessagePattern('node.info')
   async info(): Promise<HostOpResults['node.info']> {
-    return { nodeId: this.ctx.config.nodeId, hostname: hostname(), deviceDir: this.cfg.deviceDir, zfsAvailable: await this.zfs.available(), version: '0.1.0', ownership: { ...this.lease.view(), held: this.held.names() } };
+    return {
+      nodeId: this.ctx.config.nodeId,
+      hostname: hostname(),
+      deviceDir: this.cfg.deviceDir,
+      zfsAvailable: await this.zfs.available(),
+      version: '0.1.0',
+      ownership: { ...this.lease.view(), held: this.held.names() },
+    };
   }
 }

@@ -1,16 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  ErrorCode,
-  TandemError,
-  type DatasetInfo,
-  type HostOpParsed,
-  type HostOpResults,
-  type ImportablePool,
-  type PoolSummary,
-  type SnapshotInfo,
-} from '@tandem/contracts';
+import { ErrorCode, TandemError, type DatasetInfo, type HostOpParsed, type HostOpResults, type ImportablePool, type PoolSummary, type SnapshotInfo } from '@tandem/contracts';
 import { CommandFailedError, ProcessRunner, type CommandResult } from '@tandem/host';
 import { KeyedMutex } from '@tandem/util';
 import { datasetsFromGet, parseImportScan, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools, zfs, zfsError, zpool } from '@tandem/zfs';
@@ -114,7 +105,10 @@ export class ZfsService {
   private async remountStale(pool: string, original: Error): Promise<void> {
     this.logger.warn(`${pool}: imported but not mounted (${original.message.trim()}); clearing stale mounts and mounting again`);
     const listed = await this.run(['zfs', 'list', '-H', '-o', 'mountpoint', '-r', pool], 10_000);
-    for (const mp of listed.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('/'))) {
+    for (const mp of listed.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('/'))) {
       await this.runner.run(['umount', '-l', mp], { timeoutMs: 5_000 }).catch(() => undefined);
     }
     try {

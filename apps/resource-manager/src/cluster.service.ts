@@ -1,12 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import {
-  ErrorCode,
-  TandemError,
-  type ClusterOpParsed,
-  type ClusterOpResults,
-  type ClusterRecord,
-  type NodeStatus,
-} from '@tandem/contracts';
+import { ErrorCode, TandemError, type ClusterOpParsed, type ClusterOpResults, type ClusterRecord, type NodeStatus } from '@tandem/contracts';
 import { HeartbeatClient, HostClient } from '@tandem/messaging';
 import { inSpan } from '@tandem/telemetry';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
@@ -44,7 +37,8 @@ export class ClusterService {
     } catch (err) {
       throw new TandemError(ErrorCode.Unavailable, `node ${node} does not answer: ${(err as Error).message}`, 'node');
     }
-    if (!links.some((l) => l.name === iface)) throw new TandemError(ErrorCode.InterfaceNotFound, `heartbeat interface ${iface} does not exist on ${node}: every node needs it under the same name`, 'heartbeatInterface');
+    if (!links.some((l) => l.name === iface))
+      throw new TandemError(ErrorCode.InterfaceNotFound, `heartbeat interface ${iface} does not exist on ${node}: every node needs it under the same name`, 'heartbeatInterface');
     const addrs = await this.host.call(node, 'ip.list', { interface: iface }, 10_000);
     return addrs.find((a) => a.family === 4)?.address ?? addrs[0]?.address ?? null;
   }
@@ -156,7 +150,10 @@ export class ClusterService {
         // could not move everything away: the node stays online, the pools that remain stay served
         const back = await this.store.require();
         await this.store.put({ ...back.cluster, nodes: back.cluster.nodes.map((n) => (n.id === req.node ? { ...n, adminState: 'online' as const } : n)) }, back.revision);
-        throw new TandemError((err as TandemError).code ?? ErrorCode.Internal, `node ${req.node} stays online: moving its pools away failed (${(err as Error).message}); moved so far: ${moved.map((m) => `${m.pool} → ${m.to}`).join(', ') || 'none'}`);
+        throw new TandemError(
+          (err as TandemError).code ?? ErrorCode.Internal,
+          `node ${req.node} stays online: moving its pools away failed (${(err as Error).message}); moved so far: ${moved.map((m) => `${m.pool} → ${m.to}`).join(', ') || 'none'}`,
+        );
       }
       return { node: req.node, moved, clusterDestroyed: false, exported: [] };
     });

@@ -7,7 +7,10 @@ test('a second operation on a pool in transition is refused at once; other pools
   const locks = new OperationLocks();
   let release!: () => void;
   const first = locks.pool('tank', () => new Promise<string>((r) => (release = () => r('moved'))));
-  await assert.rejects(locks.pool('tank', async () => 'export'), (e: unknown) => e instanceof TandemError && e.code === ErrorCode.InTransition && e.field === 'pool' && /pool tank is in transition/.test(e.message));
+  await assert.rejects(
+    locks.pool('tank', async () => 'export'),
+    (e: unknown) => e instanceof TandemError && e.code === ErrorCode.InTransition && e.field === 'pool' && /pool tank is in transition/.test(e.message),
+  );
   assert.equal(await locks.pool('other', async () => 'ok'), 'ok');
   assert.equal(await locks.cluster(async () => 'ok'), 'ok');
   release();
@@ -19,7 +22,10 @@ test('changes of the cluster run one at a time', async () => {
   const locks = new OperationLocks();
   let release!: () => void;
   const first = locks.cluster(() => new Promise<void>((r) => (release = r)));
-  await assert.rejects(locks.cluster(async () => undefined), (e: unknown) => e instanceof TandemError && e.code === ErrorCode.InTransition && e.field === 'cluster');
+  await assert.rejects(
+    locks.cluster(async () => undefined),
+    (e: unknown) => e instanceof TandemError && e.code === ErrorCode.InTransition && e.field === 'cluster',
+  );
   release();
   await first;
 });

@@ -1,18 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, TandemError, type FloatingIp, type HaPool, type PoolOpParsed, type PoolOpResults } from '@tandem/contracts';
-import {
-  begin,
-  bringDownSteps,
-  bringUpSteps,
-  checkMove,
-  checkReattach,
-  checkSharesUnique,
-  checkVipsFree,
-  assertNotInTransition,
-  inactive,
-  newPool,
-  serving,
-} from '@tandem/domain';
+import { begin, bringDownSteps, bringUpSteps, checkMove, checkReattach, checkSharesUnique, checkVipsFree, assertNotInTransition, inactive, newPool, serving } from '@tandem/domain';
 import { HostClient } from '@tandem/messaging';
 import { inSpan } from '@tandem/telemetry';
 import { ActivityService } from './activity.service';
@@ -70,7 +58,8 @@ export class PoolService {
         throw new TandemError(ErrorCode.Unavailable, `cannot check floating IPs on ${node}: ${(err as Error).message}`, 'vips');
       }
       for (const v of vips) {
-        if (!links.some((l) => l.name === v.interface)) throw new TandemError(ErrorCode.InterfaceNotFound, `interface ${v.interface} does not exist on ${node}: a floating IP must be able to live on every node`, 'vips');
+        if (!links.some((l) => l.name === v.interface))
+          throw new TandemError(ErrorCode.InterfaceNotFound, `interface ${v.interface} does not exist on ${node}: a floating IP must be able to live on every node`, 'vips');
         if (addrs.some((a) => a.address === v.address)) throw new TandemError(ErrorCode.AddressInUse, `address ${v.address} is already up on ${node}`, 'vips');
       }
     }
@@ -116,11 +105,19 @@ export class PoolService {
     const epoch = pool.epoch + 1;
     try {
       const steps = bringUpSteps(pool, node, epoch);
-      await this.actions.run(pool, steps.filter((s) => s.kind !== 'share.start'), null);
+      await this.actions.run(
+        pool,
+        steps.filter((s) => s.kind !== 'share.start'),
+        null,
+      );
       // shares live under the pool's mountpoint, known once it is imported
       const mountpoint = await this.actions.mountpoint(pool.name, node);
       const withMp = { ...pool, mountpoint };
-      await this.actions.run(withMp, steps.filter((s) => s.kind === 'share.start'), mountpoint);
+      await this.actions.run(
+        withMp,
+        steps.filter((s) => s.kind === 'share.start'),
+        mountpoint,
+      );
       const done = serving(withMp, node, epoch, mountpoint, new Date());
       await this.store.put(done, rev);
       this.logger.log(`${what}: pool ${pool.name} serving on ${node} (epoch ${epoch})`);

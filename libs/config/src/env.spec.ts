@@ -23,7 +23,11 @@ test('a missing or malformed value names the variable and what it expects', () =
     [{ ...base, TANDEM_STATE_DIR: 'relative' }, /TANDEM_STATE_DIR is malformed: must be an absolute path/],
   ];
   for (const [envv, re] of cases) {
-    assert.throws(() => readBaseConfig(envv), (e: unknown) => e instanceof ConfigError && re.test(e.message), JSON.stringify(envv));
+    assert.throws(
+      () => readBaseConfig(envv),
+      (e: unknown) => e instanceof ConfigError && re.test(e.message),
+      JSON.stringify(envv),
+    );
   }
   assert.throws(() => readDatabaseConfig({ TANDEM_DATABASE_URL: 'mysql://x' }), /TANDEM_DATABASE_URL is malformed/);
 });

@@ -54,7 +54,11 @@ export const env = {
       .string()
       .regex(/^(nats|tls):\/\/[^\s,]+(,(nats|tls):\/\/[^\s,]+)*$/, 'must be nats://HOST:PORT (comma-separated for several)')
       .describe('e.g. nats://127.0.0.1:4222'),
-  databaseUrl: () => z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL').describe('e.g. postgres://user@host:5432/db'),
+  databaseUrl: () =>
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL')
+      .describe('e.g. postgres://user@host:5432/db'),
   port: (def: number) => z.coerce.number().int().min(1).max(65535).default(def).describe('a TCP port 1-65535'),
   absPath: (def?: string) => {
     const s = z.string().regex(/^\/\S*$/, 'must be an absolute path');
@@ -62,7 +66,15 @@ export const env = {
   },
   millis: (def: number) => z.coerce.number().int().min(1).max(86_400_000).default(def).describe('milliseconds'),
   optionalUrl: () => z.string().url('must be a URL').optional(),
-  clusterId: () => z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits, -').default('tandem'),
+  clusterId: () =>
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits, -')
+      .default('tandem'),
   logLevel: () => z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
-  oneOf: <const T extends readonly [string, ...string[]]>(values: T, def: T[number]) => z.enum(values).default(def as never).describe(`one of ${values.join(', ')}`),
+  oneOf: <const T extends readonly [string, ...string[]]>(values: T, def: T[number]) =>
+    z
+      .enum(values)
+      .default(def as never)
+      .describe(`one of ${values.join(', ')}`),
 };

@@ -38,7 +38,7 @@ export function eventCatalogueMarkdown(): string {
     '  "traceparent": "<W3C trace context or null>", "source": "<service>@<node>", "entity": { "kind": "pool", "id": "tank" }, "data": { } }',
     '```',
     '',
-    'Subscribe live with core NATS on `tandem.evt.>` (or the API\'s `GET /api/v1/events`, Server-Sent Events), or replay history with a JetStream consumer on the stream. A schema never changes meaning: a new version gets a new `schema` value.',
+    "Subscribe live with core NATS on `tandem.evt.>` (or the API's `GET /api/v1/events`, Server-Sent Events), or replay history with a JetStream consumer on the stream. A schema never changes meaning: a new version gets a new `schema` value.",
     '',
   ];
   for (const e of eventCatalogue()) {

@@ -67,35 +67,71 @@ export const Events = {
   ipAdded: define('ip', 'added', 1, 'A floating IP was brought up on a node', z.object({ node: z.string(), interface: z.string(), address: z.string(), prefix: z.number() })),
   ipRemoved: define('ip', 'removed', 1, 'A floating IP was taken down on a node', z.object({ node: z.string(), interface: z.string(), address: z.string(), prefix: z.number() })),
   poolChanged: define('pool', 'changed', 1, 'An HA pool changed state, owner or configuration (the whole pool record)', z.object({ pool: z.record(z.unknown()) })),
-  clusterChanged: define('cluster', 'changed', 1, 'The cluster record changed: created, a node joined, went offline or online, was removed, maintenance toggled', z.object({ cluster: z.record(z.unknown()).nullable() })),
+  clusterChanged: define(
+    'cluster',
+    'changed',
+    1,
+    'The cluster record changed: created, a node joined, went offline or online, was removed, maintenance toggled',
+    z.object({ cluster: z.record(z.unknown()).nullable() }),
+  ),
   poolRemoved: define('pool', 'removed', 1, 'An HA pool was dropped from cluster control', z.object({ pool: z.string() })),
   activity: define('cluster', 'activity', 1, 'An entry of the activity log: who did what to which target, and how it ended', activityRecordSchema),
   nodeUp: define('node', 'up', 1, 'An observer hears a peer node again: every heartbeat channel is fresh (published by each observer, on the change only)', peerLivenessData),
-  nodeSuspect: define('node', 'suspect', 1, 'An observer lost a peer node on some heartbeat channel but still hears it on another, or hears it late everywhere: raise the alarm, move nothing', peerLivenessData),
+  nodeSuspect: define(
+    'node',
+    'suspect',
+    1,
+    'An observer lost a peer node on some heartbeat channel but still hears it on another, or hears it late everywhere: raise the alarm, move nothing',
+    peerLivenessData,
+  ),
   nodeDown: define('node', 'down', 1, 'An observer has heard nothing from a peer node on any heartbeat channel for the heartbeat timeout', peerLivenessData),
   nodeHealthChanged: define('node', 'health-changed', 1, 'The local health of a node changed: its client link, its pools, its services', localHealthSchema),
-  poolFailedOver: define('pool', 'failed-over', 1, 'An HA pool was taken over automatically by another node (the whole failover is one trace)', z.object({
-    from: z.string(),
-    to: z.string(),
-    reason: z.enum(['node-down', 'client-link-down', 'pool-faulted', 'pool-lost']),
-    epoch: z.number(),
-    /**
-     * Milliseconds from the first sign of the fault to the pool served again, split by phase:
-     * detection and fence wait for a lost node; release (IPs, shares, export on the owner, which
-     * is still alive) for a local fault.
-     */
-    timings: z.object({ detectionMs: z.number(), fenceWaitMs: z.number(), releaseMs: z.number(), importMs: z.number(), ipsMs: z.number(), sharesMs: z.number(), totalMs: z.number() }),
-    traceId: z.string().nullable(),
-  })),
-  poolFailoverFailed: define('pool', 'failover-failed', 1, 'An automatic failover of an HA pool found no node to run it, or failed: the pool is inactive with the reason', z.object({ from: z.string(), reason: z.string() })),
-  poolFenced: define('pool', 'fenced', 1, 'A node stopped an HA pool by itself because it lost its ownership lease (no witness, no peer confirming it): IPs down, shares down, forced export', z.object({
-    node: z.string(),
-    epoch: z.number().nullable(),
-    /** How the pool was released: a forced export, or the harder fence when the export did not finish in time. */
-    released: z.enum(['exported', 'hard-fence', 'failed']),
-    error: z.string().nullable(),
-  })),
-  failoverDeclined: define('cluster', 'failover-declined', 1, 'Automatic failover would be needed but is declined, with the reason (maintenance mode, no witness, a node is only suspect ...); also shown in cluster status', z.object({ observer: z.string(), pools: z.array(z.string()), reason: z.string() })),
+  poolFailedOver: define(
+    'pool',
+    'failed-over',
+    1,
+    'An HA pool was taken over automatically by another node (the whole failover is one trace)',
+    z.object({
+      from: z.string(),
+      to: z.string(),
+      reason: z.enum(['node-down', 'client-link-down', 'pool-faulted', 'pool-lost']),
+      epoch: z.number(),
+      /**
+       * Milliseconds from the first sign of the fault to the pool served again, split by phase:
+       * detection and fence wait for a lost node; release (IPs, shares, export on the owner, which
+       * is still alive) for a local fault.
+       */
+      timings: z.object({ detectionMs: z.number(), fenceWaitMs: z.number(), releaseMs: z.number(), importMs: z.number(), ipsMs: z.number(), sharesMs: z.number(), totalMs: z.number() }),
+      traceId: z.string().nullable(),
+    }),
+  ),
+  poolFailoverFailed: define(
+    'pool',
+    'failover-failed',
+    1,
+    'An automatic failover of an HA pool found no node to run it, or failed: the pool is inactive with the reason',
+    z.object({ from: z.string(), reason: z.string() }),
+  ),
+  poolFenced: define(
+    'pool',
+    'fenced',
+    1,
+    'A node stopped an HA pool by itself because it lost its ownership lease (no witness, no peer confirming it): IPs down, shares down, forced export',
+    z.object({
+      node: z.string(),
+      epoch: z.number().nullable(),
+      /** How the pool was released: a forced export, or the harder fence when the export did not finish in time. */
+      released: z.enum(['exported', 'hard-fence', 'failed']),
+      error: z.string().nullable(),
+    }),
+  ),
+  failoverDeclined: define(
+    'cluster',
+    'failover-declined',
+    1,
+    'Automatic failover would be needed but is declined, with the reason (maintenance mode, no witness, a node is only suspect ...); also shown in cluster status',
+    z.object({ observer: z.string(), pools: z.array(z.string()), reason: z.string() }),
+  ),
 } as const;
 
 export type EventName = keyof typeof Events;

@@ -94,7 +94,6 @@ test('encoding refuses what cannot be sent', () => {
   assert.throws(() => encodePacket({ ...beat, clusterId: 'x'.repeat(65) }, key), /cluster id/);
 });
 
-
 test('a reply (a heartbeat sent at once in answer to one) says so, and the flag is signed', () => {
   const echo = [{ peer: 'node-a', incarnation: 7, seq: 9 }];
   const buf = encodePacket({ ...beat, echo, reply: true }, key);

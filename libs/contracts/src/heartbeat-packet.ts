@@ -67,7 +67,10 @@ export function encodePacket(p: Omit<HeartbeatPacket, 'version' | 'echo' | 'repl
   const from = Buffer.from(p.from, 'utf8');
   if (cluster.length === 0 || cluster.length > MAX_NAME) throw new Error(`cluster id must be 1-${MAX_NAME} bytes`);
   if (from.length === 0 || from.length > MAX_NAME) throw new Error(`node id must be 1-${MAX_NAME} bytes`);
-  for (const [name, v] of [['incarnation', p.incarnation], ['seq', p.seq]] as const) {
+  for (const [name, v] of [
+    ['incarnation', p.incarnation],
+    ['seq', p.seq],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${name} must be a non-negative safe integer`);
   }
   const echo = p.echo ?? [];

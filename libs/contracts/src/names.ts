@@ -25,9 +25,7 @@ export const datasetNameSchema = z
     return poolNameSchema.safeParse(parts[0]).success && parts.slice(1).every((p) => ZFS_COMPONENT.test(p));
   }, 'must be POOL or POOL/NAME/..., each part letters, digits, _ . : -');
 
-export const snapshotShortNameSchema = z
-  .string()
-  .regex(ZFS_COMPONENT, 'must hold only letters, digits, _ . : - and start with a letter or digit');
+export const snapshotShortNameSchema = z.string().regex(ZFS_COMPONENT, 'must hold only letters, digits, _ . : - and start with a letter or digit');
 
 export const snapshotNameSchema = z
   .string()
@@ -40,14 +38,10 @@ export const snapshotNameSchema = z
 
 export const holdTagSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'must be 1-64 letters, digits, _ . : -');
 
-export const nodeIdSchema = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$/, 'must be lowercase letters, digits and -, starting with a letter');
+export const nodeIdSchema = z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$/, 'must be lowercase letters, digits and -, starting with a letter');
 
 /** Linux interface names: 1-15 chars, no '/', whitespace or ':' (aliases are not interfaces). */
-export const interfaceNameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/, 'must be a Linux interface name (1-15 letters, digits, _ . -)');
+export const interfaceNameSchema = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/, 'must be a Linux interface name (1-15 letters, digits, _ . -)');
 
 export const ipAddressSchema = z.string().refine((v) => isIP(v) !== 0, 'must be an IPv4 or IPv6 address');
 

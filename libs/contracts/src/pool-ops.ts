@@ -31,7 +31,11 @@ export const shareSpecSchema = z
     name: shareNameSchema,
     protocol: z.enum(['smb', 'nfs']),
     /** Path relative to the pool's mountpoint ('' = the pool's root dataset). */
-    path: z.string().regex(/^(|[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*)$/, 'must be a relative path inside the pool').refine((p) => !p.split('/').includes('..'), 'must not contain ..').default(''),
+    path: z
+      .string()
+      .regex(/^(|[A-Za-z0-9_.:-]+(\/[A-Za-z0-9_.:-]+)*)$/, 'must be a relative path inside the pool')
+      .refine((p) => !p.split('/').includes('..'), 'must not contain ..')
+      .default(''),
     readOnly: z.boolean().default(false),
   })
   .strict();

@@ -84,7 +84,6 @@ export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, POOLS_
 /** The streams replicated across the storage nodes and the witness (the events, and each KV bucket's stream). */
 export const REPLICATED_STREAMS: readonly string[] = [EVENTS_STREAM.name, ...KV_BUCKETS.map((b) => `KV_${b.bucket}`)];
 
-
 /**
  * The timings that keep the safety invariant (a pool never imported on two nodes). They are
  * tied to each other: change one only with the others, and the same on every node.

@@ -11,13 +11,35 @@ const TIMEOUT = 3_000;
 const DOWN_FOR = TIMEOUT + T.downForMs; // silence after which a peer may be taken over
 
 const pool = (name: string, node: string, over: Partial<HaPool> = {}): HaPool => ({
-  name, state: 'serving', node, operation: null, reason: null, vips: [], shares: [], fc: true, epoch: 1, mountpoint: null, updatedAt: '', ...over,
+  name,
+  state: 'serving',
+  node,
+  operation: null,
+  reason: null,
+  vips: [],
+  shares: [],
+  fc: true,
+  epoch: 1,
+  mountpoint: null,
+  updatedAt: '',
+  ...over,
 });
 const cluster = (ids: string[], over: Partial<ClusterRecord> = {}): ClusterRecord => ({
-  id: 'tandem', heartbeatInterface: 'hb0', maintenance: false, createdAt: '', nodes: ids.map((id) => ({ id, heartbeatAddress: null, adminState: 'online', joinedAt: '' })), ...over,
+  id: 'tandem',
+  heartbeatInterface: 'hb0',
+  maintenance: false,
+  createdAt: '',
+  nodes: ids.map((id) => ({ id, heartbeatAddress: null, adminState: 'online', joinedAt: '' })),
+  ...over,
 });
 const peer = (id: string, state: PeerReport['state'], silentMs = 0): PeerReport => ({
-  peer: id, state, stateForMs: 0, channels: { udp: silentMs, nats: silentMs }, adminState: 'online', heartbeatAddress: null, confirmedSentMsAgo: null,
+  peer: id,
+  state,
+  stateForMs: 0,
+  channels: { udp: silentMs, nats: silentMs },
+  adminState: 'online',
+  heartbeatAddress: null,
+  confirmedSentMsAgo: null,
 });
 const healthy = (pools: string[] = []): LocalHealth => ({ clientLink: 'up', pools: pools.map((name) => ({ name, health: 'ONLINE' })), services: {} });
 
@@ -49,7 +71,11 @@ function round(d: FailoverDecider, s: ClusterSnapshot) {
 test('a node that is not an online member, or cannot ask its heartbeat service, decides nothing', () => {
   assert.equal(decider().assess(snapshot(0, { cluster: null })), null);
   assert.equal(decider().assess(snapshot(0, { cluster: cluster(['b']) })), null, 'not a member');
-  assert.equal(decider().assess(snapshot(0, { cluster: { ...cluster(['a', 'b']), nodes: cluster(['a', 'b']).nodes.map((n) => (n.id === 'a' ? { ...n, adminState: 'offline' as const } : n)) } })), null, 'offline');
+  assert.equal(
+    decider().assess(snapshot(0, { cluster: { ...cluster(['a', 'b']), nodes: cluster(['a', 'b']).nodes.map((n) => (n.id === 'a' ? { ...n, adminState: 'offline' as const } : n)) } })),
+    null,
+    'offline',
+  );
   assert.equal(decider().assess(snapshot(0, { heartbeat: null })), null);
 });
 
@@ -104,8 +130,17 @@ test('maintenance mode declines the move and says so', () => {
 
 test('a live owner whose client link is down hands the pool over (not forced); held down after an automatic move', () => {
   const linkDown: LocalHealth = { ...healthy(['tank']), clientLink: 'down' };
-  const s = snapshot(0, { health: new Map([['b', { local: linkDown, at: 0 }], ['a', { local: healthy(), at: 0 }]]), pools: [pool('tank', 'b')] });
-  assert.deepEqual(round(decider(), s)?.takeovers.map((t) => t.decision), [{ pool: 'tank', action: 'failover', from: 'b', to: 'a', reason: 'client-link-down', force: false }]);
+  const s = snapshot(0, {
+    health: new Map([
+      ['b', { local: linkDown, at: 0 }],
+      ['a', { local: healthy(), at: 0 }],
+    ]),
+    pools: [pool('tank', 'b')],
+  });
+  assert.deepEqual(
+    round(decider(), s)?.takeovers.map((t) => t.decision),
+    [{ pool: 'tank', action: 'failover', from: 'b', to: 'a', reason: 'client-link-down', force: false }],
+  );
   const recentlyMoved = { ...s, pools: [pool('tank', 'b', { lastFailoverAt: new Date(s.wallAt - 10_000).toISOString() })] };
   const held = round(decider(60_000), recentlyMoved);
   assert.deepEqual(held?.takeovers, []);
@@ -118,17 +153,27 @@ test('a pool recorded on a node that says it has not imported it is lost there a
   assert.deepEqual(round(d, at(0))?.takeovers, [], 'first seen serving');
   assert.deepEqual(round(d, at(1_000))?.takeovers, [], 'missing since 1 s');
   assert.deepEqual(round(d, at(6_999))?.takeovers, []);
-  assert.deepEqual(round(d, at(7_000))?.takeovers.map((t) => [t.decision.reason, t.decision.to]), [['pool-lost', 'a']]);
+  assert.deepEqual(
+    round(d, at(7_000))?.takeovers.map((t) => [t.decision.reason, t.decision.to]),
+    [['pool-lost', 'a']],
+  );
 });
 
 test('a lost node leaves a pool with nowhere to go: the first healthy node records it inactive once the view held 2 s', () => {
   const d = decider();
   const down = (t: number) =>
-    snapshot(t, { heartbeat: { timeoutMs: TIMEOUT, peers: [peer('b', 'down', 10_000)] }, leases: new Map([['b', { revision: 7, since: t - 10_000 }]]), pools: [pool('tank', 'b', { failedOn: ['a'] })] });
+    snapshot(t, {
+      heartbeat: { timeoutMs: TIMEOUT, peers: [peer('b', 'down', 10_000)] },
+      leases: new Map([['b', { revision: 7, since: t - 10_000 }]]),
+      pools: [pool('tank', 'b', { failedOn: ['a'] })],
+    });
   assert.deepEqual(round(d, down(0))?.giveUps, []);
   assert.deepEqual(round(d, down(1_999))?.giveUps, []);
   const r = round(d, down(2_000));
-  assert.deepEqual(r?.giveUps.map((g) => [g.decision.pool, g.decision.action, g.decision.reason]), [['tank', 'inactive', 'node-down']]);
+  assert.deepEqual(
+    r?.giveUps.map((g) => [g.decision.pool, g.decision.action, g.decision.reason]),
+    [['tank', 'inactive', 'node-down']],
+  );
   // the view broke in between (b heard again): the wait starts over
   const d2 = decider();
   round(d2, down(0));

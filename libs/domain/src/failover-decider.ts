@@ -69,9 +69,7 @@ export type Takeover = Extract<FailoverDecision, { action: 'failover' }>;
 export type GiveUp = Extract<FailoverDecision, { action: 'inactive' }>;
 
 /** The first stage: how the nodes stand. `plan` is needed only when something may have to move. */
-export type Assessment =
-  | { kind: 'nothing'; status: FailoverStatus; declinedPools: string[] }
-  | { kind: 'trouble'; nodes: NodeView[]; waiting: string[]; troubledNodes: string[] };
+export type Assessment = { kind: 'nothing'; status: FailoverStatus; declinedPools: string[] } | { kind: 'trouble'; nodes: NodeView[]; waiting: string[]; troubledNodes: string[] };
 
 export interface FailoverRound {
   /** What `cluster status` shows. */
@@ -196,7 +194,10 @@ export class FailoverDecider {
       giveUps: [],
     };
 
-    const firstUp = a.nodes.filter((n) => n.online && n.liveness === 'up').map((n) => n.id).sort()[0];
+    const firstUp = a.nodes
+      .filter((n) => n.online && n.liveness === 'up')
+      .map((n) => n.id)
+      .sort()[0];
     const peers = new Map((s.heartbeat?.peers ?? []).map((p) => [p.peer, p]));
     const givingUp = new Set<string>();
     for (const d of plan.decisions) {

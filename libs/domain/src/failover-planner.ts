@@ -74,7 +74,13 @@ export function planFailover(input: FailoverInput): FailoverPlan {
   const alarms = input.nodes.filter((n) => n.online && n.liveness === 'suspect').map((n) => `node ${n.id} is suspect: some heartbeat channel is silent, nothing moves`);
   const candidates = input.pools.filter((p) => p.state === 'serving' && p.node);
   const affected = candidates
-    .map((p) => ({ pool: p, reason: reasonFor(p, input.nodes.find((n) => n.id === p.node)) }))
+    .map((p) => ({
+      pool: p,
+      reason: reasonFor(
+        p,
+        input.nodes.find((n) => n.id === p.node),
+      ),
+    }))
     .filter((x): x is { pool: HaPool; reason: FailoverReason } => x.reason !== null);
   if (affected.length === 0) return { decisions: [], declined: null, alarms };
   if (input.maintenance) return { decisions: [], declined: 'maintenance mode is on: nothing moves automatically', alarms };

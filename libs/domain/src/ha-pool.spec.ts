@@ -21,43 +21,88 @@ test('a pool in transition refuses every other operation', () => {
   const p = serving(newPool('tank', [vip], [share], false, now), 'node-a', 1, '/tank', now);
   const moving = begin(p, 'move', now);
   assert.equal(moving.state, 'in-transition');
-  assert.equal(code(() => begin(moving, 'export', now)), ErrorCode.InTransition);
-  assert.equal(code(() => checkMove(moving, 'node-b', nodes)), ErrorCode.InTransition);
-  assert.equal(code(() => checkReattach(moving, 'node-b', nodes)), ErrorCode.InTransition);
+  assert.equal(
+    code(() => begin(moving, 'export', now)),
+    ErrorCode.InTransition,
+  );
+  assert.equal(
+    code(() => checkMove(moving, 'node-b', nodes)),
+    ErrorCode.InTransition,
+  );
+  assert.equal(
+    code(() => checkReattach(moving, 'node-b', nodes)),
+    ErrorCode.InTransition,
+  );
 });
 
 test('move rules: known target, serving pool, another node', () => {
   const p = serving(newPool('tank', [vip], [], false, now), 'node-a', 1, '/tank', now);
-  assert.equal(code(() => checkMove(p, 'node-z', nodes)), ErrorCode.UnknownNode);
-  assert.equal(code(() => checkMove(p, 'node-a', nodes)), ErrorCode.InvalidArgument);
-  assert.equal(code(() => checkMove(inactive(p, 'x', now), 'node-b', nodes)), ErrorCode.InvalidArgument);
-  assert.equal(code(() => checkMove(p, 'node-b', nodes)), undefined);
+  assert.equal(
+    code(() => checkMove(p, 'node-z', nodes)),
+    ErrorCode.UnknownNode,
+  );
+  assert.equal(
+    code(() => checkMove(p, 'node-a', nodes)),
+    ErrorCode.InvalidArgument,
+  );
+  assert.equal(
+    code(() => checkMove(inactive(p, 'x', now), 'node-b', nodes)),
+    ErrorCode.InvalidArgument,
+  );
+  assert.equal(
+    code(() => checkMove(p, 'node-b', nodes)),
+    undefined,
+  );
 });
 
 test('reattach only an inactive pool', () => {
   const p = serving(newPool('tank', [vip], [], false, now), 'node-a', 1, '/tank', now);
-  assert.equal(code(() => checkReattach(p, 'node-b', nodes)), ErrorCode.InvalidArgument);
+  assert.equal(
+    code(() => checkReattach(p, 'node-b', nodes)),
+    ErrorCode.InvalidArgument,
+  );
   const down = inactive(p, 'import failed', now);
   assert.equal(down.node, null);
   assert.equal(down.reason, 'import failed');
-  assert.equal(code(() => checkReattach(down, 'node-b', nodes)), undefined);
+  assert.equal(
+    code(() => checkReattach(down, 'node-b', nodes)),
+    undefined,
+  );
 });
 
 test('floating IPs may not be shared between pools or given twice', () => {
   const other: HaPool = newPool('other', [vip], [], false, now);
-  assert.equal(code(() => checkVipsFree([vip], [other])), ErrorCode.AddressInUse);
-  assert.equal(code(() => checkVipsFree([vip, vip], [])), ErrorCode.InvalidArgument);
-  assert.equal(code(() => checkVipsFree([{ ...vip, address: '10.0.0.51' }], [other])), undefined);
+  assert.equal(
+    code(() => checkVipsFree([vip], [other])),
+    ErrorCode.AddressInUse,
+  );
+  assert.equal(
+    code(() => checkVipsFree([vip, vip], [])),
+    ErrorCode.InvalidArgument,
+  );
+  assert.equal(
+    code(() => checkVipsFree([{ ...vip, address: '10.0.0.51' }], [other])),
+    undefined,
+  );
 });
 
 test('down stops shares before IPs before the export; up imports before IPs before shares', () => {
   const p = newPool('tank', [vip, { ...vip, address: '10.0.0.51' }], [share], false, now);
-  assert.deepEqual(bringDownSteps(p, 'node-a').map((s) => s.kind), ['share.stop', 'ip.remove', 'ip.remove', 'pool.export']);
+  assert.deepEqual(
+    bringDownSteps(p, 'node-a').map((s) => s.kind),
+    ['share.stop', 'ip.remove', 'ip.remove', 'pool.export'],
+  );
   const up = bringUpSteps(p, 'node-b', 7);
-  assert.deepEqual(up.map((s) => s.kind), ['pool.import', 'ip.add', 'ip.add', 'share.start']);
+  assert.deepEqual(
+    up.map((s) => s.kind),
+    ['pool.import', 'ip.add', 'ip.add', 'share.start'],
+  );
   assert.ok(up.every((s) => s.node === 'node-b'));
   assert.equal((up[0] as { epoch: number }).epoch, 7);
   assert.equal((up[1] as { epoch: number }).epoch, 7, 'IPs carry the epoch too');
   const fc = newPool('fc', [], [], true, now);
-  assert.deepEqual(bringDownSteps(fc, 'node-a').map((s) => s.kind), ['pool.export']);
+  assert.deepEqual(
+    bringDownSteps(fc, 'node-a').map((s) => s.kind),
+    ['pool.export'],
+  );
 });

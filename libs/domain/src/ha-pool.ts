@@ -75,11 +75,7 @@ export type Step =
 
 /** Down: shares first (so nothing holds the pool), then IPs, then the export. */
 export function bringDownSteps(pool: HaPool, node: string, force = false): Step[] {
-  return [
-    ...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []),
-    ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })),
-    { kind: 'pool.export', node, force },
-  ];
+  return [...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), { kind: 'pool.export', node, force }];
 }
 
 /**

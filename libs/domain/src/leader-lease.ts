@@ -20,11 +20,7 @@ export interface LeaseTimings {
   takeoverMs: number;
 }
 
-export type LeaseDecision =
-  | { action: 'renew'; revision: number }
-  | { action: 'acquire'; revision: number }
-  | { action: 'wait' }
-  | { action: 'step-down'; reason: string };
+export type LeaseDecision = { action: 'renew'; revision: number } | { action: 'acquire'; revision: number } | { action: 'wait' } | { action: 'step-down'; reason: string };
 
 export function validateTimings(t: LeaseTimings): void {
   if (!(t.renewMs > 0 && t.fenceMs > t.renewMs * 2)) throw new Error('lease timings: fenceMs must exceed two renewals');

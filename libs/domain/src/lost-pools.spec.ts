@@ -4,7 +4,17 @@ import type { HaPool } from '@tandem/contracts';
 import { LostPoolTracker, type ImportedReport } from './lost-pools';
 
 const pool = (node: string | null, state: HaPool['state'] = 'serving', epoch = 1): HaPool => ({
-  name: 'tank', state, node, operation: null, reason: null, vips: [], shares: [], fc: true, epoch, mountpoint: null, updatedAt: '',
+  name: 'tank',
+  state,
+  node,
+  operation: null,
+  reason: null,
+  vips: [],
+  shares: [],
+  fc: true,
+  epoch,
+  mountpoint: null,
+  updatedAt: '',
 });
 const reports = (pools: string[] | null, at: number) => new Map<string, ImportedReport>([['a', { pools, at }]]);
 

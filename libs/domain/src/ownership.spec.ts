@@ -45,7 +45,8 @@ test('the fencer verifies its standing only when its lease went stale, never aft
   assert.equal(shouldVerify(fresh), 'keep');
   assert.equal(shouldVerify({ ...fresh, sinceLastAckedRenewalSentMs: T.fenceAfterMs }), 'verify');
   assert.equal(shouldVerify({ ...fresh, sinceLastAckedRenewalSentMs: 60_000, tickLagMs: FENCE_STALL_MS + 1 }), 'stalled', 'a stalled process looks again next tick');
-  for (const nothing of [{ armed: false }, { reconciled: false }, { heldPools: 0 }]) assert.equal(shouldVerify({ ...fresh, sinceLastAckedRenewalSentMs: 60_000, ...nothing }), 'keep', JSON.stringify(nothing));
+  for (const nothing of [{ armed: false }, { reconciled: false }, { heldPools: 0 }])
+    assert.equal(shouldVerify({ ...fresh, sinceLastAckedRenewalSentMs: 60_000, ...nothing }), 'keep', JSON.stringify(nothing));
 });
 
 test('the peer that keeps a node from fencing is named, counting the time the answer took', () => {

@@ -49,7 +49,10 @@ export type FenceCheck = 'keep' | 'stalled' | 'verify';
 /** A tick later than this after the previous one means the process was stalled, not the witness lost. */
 export const FENCE_STALL_MS = 400;
 
-export function shouldVerify(input: { tickLagMs: number; armed: boolean; reconciled: boolean; heldPools: number; sinceLastAckedRenewalSentMs: number }, t: FailoverTimings = FAILOVER_TIMINGS): FenceCheck {
+export function shouldVerify(
+  input: { tickLagMs: number; armed: boolean; reconciled: boolean; heldPools: number; sinceLastAckedRenewalSentMs: number },
+  t: FailoverTimings = FAILOVER_TIMINGS,
+): FenceCheck {
   if (input.tickLagMs > FENCE_STALL_MS) return 'stalled';
   if (!input.armed || !input.reconciled || input.heldPools === 0) return 'keep';
   if (input.sinceLastAckedRenewalSentMs < t.fenceAfterMs) return 'keep';
@@ -57,7 +60,10 @@ export function shouldVerify(input: { tickLagMs: number; armed: boolean; reconci
 }
 
 /** Must this node fence its pools now? `confirmedSentMsAgo`: per peer, the age of our newest heartbeat it echoed (plus the time the answer took). */
-export function mustFence(input: { armed: boolean; sinceLastAckedRenewalSentMs: number; confirmedSentMsAgo: Array<number | null>; heartbeatTimeoutMs: number | null }, t: FailoverTimings = FAILOVER_TIMINGS): boolean {
+export function mustFence(
+  input: { armed: boolean; sinceLastAckedRenewalSentMs: number; confirmedSentMsAgo: Array<number | null>; heartbeatTimeoutMs: number | null },
+  t: FailoverTimings = FAILOVER_TIMINGS,
+): boolean {
   if (!input.armed || input.sinceLastAckedRenewalSentMs < t.fenceAfterMs) return false;
   if (input.heartbeatTimeoutMs === null) return true;
   const timeout = input.heartbeatTimeoutMs;
@@ -65,7 +71,12 @@ export function mustFence(input: { armed: boolean; sinceLastAckedRenewalSentMs: 
 }
 
 /** The first peer whose echo keeps this node from fencing (for the log), or null. */
-export function confirmingPeer(peers: ReadonlyArray<{ peer: string; confirmedSentMsAgo: number | null }>, answerMs: number, heartbeatTimeoutMs: number, t: FailoverTimings = FAILOVER_TIMINGS): string | null {
+export function confirmingPeer(
+  peers: ReadonlyArray<{ peer: string; confirmedSentMsAgo: number | null }>,
+  answerMs: number,
+  heartbeatTimeoutMs: number,
+  t: FailoverTimings = FAILOVER_TIMINGS,
+): string | null {
   return peers.find((p) => peerConfirms(p.confirmedSentMsAgo === null ? null : p.confirmedSentMsAgo + answerMs, heartbeatTimeoutMs, t))?.peer ?? null;
 }
 

@@ -52,7 +52,10 @@ test('all channels alive: up, reported once', () => {
   const r = rig();
   r.run(10_000, ['udp', 'nats']);
   assert.equal(r.state(), 'up');
-  assert.deepEqual(r.transitions.map((t) => [t.from, t.to]), [['unknown', 'up']]);
+  assert.deepEqual(
+    r.transitions.map((t) => [t.from, t.to]),
+    [['unknown', 'up']],
+  );
   const ages = r.lv.ages('node-b', r.now);
   assert.ok(ages.udp !== null && ages.udp <= T.intervalMs && ages.nats !== null && ages.nats <= T.intervalMs);
 });
@@ -62,7 +65,10 @@ test('one channel cut: suspect after the timeout, never down while the other is 
   r.run(2_000, ['udp', 'nats']);
   r.run(30_000, ['nats']);
   assert.equal(r.state(), 'suspect');
-  assert.deepEqual(r.transitions.map((t) => t.to), ['up', 'suspect']);
+  assert.deepEqual(
+    r.transitions.map((t) => t.to),
+    ['up', 'suspect'],
+  );
   const suspect = r.transitions[1];
   assert.equal(suspect.channels.udp, T.timeoutMs, 'suspect exactly when udp has been silent for the timeout');
   assert.ok(suspect.channels.nats !== null && suspect.channels.nats <= T.intervalMs);
@@ -86,7 +92,10 @@ test('all channels cut: suspect at half the timeout, down after exactly the time
   assert.equal(r.state(), 'suspect');
   r.now = last + T.timeoutMs;
   assert.equal(r.state(), 'down');
-  assert.deepEqual(r.transitions.map((t) => t.to), ['up', 'suspect', 'down']);
+  assert.deepEqual(
+    r.transitions.map((t) => t.to),
+    ['up', 'suspect', 'down'],
+  );
   assert.deepEqual(r.transitions[2].channels, { udp: T.timeoutMs, nats: T.timeoutMs });
   r.now = last + 60_000;
   assert.equal(r.transitions.length, 3, 'down is reported once');
@@ -115,7 +124,11 @@ test('recovery: heard again on every channel, up again', () => {
   assert.equal(r.state(), 'down');
   r.run(1_000, ['udp', 'nats']);
   assert.equal(r.state(), 'up');
-  assert.deepEqual(r.transitions.map((t) => t.to), ['up', 'down', 'up'], 'evaluated only after the long silence: straight from up to down');
+  assert.deepEqual(
+    r.transitions.map((t) => t.to),
+    ['up', 'down', 'up'],
+    'evaluated only after the long silence: straight from up to down',
+  );
   // one channel back first: suspect (the other is still silent), then up
   const q = rig();
   q.run(2_000, ['udp', 'nats']);
@@ -164,7 +177,10 @@ test('a peer never heard from is unknown until the timeout since it was first tr
   assert.deepEqual(lv.evaluate(1_000 + T.timeoutMs - 1), []);
   assert.equal(lv.state('node-b', 1_000 + T.timeoutMs - 1), 'unknown');
   const tr = lv.evaluate(1_000 + T.timeoutMs);
-  assert.deepEqual(tr.map((t) => [t.peer, t.from, t.to]), [['node-b', 'unknown', 'down']]);
+  assert.deepEqual(
+    tr.map((t) => [t.peer, t.from, t.to]),
+    [['node-b', 'unknown', 'down']],
+  );
   assert.deepEqual(tr[0].channels, { udp: null, nats: null });
   // heard at last: the first heartbeat on one channel makes it suspect (the other never worked)
   lv.heard('node-b', 'udp', { incarnation: 1, seq: 1 }, 5_000);
@@ -179,7 +195,10 @@ test('a peer heard on both channels right after it was tracked goes straight fro
   lv.heard('node-b', 'udp', { incarnation: 7, seq: 1 }, 200);
   assert.equal(lv.state('node-b', 200), 'up', 'one channel fresh, the other not yet due: not suspect');
   lv.heard('node-b', 'nats', { incarnation: 7, seq: 1 }, 300);
-  assert.deepEqual(lv.evaluate(400).map((t) => t.to), ['up']);
+  assert.deepEqual(
+    lv.evaluate(400).map((t) => t.to),
+    ['up'],
+  );
 });
 
 test('peers come and go with the cluster record; unknown senders are refused; high-water marks stay', () => {
@@ -194,7 +213,13 @@ test('peers come and go with the cluster record; unknown senders are refused; hi
   lv.setPeers(['node-b', 'node-c'], 200);
   assert.equal(lv.state('node-c', 200), 'unknown', 'back in the cluster: starts over as unknown');
   assert.equal(lv.heard('node-c', 'udp', { incarnation: 1, seq: 9 }, 201), 'replayed', 'its old heartbeats still do not count');
-  assert.deepEqual(lv.view(300).map((v) => [v.peer, v.state]), [['node-b', 'unknown'], ['node-c', 'unknown']]);
+  assert.deepEqual(
+    lv.view(300).map((v) => [v.peer, v.state]),
+    [
+      ['node-b', 'unknown'],
+      ['node-c', 'unknown'],
+    ],
+  );
 });
 
 test('view reports the last evaluated state and how long it has held', () => {

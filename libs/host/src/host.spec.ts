@@ -6,15 +6,32 @@ import { ProcessRunner, CommandFailedError } from './process-runner';
 test('ip -j output is parsed; link-local IPv6 left out', () => {
   const addr = JSON.stringify([
     { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host' }] },
-    { ifname: 'cli0', addr_info: [
-      { family: 'inet', local: '10.77.3.11', prefixlen: 24, scope: 'global' },
-      { family: 'inet6', local: 'fe80::1', prefixlen: 64, scope: 'link' },
-      { family: 'inet6', local: 'fd00::5', prefixlen: 64, scope: 'global' },
-    ] },
+    {
+      ifname: 'cli0',
+      addr_info: [
+        { family: 'inet', local: '10.77.3.11', prefixlen: 24, scope: 'global' },
+        { family: 'inet6', local: 'fe80::1', prefixlen: 64, scope: 'link' },
+        { family: 'inet6', local: 'fd00::5', prefixlen: 64, scope: 'global' },
+      ],
+    },
   ]);
-  assert.deepEqual(parseIpAddr(addr).map((a) => `${a.interface} ${a.address}/${a.prefix} v${a.family}`), ['lo 127.0.0.1/8 v4', 'cli0 10.77.3.11/24 v4', 'cli0 fd00::5/64 v6']);
-  const links = parseIpLink(JSON.stringify([{ ifname: 'cli0', flags: ['BROADCAST', 'UP', 'LOWER_UP'], mtu: 1500, address: '02:00:00:00:00:01' }, { ifname: 'hb0', flags: ['BROADCAST', 'UP'], mtu: 9000 }]));
-  assert.deepEqual(links.map((l) => [l.name, l.up, l.carrier]), [['cli0', true, true], ['hb0', true, false]]);
+  assert.deepEqual(
+    parseIpAddr(addr).map((a) => `${a.interface} ${a.address}/${a.prefix} v${a.family}`),
+    ['lo 127.0.0.1/8 v4', 'cli0 10.77.3.11/24 v4', 'cli0 fd00::5/64 v6'],
+  );
+  const links = parseIpLink(
+    JSON.stringify([
+      { ifname: 'cli0', flags: ['BROADCAST', 'UP', 'LOWER_UP'], mtu: 1500, address: '02:00:00:00:00:01' },
+      { ifname: 'hb0', flags: ['BROADCAST', 'UP'], mtu: 9000 },
+    ]),
+  );
+  assert.deepEqual(
+    links.map((l) => [l.name, l.up, l.carrier]),
+    [
+      ['cli0', true, true],
+      ['hb0', true, false],
+    ],
+  );
 });
 
 test('ip and arping argv builders validate', () => {

@@ -5,22 +5,8 @@ import { isIP } from 'node:net';
 export const ipCmd = {
   addrShow: (iface?: string) => ['ip', '-j', 'addr', 'show', ...(iface ? ['dev', interfaceNameSchema.parse(iface)] : [])],
   linkShow: () => ['ip', '-j', 'link', 'show'],
-  addrAdd: (iface: string, address: string, prefix: number) => [
-    'ip',
-    'addr',
-    'add',
-    `${ipAddressSchema.parse(address)}/${prefixLengthSchema.parse(prefix)}`,
-    'dev',
-    interfaceNameSchema.parse(iface),
-  ],
-  addrDel: (iface: string, address: string, prefix: number) => [
-    'ip',
-    'addr',
-    'del',
-    `${ipAddressSchema.parse(address)}/${prefixLengthSchema.parse(prefix)}`,
-    'dev',
-    interfaceNameSchema.parse(iface),
-  ],
+  addrAdd: (iface: string, address: string, prefix: number) => ['ip', 'addr', 'add', `${ipAddressSchema.parse(address)}/${prefixLengthSchema.parse(prefix)}`, 'dev', interfaceNameSchema.parse(iface)],
+  addrDel: (iface: string, address: string, prefix: number) => ['ip', 'addr', 'del', `${ipAddressSchema.parse(address)}/${prefixLengthSchema.parse(prefix)}`, 'dev', interfaceNameSchema.parse(iface)],
   /** Unsolicited (gratuitous) ARP so switches and clients learn the new owner at once. */
   gratuitousArp: (iface: string, address: string, count: number) => {
     if (isIP(address) !== 4) throw new Error('gratuitous ARP is IPv4 only');

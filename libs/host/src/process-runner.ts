@@ -27,11 +27,7 @@ export class CommandFailedError extends Error {
     readonly stderr: string,
     readonly timedOut: boolean,
   ) {
-    super(
-      timedOut
-        ? `${argv[0]} timed out (${argv.join(' ')})`
-        : `${argv[0]} failed with exit code ${exitCode}: ${stderr.trim() || '(no output)'}`,
-    );
+    super(timedOut ? `${argv[0]} timed out (${argv.join(' ')})` : `${argv[0]} failed with exit code ${exitCode}: ${stderr.trim() || '(no output)'}`);
     this.name = 'CommandFailedError';
   }
 }
@@ -120,7 +116,7 @@ export function spawnStreaming(argv: readonly string[], opts: { timeoutMs: numbe
   });
   const done = (async () => {
     const r = await child;
-    const stderr = Buffer.from(r.stderr as unknown as Uint8Array ?? []).toString('utf8');
+    const stderr = Buffer.from((r.stderr as unknown as Uint8Array) ?? []).toString('utf8');
     const result: CommandResult = { argv, stdout: '', stderr, exitCode: r.exitCode ?? -1, durationMs: performance.now() - started };
     if (r.timedOut || r.exitCode !== 0) throw new CommandFailedError(argv, r.exitCode, stderr || String(r.message ?? ''), !!r.timedOut);
     return result;

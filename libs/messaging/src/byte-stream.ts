@@ -88,10 +88,11 @@ export function receiveByteStream(nc: NatsConnection, subject: string, sink: Wri
         expected++;
         bytes += msg.data.length;
         const ok = sink.write(msg.data);
-        if (!ok) await new Promise<void>((resolve, reject) => {
-          sink.once('drain', resolve);
-          sink.once('error', reject);
-        });
+        if (!ok)
+          await new Promise<void>((resolve, reject) => {
+            sink.once('drain', resolve);
+            sink.once('error', reject);
+          });
         msg.respond(reply({ ok: true, result: null }));
       }
       throw new TandemError(ErrorCode.StreamFailed, 'stream closed before it was complete');

@@ -1,13 +1,4 @@
-import {
-  DiscardPolicy,
-  RetentionPolicy,
-  StorageType,
-  type JetStreamManager,
-  type KV,
-  type KvEntry,
-  type NatsConnection,
-  nanos,
-} from 'nats';
+import { DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type KV, type KvEntry, type NatsConnection, nanos } from 'nats';
 import { REPLICATED_STREAMS, type KvBucketDeclaration, type StreamDeclaration } from '@tandem/contracts';
 
 function isReplicaError(err: unknown): boolean {

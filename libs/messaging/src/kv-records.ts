@@ -68,7 +68,8 @@ export class KvRecordStore<T> {
   /** Write `value` if the record is still at `revision` (0: must not exist yet). */
   async put(id: string, value: T, revision: number, retryForMs?: number): Promise<CasResult> {
     const checked = this.decl.schema.safeParse(value);
-    if (!checked.success) throw new TandemError(ErrorCode.Internal, `refusing to write a malformed ${this.decl.name} ${id}: ${checked.error.issues[0]?.path.join('.')}: ${checked.error.issues[0]?.message}`);
+    if (!checked.success)
+      throw new TandemError(ErrorCode.Internal, `refusing to write a malformed ${this.decl.name} ${id}: ${checked.error.issues[0]?.path.join('.')}: ${checked.error.issues[0]?.message}`);
     return kvCompareAndSet(await this.bucket(), this.decl.key(id), new TextEncoder().encode(JSON.stringify(checked.data)), revision, retryForMs);
   }
 

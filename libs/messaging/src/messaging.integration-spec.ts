@@ -85,7 +85,10 @@ test('KvRecordStore: compare-and-set writes of validated records; a malformed st
   assert.ok(created.ok);
   assert.deepEqual(await store.put('s1', { v: 'dup' }, 0), { ok: false, reason: 'conflict' });
   assert.deepEqual((await store.get('s1'))?.value, { v: 'one' });
-  await assert.rejects(store.put('s1', { v: 1 } as unknown as { v: string }, created.ok ? created.revision : 0), (e: unknown) => e instanceof TandemError && /refusing to write a malformed test record s1/.test(e.message));
+  await assert.rejects(
+    store.put('s1', { v: 1 } as unknown as { v: string }, created.ok ? created.revision : 0),
+    (e: unknown) => e instanceof TandemError && /refusing to write a malformed test record s1/.test(e.message),
+  );
   assert.deepEqual((await store.get('s1'))?.value, { v: 'one' }, 'the refused write changed nothing');
   await kv.put('pool.bad', '{"v": 42}');
   await assert.rejects(store.get('bad'), (e: unknown) => e instanceof TandemError && e.code === ErrorCode.Internal && /test record pool\.bad is malformed: v:/.test(e.message));
@@ -114,7 +117,10 @@ test('followRecords: current records first, then every put and delete of the kin
     ['two', { v: 'v2' }],
     ['one', null],
   ]);
-  assert.ok(errors.some((e) => /test record fol\.bad is malformed/.test(e)), errors.join('; '));
+  assert.ok(
+    errors.some((e) => /test record fol\.bad is malformed/.test(e)),
+    errors.join('; '),
+  );
   stopped = true;
   await kv.put('fol.three', '{"v":"after stop"}'); // the watch sees one more entry, checks stopped, ends
   await withTimeout(done, 3_000, 'followRecords did not end after stopped');

@@ -92,7 +92,8 @@ export class ResourceManagerClient {
       return await requestReply(this.nc, rmSubject(op), req, timeoutMs, result);
     } catch (err) {
       if (!(err instanceof TandemError) || !/^(nobody answers|no answer) on /.test(err.message)) throw err;
-      if (err.code === ErrorCode.Unavailable) throw new TandemError(ErrorCode.Unavailable, `no resource-manager answers ${op}: none is running, or the cluster is electing one — retry in a few seconds`);
+      if (err.code === ErrorCode.Unavailable)
+        throw new TandemError(ErrorCode.Unavailable, `no resource-manager answers ${op}: none is running, or the cluster is electing one — retry in a few seconds`);
       throw new TandemError(ErrorCode.Timeout, `the resource-manager did not answer ${op} within ${timeoutMs / 1000} s; it may still be running: ${whatToCheck}`);
     }
   }

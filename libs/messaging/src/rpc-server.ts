@@ -107,7 +107,12 @@ export class NatsRpcServer extends Server implements CustomTransportStrategy {
   private async handle(route: RpcRoute, msg: Msg): Promise<void> {
     const pattern = route.patternOf(msg.subject);
     const handler = pattern ? this.getHandlerByPattern(pattern) : null;
-    await serveRpcMessage(msg, pattern, handler ? async (data) => lastValueFrom(this.transformToObservable(await handler(data, { subject: msg.subject, headers: msg.headers })), { defaultValue: undefined }) : null, pattern ? this.options.schemas?.[pattern] : undefined);
+    await serveRpcMessage(
+      msg,
+      pattern,
+      handler ? async (data) => lastValueFrom(this.transformToObservable(await handler(data, { subject: msg.subject, headers: msg.headers })), { defaultValue: undefined }) : null,
+      pattern ? this.options.schemas?.[pattern] : undefined,
+    );
   }
 
   async close(): Promise<void> {

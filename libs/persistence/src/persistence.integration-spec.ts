@@ -55,7 +55,10 @@ test('migrations run once even when several services start together (advisory lo
   const sources: DataSource[] = await Promise.all([1, 2, 3].map((i) => openDatabase(url, `it-${i}`)));
   try {
     const rows = await sources[0].query('SELECT name FROM tandem_migrations');
-    assert.deepEqual(rows.map((r: { name: string }) => r.name), ['Initial1763683200000', 'DropUnusedConfigTables1796335869021']);
+    assert.deepEqual(
+      rows.map((r: { name: string }) => r.name),
+      ['Initial1763683200000', 'DropUnusedConfigTables1796335869021'],
+    );
     assert.deepEqual(await publicTables(sources[0]), ['activity_log', 'tandem_migrations'], 'only the activity log (and the migrations table) remain');
     assert.deepEqual(await migrateUnderLock(sources[1]), [], 'nothing left to run');
   } finally {
@@ -99,7 +102,13 @@ test('activity log: entries with trace ids, newest first; a replayed event is re
     await log.record({ actor: 'operator', action: 'pool.move', target: 'tank', result: 'started', traceId: 'a'.repeat(32), eventId: 'ev-1' });
     await log.record({ actor: 'cluster', action: 'pool.move', target: 'tank', result: 'failed', error: 'export timed out', eventId: 'ev-2' });
     const rows = await log.recent(10);
-    assert.deepEqual(rows.map((r) => [r.result, r.eventId]), [['failed', 'ev-2'], ['started', 'ev-1']]);
+    assert.deepEqual(
+      rows.map((r) => [r.result, r.eventId]),
+      [
+        ['failed', 'ev-2'],
+        ['started', 'ev-1'],
+      ],
+    );
     assert.equal(rows[1].traceId, 'a'.repeat(32));
     assert.equal(rows[0].error, 'export timed out');
     await assert.rejects(log.record({ actor: 'x', action: 'y', target: 'z', result: 'maybe' as never }), /check/);

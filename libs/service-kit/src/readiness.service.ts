@@ -22,10 +22,7 @@ export class ReadinessService {
     if (this.stopping) out.shutdown = 'stopping';
     for (const [name, check] of this.checks) {
       try {
-        const r = await Promise.race([
-          Promise.resolve(check()),
-          new Promise<string>((resolve) => setTimeout(() => resolve('check timed out'), 2_000)),
-        ]);
+        const r = await Promise.race([Promise.resolve(check()), new Promise<string>((resolve) => setTimeout(() => resolve('check timed out'), 2_000))]);
         out[name] = r === true ? 'ok' : r;
         if (r !== true) ready = false;
       } catch (err) {

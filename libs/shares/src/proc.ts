@@ -118,7 +118,12 @@ export async function tailFile(path: string, lines = 20): Promise<string> {
       const len = Math.min(size, 64 * 1024);
       const buf = Buffer.alloc(len);
       await fh.read(buf, 0, len, size - len);
-      return buf.toString('utf8').split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
+      return buf
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(-lines)
+        .join('\n');
     } finally {
       await fh.close();
     }

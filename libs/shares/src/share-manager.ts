@@ -5,19 +5,7 @@ import { CommandFailedError, ProcessRunner } from '@tandem/host';
 import { KeyedMutex } from '@tandem/util';
 import { ShareError } from './errors';
 import { nfsDirs, renderGaneshaConf } from './nfs-config';
-import {
-  fileSize,
-  findProcessesWithArg,
-  isAliveWithArg,
-  readFrom,
-  readPidFile,
-  readProcStat,
-  sendSignal,
-  sleep,
-  tailFile,
-  tcpAccepting,
-  waitFor,
-} from './proc';
+import { fileSize, findProcessesWithArg, isAliveWithArg, readFrom, readPidFile, readProcStat, sendSignal, sleep, tailFile, tcpAccepting, waitFor } from './proc';
 import { renderSmbConf, smbDirs } from './smb-config';
 import { SHARE_PROTOCOLS, ShareEntry, ShareInstanceSpec, ShareProtocol, ShareSpec, ShareStatus } from './types';
 import { POOL_NAME_RE, validatePath, validatePoolName, validateProtocol, validateShareName, validateShareSpec } from './validate';
@@ -207,7 +195,10 @@ export class ShareManager {
   private async knownPools(): Promise<string[]> {
     try {
       const entries = await readdir(this.sharesRoot(), { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory() && POOL_NAME_RE.test(e.name)).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isDirectory() && POOL_NAME_RE.test(e.name))
+        .map((e) => e.name)
+        .sort();
     } catch {
       return [];
     }
@@ -265,22 +256,14 @@ export class ShareManager {
     }
     const missing = addresses.filter((a) => !local.has(a));
     if (missing.length) {
-      throw new ShareError(
-        'SHARE_START_FAILED',
-        `address ${missing.join(', ')} is not configured on this node (bring the floating IP up before its shares)`,
-        'addresses',
-      );
+      throw new ShareError('SHARE_START_FAILED', `address ${missing.join(', ')} is not configured on this node (bring the floating IP up before its shares)`, 'addresses');
     }
   }
 
   private async launch(d: Driver, base: string, spec: ShareInstanceSpec, conf: string): Promise<number> {
     for (const a of spec.addresses) {
       if (await tcpAccepting(a, d.port, 500)) {
-        throw new ShareError(
-          'SHARE_START_FAILED',
-          `${a}:${d.port} is already served by another process; cannot start ${d.label} of pool ${spec.pool}`,
-          'addresses',
-        );
+        throw new ShareError('SHARE_START_FAILED', `${a}:${d.port} is already served by another process; cannot start ${d.label} of pool ${spec.pool}`, 'addresses');
       }
     }
     await this.writeInstance(d, base, spec, conf);
@@ -305,13 +288,7 @@ export class ShareManager {
    * Waits, bounded, until the daemon has written its pid file, is alive and accepts TCP on
    * every address. Fails fast when it dies.
    */
-  private async waitReady(
-    d: Driver,
-    base: string,
-    spec: ShareInstanceSpec,
-    knownPid?: number,
-    logOffset?: number,
-  ): Promise<number> {
+  private async waitReady(d: Driver, base: string, spec: ShareInstanceSpec, knownPid?: number, logOffset?: number): Promise<number> {
     const conf = d.configPath(base);
     const started = Date.now();
     const deadline = started + this.timeoutMs;
@@ -353,10 +330,7 @@ export class ShareManager {
       .filter((l) => !/^\s+#\d+ /.test(l) && !/log_stack_trace|dump_core|BACKTRACE/.test(l))
       .slice(-20)
       .join('\n');
-    return new ShareError(
-      'SHARE_START_FAILED',
-      `pool ${spec.pool} ${d.protocol}: ${why}` + (tail ? `\n--- ${d.logFile(base)} (tail) ---\n${tail}` : ''),
-    );
+    return new ShareError('SHARE_START_FAILED', `pool ${spec.pool} ${d.protocol}: ${why}` + (tail ? `\n--- ${d.logFile(base)} (tail) ---\n${tail}` : ''));
   }
 
   /** Restores what was configured before a failed start, and restarts it if it was running. */
@@ -432,10 +406,7 @@ export class ShareManager {
         await signalAll(alive, 'SIGKILL');
         if (!(await waitFor(async () => (alive = await pids()).length === 0, 3_000))) {
           const states = await Promise.all(alive.map(async (p) => `${p}(${(await readProcStat(p))?.state ?? '?'})`));
-          throw new ShareError(
-            'SHARE_STOP_FAILED',
-            `${d.label} of ${base} did not exit after SIGKILL: ${states.join(', ')} (blocked in the kernel?)`,
-          );
+          throw new ShareError('SHARE_STOP_FAILED', `${d.label} of ${base} did not exit after SIGKILL: ${states.join(', ')} (blocked in the kernel?)`);
         }
       }
     }

@@ -78,8 +78,17 @@ class Agent {
   static async spawn(stateDir: string): Promise<Agent> {
     const child = execa(
       'ip',
-      ['netns', 'exec', SRV, process.execPath, '-r', join(repoRoot, 'tools/register.js'), helperJs, stateDir,
-        JSON.stringify({ timeoutMs: 15_000, stopTimeoutMs: STOP_TIMEOUT_MS, nfsGraceSeconds: 5, nfsLeaseSeconds: 5 })],
+      [
+        'netns',
+        'exec',
+        SRV,
+        process.execPath,
+        '-r',
+        join(repoRoot, 'tools/register.js'),
+        helperJs,
+        stateDir,
+        JSON.stringify({ timeoutMs: 15_000, stopTimeoutMs: STOP_TIMEOUT_MS, nfsGraceSeconds: 5, nfsLeaseSeconds: 5 }),
+      ],
       { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, cwd: repoRoot },
     );
     const agent = new Agent(child);
@@ -196,7 +205,10 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     await ip('-n', SRV, 'addr', 'add', `${A6}/64`, 'dev', VETH_SRV, 'nodad');
     await ip('-n', CLI, 'addr', 'add', `${A_CLIENT}/24`, 'dev', VETH_CLI);
     await ip('-n', CLI, 'addr', 'add', `${A6_CLIENT}/64`, 'dev', VETH_CLI, 'nodad');
-    for (const [ns, dev] of [[SRV, VETH_SRV], [CLI, VETH_CLI]]) {
+    for (const [ns, dev] of [
+      [SRV, VETH_SRV],
+      [CLI, VETH_CLI],
+    ]) {
       await ip('-n', ns, 'link', 'set', 'lo', 'up');
       await ip('-n', ns, 'link', 'set', dev, 'up');
     }
@@ -214,10 +226,7 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
   after(async () => {
     if (agent) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        agent.call('stopAll').catch(() => undefined),
-        new Promise<void>((r) => (timer = setTimeout(r, 30_000))),
-      ]);
+      await Promise.race([agent.call('stopAll').catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, 30_000)))]);
       clearTimeout(timer);
       await agent.kill();
     }
@@ -241,14 +250,11 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
       [{ protocol: 'ftp' }, 'protocol'],
     ];
     for (const [override, field] of cases) {
-      await assert.rejects(
-        a().call('start', { ...alpha, path: dirs.alpha, ...override }),
-        (err: AgentCallError) => {
-          assert.equal(err.code, 'INVALID_ARGUMENT', err.message);
-          assert.equal(err.field, field, err.message);
-          return true;
-        },
-      );
+      await assert.rejects(a().call('start', { ...alpha, path: dirs.alpha, ...override }), (err: AgentCallError) => {
+        assert.equal(err.code, 'INVALID_ARGUMENT', err.message);
+        assert.equal(err.field, field, err.message);
+        return true;
+      });
     }
     await assert.rejects(a().call('stop', 'tank-a', '$(reboot)'), (e: AgentCallError) => e.field === 'name');
     assert.deepEqual(await a().call('list'), []);
@@ -303,7 +309,11 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
 
   test('a second pool runs its own smbd on 10.77.9.3 alongside the first', async () => {
     const st = await a().call<ShareStatus>('start', {
-      pool: 'tank-b', name: 'beta', protocol: 'smb', path: dirs.beta, addresses: [A2],
+      pool: 'tank-b',
+      name: 'beta',
+      protocol: 'smb',
+      path: dirs.beta,
+      addresses: [A2],
     });
     assert.equal(st.running, true);
     assert.notEqual(st.pid, alphaPid);
@@ -319,13 +329,21 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     const list = await a().call<ShareStatus[]>('list');
     assert.deepEqual(
       list.map((s) => [s.pool, s.name, s.running, s.pid]),
-      [['tank-a', 'alpha', true, alphaPid], ['tank-b', 'beta', true, betaPid]],
+      [
+        ['tank-a', 'alpha', true, alphaPid],
+        ['tank-b', 'beta', true, betaPid],
+      ],
     );
   });
 
   test('adding a read-only share to a running pool reloads without a restart; removing it stops only it', async () => {
     const st = await a().call<ShareStatus>('start', {
-      pool: 'tank-a', name: 'alpha-ro', protocol: 'smb', path: dirs['alpha-ro'], addresses: [A1], readOnly: true,
+      pool: 'tank-a',
+      name: 'alpha-ro',
+      protocol: 'smb',
+      path: dirs['alpha-ro'],
+      addresses: [A1],
+      readOnly: true,
     });
     assert.equal(st.pid, alphaPid, 'same smbd');
     const back = join(dirs.client, 'readme.back.txt');
@@ -339,7 +357,10 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     assert.match((await smb(A1, 'alpha-ro', 'ls')).out, /NT_STATUS_BAD_NETWORK_NAME/);
     assert.ok((await smb(A1, 'alpha', 'ls')).ok, 'the other share of the pool is still served');
     const list = await a().call<ShareStatus[]>('list');
-    assert.deepEqual(list.filter((s) => s.pool === 'tank-a').map((s) => [s.name, s.pid]), [['alpha', alphaPid]]);
+    assert.deepEqual(
+      list.filter((s) => s.pool === 'tank-a').map((s) => [s.name, s.pid]),
+      [['alpha', alphaPid]],
+    );
   });
 
   test('a restarted host-executor finds the running shares from the system, not from memory', async () => {
@@ -348,7 +369,10 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     const list = await a().call<ShareStatus[]>('list');
     assert.deepEqual(
       list.map((s) => [s.pool, s.name, s.running, s.pid]),
-      [['tank-a', 'alpha', true, alphaPid], ['tank-b', 'beta', true, betaPid]],
+      [
+        ['tank-a', 'alpha', true, alphaPid],
+        ['tank-b', 'beta', true, betaPid],
+      ],
     );
     const st = await a().call<ShareStatus>('start', { ...alpha, path: dirs.alpha });
     assert.equal(st.pid, alphaPid, 'still a no-op after the restart');
@@ -362,7 +386,11 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     assert.equal(beta.running, false);
     assert.equal(beta.pid, undefined);
     const st = await a().call<ShareStatus>('start', {
-      pool: 'tank-b', name: 'beta', protocol: 'smb', path: dirs.beta, addresses: [A2],
+      pool: 'tank-b',
+      name: 'beta',
+      protocol: 'smb',
+      path: dirs.beta,
+      addresses: [A2],
     });
     assert.equal(st.running, true);
     assert.notEqual(st.pid, betaPid);
@@ -378,7 +406,10 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     assert.ok(took < STOP_TIMEOUT_MS + 4_000, `stop took ${took} ms`);
     await assertGone(betaPid);
     assert.match(await probe(A2, 445), /^closed ECONNREFUSED/);
-    assert.deepEqual((await a().call<ShareStatus[]>('list')).map((s) => s.pool), ['tank-a']);
+    assert.deepEqual(
+      (await a().call<ShareStatus[]>('list')).map((s) => s.pool),
+      ['tank-a'],
+    );
   });
 
   test('stop closes the port and ends the daemon; stopping again is a no-op', async () => {
@@ -394,7 +425,11 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
 
   test('SMB over IPv6', async () => {
     const st = await a().call<ShareStatus>('start', {
-      pool: 'tank-c', name: 'gamma', protocol: 'smb', path: dirs.gamma, addresses: [A6],
+      pool: 'tank-c',
+      name: 'gamma',
+      protocol: 'smb',
+      path: dirs.gamma,
+      addresses: [A6],
     });
     assert.equal(st.running, true);
     const local = join(dirs.client, 'v6.txt');
@@ -412,10 +447,7 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     let nfsPid = 0;
 
     test('an NFS share of more than one address is refused (ganesha binds one)', async () => {
-      await assert.rejects(
-        a().call('start', { ...nfs, path: dirs.nfs1, addresses: [A1, A2] }),
-        (e: AgentCallError) => e.code === 'INVALID_ARGUMENT' && e.field === 'addresses',
-      );
+      await assert.rejects(a().call('start', { ...nfs, path: dirs.nfs1, addresses: [A1, A2] }), (e: AgentCallError) => e.code === 'INVALID_ARGUMENT' && e.field === 'addresses');
     });
 
     test('NFS share on 10.77.9.1 serves NFSv4 there and nowhere else; start twice is a no-op', async () => {
@@ -442,7 +474,10 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
 
     test('a read-only export is added by reload (same pid) and refuses writes', async () => {
       const st = await a().call<ShareStatus>('start', {
-        ...nfs, name: 'nfs-ro', path: dirs['nfs-ro'], readOnly: true,
+        ...nfs,
+        name: 'nfs-ro',
+        path: dirs['nfs-ro'],
+        readOnly: true,
       });
       assert.equal(st.pid, nfsPid);
       if (!hasNfsClient) return;

@@ -75,7 +75,12 @@ function table(status: TestbedStatus): string {
     rows.push([n.name, n.role, n.state, addr('heartbeat'), addr('admin'), addr('client'), n.api ?? '-']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
   lines.push('', `jbod: ${status.jbod}`);
   return lines.join('\n');
 }

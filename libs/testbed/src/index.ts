@@ -1,15 +1,5 @@
 export { Testbed } from './testbed';
-export type {
-  ExecOptions,
-  ExecResult,
-  LinkState,
-  NetworkName,
-  NodeRole,
-  TestbedNode,
-  TestbedOptions,
-  TestbedStatus,
-  UpOptions,
-} from './testbed';
+export type { ExecOptions, ExecResult, LinkState, NetworkName, NodeRole, TestbedNode, TestbedOptions, TestbedStatus, UpOptions } from './testbed';
 export { TestbedError } from './errors';
 export { isAlive } from './proc';
 export { observerConnection } from './observer';

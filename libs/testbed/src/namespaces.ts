@@ -1,21 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TestbedError } from './errors';
-import {
-  NETNS_DIR,
-  NETWORKS,
-  NETWORK_NAMES,
-  NetworkName,
-  NodeSpec,
-  OUR_BRIDGES,
-  OUR_LINK_RE,
-  OUR_NETNS_RE,
-  Paths,
-  PREFIX_LEN,
-  ROOT_ADMIN_IP,
-  hostVethName,
-  netnsPath,
-} from './layout';
+import { NETNS_DIR, NETWORKS, NETWORK_NAMES, NetworkName, NodeSpec, OUR_BRIDGES, OUR_LINK_RE, OUR_NETNS_RE, Paths, PREFIX_LEN, ROOT_ADMIN_IP, hostVethName, netnsPath } from './layout';
 import { isAlive, killPid, nsInode, run, sleep } from './proc';
 
 const IP_TIMEOUT = 10_000;
@@ -80,11 +66,7 @@ export async function ensureBridges(): Promise<void> {
       const br = NETWORKS[net].bridge;
       if (!existing.has(br)) {
         // an explicit MAC, or the bridge takes the lowest port MAC and changes it as ports come and go
-        await run(
-          'ip',
-          ['link', 'add', 'name', br, 'address', bridgeMac(net), 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'],
-          { timeoutMs: IP_TIMEOUT },
-        );
+        await run('ip', ['link', 'add', 'name', br, 'address', bridgeMac(net), 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0'], { timeoutMs: IP_TIMEOUT });
       }
       await run('ip', ['link', 'set', 'dev', br, 'up'], { timeoutMs: IP_TIMEOUT });
     }),
@@ -118,22 +100,16 @@ export async function ensureNodeNetwork(paths: Paths, spec: NodeSpec, cut: Reado
     if (addr === null) continue;
     const def = NETWORKS[net];
     const host = hostVethName(spec, net);
-    const peerOk =
-      hostLinks.has(host) &&
-      (await run('ip', ['-n', spec.netns, 'link', 'show', 'dev', def.ifname], { timeoutMs: IP_TIMEOUT, reject: false }))
-        .exitCode === 0;
+    const peerOk = hostLinks.has(host) && (await run('ip', ['-n', spec.netns, 'link', 'show', 'dev', def.ifname], { timeoutMs: IP_TIMEOUT, reject: false })).exitCode === 0;
     if (!peerOk) {
       // half-built pair from an interrupted run, or a host side whose peer went with an old namespace
       if (hostLinks.has(host)) await run('ip', ['link', 'del', 'dev', host], { timeoutMs: IP_TIMEOUT, reject: false });
       await run('ip', ['-n', spec.netns, 'link', 'del', 'dev', def.ifname], { timeoutMs: IP_TIMEOUT, reject: false });
       // Fixed MACs, like real NICs: after a power cycle the peers' ARP caches are still right
       // (random ones leave the root namespace unable to reach the node for ~30 s).
-      await run(
-        'ip',
-        ['link', 'add', 'name', host, 'address', nodeMac(spec, net, 'host'), 'type', 'veth',
-          'peer', 'name', def.ifname, 'address', nodeMac(spec, net, 'node'), 'netns', spec.netns],
-        { timeoutMs: IP_TIMEOUT },
-      );
+      await run('ip', ['link', 'add', 'name', host, 'address', nodeMac(spec, net, 'host'), 'type', 'veth', 'peer', 'name', def.ifname, 'address', nodeMac(spec, net, 'node'), 'netns', spec.netns], {
+        timeoutMs: IP_TIMEOUT,
+      });
       await run('ip', ['link', 'set', 'dev', host, 'master', def.bridge], { timeoutMs: IP_TIMEOUT });
       if (!cut.has(net)) await run('ip', ['link', 'set', 'dev', host, 'up'], { timeoutMs: IP_TIMEOUT });
     }
@@ -318,21 +294,13 @@ export async function ensureMountNs(paths: Paths, spec: NodeSpec): Promise<void>
     const hostid = Buffer.alloc(4);
     hostid.writeUInt32LE(nodeHostId(spec));
     fs.writeFileSync(path.join(upper, 'hostid'), hostid, { mode: 0o644 });
-    await run(
-      'nsenter',
-      [`--mount=${file}`, '--', 'mount', '-t', 'overlay', `tb-${spec.name}-etc`, '-o', `lowerdir=/etc,upperdir=${upper},workdir=${work}`, '/etc'],
-      { timeoutMs: IP_TIMEOUT },
-    );
+    await run('nsenter', [`--mount=${file}`, '--', 'mount', '-t', 'overlay', `tb-${spec.name}-etc`, '-o', `lowerdir=/etc,upperdir=${upper},workdir=${work}`, '/etc'], { timeoutMs: IP_TIMEOUT });
     mounted.delete('/etc/zfs'); // anything mounted below /etc before is hidden now
   }
   for (const dir of ZFS_PRIVATE_DIRS) {
     const real = fs.realpathSync(dir); // /var/lock -> /run/lock
     if (mounted.has(real)) continue;
-    await run(
-      'nsenter',
-      [`--mount=${file}`, '--', 'mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', `tb-${spec.name}`, real],
-      { timeoutMs: IP_TIMEOUT },
-    );
+    await run('nsenter', [`--mount=${file}`, '--', 'mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', `tb-${spec.name}`, real], { timeoutMs: IP_TIMEOUT });
     if (real === fs.realpathSync('/etc/zfs')) {
       // the tmpfs hides the host's files: copy them in through stdin
       for (const name of ['zfsrc', 'zfs_pool_alert']) {
@@ -445,8 +413,7 @@ export async function teardownAll(paths: Paths, log: (line: string) => void): Pr
   if (strays.length) log(`killed ${strays.length} leftover process(es) using ${paths.root}`);
 
   // 2. mount namespaces and anything mounted below our directories (deepest first)
-  const ours = (p: string) =>
-    p === paths.runDir || p.startsWith(`${paths.runDir}/`) || p === paths.root || p.startsWith(`${paths.root}/`);
+  const ours = (p: string) => p === paths.runDir || p.startsWith(`${paths.runDir}/`) || p === paths.root || p.startsWith(`${paths.root}/`);
   const mounts = rootMountPoints()
     .filter(ours)
     .sort((a, b) => b.length - a.length);

@@ -11,9 +11,7 @@ const READY_TIMEOUT_MS = 30_000;
 const LEADER_TIMEOUT_MS = 45_000;
 
 export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[]): string {
-  const routes = all
-    .filter((s) => runsNats(s) && s.name !== spec.name)
-    .map((s) => `    "nats://${s.addresses.admin}:${NATS_CLUSTER_PORT}"`);
+  const routes = all.filter((s) => runsNats(s) && s.name !== spec.name).map((s) => `    "nats://${s.addresses.admin}:${NATS_CLUSTER_PORT}"`);
   return [
     `# written by the Tandem testbed`,
     `server_name: "${spec.name}"`,
@@ -48,12 +46,7 @@ export async function natsHealthy(spec: NodeSpec): Promise<boolean> {
 }
 
 /** Starts the node's nats-server if it does not answer; returns false when it was already healthy. */
-export async function ensureNats(
-  paths: Paths,
-  spec: NodeSpec,
-  all: readonly NodeSpec[],
-  env: Record<string, string>,
-): Promise<boolean> {
+export async function ensureNats(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[], env: Record<string, string>): Promise<boolean> {
   fs.mkdirSync(paths.natsStore(spec.name), { recursive: true });
   const conf = natsConfig(paths, spec, all);
   const confFile = paths.natsConfig(spec.name);

@@ -68,16 +68,19 @@ export async function ensurePgTemplate(paths: Paths, log: (l: string) => void): 
   fs.mkdirSync(paths.pgTemplate, { mode: 0o700 });
   chownR(paths.pgTemplate, user);
   const env = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', LANG: 'C' };
-  await run(
-    'runuser',
-    ['-u', 'postgres', '--', path.join(bin, 'initdb'), '-D', paths.pgTemplate, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'],
-    { timeoutMs: 120_000, env, extendEnv: false, cwd: '/' },
-  );
-  const single = await run(
-    'runuser',
-    ['-u', 'postgres', '--', path.join(bin, 'postgres'), '--single', '-D', paths.pgTemplate, '-c', 'fsync=off', 'postgres'],
-    { timeoutMs: 60_000, env, extendEnv: false, cwd: '/', input: 'CREATE DATABASE tandem;\n' },
-  );
+  await run('runuser', ['-u', 'postgres', '--', path.join(bin, 'initdb'), '-D', paths.pgTemplate, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], {
+    timeoutMs: 120_000,
+    env,
+    extendEnv: false,
+    cwd: '/',
+  });
+  const single = await run('runuser', ['-u', 'postgres', '--', path.join(bin, 'postgres'), '--single', '-D', paths.pgTemplate, '-c', 'fsync=off', 'postgres'], {
+    timeoutMs: 60_000,
+    env,
+    extendEnv: false,
+    cwd: '/',
+    input: 'CREATE DATABASE tandem;\n',
+  });
   if (/ERROR:/.test(single.stderr) || /ERROR:/.test(single.stdout)) {
     throw new TestbedError('COMMAND_FAILED', `CREATE DATABASE tandem failed in the Postgres template: ${single.stderr || single.stdout}`);
   }
@@ -86,11 +89,7 @@ export async function ensurePgTemplate(paths: Paths, log: (l: string) => void): 
 }
 
 export async function pgReady(paths: Paths, spec: NodeSpec): Promise<boolean> {
-  const res = await run(
-    'nsenter',
-    [...nsenterArgs(paths, spec), path.join(pgBinDir(), 'pg_isready'), '-q', '-h', '127.0.0.1', '-p', String(PG_PORT), '-t', '2'],
-    { timeoutMs: 5_000, reject: false },
-  );
+  const res = await run('nsenter', [...nsenterArgs(paths, spec), path.join(pgBinDir(), 'pg_isready'), '-q', '-h', '127.0.0.1', '-p', String(PG_PORT), '-t', '2'], { timeoutMs: 5_000, reject: false });
   return res.exitCode === 0;
 }
 
@@ -118,14 +117,23 @@ export async function ensurePostgres(paths: Paths, spec: NodeSpec, env: Record<s
     'nsenter',
     [
       ...nsenterArgs(paths, spec),
-      'runuser', '-u', 'postgres', '--',
+      'runuser',
+      '-u',
+      'postgres',
+      '--',
       path.join(bin, 'postgres'),
-      '-D', data,
-      '-k', sock,
-      '-p', String(PG_PORT),
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'shared_buffers=32MB',
-      '-c', 'max_connections=100',
+      '-D',
+      data,
+      '-k',
+      sock,
+      '-p',
+      String(PG_PORT),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'shared_buffers=32MB',
+      '-c',
+      'max_connections=100',
     ],
     { logFile, env: { ...env, LC_ALL: 'C', LANG: 'C' }, cwd: '/' },
   );

@@ -32,9 +32,7 @@ const DISK_FAULT: ReadonlyArray<[command: string, pkg: string]> = [['strace', 's
 const PG_BINARIES = ['postgres', 'initdb', 'pg_isready'];
 
 export function which(command: string): string | null {
-  const dirs = (process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
-    .split(':')
-    .concat(['/usr/sbin', '/sbin']);
+  const dirs = (process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin']);
   for (const dir of dirs) {
     if (!dir) continue;
     const p = path.join(dir, command);
@@ -84,9 +82,6 @@ export function checkPrereqs(level: 'full' | 'minimal' | 'disk-fault'): void {
   }
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map(([, p]) => p.split(' ')[0]!))];
-    throw new TestbedError(
-      'MISSING_PREREQS',
-      `missing: ${missing.map(([c, p]) => `${c} (package ${p})`).join(', ')}; install with: apt-get install ${pkgs.join(' ')}`,
-    );
+    throw new TestbedError('MISSING_PREREQS', `missing: ${missing.map(([c, p]) => `${c} (package ${p})`).join(', ')}; install with: apt-get install ${pkgs.join(' ')}`);
   }
 }

@@ -24,20 +24,14 @@ fetch(process.argv[1], { signal: AbortSignal.timeout(Number(process.argv[2])) })
  * when the node's admin link is cut, from inside the node's network namespace (127.0.0.1), so a
  * node can boot and be checked while it is unplugged from the admin network.
  */
-export async function nodeHttpGet(
-  spec: NodeSpec,
-  port: number,
-  path: string,
-  timeoutMs = 1_500,
-): Promise<{ status: number; body: string } | null> {
+export async function nodeHttpGet(spec: NodeSpec, port: number, path: string, timeoutMs = 1_500): Promise<{ status: number; body: string } | null> {
   if (spec.addresses.admin !== null && hostLinkUp(spec, 'admin')) {
     return httpGet(`http://${spec.addresses.admin}:${port}${path}`, timeoutMs);
   }
-  const res = await run(
-    'nsenter',
-    [`--net=${netnsPath(spec)}`, '--', process.execPath, '-e', PROBE_SCRIPT, `http://127.0.0.1:${port}${path}`, String(timeoutMs)],
-    { timeoutMs: timeoutMs + 5_000, reject: false },
-  );
+  const res = await run('nsenter', [`--net=${netnsPath(spec)}`, '--', process.execPath, '-e', PROBE_SCRIPT, `http://127.0.0.1:${port}${path}`, String(timeoutMs)], {
+    timeoutMs: timeoutMs + 5_000,
+    reject: false,
+  });
   if (res.exitCode !== 0) return null;
   const nl = res.stdout.indexOf('\n');
   const status = Number(nl < 0 ? res.stdout : res.stdout.slice(0, nl));

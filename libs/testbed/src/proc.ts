@@ -97,11 +97,7 @@ export interface Daemon {
  * Starts a long-running process in the background: own session (so a Ctrl-C of the CLI does not
  * reach it), stdout and stderr appended to `logFile`, not killed when this process exits.
  */
-export function spawnDaemon(
-  file: string,
-  args: readonly string[],
-  opts: { logFile: string; env: Record<string, string>; cwd?: string },
-): Daemon {
+export function spawnDaemon(file: string, args: readonly string[], opts: { logFile: string; env: Record<string, string>; cwd?: string }): Daemon {
   const fd = fs.openSync(opts.logFile, 'a');
   try {
     fs.writeSync(fd, `--- ${new Date().toISOString()} starting: ${describeCommand(file, args)}\n`);
@@ -158,9 +154,7 @@ export function isAlive(pid: number): boolean {
 /** The pid tracing every thread of `pid` (their TracerPid); 0 when some thread has none or another, null when it is gone. */
 export function tracedBy(pid: number): number | null {
   try {
-    const tracers = new Set(
-      fs.readdirSync(`/proc/${pid}/task`).map((tid) => Number(/^TracerPid:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0)),
-    );
+    const tracers = new Set(fs.readdirSync(`/proc/${pid}/task`).map((tid) => Number(/^TracerPid:\s*(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0)));
     return tracers.size === 1 ? [...tracers][0]! : 0;
   } catch {
     return null;
@@ -216,11 +210,7 @@ export function tail(file: string, n = 20): string {
  * Polls `probe` until it returns true. Fails with a TIMEOUT error after `timeoutMs`, or early with
  * whatever `abort` rejects with (e.g. the daemon exited).
  */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<boolean>,
-  opts: { timeoutMs: number; intervalMs?: number; abort?: Promise<never>; hint?: string },
-): Promise<void> {
+export async function waitFor(what: string, probe: () => Promise<boolean>, opts: { timeoutMs: number; intervalMs?: number; abort?: Promise<never>; hint?: string }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 100;
   let aborted: unknown;
@@ -234,10 +224,7 @@ export async function waitFor(
     if (await probe().catch(() => false)) return;
     if (isAborted) throw aborted;
     if (Date.now() >= deadline) {
-      throw new TestbedError(
-        'TIMEOUT',
-        `${what}: not ready after ${(opts.timeoutMs / 1000).toFixed(0)} s${opts.hint ? `; ${opts.hint}` : ''}`,
-      );
+      throw new TestbedError('TIMEOUT', `${what}: not ready after ${(opts.timeoutMs / 1000).toFixed(0)} s${opts.hint ? `; ${opts.hint}` : ''}`);
     }
     await sleep(interval);
   }

@@ -74,12 +74,7 @@ async function serviceReady(spec: NodeSpec, port: number): Promise<boolean> {
  * Starts the five Node services of a storage node (each unless it already answers ready) and
  * waits until all are ready. Services whose main.js is missing are skipped with a warning.
  */
-export async function ensureServices(
-  paths: Paths,
-  spec: NodeSpec,
-  storageNames: readonly string[],
-  log: (l: string) => void,
-): Promise<void> {
+export async function ensureServices(paths: Paths, spec: NodeSpec, storageNames: readonly string[], log: (l: string) => void): Promise<void> {
   const repo = repoRoot();
   const register = path.join(repo, 'tools', 'register.js');
   fs.mkdirSync(path.dirname(paths.servicePid(spec.name, 'x')), { recursive: true });
@@ -99,14 +94,9 @@ export async function ensureServices(
         await sleep(100);
       }
       const logFile = paths.logFile(spec.name, app);
-      const d = spawnDaemon(
-        'nsenter',
-        [...nsenterArgs(paths, spec, repo), process.execPath, '-r', register, main],
-        { logFile, env: serviceEnv(paths, spec, storageNames, port), cwd: repo },
-      );
+      const d = spawnDaemon('nsenter', [...nsenterArgs(paths, spec, repo), process.execPath, '-r', register, main], { logFile, env: serviceEnv(paths, spec, storageNames, port), cwd: repo });
       fs.writeFileSync(pidFile, `${d.pid}\n`);
-      const failed = (why: string) =>
-        new TestbedError('SERVICE_NOT_READY', `${spec.name}: ${app} ${why}; log ${logFile}, last lines:\n${tail(logFile, 20)}`);
+      const failed = (why: string) => new TestbedError('SERVICE_NOT_READY', `${spec.name}: ${app} ${why}; log ${logFile}, last lines:\n${tail(logFile, 20)}`);
       const abort = d.exited.then((code): never => {
         throw failed(`exited (${code === null ? 'killed by a signal' : `exit ${code}`}) before it was ready`);
       });

@@ -144,10 +144,7 @@ export class Testbed {
       throw new TestbedError('USAGE', `--nodes must be an integer from 1 to ${MAX_STORAGE_NODES} (got ${String(opts.nodes)})`);
     }
     if (prev && prev.storageNodes !== n) {
-      throw new TestbedError(
-        'NODE_COUNT_MISMATCH',
-        `the testbed is already set up with ${prev.storageNodes} storage node(s); run \`npm run testbed -- down\` first to change it to ${n}`,
-      );
+      throw new TestbedError('NODE_COUNT_MISMATCH', `the testbed is already set up with ${prev.storageNodes} storage node(s); run \`npm run testbed -- down\` first to change it to ${n}`);
     }
     this.checkRootSafe();
     const services = opts.services ?? true;
@@ -184,7 +181,16 @@ export class Testbed {
     }
 
     if (services) {
-      await settleAll(storage.map((s) => ensureServices(this.paths, s, storage.map((x) => x.name), this.log)));
+      await settleAll(
+        storage.map((s) =>
+          ensureServices(
+            this.paths,
+            s,
+            storage.map((x) => x.name),
+            this.log,
+          ),
+        ),
+      );
     } else {
       this.log('services not started (--no-services)');
     }
@@ -300,7 +306,10 @@ export class Testbed {
     if (!isAlive(zfsPid)) throw new TestbedError('DAEMON_EXITED', `${spec.name}: its zfs-fuse is not running; run \`npm run testbed -- up\` first`);
     const log = this.paths.logFile(spec.name, 'disk-fault');
     // zfs-fuse writes and reads its vdevs with Linux AIO only (io_submit)
-    const d = spawnDaemon('strace', ['-f', '-qq', '-p', String(zfsPid), '-e', 'trace=io_submit', '-e', 'inject=io_submit:error=EIO', '-o', log], { logFile: log, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+    const d = spawnDaemon('strace', ['-f', '-qq', '-p', String(zfsPid), '-e', 'trace=io_submit', '-e', 'inject=io_submit:error=EIO', '-o', log], {
+      logFile: log,
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    });
     fs.writeFileSync(this.paths.diskFaultPid(spec.name), `${d.pid}\n`);
     // attached when the daemon's threads have a tracer
     await waitFor(`${spec.name}: disk fault`, async () => tracedBy(zfsPid) === d.pid, { timeoutMs: 10_000, intervalMs: 50, hint: `see ${log}` });
@@ -461,10 +470,7 @@ export class Testbed {
     const depth = root.split('/').filter(Boolean).length;
     if (depth < 2) throw new TestbedError('UNSAFE_ROOT', `refusing to use ${root} as the testbed root (down deletes it); pick a dedicated directory`);
     if (fs.existsSync(root) && !fs.existsSync(this.paths.marker) && fs.readdirSync(root).length > 0) {
-      throw new TestbedError(
-        'UNSAFE_ROOT',
-        `${root} is not empty and was not created by the testbed (no ${path.basename(this.paths.marker)}); set TANDEM_TESTBED_DIR to an empty or new directory`,
-      );
+      throw new TestbedError('UNSAFE_ROOT', `${root} is not empty and was not created by the testbed (no ${path.basename(this.paths.marker)}); set TANDEM_TESTBED_DIR to an empty or new directory`);
     }
   }
 

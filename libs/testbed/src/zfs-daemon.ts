@@ -8,10 +8,7 @@ const READY_TIMEOUT_MS = 30_000;
 
 export function daemonExit(d: Daemon, what: string, logFile: string): Promise<never> {
   return d.exited.then((code) => {
-    throw new TestbedError(
-      'DAEMON_EXITED',
-      `${what} exited (${code === null ? 'killed by a signal' : `exit ${code}`}) before it was ready; log ${logFile}:\n${tail(logFile)}`,
-    );
+    throw new TestbedError('DAEMON_EXITED', `${what} exited (${code === null ? 'killed by a signal' : `exit ${code}`}) before it was ready; log ${logFile}:\n${tail(logFile)}`);
   });
 }
 
@@ -32,11 +29,7 @@ export async function ensureZfsDaemon(paths: Paths, spec: NodeSpec, env: Record<
   // a hung or half-started daemon holds the lock in /var/lock/zfs: clear it out first
   await killNamedInNetns(spec.netns, ['zfs-fuse']);
   const logFile = paths.logFile(spec.name, 'zfs-fuse');
-  const d = spawnDaemon(
-    'nsenter',
-    [...nsenterArgs(paths, spec), 'zfs-fuse', '--no-daemon', '--no-kstat-mount', '--pidfile', paths.zfsPid(spec.name)],
-    { logFile, env },
-  );
+  const d = spawnDaemon('nsenter', [...nsenterArgs(paths, spec), 'zfs-fuse', '--no-daemon', '--no-kstat-mount', '--pidfile', paths.zfsPid(spec.name)], { logFile, env });
   // zfs-fuse only writes --pidfile when it daemonizes itself; nsenter execs it, so the pid is ours
   fs.writeFileSync(paths.zfsPid(spec.name), `${d.pid}\n`);
   await waitFor(`${spec.name}: zfs-fuse`, () => zpoolAnswers(paths, spec), {

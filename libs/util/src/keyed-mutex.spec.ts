@@ -16,7 +16,12 @@ test('keyed mutex: same key serialises, other keys run alongside', async () => {
   assert.ok(log.indexOf('a1-') < log.indexOf('a2+'), log.join(' '));
   assert.ok(log.indexOf('b1+') < log.indexOf('a1-'), log.join(' '));
   assert.equal(m.isBusy('a'), false);
-  await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
+  await assert.rejects(
+    m.run('a', async () => {
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
   assert.equal(await m.run('a', async () => 7), 7, 'a failed job releases the lock');
 });
 

@@ -26,11 +26,14 @@ test('waitFor treats a throwing condition as not yet', async () => {
 test('waitFor times out naming what was awaited and the last value', async () => {
   let n = 0;
   const t0 = performance.now();
-  await assert.rejects(waitFor(() => (n++, 0), { timeoutMs: 50, intervalMs: 10, what: 'pool tank imported' }), (err: unknown) => {
-    assert.ok(err instanceof TimeoutError);
-    assert.equal(err.message, 'timed out after 50 ms waiting for pool tank imported; last value: 0');
-    return true;
-  });
+  await assert.rejects(
+    waitFor(() => (n++, 0), { timeoutMs: 50, intervalMs: 10, what: 'pool tank imported' }),
+    (err: unknown) => {
+      assert.ok(err instanceof TimeoutError);
+      assert.equal(err.message, 'timed out after 50 ms waiting for pool tank imported; last value: 0');
+      return true;
+    },
+  );
   const took = performance.now() - t0;
   assert.ok(took >= 45 && took < 1_000, `took ${took} ms`);
   assert.ok(n >= 2 && n <= 10, `polled ${n} times`);
@@ -39,7 +42,12 @@ test('waitFor times out naming what was awaited and the last value', async () =>
 test('waitFor times out with the last error, kept as the cause', async () => {
   let n = 0;
   await assert.rejects(
-    waitFor(() => { throw new Error(`refused #${++n}`); }, { timeoutMs: 30, intervalMs: 5, what: 'nats-server' }),
+    waitFor(
+      () => {
+        throw new Error(`refused #${++n}`);
+      },
+      { timeoutMs: 30, intervalMs: 5, what: 'nats-server' },
+    ),
     (err: unknown) => {
       assert.ok(err instanceof Error);
       assert.match(err.message, new RegExp(`^timed out after 30 ms waiting for nats-server; last error: refused #${n}$`));

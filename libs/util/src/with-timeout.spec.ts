@@ -7,7 +7,14 @@ const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeo
 
 test('withTimeout passes through a value or an error that comes in time', async () => {
   assert.equal(await withTimeout(Promise.resolve(42), 1_000, 'too slow'), 42);
-  assert.equal(await withTimeout(sleep(5).then(() => 'late but in time'), 1_000, 'too slow'), 'late but in time');
+  assert.equal(
+    await withTimeout(
+      sleep(5).then(() => 'late but in time'),
+      1_000,
+      'too slow',
+    ),
+    'late but in time',
+  );
   await assert.rejects(withTimeout(Promise.reject(new Error('own failure')), 1_000, 'too slow'), /^Error: own failure$/);
 });
 
@@ -33,7 +40,7 @@ test('withTimeout: its timer does not hold the process open and is cleared on se
   const before = timers();
   const pending = withTimeout(new Promise(() => undefined), 60_000, 'never');
   pending.catch(() => undefined);
-  assert.equal(timers(), before, 'the timer is unref\'d');
+  assert.equal(timers(), before, "the timer is unref'd");
   // a settled race leaves no timer behind: nothing fires after the test ends
   await withTimeout(Promise.resolve(), 60_000, 'never');
   assert.equal(timers(), before);
@@ -44,7 +51,9 @@ test('withTimeout: a late rejection after the timeout is not an unhandled reject
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
   process.on('unhandledRejection', onUnhandled);
   try {
-    const work = sleep(20).then(() => { throw new Error('late failure'); });
+    const work = sleep(20).then(() => {
+      throw new Error('late failure');
+    });
     await assert.rejects(withTimeout(work, 5, 'first'), /first/);
     await sleep(40);
     assert.deepEqual(unhandled, []);

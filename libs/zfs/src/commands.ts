@@ -1,11 +1,4 @@
-import {
-  datasetNameSchema,
-  holdTagSchema,
-  poolNameSchema,
-  safePathSchema,
-  snapshotNameSchema,
-  snapshotShortNameSchema,
-} from '@tandem/contracts';
+import { datasetNameSchema, holdTagSchema, poolNameSchema, safePathSchema, snapshotNameSchema, snapshotShortNameSchema } from '@tandem/contracts';
 
 /**
  * Command builders: argv arrays for zpool/zfs, every name validated here a second time so that
@@ -27,15 +20,7 @@ export const zpool = {
   scanImportable: (deviceDir: string) => ['zpool', 'import', '-d', dir(deviceDir)],
   import: (p: string, deviceDir: string, force: boolean) => ['zpool', 'import', '-d', dir(deviceDir), '-o', 'cachefile=none', ...(force ? ['-f'] : []), pool(p)],
   export: (p: string, force: boolean) => ['zpool', 'export', ...(force ? ['-f'] : []), pool(p)],
-  create: (p: string, vdevPaths: string[], mountpoint?: string) => [
-    'zpool',
-    'create',
-    '-o',
-    'cachefile=none',
-    ...(mountpoint ? ['-m', dir(mountpoint)] : []),
-    pool(p),
-    ...vdevPaths.map(dir),
-  ],
+  create: (p: string, vdevPaths: string[], mountpoint?: string) => ['zpool', 'create', '-o', 'cachefile=none', ...(mountpoint ? ['-m', dir(mountpoint)] : []), pool(p), ...vdevPaths.map(dir)],
   destroy: (p: string, force: boolean) => ['zpool', 'destroy', ...(force ? ['-f'] : []), pool(p)],
 };
 

@@ -83,29 +83,42 @@ test('zpool status: state, vdevs with error counters', () => {
   assert.equal(s.name, 'tank');
   assert.equal(s.state, 'ONLINE');
   assert.equal(s.errors, 'No known data errors');
-  assert.deepEqual(s.vdevs.map((v) => [v.name, v.cksum, v.depth]), [
-    ['tank', 0, 0],
-    ['/tmp/exp/jbod/d1', 3, 1],
-  ]);
+  assert.deepEqual(
+    s.vdevs.map((v) => [v.name, v.cksum, v.depth]),
+    [
+      ['tank', 0, 0],
+      ['/tmp/exp/jbod/d1', 3, 1],
+    ],
+  );
   assert.throws(() => parseZpoolStatus('garbage'));
 });
 
 test('zpool import scan: every importable pool with its devices', () => {
   const p = parseImportScan(IMPORT_SCAN);
-  assert.deepEqual(p.map((x) => [x.name, x.id, x.state]), [
-    ['tank', '4009035309180830462', 'ONLINE'],
-    ['other', '77', 'DEGRADED'],
-  ]);
+  assert.deepEqual(
+    p.map((x) => [x.name, x.id, x.state]),
+    [
+      ['tank', '4009035309180830462', 'ONLINE'],
+      ['other', '77', 'DEGRADED'],
+    ],
+  );
   assert.deepEqual(p[1].devices, ['/tmp/exp/jbod/o1', '/tmp/exp/jbod/o2']);
   assert.deepEqual(parseImportScan(''), []);
 });
 
 test('datasets and snapshots from zfs get', () => {
   const ds = datasetsFromGet(ZFS_GET);
-  assert.deepEqual(ds.map((d) => d.name), ['tank', 'tank/fs']);
+  assert.deepEqual(
+    ds.map((d) => d.name),
+    ['tank', 'tank/fs'],
+  );
   assert.equal(ds[0].usedBytes, 999424);
   const own = snapshotsFromGet(ZFS_GET, 'tank/fs');
-  assert.deepEqual(own.map((s) => s.snapshot), ['s1', 's2'], 'only tank/fs snapshots, oldest first');
+  assert.deepEqual(
+    own.map((s) => s.snapshot),
+    ['s1', 's2'],
+    'only tank/fs snapshots, oldest first',
+  );
   assert.equal(own[1].userrefs, 1);
   assert.equal(own[0].guid, '12998053570366378315');
   assert.equal(own[0].createdAt, new Date(1795302972 * 1000).toISOString());

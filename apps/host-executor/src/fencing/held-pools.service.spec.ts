@@ -10,7 +10,18 @@ import { HeldPools } from './held-pools.service';
 /* What a node's fence would stop, kept across restarts of its host-executor: HeldPools on a fake ZFS. */
 const summary = (name: string): PoolSummary => ({ name, guid: '1', health: 'ONLINE', sizeBytes: 1, allocatedBytes: 0, freeBytes: 1 });
 const record = (name: string, node: string, over: Partial<HaPool> = {}): HaPool => ({
-  name, state: 'serving', node, operation: null, reason: null, vips: [{ interface: 'cli0', address: '10.77.3.50', prefix: 24 }], shares: [], fc: false, epoch: 2, mountpoint: null, updatedAt: '', ...over,
+  name,
+  state: 'serving',
+  node,
+  operation: null,
+  reason: null,
+  vips: [{ interface: 'cli0', address: '10.77.3.50', prefix: 24 }],
+  shares: [],
+  fc: false,
+  epoch: 2,
+  mountpoint: null,
+  updatedAt: '',
+  ...over,
 });
 
 function node(stateDir = mkdtempSync(join(tmpdir(), 'held-'))) {
@@ -37,7 +48,11 @@ test('a record naming this node holds a pool only when it is imported here; a re
   assert.deepEqual(held.names(), [], 'a record of a pool this node lost in a reboot is not a pool to fence');
   imported.push(summary('tank'));
   await held.recordChanged('tank', record('tank', 'node-a'));
-  assert.deepEqual(held.entries()[0][1].vips.map((v) => v.address), ['10.77.3.50'], 'the record completes the floating IPs');
+  assert.deepEqual(
+    held.entries()[0][1].vips.map((v) => v.address),
+    ['10.77.3.50'],
+    'the record completes the floating IPs',
+  );
   await held.recordChanged('tank', record('tank', 'node-b', { epoch: 3 }));
   assert.deepEqual(held.names(), ['tank'], 'still imported here (an export that failed): still fenced by this node');
   imported.length = 0;

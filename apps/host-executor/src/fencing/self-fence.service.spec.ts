@@ -80,11 +80,17 @@ test('an export that does not finish in time is followed by the harder fence', a
   await holding(s);
   assert.equal(await s.fence.tick(), 'fenced');
   assert.deepEqual(s.done.slice(-2), ['export tank', 'hard-fence: a pool could not be released in time']);
-  assert.deepEqual(s.events.map((e) => (e.data as { released: string }).released), ['hard-fence']);
+  assert.deepEqual(
+    s.events.map((e) => (e.data as { released: string }).released),
+    ['hard-fence'],
+  );
   const failed = setup({ leaseAgeMs: 5_000, exportFails: true, hardFenceWorks: false });
   await holding(failed);
   await failed.fence.tick();
-  assert.deepEqual(failed.events.map((e) => e.data as { released: string; error: string }).map((d) => [d.released, d.error]), [['failed', 'export hangs']]);
+  assert.deepEqual(
+    failed.events.map((e) => e.data as { released: string; error: string }).map((d) => [d.released, d.error]),
+    [['failed', 'export hangs']],
+  );
 });
 
 test('a fresh lease, or a last renewal that gets through, keeps the pools', async () => {

@@ -65,7 +65,13 @@ export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
     const lag = t - this.lastTick;
     this.lastTick = t;
     if (this.stopped || this.fencing) return 'busy';
-    const check = shouldVerify({ tickLagMs: lag, armed: this.lease.armed, reconciled: this.held.reconciled, heldPools: this.held.size, sinceLastAckedRenewalSentMs: this.lease.sinceLastAckedRenewalSentMs() });
+    const check = shouldVerify({
+      tickLagMs: lag,
+      armed: this.lease.armed,
+      reconciled: this.held.reconciled,
+      heldPools: this.held.size,
+      sinceLastAckedRenewalSentMs: this.lease.sinceLastAckedRenewalSentMs(),
+    });
     if (check !== 'verify') {
       if (check === 'keep') this.keptBy = null;
       return check;
@@ -84,7 +90,8 @@ export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
       if (!must) {
         const peer = seen && this.lease.sinceLastAckedRenewalSentMs() >= T.fenceAfterMs ? confirmingPeer(seen.peers, seen.answerMs, seen.heartbeatTimeoutMs) : null;
         if (!peer) return 'kept-by-renewal';
-        if (this.keptBy !== peer) this.logger.warn(`the witness has not acknowledged a renewal for ${Math.round(staleFor)} ms, but ${peer} confirms hearing this node: keeping its pools (${peer} cannot take them over)`);
+        if (this.keptBy !== peer)
+          this.logger.warn(`the witness has not acknowledged a renewal for ${Math.round(staleFor)} ms, but ${peer} confirms hearing this node: keeping its pools (${peer} cannot take them over)`);
         this.keptBy = peer;
         return 'kept-by-peer';
       }
@@ -114,11 +121,17 @@ export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
     await Promise.all(
       pools.flatMap(([, h]) =>
         h.vips.map((v) =>
-          withTimeout(this.net.remove({ interface: v.interface, address: v.address, prefix: v.prefix }), 200, 'ip del did not finish within 200 ms').catch((err) => this.logger.error(`fence: ${v.address} down failed: ${(err as Error).message}`)),
+          withTimeout(this.net.remove({ interface: v.interface, address: v.address, prefix: v.prefix }), 200, 'ip del did not finish within 200 ms').catch((err) =>
+            this.logger.error(`fence: ${v.address} down failed: ${(err as Error).message}`),
+          ),
         ),
       ),
     );
-    await Promise.all(pools.map(([p]) => withTimeout(this.shares.stopPool(p), 300, 'the share services did not stop within 300 ms').catch((err) => this.logger.error(`fence: shares of ${p}: ${(err as Error).message}`))));
+    await Promise.all(
+      pools.map(([p]) =>
+        withTimeout(this.shares.stopPool(p), 300, 'the share services did not stop within 300 ms').catch((err) => this.logger.error(`fence: shares of ${p}: ${(err as Error).message}`)),
+      ),
+    );
     type Released = 'exported' | 'hard-fence' | 'failed';
     const results = await Promise.all(
       pools.map(async ([pool, h]) => {

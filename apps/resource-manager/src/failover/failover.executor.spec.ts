@@ -54,7 +54,18 @@ function fixture(opts: { failStep?: (s: Step) => TandemError | null } = {}) {
 }
 
 const serving = (over: Partial<HaPool> = {}): HaPool => ({
-  name: 'tank', state: 'serving', node: 'node-a', operation: null, reason: null, vips: [VIP], shares: [{ name: 'files', protocol: 'smb', path: '', readOnly: false }], fc: false, epoch: 4, mountpoint: '/tank', updatedAt: '', ...over,
+  name: 'tank',
+  state: 'serving',
+  node: 'node-a',
+  operation: null,
+  reason: null,
+  vips: [VIP],
+  shares: [{ name: 'files', protocol: 'smb', path: '', readOnly: false }],
+  fc: false,
+  epoch: 4,
+  mountpoint: '/tank',
+  updatedAt: '',
+  ...over,
 });
 const takeover = (reason: Takeover['reason']): Takeover => ({ pool: 'tank', action: 'failover', from: 'node-a', to: 'node-b', reason, force: reason === 'node-down' });
 
@@ -99,7 +110,10 @@ test('an import that fails here is rolled back here; the pool is inactive, faile
   assert.deepEqual([rec.state, rec.epoch, rec.failedOn], ['inactive', 5, ['node-a', 'node-b']]);
   assert.match(rec.reason ?? '', /failover from node-a to node-b failed: .*no such pool/);
   assert.ok(f.steps.some((s) => s.endsWith('(rollback)')));
-  assert.deepEqual(f.events.map((e) => e.schema), ['tandem.pool.failover-failed/1']);
+  assert.deepEqual(
+    f.events.map((e) => e.schema),
+    ['tandem.pool.failover-failed/1'],
+  );
 });
 
 test('a record that changed meanwhile (another node acted first, or the pool moved) is left alone', async () => {

@@ -61,8 +61,12 @@ export class FailoverExecutor {
     await inSpan('pool failover', { 'tandem.pool': d.pool, 'tandem.from': d.from, 'tandem.to': d.to, 'tandem.reason': d.reason }, async (root) => {
       const traceId = currentTraceId();
       if (d.reason === 'node-down') {
-        tracer().startSpan('detection', { startTime: wall - silenceMs, attributes: { 'tandem.pool': d.pool, 'tandem.node': d.from, 'tandem.timeout_ms': heartbeatTimeoutMs } }).end(wall - silenceMs + detectionMs);
-        tracer().startSpan('fence wait', { startTime: wall - fenceWaitMs, attributes: { 'tandem.pool': d.pool, 'tandem.node': d.from } }).end(wall);
+        tracer()
+          .startSpan('detection', { startTime: wall - silenceMs, attributes: { 'tandem.pool': d.pool, 'tandem.node': d.from, 'tandem.timeout_ms': heartbeatTimeoutMs } })
+          .end(wall - silenceMs + detectionMs);
+        tracer()
+          .startSpan('fence wait', { startTime: wall - fenceWaitMs, attributes: { 'tandem.pool': d.pool, 'tandem.node': d.from } })
+          .end(wall);
       }
       const epoch = rec.pool.epoch + 1;
       const moving: HaPool = { ...rec.pool, state: 'in-transition', operation: `failover from ${d.from} to ${d.to} (${d.reason})`, updatedAt: new Date().toISOString() };
@@ -85,18 +89,36 @@ export class FailoverExecutor {
         await this.importHere(moving, steps);
         phase.importMs = now() - s;
         s = now();
-        await this.actions.run(moving, steps.filter((x) => x.kind === 'ip.add'), null);
+        await this.actions.run(
+          moving,
+          steps.filter((x) => x.kind === 'ip.add'),
+          null,
+        );
         phase.ipsMs = now() - s;
         s = now();
         const mountpoint = await this.actions.mountpoint(d.pool, d.to);
-        await this.actions.run({ ...moving, mountpoint }, steps.filter((x) => x.kind === 'share.start'), mountpoint);
+        await this.actions.run(
+          { ...moving, mountpoint },
+          steps.filter((x) => x.kind === 'share.start'),
+          mountpoint,
+        );
         phase.sharesMs = now() - s;
         const done: HaPool = { ...serving({ ...moving, mountpoint }, d.to, epoch, mountpoint, new Date()), failedOn: union(rec.pool.failedOn, [d.from]), lastFailoverAt: new Date().toISOString() };
         await this.pools.put(done, rev);
         const totalMs = Math.round(silenceMs + (now() - t));
-        const timings = { detectionMs: Math.round(detectionMs), fenceWaitMs: Math.round(fenceWaitMs), releaseMs: Math.round(phase.releaseMs), importMs: Math.round(phase.importMs), ipsMs: Math.round(phase.ipsMs), sharesMs: Math.round(phase.sharesMs), totalMs };
+        const timings = {
+          detectionMs: Math.round(detectionMs),
+          fenceWaitMs: Math.round(fenceWaitMs),
+          releaseMs: Math.round(phase.releaseMs),
+          importMs: Math.round(phase.importMs),
+          ipsMs: Math.round(phase.ipsMs),
+          sharesMs: Math.round(phase.sharesMs),
+          totalMs,
+        };
         root.setAttributes({ 'tandem.epoch': epoch, 'tandem.total_ms': totalMs });
-        this.logger.warn(`failover: pool ${d.pool} serving on ${d.to} (epoch ${epoch}), ${totalMs} ms after the fault (detection ${timings.detectionMs}, fence wait ${timings.fenceWaitMs}, release ${timings.releaseMs}, import ${timings.importMs}, IPs ${timings.ipsMs}, shares ${timings.sharesMs})`);
+        this.logger.warn(
+          `failover: pool ${d.pool} serving on ${d.to} (epoch ${epoch}), ${totalMs} ms after the fault (detection ${timings.detectionMs}, fence wait ${timings.fenceWaitMs}, release ${timings.releaseMs}, import ${timings.importMs}, IPs ${timings.ipsMs}, shares ${timings.sharesMs})`,
+        );
         void this.activity.record('cluster', 'pool.failover', d.pool, 'succeeded');
         this.events.publish(Events.poolFailedOver, d.pool, { from: d.from, to: d.to, reason: d.reason, epoch, timings, traceId });
       } catch (err) {
@@ -120,7 +142,11 @@ export class FailoverExecutor {
   private async importHere(moving: HaPool, steps: ReturnType<typeof bringUpSteps>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.actions.run(moving, steps.filter((x) => x.kind === 'pool.import'), null);
+        await this.actions.run(
+          moving,
+          steps.filter((x) => x.kind === 'pool.import'),
+          null,
+        );
         return;
       } catch (err) {
         if ((err as TandemError).code !== ErrorCode.Unavailable || attempt >= 8) throw err;
@@ -155,11 +181,23 @@ export class FailoverExecutor {
     const faultedPool = d.reason === 'pool-faulted' || d.reason === 'pool-lost';
     const steps = releaseSteps(moving, d.from, faultedPool ? FAILOVER_TIMINGS.faultedReleaseBoundMs : FAILOVER_TIMINGS.releaseBoundMs);
     try {
-      await this.actions.run(moving, steps.filter((x) => x.kind === 'ip.remove'), null);
+      await this.actions.run(
+        moving,
+        steps.filter((x) => x.kind === 'ip.remove'),
+        null,
+      );
       // a share that will not stop (its files hang on dead disks) does not hold the release up:
       // its IPs are gone, and the export or the harder fence ends it
-      for (const f of await this.actions.runAll(moving, steps.filter((x) => x.kind === 'share.stop'))) this.logger.warn(`pool ${moving.name}: ${f}; going on with the export`);
-      await this.actions.run(moving, steps.filter((x) => x.kind === 'pool.export'), null);
+      for (const f of await this.actions.runAll(
+        moving,
+        steps.filter((x) => x.kind === 'share.stop'),
+      ))
+        this.logger.warn(`pool ${moving.name}: ${f}; going on with the export`);
+      await this.actions.run(
+        moving,
+        steps.filter((x) => x.kind === 'pool.export'),
+        null,
+      );
       return true;
     } catch (err) {
       const why = `releasing it on ${d.from} failed: ${(err as Error).message}`;

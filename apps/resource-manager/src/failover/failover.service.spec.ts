@@ -9,9 +9,23 @@ import { FailoverService } from './failover.service';
  * records, a status board and an executor that record what they were given. The decision in
  * between is the real one (libs/domain).
  */
-const cluster: ClusterRecord = { id: 'tandem', heartbeatInterface: 'hb0', maintenance: false, createdAt: '', nodes: ['a', 'b'].map((id) => ({ id, heartbeatAddress: null, adminState: 'online' as const, joinedAt: '' })) };
+const cluster: ClusterRecord = {
+  id: 'tandem',
+  heartbeatInterface: 'hb0',
+  maintenance: false,
+  createdAt: '',
+  nodes: ['a', 'b'].map((id) => ({ id, heartbeatAddress: null, adminState: 'online' as const, joinedAt: '' })),
+};
 const pool = (node: string, epoch = 1): HaPool => ({ name: 'tank', state: 'serving', node, operation: null, reason: null, vips: [], shares: [], fc: true, epoch, mountpoint: null, updatedAt: '' });
-const peerB = (state: 'up' | 'down', silentMs: number) => ({ peer: 'b', state, stateForMs: 0, channels: { udp: silentMs, nats: silentMs }, adminState: 'online' as const, heartbeatAddress: null, confirmedSentMsAgo: null });
+const peerB = (state: 'up' | 'down', silentMs: number) => ({
+  peer: 'b',
+  state,
+  stateForMs: 0,
+  channels: { udp: silentMs, nats: silentMs },
+  adminState: 'online' as const,
+  heartbeatAddress: null,
+  confirmedSentMsAgo: null,
+});
 
 function loop(snapshot: ClusterSnapshot, fresh: HaPool[]) {
   const boards: Array<{ status: FailoverStatus; pools: string[] }> = [];
@@ -27,7 +41,16 @@ function loop(snapshot: ClusterSnapshot, fresh: HaPool[]) {
 }
 
 const base = (over: Partial<ClusterSnapshot>): ClusterSnapshot => ({
-  at: 100_000, wallAt: Date.now(), me: 'a', cluster, heartbeat: { timeoutMs: 3_000, peers: [peerB('up', 0)] }, health: new Map(), leases: new Map([['b', { revision: 3, since: 0 }]]), witness: true, pools: [pool('b')], ...over,
+  at: 100_000,
+  wallAt: Date.now(),
+  me: 'a',
+  cluster,
+  heartbeat: { timeoutMs: 3_000, peers: [peerB('up', 0)] },
+  health: new Map(),
+  leases: new Map([['b', { revision: 3, since: 0 }]]),
+  witness: true,
+  pools: [pool('b')],
+  ...over,
 });
 
 test('a calm cluster: the board says so, nothing is read again, nothing is carried out', async () => {
@@ -42,8 +65,14 @@ test('a lost owner: the troubled pools are read fresh, the decision is made on t
   await l.service.tick();
   assert.deepEqual(l.refreshed, [['b']]);
   assert.equal(l.rounds.length, 1);
-  assert.deepEqual(l.rounds[0].takeovers.map((t) => [t.decision.pool, t.decision.from, t.decision.to, t.ownerSilentMs]), [['tank', 'b', 'a', 4_000]]);
-  assert.deepEqual(l.boards.map((b) => b.status.declined), [null]);
+  assert.deepEqual(
+    l.rounds[0].takeovers.map((t) => [t.decision.pool, t.decision.from, t.decision.to, t.ownerSilentMs]),
+    [['tank', 'b', 'a', 4_000]],
+  );
+  assert.deepEqual(
+    l.boards.map((b) => b.status.declined),
+    [null],
+  );
 });
 
 test('a pool that the fresh read shows already moved is not taken over', async () => {
