@@ -97,7 +97,7 @@ test('KvRecordStore: compare-and-set writes of validated records; a malformed st
   assert.equal(await store.get('nothing'), null);
 });
 
-test('followRecords: current records first, then every put and delete of the kind, malformed values skipped and reported, until stopped', async () => {
+test('followRecords: current records first, then every put and delete of the kind, malformed values skipped and reported, until stopped', async (t) => {
   const decl = testRecord(`it-${run}`, 'fol');
   const kv = (await provisionKv(nc, [decl.bucket])).get(`it-${run}`)!;
   await kv.put('fol.one', '{"v":"v1"}');
@@ -105,6 +105,10 @@ test('followRecords: current records first, then every put and delete of the kin
   const seen: Array<[string, { v: string } | null]> = [];
   const errors: string[] = [];
   let stopped = false;
+  // a failed assertion must not leave the watch running (the file would never end)
+  t.after(() => {
+    stopped = true;
+  });
   let caughtUp = 0;
   const done = followRecords(nc, decl, (id, value) => seen.push([id, value]), { stopped: () => stopped, retryMs: 50, onError: (e) => errors.push(e.message), onCaughtUp: () => caughtUp++ });
   await waitFor(() => seen.length >= 1 && caughtUp >= 1, { timeoutMs: 5_000, what: 'the current record and the end of the replay' });
@@ -127,12 +131,16 @@ test('followRecords: current records first, then every put and delete of the kin
   assert.equal(seen.length, 3, 'nothing delivered after stopped');
 });
 
-test('followRecords with reopenEveryMs: each new watch replays the current records, changes after a reopen still arrive', async () => {
+test('followRecords with reopenEveryMs: each new watch replays the current records, changes after a reopen still arrive', async (t) => {
   const decl = testRecord(`it-${run}`, 're');
   const kv = (await provisionKv(nc, [decl.bucket])).get(`it-${run}`)!;
   await kv.put('re.a', '{"v":"a1"}');
   const seen: Array<[string, { v: string } | null]> = [];
   let stopped = false;
+  // a failed assertion must not leave the watch running (the file would never end)
+  t.after(() => {
+    stopped = true;
+  });
   const done = followRecords(nc, decl, (id, value) => seen.push([id, value]), { stopped: () => stopped, retryMs: 50, reopenEveryMs: 300 });
   await waitFor(() => seen.filter(([k, v]) => k === 'a' && v?.v === 'a1').length >= 2, { timeoutMs: 5_000, what: 're.a replayed by each new watch' });
   await kv.put('re.b', '{"v":"b1"}');
