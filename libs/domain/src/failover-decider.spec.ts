@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAILOVER_TIMINGS as T, type ClusterRecord, type HaPool, type LocalHealth, type PeerReport } from '@tandem/contracts';
+import { FAILOVER_TIMINGS as T, type ClusterRecord, type LocalHealth, type PeerReport } from '@tandem/contracts';
+import { poolRecord } from './spec-fixtures';
 import { DEFAULT_FAILOVER_SETTINGS, FailoverDecider, NO_WITNESS, type ClusterSnapshot } from './failover-decider';
 
 /*
@@ -10,20 +11,7 @@ import { DEFAULT_FAILOVER_SETTINGS, FailoverDecider, NO_WITNESS, type ClusterSna
 const TIMEOUT = 3_000;
 const DOWN_FOR = TIMEOUT + T.downForMs; // silence after which a peer may be taken over
 
-const pool = (name: string, node: string, over: Partial<HaPool> = {}): HaPool => ({
-  name,
-  state: 'serving',
-  node,
-  operation: null,
-  reason: null,
-  vips: [],
-  shares: [],
-  fc: true,
-  epoch: 1,
-  mountpoint: null,
-  updatedAt: '',
-  ...over,
-});
+const pool = poolRecord;
 const cluster = (ids: string[], over: Partial<ClusterRecord> = {}): ClusterRecord => ({
   id: 'tandem',
   heartbeatInterface: 'hb0',

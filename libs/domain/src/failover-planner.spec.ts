@@ -1,21 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HaPool } from '@tandem/contracts';
+import { poolRecord } from './spec-fixtures';
 import { planFailover, type FailoverInput, type NodeView } from './failover-planner';
 
-const pool = (name: string, node: string, state: HaPool['state'] = 'serving'): HaPool => ({
-  name,
-  state,
-  node,
-  operation: null,
-  reason: null,
-  vips: [],
-  shares: [],
-  fc: true,
-  epoch: 1,
-  mountpoint: null,
-  updatedAt: '',
-});
+const pool = (name: string, node: string, state: HaPool['state'] = 'serving') => poolRecord(name, node, { state });
 const node = (id: string, over: Partial<NodeView> = {}): NodeView => ({ id, online: true, liveness: 'up', clientLinkUp: true, faultedPools: [], ...over });
 const base = (over: Partial<FailoverInput>): FailoverInput => ({
   now: 100_000,

@@ -1,21 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HaPool } from '@tandem/contracts';
+import { poolRecord } from './spec-fixtures';
 import { LostPoolTracker, type ImportedReport } from './lost-pools';
 
-const pool = (node: string | null, state: HaPool['state'] = 'serving', epoch = 1): HaPool => ({
-  name: 'tank',
-  state,
-  node,
-  operation: null,
-  reason: null,
-  vips: [],
-  shares: [],
-  fc: true,
-  epoch,
-  mountpoint: null,
-  updatedAt: '',
-});
+const pool = (node: string | null, state: HaPool['state'] = 'serving', epoch = 1) => poolRecord('tank', node, { state, epoch });
 const reports = (pools: string[] | null, at: number) => new Map<string, ImportedReport>([['a', { pools, at }]]);
 
 test('a pool recorded serving but missing from its node own reports is lost after the delay, not before', () => {
