@@ -24,6 +24,7 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.PoolBusy]: 409,
   [ErrorCode.StaleEpoch]: 409,
   [ErrorCode.PoolNotImportable]: 409,
+  [ErrorCode.SyncLocked]: 409,
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.NotLeader]: 503,
   [ErrorCode.Timeout]: 504,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { interfaceNameSchema, nodeIdSchema } from './names';
+import { durationSchema, clusterReplicationSettingsSchema, nodeSshKeysSchema, replicationScheduleSchema, replicationStateSchema } from './replication';
+import { ipAddressSchema, interfaceNameSchema, nodeIdSchema, poolNameSchema } from './names';
 
 /**
  * Cluster lifecycle operations, answered by the active resource-manager on
@@ -15,6 +16,24 @@ export const clusterOpRequests = {
   'node.online': z.object({ node: nodeIdSchema, actor }).strict(),
   'node.remove': z.object({ node: nodeIdSchema, actor }).strict(),
   'maintenance.set': z.object({ on: z.boolean(), actor }).strict(),
+  /** Show (no other field) or change the replication settings, cluster-wide or of one pool. */
+  'replication.settings': z
+    .object({
+      pool: poolNameSchema.optional(),
+      snapshotInterval: durationSchema.optional(),
+      retention: z.number().int('must be a whole number').min(1, 'must be at least 1').max(10_000).optional(),
+      pullInterval: durationSchema.optional(),
+      stallTimeout: durationSchema.optional(),
+      /** NODE=IP: where that node's replication SSH endpoint is reached (cluster-wide only). */
+      sshAddresses: z.record(nodeIdSchema, ipAddressSchema).optional(),
+      actor,
+    })
+    .strict(),
+  'replication.status': z.object({ pool: poolNameSchema.optional() }).strict(),
+  /** After an automatic failover: keep the old node's diverged data aside and sync again, in the new direction. */
+  'replication.resume': z.object({ pool: poolNameSchema, actor }).strict(),
+  /** Replace a node's replication keys (both nodes' old keys stay valid until the new ones are pinned everywhere). */
+  'replication.keys-rotate': z.object({ node: nodeIdSchema, actor }).strict(),
 } as const;
 
 export type ClusterOperation = keyof typeof clusterOpRequests;
@@ -27,6 +46,8 @@ export const clusterMemberSchema = z.object({
   /** What the operator set: offline nodes serve nothing and receive nothing. */
   adminState: z.enum(['online', 'offline']),
   joinedAt: z.string(),
+  /** Its replication SSH keys, pinned when it joined (a peer presenting another host key is refused). */
+  ssh: nodeSshKeysSchema.optional(),
 });
 export type ClusterMember = z.infer<typeof clusterMemberSchema>;
 
@@ -37,6 +58,8 @@ export const clusterRecordSchema = z.object({
   maintenance: z.boolean(),
   nodes: z.array(clusterMemberSchema),
   createdAt: z.string(),
+  /** Cluster-wide replication settings (defaults where absent). */
+  replication: clusterReplicationSettingsSchema.optional(),
 });
 export type ClusterRecord = z.infer<typeof clusterRecordSchema>;
 
@@ -68,6 +91,39 @@ export const clusterStatusSchema = z.object({
 });
 export type ClusterStatus = z.infer<typeof clusterStatusSchema>;
 
+/** The settings as they apply: cluster-wide, or of one pool; the derived windows; what a change does. */
+export const replicationSettingsResultSchema = z.object({
+  pool: z.string().nullable(),
+  schedule: replicationScheduleSchema,
+  sshPort: z.number(),
+  sshAddresses: z.record(z.string()),
+  /** interval × retention: how far back a replica can be rolled. */
+  rollbackWindowS: z.number(),
+  /** How long a passive may be away before no snapshot is common any more and a full resync is needed. */
+  passiveDownLimitS: z.number(),
+  warnings: z.array(z.string()),
+  /** What the change does and when (a new snapshot interval takes effect when the running timer next fires). */
+  notes: z.array(z.string()),
+});
+export type ReplicationSettingsResult = z.infer<typeof replicationSettingsResultSchema>;
+
+/** One replicated pool as `tandem replication status` shows it. */
+export const replicationPoolStatusSchema = z.object({
+  pool: z.string(),
+  active: z.string().nullable(),
+  direction: z.string().nullable(),
+  state: z.enum(['in-sync', 'syncing', 'bootstrapping', 'locked', 'error', 'waiting']),
+  /** The lock message when locked (`Failover occurred. Sync for <pool> is locked!`), else the error. */
+  message: z.string().nullable(),
+  /** Locked: how much data may be missing on the new active (seconds since its newest applied snapshot). */
+  possiblyMissingS: z.number().nullable(),
+  schedule: replicationScheduleSchema,
+  rollbackWindowS: z.number(),
+  passiveDownLimitS: z.number(),
+  replication: replicationStateSchema.nullable(),
+});
+export type ReplicationPoolStatus = z.infer<typeof replicationPoolStatusSchema>;
+
 export const clusterOpResults = {
   'cluster.create': clusterRecordSchema,
   'cluster.join': clusterRecordSchema,
@@ -76,6 +132,10 @@ export const clusterOpResults = {
   'node.online': clusterRecordSchema,
   'node.remove': clusterRecordSchema,
   'maintenance.set': clusterRecordSchema,
+  'replication.settings': replicationSettingsResultSchema,
+  'replication.status': z.array(replicationPoolStatusSchema),
+  'replication.resume': replicationPoolStatusSchema,
+  'replication.keys-rotate': z.object({ node: z.string(), hostKey: z.string(), clientKey: z.string() }),
 } as const satisfies Record<ClusterOperation, z.ZodTypeAny>;
 
 export type ClusterOpResults = { [O in ClusterOperation]: z.infer<(typeof clusterOpResults)[O]> };

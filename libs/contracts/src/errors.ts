@@ -28,6 +28,12 @@ export enum ErrorCode {
   NotLeader = 'NOT_LEADER',
   PoolNotManaged = 'POOL_NOT_MANAGED',
   Unauthorized = 'UNAUTHORIZED',
+  /** A peer's replication endpoint presented another host key than the one pinned for it. */
+  HostKeyRefused = 'HOST_KEY_REFUSED',
+  /** A replication stream moved no byte for its stall timeout: killed (retried with backoff). */
+  StreamStalled = 'STREAM_STALLED',
+  /** Sync of a replicated pool is locked after an automatic failover (tandem replication resume). */
+  SyncLocked = 'SYNC_LOCKED',
   Internal = 'INTERNAL',
 }
 

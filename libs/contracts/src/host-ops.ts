@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   datasetNameSchema,
+  nodeIdSchema,
   holdTagSchema,
   interfaceNameSchema,
   ipAddressSchema,
@@ -28,7 +29,13 @@ export const hostOpRequests = {
   'pool.list': z.object({}).strict(),
   'pool.status': z.object({ pool: poolNameSchema }).strict(),
   'pool.importable': z.object({}).strict(),
-  'pool.import': z.object({ pool: poolNameSchema, force: z.boolean().default(false), epoch }).strict(),
+  /**
+   * `role`: serve (mounted, writable: the node serving it), replica (a replicated pool's passive
+   * copy: imported, never mounted, read-only, written only by zfs receive) or retrieval (a node's
+   * own copy after an automatic failover away from it: mounted read-only for an operator, never
+   * shared). A pool already imported is brought to the role asked for.
+   */
+  'pool.import': z.object({ pool: poolNameSchema, force: z.boolean().default(false), epoch, role: z.enum(['serve', 'replica', 'retrieval']).default('serve') }).strict(),
   'pool.export': z
     .object({
       pool: poolNameSchema,
@@ -47,6 +54,8 @@ export const hostOpRequests = {
       vdevs: z.array(vdevFileNameSchema).min(1).max(16),
       sizeMiB: z.number().int().min(64).max(65536).default(256),
       mountpoint: safePathSchema.optional(),
+      /** shared: on the JBOD every node sees; local: on this node's own disks (a replicated pool's copy). */
+      disks: z.enum(['shared', 'local']).default('shared'),
     })
     .strict(),
   'pool.destroy': z.object({ pool: poolNameSchema, force: z.boolean().default(false) }).strict(),
@@ -70,6 +79,36 @@ export const hostOpRequests = {
       subject: z.string().regex(/^tandem\.node\.[a-z0-9-]+\.stream\.[A-Za-z0-9]{8,64}$/, 'must be a stream subject from stream.receive'),
     })
     .strict(),
+
+  /**
+   * Pull one dataset's snapshots from a peer over Tandem's SSH endpoint into `zfs receive -u`:
+   * full (`base` null), or incremental with every intermediate snapshot from `base` (which this
+   * node holds). `rollbackTo`: first roll this node's dataset back to that snapshot (the common
+   * base; its data after it was kept aside first). The peer's host key must be the pinned one.
+   */
+  'replication.receive': z
+    .object({
+      dataset: datasetNameSchema,
+      snapshot: snapshotNameSchema,
+      base: snapshotNameSchema.nullable(),
+      rollbackTo: snapshotNameSchema.nullable().default(null),
+      from: nodeIdSchema,
+      address: ipAddressSchema,
+      port: z.number().int().min(1).max(65535),
+      /** Killed when no byte arrives for this long. */
+      stallTimeoutMs: z.number().int().min(1_000).max(3_600_000),
+      /** For progress: the estimated size of the stream. */
+      expectedBytes: z.number().int().min(0).nullable().default(null),
+      /** The replicated pool the transfer belongs to (for progress events). */
+      pool: poolNameSchema,
+    })
+    .strict(),
+  /** Keep a replica's current data aside before it is rolled back or overwritten: each dataset copied to `<pool>/tandem-kept/<tag>/…`. */
+  'replication.keep-aside': z.object({ pool: poolNameSchema, tag: snapshotShortNameSchema }).strict(),
+  /** This node's replication SSH public keys (and a rotation in progress). */
+  'ssh.keys': z.object({}).strict(),
+  /** Rotate this node's replication keys: `prepare` makes new ones (the old stay in use), `commit` switches to them. */
+  'ssh.rotate': z.object({ phase: z.enum(['prepare', 'commit']) }).strict(),
 
   'ip.list': z.object({ interface: interfaceNameSchema.optional() }).strict(),
   'ip.add': z
@@ -154,6 +193,8 @@ export const snapshotInfoSchema = z.object({
   guid: z.string(),
   createdAt: z.string(),
   userrefs: z.number(),
+  /** The data the snapshot refers to (an estimate of a full send's size). */
+  referencedBytes: z.number().optional(),
 });
 export type SnapshotInfo = z.infer<typeof snapshotInfoSchema>;
 
@@ -212,6 +253,10 @@ export const hostOpResults = {
   'ip.add': changed.extend({ arpSent: z.number() }),
   'ip.remove': changed,
   'link.list': z.array(linkInfoSchema),
+  'replication.receive': z.object({ bytes: z.number(), ms: z.number(), received: snapshotInfoSchema.nullable() }),
+  'replication.keep-aside': z.object({ kept: z.string(), datasets: z.array(z.string()) }),
+  'ssh.keys': z.object({ hostKey: z.string(), clientKey: z.string(), pending: z.object({ hostKey: z.string(), clientKey: z.string() }).nullable() }),
+  'ssh.rotate': z.object({ hostKey: z.string(), clientKey: z.string() }),
   'share.start': changed.extend({ share: shareInfoSchema }),
   'share.stop': changed,
   'share.list': z.array(shareInfoSchema),

@@ -14,3 +14,4 @@ export * from './rm-ops';
 export * from './records';
 export * from './consumers';
 export * from './heartbeat-packet';
+export * from './replication';

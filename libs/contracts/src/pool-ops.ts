@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { replicationScheduleSchema, syncLockSchema } from './replication';
 import { interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema } from './names';
 
 /**
@@ -51,6 +52,8 @@ export const poolOpRequests = {
       vips: z.array(vipSpecSchema).max(16).default([]),
       fc: z.boolean().default(false),
       shares: z.array(shareSpecSchema).max(32).default([]),
+      /** Shared nothing: every node has its own pool of this name, kept in sync by snapshot replication; `node` is the first active. */
+      replicated: z.boolean().default(false),
       actor: z.string().min(1).max(64).default('operator'),
     })
     .strict()
@@ -91,14 +94,22 @@ export const haPoolSchema = z.object({
   failedOn: z.array(nodeIdSchema).optional(),
   /** When the pool last moved automatically (ISO time): the hold-down counts from here. */
   lastFailoverAt: z.string().nullable().optional(),
+  /** `shared` (one JBOD, imported on one node at a time; when absent) or `replicated` (every node its own pool, kept in sync). */
+  mode: z.enum(['shared', 'replicated']).optional(),
+  /** Replicated only: this pool's own schedule, overriding the cluster's. */
+  replication: replicationScheduleSchema.partial().optional(),
+  /** Replicated only: set by an automatic failover, cleared by `tandem replication resume`; nothing replicates while it is set. */
+  syncLock: syncLockSchema.nullable().optional(),
 });
 export type HaPool = z.infer<typeof haPoolSchema>;
 
 export const poolOpResults = {
   'pool.list': z.array(haPoolSchema),
   'pool.get': haPoolSchema,
-  'pool.attach': haPoolSchema,
-  'pool.move': haPoolSchema,
+  /** `warnings`: what the operator should know (pools of unequal sizes on a replicated attach). */
+  'pool.attach': haPoolSchema.extend({ warnings: z.array(z.string()).optional() }),
+  /** `finalSync`: a replicated pool's last snapshot sent to the new active before it started there. */
+  'pool.move': haPoolSchema.extend({ finalSync: z.object({ snapshot: z.string(), bytes: z.number(), ms: z.number() }).nullable().optional() }),
   'pool.detach': z.object({ pool: z.string(), node: z.string().nullable() }),
   'pool.export': haPoolSchema,
   'pool.reattach': haPoolSchema,

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { clusterRecordSchema, type ClusterRecord } from './cluster-ops';
 import { nodeIdSchema } from './names';
 import { haPoolSchema, type HaPool } from './pool-ops';
-import { CLUSTER_BUCKET, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, type KvBucketDeclaration } from './streams';
+import { replicationStateSchema, type ReplicationState } from './replication';
+import { CLUSTER_BUCKET, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, REPLICATION_BUCKET, type KvBucketDeclaration } from './streams';
 
 /**
  * Every record Tandem keeps in a JetStream KV bucket: its bucket, how its key is spelled, and
@@ -63,3 +64,6 @@ export const leaderLeaseSchema = z.object({
 });
 export type LeaderLease = z.infer<typeof leaderLeaseSchema>;
 export const LEADER_LEASE_RECORD: KvRecordDeclaration<LeaderLease> = prefixed('leader lease', LEASES_BUCKET, 'leader', leaderLeaseSchema, z.string().regex(/^[a-z][a-z-]*$/));
+
+/** The replication state of a replicated pool, by pool name: written by the active replication-scheduler only. */
+export const REPLICATION_RECORD: KvRecordDeclaration<ReplicationState> = prefixed('replication record', REPLICATION_BUCKET, 'pool', replicationStateSchema, z.string().min(1));

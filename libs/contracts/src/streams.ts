@@ -79,7 +79,15 @@ export const CLUSTER_BUCKET: KvBucketDeclaration = {
   maxAgeSeconds: 0,
 };
 
-export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET];
+export const REPLICATION_BUCKET: KvBucketDeclaration = {
+  bucket: 'tandem-replication',
+  description: 'Replicated pools: direction, newest common snapshot per replica, lag, schedule timers (written by the active replication-scheduler)',
+  history: 5,
+  replicas: 3,
+  maxAgeSeconds: 0,
+};
+
+export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET, REPLICATION_BUCKET];
 
 /** The streams replicated across the storage nodes and the witness (the events, and each KV bucket's stream). */
 export const REPLICATED_STREAMS: readonly string[] = [EVENTS_STREAM.name, ...KV_BUCKETS.map((b) => `KV_${b.bucket}`)];
