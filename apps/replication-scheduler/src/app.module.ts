@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { readDatabaseConfig } from '@tandem/config';
 import { DatabaseModule, LeadershipService, ServiceKitModule, type ServiceContext } from '@tandem/service-kit';
+import { ReplicationScheduler } from './replication.scheduler';
 
 @Module({})
 export class ReplicationSchedulerModule {
@@ -8,7 +9,7 @@ export class ReplicationSchedulerModule {
     return {
       module: ReplicationSchedulerModule,
       imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(readDatabaseConfig().url, `tandem-replication-scheduler@${ctx.config.nodeId}`)],
-      providers: [LeadershipService],
+      providers: [LeadershipService, ReplicationScheduler],
     };
   }
 }

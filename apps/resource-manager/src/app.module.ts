@@ -15,6 +15,9 @@ import { PoolOpsConsumer } from './pool-ops.consumer';
 import { PoolService } from './pool.service';
 import { PoolStore } from './pool.store';
 import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config';
+import { ReplicationOpsConsumer } from './replication/replication-ops.consumer';
+import { ReplicationService } from './replication/replication.service';
+import { replicationStoreProvider } from './replication/replication.store';
 import { StreamLeaderKeeper } from './stream-leader.keeper';
 
 @Module({})
@@ -23,7 +26,7 @@ export class ResourceManagerModule {
     return {
       module: ResourceManagerModule,
       imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(cfg.database.url, `tandem-resource-manager@${ctx.config.nodeId}`)],
-      controllers: [PoolOpsConsumer, ClusterOpsConsumer],
+      controllers: [PoolOpsConsumer, ClusterOpsConsumer, ReplicationOpsConsumer],
       providers: [
         { provide: RESOURCE_MANAGER_CONFIG, useValue: cfg },
         LeadershipService,
@@ -34,6 +37,9 @@ export class ResourceManagerModule {
         ActivityService,
         ActivityProjector,
         PoolService,
+        // shared-nothing replication: settings, status, resume, keys (the schedules run in the replication-scheduler)
+        replicationStoreProvider(ctx),
+        ReplicationService,
         ClusterService,
         // automatic failover: observe → decide (libs/domain) → act
         ClusterViewObserver,

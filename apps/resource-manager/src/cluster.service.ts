@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, TandemError, type ClusterOpParsed, type ClusterOpResults, type ClusterRecord, type NodeStatus } from '@tandem/contracts';
-import { HeartbeatClient, HostClient } from '@tandem/messaging';
+import { ErrorCode, TandemError, type ClusterOpParsed, type ClusterOpResults, type ClusterRecord, type NodeStatus, type ReplicationState } from '@tandem/contracts';
+import { HeartbeatClient, HostClient, type KvRecordStore } from '@tandem/messaging';
+import { REPLICATION_STORE } from './replication/replication.store';
+import { poolStatus } from './replication/replication.service';
 import { inSpan } from '@tandem/telemetry';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { ActivityService } from './activity.service';
@@ -23,6 +25,7 @@ export class ClusterService {
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
     private readonly failover: FailoverStatusBoard,
     private readonly heartbeat: HeartbeatClient,
+    @Inject(REPLICATION_STORE) private readonly replicationStates: Pick<KvRecordStore<ReplicationState>, 'get'>,
   ) {}
 
   private recorded<T>(actor: string, action: string, target: string, fn: () => Promise<T>): Promise<T> {
@@ -43,18 +46,27 @@ export class ClusterService {
     return addrs.find((a) => a.family === 4)?.address ?? addrs[0]?.address ?? null;
   }
 
+  /** The node's replication SSH keys, pinned in the cluster record as it joins (its peers refuse any other host key from then on). */
+  private async replicationKeys(node: string): Promise<{ hostKeys: string[]; clientKeys: string[] }> {
+    const k = await this.host.call(node, 'ssh.keys', {}, 10_000).catch((err: Error) => {
+      throw new TandemError(ErrorCode.Unavailable, `node ${node} did not give its replication keys: ${err.message}`, 'node');
+    });
+    return { hostKeys: [k.hostKey], clientKeys: [k.clientKey] };
+  }
+
   create(req: ClusterOpParsed<'cluster.create'>): Promise<ClusterOpResults['cluster.create']> {
     return this.recorded(req.actor, 'cluster.create', req.node, async () => {
       const existing = await this.store.get();
       if (existing) throw new TandemError(ErrorCode.AlreadyExists, `node ${req.node} already belongs to cluster ${existing.cluster.id}`, 'cluster');
       const heartbeatAddress = await this.heartbeatAddress(req.node, req.heartbeatInterface);
+      const ssh = await this.replicationKeys(req.node);
       const now = new Date().toISOString();
       const cluster: ClusterRecord = {
         id: this.ctx.config.clusterId,
         heartbeatInterface: req.heartbeatInterface,
         maintenance: false,
         createdAt: now,
-        nodes: [{ id: req.node, heartbeatAddress, adminState: 'online', joinedAt: now }],
+        nodes: [{ id: req.node, heartbeatAddress, adminState: 'online', joinedAt: now, ssh }],
       };
       return this.store.put(cluster, 0);
     });
@@ -65,7 +77,8 @@ export class ClusterService {
       const { cluster, revision } = await this.store.require();
       if (cluster.nodes.some((n) => n.id === req.node)) throw new TandemError(ErrorCode.AlreadyExists, `node ${req.node} is already in cluster ${cluster.id}`, 'node');
       const heartbeatAddress = await this.heartbeatAddress(req.node, cluster.heartbeatInterface);
-      return this.store.put({ ...cluster, nodes: [...cluster.nodes, { id: req.node, heartbeatAddress, adminState: 'online', joinedAt: new Date().toISOString() }] }, revision);
+      const ssh = await this.replicationKeys(req.node);
+      return this.store.put({ ...cluster, nodes: [...cluster.nodes, { id: req.node, heartbeatAddress, adminState: 'online', joinedAt: new Date().toISOString(), ssh }] }, revision);
     });
   }
 
@@ -105,7 +118,12 @@ export class ClusterService {
       }),
     );
     const { id, heartbeatInterface, maintenance, createdAt } = c.cluster;
-    return { cluster: { id, heartbeatInterface, maintenance, createdAt }, answeredBy: this.ctx.config.nodeId, nodes, failover: this.failover.status };
+    const replication = await Promise.all(
+      pools.filter((p) => p.mode === 'replicated').map(async (p) => poolStatus(c.cluster, p, (await this.replicationStates.get(p.name).catch(() => null))?.value ?? null)),
+    );
+    // a locked pool is an alarm an operator must act on
+    const failover = { ...this.failover.status, alarms: [...this.failover.status.alarms, ...replication.filter((r) => r.state === 'locked' && r.message).map((r) => r.message!)] };
+    return { cluster: { id, heartbeatInterface, maintenance, createdAt }, answeredBy: this.ctx.config.nodeId, nodes, failover, replication };
   }
 
   /** Move the node's pools to other online nodes first; the last node going offline ends the cluster. */

@@ -1,7 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, TandemError, type FloatingIp, type HaPool, type PoolOpParsed, type PoolOpResults } from '@tandem/contracts';
+import { ErrorCode, Events, TandemError, effectiveSchedule, syncLockedMessage, type FloatingIp, type HaPool, type PoolOpParsed, type PoolOpResults } from '@tandem/contracts';
 import { begin, bringDownSteps, bringUpSteps, checkMove, checkReattach, checkSharesUnique, checkVipsFree, assertNotInTransition, inactive, newPool, serving } from '@tandem/domain';
-import { HostClient } from '@tandem/messaging';
+import { HostClient, OrderedEvents } from '@tandem/messaging';
+import { ReplicationSync, replicationEndpoint } from '@tandem/replication';
 import { inSpan } from '@tandem/telemetry';
 import { ActivityService } from './activity.service';
 import { PoolActions } from './pool-actions.service';
@@ -16,14 +17,18 @@ import { ClusterStore } from './cluster.store';
 @Injectable()
 export class PoolService {
   private readonly logger = new Logger('pools');
+  private readonly sync: ReplicationSync;
 
   constructor(
     private readonly store: PoolStore,
     private readonly actions: PoolActions,
     private readonly host: HostClient,
+    private readonly events: OrderedEvents,
     private readonly activity: ActivityService,
     private readonly cluster: ClusterStore,
-  ) {}
+  ) {
+    this.sync = new ReplicationSync(host);
+  }
 
   /** The online members of the cluster (a cluster must exist). */
   private nodes(): Promise<string[]> {
@@ -85,6 +90,7 @@ export class PoolService {
       if (req.shares.length && req.vips.length === 0) throw new TandemError(ErrorCode.InvalidArgument, 'shares need at least one floating IP to serve on', 'shares');
       checkVipsFree(req.vips, await this.store.list());
       await this.checkVipsOnNodes(req.vips);
+      if (req.replicated) return this.attachReplicated(req);
       const imported = await this.importedOn(req.pool);
       const elsewhere = imported.filter((n) => n !== req.node);
       if (elsewhere.length) throw new TandemError(ErrorCode.PoolImportedElsewhere, `pool ${req.pool} is imported on ${elsewhere.join(', ')}: attach it there, or export it there first`, 'node');
@@ -98,6 +104,54 @@ export class PoolService {
       const rev = await this.store.put(pool, 0);
       return this.bringUpOrInactive(pool, rev, req.node, 'attach');
     });
+  }
+
+  /**
+   * A shared-nothing pool: every online node must have its own pool of that name (imported or
+   * importable there); `req.node` serves it, the others import theirs as passive replicas, and the
+   * replication-scheduler starts the bootstrap at once. Pools of unequal sizes are a warning.
+   */
+  private async attachReplicated(req: PoolOpParsed<'pool.attach'>): Promise<PoolOpResults['pool.attach']> {
+    const nodes = await this.nodes();
+    const present = await Promise.all(
+      nodes.map(async (n) => {
+        const [imported, importable] = await Promise.all([this.host.call(n, 'pool.list', {}, 10_000), this.host.call(n, 'pool.importable', {}, 30_000)]).catch((err: Error) => {
+          throw new TandemError(ErrorCode.Unavailable, `cannot ask ${n} about pool ${req.pool}: ${err.message}`, 'node');
+        });
+        return { node: n, ok: imported.some((p) => p.name === req.pool) || importable.some((p) => p.name === req.pool) };
+      }),
+    );
+    const lacking = present.filter((p) => !p.ok).map((p) => p.node);
+    if (lacking.length) {
+      throw new TandemError(
+        ErrorCode.PoolNotImportable,
+        `a replicated pool needs its own pool named ${req.pool} on every node: ${lacking.join(', ')} ${lacking.length > 1 ? 'have' : 'has'} none (create it on that node's own disks, then attach again)`,
+        'pool',
+      );
+    }
+    const now = () => new Date();
+    const pool: HaPool = { ...begin({ ...newPool(req.pool, req.vips, req.shares, req.fc, now()), mode: 'replicated' }, 'attach', now()), node: req.node };
+    const rev = await this.store.put(pool, 0);
+    const done = await this.bringUpOrInactive(pool, rev, req.node, 'attach');
+    const warnings: string[] = [];
+    for (const n of nodes.filter((x) => x !== req.node)) {
+      await this.sync
+        .importAs(n, req.pool, 'replica')
+        .catch((err: Error) => warnings.push(`${n} could not import its copy as a passive replica yet (${err.message}); replication tries again on its schedule`));
+    }
+    const sizes = await Promise.all(
+      nodes.map(async (n) => ({ node: n, bytes: (await this.host.call(n, 'pool.list', {}, 10_000).catch(() => [])).find((p) => p.name === req.pool)?.sizeBytes ?? null })),
+    );
+    const known = sizes.filter((s): s is { node: string; bytes: number } => s.bytes !== null && s.bytes > 0);
+    const min = Math.min(...known.map((s) => s.bytes));
+    const max = Math.max(...known.map((s) => s.bytes));
+    if (known.length > 1 && max > min * 1.1) {
+      const w = `the copies of pool ${req.pool} differ in size by more than 10 % (${known.map((s) => `${s.node} ${Math.round(s.bytes / 2 ** 20)} MiB`).join(', ')}): the smaller may fill up during sync`;
+      warnings.push(w);
+      this.events.publish(Events.replicationWarning, req.pool, { reason: w });
+    }
+    for (const w of warnings) this.logger.warn(`attach ${req.pool}: ${w}`);
+    return { ...done, warnings };
   }
 
   /** Bring the pool up on `node` at the next epoch; on failure release it there and record it inactive. */
@@ -136,8 +190,24 @@ export class PoolService {
       const { pool, revision } = await this.store.require(req.pool);
       checkMove(pool, req.to, await this.nodes());
       const from = pool.node!;
+      if (pool.mode === 'replicated' && pool.syncLock) {
+        throw new TandemError(
+          ErrorCode.SyncLocked,
+          `${syncLockedMessage(pool.name)} A move needs a final sync: look at ${pool.syncLock.from}'s copy, then run tandem replication resume ${pool.name}`,
+          'pool',
+        );
+      }
       const moving = begin(pool, `move to ${req.to}`, new Date());
       let rev = await this.store.put(moving, revision);
+      // a replicated pool: clients stop, then one last snapshot is sent and applied on the target (nothing is lost)
+      let finalSync: { snapshot: string; bytes: number; ms: number } | null = null;
+      if (pool.mode === 'replicated') {
+        try {
+          finalSync = await this.finalSync(moving, from, req.to);
+        } catch (err) {
+          return this.restoreOrInactive(moving, rev, from, `move to ${req.to} failed in the final sync: ${(err as Error).message}`);
+        }
+      }
       // 1. release on the source: shares, IPs, export (forced if it must)
       try {
         await this.actions.run(moving, bringDownSteps(moving, from), moving.mountpoint);
@@ -148,7 +218,8 @@ export class PoolService {
       }
       // 2. bring up on the target
       try {
-        return await this.bringUpOrInactive(moving, rev, req.to, `move to ${req.to}`);
+        const done = await this.bringUpOrInactive(moving, rev, req.to, `move to ${req.to}`);
+        return finalSync ? { ...done, finalSync } : done;
       } catch (err) {
         const after = await this.store.require(pool.name);
         rev = after.revision;
@@ -156,6 +227,26 @@ export class PoolService {
         return this.restoreOrInactive({ ...after.pool, state: 'in-transition', operation: `return to ${from}` }, rev, from, (err as Error).message);
       }
     });
+  }
+
+  /** Floating IPs down on the source, a last snapshot there, pulled and applied by the target: its size and time. */
+  private async finalSync(pool: HaPool, from: string, to: string): Promise<{ snapshot: string; bytes: number; ms: number }> {
+    const t0 = performance.now();
+    await this.actions.run(
+      pool,
+      bringDownSteps(pool, from).filter((s) => s.kind === 'ip.remove'),
+      null,
+    );
+    const { cluster } = await this.cluster.require();
+    const schedule = effectiveSchedule(cluster.replication, pool.replication);
+    const endpoint = replicationEndpoint(cluster, from);
+    if (!endpoint) throw new TandemError(ErrorCode.InvalidArgument, `node ${from} has no replication address: set one with tandem replication settings --ssh-address ${from}=IP`, 'pool');
+    await this.sync.importAs(to, pool.name, 'replica');
+    const snap = await this.sync.snapshot(from, pool.name, schedule.retention, []);
+    const r = await this.sync.pull({ pool: pool.name, from, to, address: endpoint.address, port: endpoint.port, stallTimeoutS: schedule.stallTimeoutS, keepAside: false });
+    if (r.snapshot !== snap.snapshot) throw new TandemError(ErrorCode.StreamFailed, `the final snapshot ${snap.snapshot} did not arrive on ${to} (it holds ${r.snapshot ?? 'none'})`, 'pool');
+    this.logger.log(`move of ${pool.name}: final sync ${snap.snapshot} to ${to}: ${r.bytes} bytes in ${Math.round(performance.now() - t0)} ms`);
+    return { snapshot: snap.snapshot, bytes: r.bytes, ms: Math.round(performance.now() - t0) };
   }
 
   /** After a failed step: try to serve on `node` again; throw the original failure either way. */
@@ -205,7 +296,8 @@ export class PoolService {
     return this.recorded(req.actor, 'pool.reattach', req.pool, { 'tandem.node': req.node }, async () => {
       const { pool, revision } = await this.store.require(req.pool);
       checkReattach(pool, req.node, await this.nodes());
-      const elsewhere = (await this.importedOn(pool.name)).filter((n) => n !== req.node);
+      // a replicated pool has a copy on every node: only its serving one matters
+      const elsewhere = pool.mode === 'replicated' ? [] : (await this.importedOn(pool.name)).filter((n) => n !== req.node);
       if (elsewhere.length) throw new TandemError(ErrorCode.PoolImportedElsewhere, `pool ${pool.name} is imported on ${elsewhere.join(', ')}: export it there first`, 'node');
       const starting = { ...begin(pool, 'reattach', new Date()), node: req.node };
       const rev = await this.store.put(starting, revision);

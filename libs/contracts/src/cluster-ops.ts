@@ -83,14 +83,6 @@ export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 export const failoverStatusSchema = z.object({ declined: z.string().nullable(), alarms: z.array(z.string()), witness: z.boolean().nullable() });
 export type FailoverStatus = z.infer<typeof failoverStatusSchema>;
 
-export const clusterStatusSchema = z.object({
-  cluster: z.object({ id: z.string(), heartbeatInterface: z.string(), maintenance: z.boolean(), createdAt: z.string() }).nullable(),
-  answeredBy: z.string(),
-  nodes: z.array(nodeStatusSchema),
-  failover: failoverStatusSchema.optional(),
-});
-export type ClusterStatus = z.infer<typeof clusterStatusSchema>;
-
 /** The settings as they apply: cluster-wide, or of one pool; the derived windows; what a change does. */
 export const replicationSettingsResultSchema = z.object({
   pool: z.string().nullable(),
@@ -123,6 +115,16 @@ export const replicationPoolStatusSchema = z.object({
   replication: replicationStateSchema.nullable(),
 });
 export type ReplicationPoolStatus = z.infer<typeof replicationPoolStatusSchema>;
+
+export const clusterStatusSchema = z.object({
+  cluster: z.object({ id: z.string(), heartbeatInterface: z.string(), maintenance: z.boolean(), createdAt: z.string() }).nullable(),
+  answeredBy: z.string(),
+  nodes: z.array(nodeStatusSchema),
+  failover: failoverStatusSchema.optional(),
+  /** Every replicated pool's replication (a locked one carries `Failover occurred. Sync for <pool> is locked!`). */
+  replication: z.array(replicationPoolStatusSchema).optional(),
+});
+export type ClusterStatus = z.infer<typeof clusterStatusSchema>;
 
 export const clusterOpResults = {
   'cluster.create': clusterRecordSchema,

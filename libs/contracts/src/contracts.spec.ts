@@ -2,6 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Events,
+  durationSchema,
+  effectiveSchedule,
+  formatDuration,
+  isTandemSnapshot,
+  replicationSendCommandSchema,
+  syncLockedMessage,
+  tandemSnapshotName,
   HOST_OPERATIONS,
   cidrSchema,
   datasetNameSchema,
@@ -104,9 +111,33 @@ test('host operation requests reject unknown fields and hostile values, naming t
   assert.equal(addr.success, false);
   assert.deepEqual(addr.error?.issues[0]?.path, ['address']);
   const ok = hostOpRequests['pool.import'].parse({ pool: 'tank' });
-  assert.deepEqual(ok, { pool: 'tank', force: false });
+  assert.deepEqual(ok, { pool: 'tank', force: false, role: 'serve' });
   const send = hostOpRequests['stream.send'].safeParse({ snapshot: 'tank@a', subject: 'tandem.evt.>' });
   assert.equal(send.success, false);
   const vdev = hostOpRequests['pool.create'].safeParse({ pool: 'p', vdevs: ['../x'] });
   assert.deepEqual(vdev.error?.issues[0]?.path, ['vdevs', 0]);
+});
+
+test('replication: durations, snapshot names, the send command a key may run, the effective schedule', () => {
+  assert.deepEqual(
+    ['30s', '15m', '2h', '1d', 90].map((v) => durationSchema.parse(v)),
+    [30, 900, 7_200, 86_400, 90],
+  );
+  for (const bad of ['0s', '-5m', '1.5h', '15', 'fast', 0, 2.5]) assert.equal(durationSchema.safeParse(bad).success, false, String(bad));
+  assert.equal(formatDuration(900), '15m');
+  assert.equal(tandemSnapshotName(new Date(Date.UTC(2026, 11, 3, 23, 55, 1))), 'tandem-20261203-235501');
+  assert.ok(isTandemSnapshot('tandem-20261203-235501') && !isTandemSnapshot('tandem-diverged') && !isTandemSnapshot('manual'));
+  const ok = { v: 1, op: 'send', snapshot: 'tank/a@tandem-20261203-235501', base: 'tank/a@tandem-20261203-234001' };
+  assert.equal(replicationSendCommandSchema.safeParse(ok).success, true);
+  for (const bad of [
+    { ...ok, op: 'destroy' },
+    { ...ok, snapshot: 'tank@manual' },
+    { ...ok, base: 'other@tandem-20261203-234001' },
+    { ...ok, snapshot: 'tank;reboot@tandem-20261203-235501' },
+    { ...ok, extra: 'x' },
+  ])
+    assert.equal(replicationSendCommandSchema.safeParse(bad).success, false, JSON.stringify(bad));
+  assert.deepEqual(effectiveSchedule(undefined, undefined), { snapshotIntervalS: 900, retention: 24, pullIntervalS: 180, stallTimeoutS: 60 });
+  assert.deepEqual(effectiveSchedule({ retention: 12, pullIntervalS: 60 }, { retention: 3 }), { snapshotIntervalS: 900, retention: 3, pullIntervalS: 60, stallTimeoutS: 60 });
+  assert.equal(syncLockedMessage('tank'), 'Failover occurred. Sync for tank is locked!');
 });

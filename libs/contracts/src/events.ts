@@ -132,70 +132,130 @@ export const Events = {
     'Automatic failover would be needed but is declined, with the reason (maintenance mode, no witness, a node is only suspect ...); also shown in cluster status',
     z.object({ observer: z.string(), pools: z.array(z.string()), reason: z.string() }),
   ),
-  replicationSnapshotTaken: define('replication', 'snapshot-taken', 1, 'The active node of a replicated pool took its scheduled snapshot (and expired the oldest beyond retention)', z.object({
-    node: z.string(),
-    snapshot: z.string(),
-    expired: z.array(z.string()),
-    /** The snapshots retention would have expired but a replica still needs as its incremental base (held). */
-    keptForReplicas: z.array(z.string()),
-  })),
-  replicationTransferred: define('replication', 'transferred', 1, 'A passive node pulled and applied snapshots of a replicated pool', z.object({
-    from: z.string(),
-    to: z.string(),
-    snapshot: z.string(),
-    kind: z.enum(['full', 'incremental']),
-    bytes: z.number(),
-    ms: z.number(),
-    /** Snapshots the passive deleted because the active no longer has them. */
-    expired: z.array(z.string()),
-  })),
-  replicationProgress: define('replication', 'progress', 1, 'A running transfer of a replicated pool: bytes so far and the estimated total', z.object({
-    from: z.string(),
-    to: z.string(),
-    dataset: z.string(),
-    kind: z.enum(['full', 'incremental']),
-    bytes: z.number(),
-    total: z.number().nullable(),
-    percent: z.number().nullable(),
-  })),
-  replicationBootstrapStarted: define('replication', 'bootstrap-started', 1, 'No snapshot is common to the active and a passive (first attach, or a passive away past the retention window): a full resync starts', z.object({
-    from: z.string(),
-    to: z.string(),
-    reason: z.string(),
-  })),
-  replicationKeptAside: define('replication', 'kept-aside', 1, "A replica's own data was kept aside (never destroyed) before it was overwritten: where it went", z.object({
-    node: z.string(),
-    dataset: z.string(),
-    reason: z.string(),
-  })),
-  replicationLocked: define('replication', 'locked', 1, 'An automatic failover of a replicated pool: sync is locked until `tandem replication resume`', z.object({
-    message: z.string(),
-    from: z.string(),
-    to: z.string(),
-    lastSnapshot: z.string().nullable(),
-    /** Seconds of writes on the failed node that the new active may lack (since its newest applied snapshot). */
-    possiblyMissingS: z.number().nullable(),
-  })),
-  replicationResumed: define('replication', 'resumed', 1, 'Sync of a replicated pool was resumed by an operator after an automatic failover', z.object({
-    by: z.string(),
-    from: z.string(),
-    to: z.array(z.string()),
-  })),
-  replicationError: define('replication', 'error', 1, 'Replication of a pool failed (it is retried with backoff): the cause', z.object({
-    from: z.string().nullable(),
-    to: z.string().nullable(),
-    reason: z.string(),
-    failures: z.number(),
-  })),
-  replicationHostKeyRefused: define('replication', 'host-key-refused', 1, "A node refused a peer's replication endpoint: it presented another host key than the one pinned for it", z.object({
-    node: z.string(),
-    peer: z.string(),
-    pinned: z.array(z.string()),
-    presented: z.string(),
-  })),
-  replicationWarning: define('replication', 'warning', 1, 'Something about a replicated pool an operator should know (e.g. the copies differ in size by more than 10 %)', z.object({
-    reason: z.string(),
-  })),
+  replicationSnapshotTaken: define(
+    'replication',
+    'snapshot-taken',
+    1,
+    'The active node of a replicated pool took its scheduled snapshot (and expired the oldest beyond retention)',
+    z.object({
+      node: z.string(),
+      snapshot: z.string(),
+      expired: z.array(z.string()),
+      /** The snapshots retention would have expired but a replica still needs as its incremental base (held). */
+      keptForReplicas: z.array(z.string()),
+    }),
+  ),
+  replicationTransferred: define(
+    'replication',
+    'transferred',
+    1,
+    'A passive node pulled and applied snapshots of a replicated pool',
+    z.object({
+      from: z.string(),
+      to: z.string(),
+      snapshot: z.string(),
+      kind: z.enum(['full', 'incremental']),
+      bytes: z.number(),
+      ms: z.number(),
+      /** Snapshots the passive deleted because the active no longer has them. */
+      expired: z.array(z.string()),
+    }),
+  ),
+  replicationProgress: define(
+    'replication',
+    'progress',
+    1,
+    'A running transfer of a replicated pool: bytes so far and the estimated total',
+    z.object({
+      from: z.string(),
+      to: z.string(),
+      dataset: z.string(),
+      kind: z.enum(['full', 'incremental']),
+      bytes: z.number(),
+      total: z.number().nullable(),
+      percent: z.number().nullable(),
+    }),
+  ),
+  replicationBootstrapStarted: define(
+    'replication',
+    'bootstrap-started',
+    1,
+    'No snapshot is common to the active and a passive (first attach, or a passive away past the retention window): a full resync starts',
+    z.object({
+      from: z.string(),
+      to: z.string(),
+      reason: z.string(),
+    }),
+  ),
+  replicationKeptAside: define(
+    'replication',
+    'kept-aside',
+    1,
+    "A replica's own data was kept aside (never destroyed) before it was overwritten: where it went",
+    z.object({
+      node: z.string(),
+      dataset: z.string(),
+      reason: z.string(),
+    }),
+  ),
+  replicationLocked: define(
+    'replication',
+    'locked',
+    1,
+    'An automatic failover of a replicated pool: sync is locked until `tandem replication resume`',
+    z.object({
+      message: z.string(),
+      from: z.string(),
+      to: z.string(),
+      lastSnapshot: z.string().nullable(),
+      /** Seconds of writes on the failed node that the new active may lack (since its newest applied snapshot). */
+      possiblyMissingS: z.number().nullable(),
+    }),
+  ),
+  replicationResumed: define(
+    'replication',
+    'resumed',
+    1,
+    'Sync of a replicated pool was resumed by an operator after an automatic failover',
+    z.object({
+      by: z.string(),
+      from: z.string(),
+      to: z.array(z.string()),
+    }),
+  ),
+  replicationError: define(
+    'replication',
+    'error',
+    1,
+    'Replication of a pool failed (it is retried with backoff): the cause',
+    z.object({
+      from: z.string().nullable(),
+      to: z.string().nullable(),
+      reason: z.string(),
+      failures: z.number(),
+    }),
+  ),
+  replicationHostKeyRefused: define(
+    'replication',
+    'host-key-refused',
+    1,
+    "A node refused a peer's replication endpoint: it presented another host key than the one pinned for it",
+    z.object({
+      node: z.string(),
+      peer: z.string(),
+      pinned: z.array(z.string()),
+      presented: z.string(),
+    }),
+  ),
+  replicationWarning: define(
+    'replication',
+    'warning',
+    1,
+    'Something about a replicated pool an operator should know (e.g. the copies differ in size by more than 10 %)',
+    z.object({
+      reason: z.string(),
+    }),
+  ),
 } as const;
 
 export type EventName = keyof typeof Events;

@@ -23,28 +23,31 @@ export function isTandemSnapshot(shortName: string): boolean {
 }
 
 /** `30s`, `15m`, `2h`, `1d` → seconds (a whole number of seconds, at least 1). */
-export const durationSchema = z
-  .union([z.number(), z.string()])
-  .transform((v, ctx) => {
-    if (typeof v === 'number') {
-      if (!Number.isInteger(v) || v < 1) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a whole number of seconds, at least 1' });
-        return z.NEVER;
-      }
-      return v;
-    }
-    const m = /^(\d+)(s|m|h|d)$/.exec(v.trim());
-    const n = m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'] : NaN;
-    if (!m || !Number.isInteger(n) || n < 1) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${v}" is not a duration: a whole number followed by s, m, h or d (30s, 15m, 2h), at least 1s` });
+export const durationSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 1) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a whole number of seconds, at least 1' });
       return z.NEVER;
     }
-    return n;
-  });
+    return v;
+  }
+  const m = /^(\d+)(s|m|h|d)$/.exec(v.trim());
+  const n = m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'] : NaN;
+  if (!m || !Number.isInteger(n) || n < 1) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${v}" is not a duration: a whole number followed by s, m, h or d (30s, 15m, 2h), at least 1s` });
+    return z.NEVER;
+  }
+  return n;
+});
 
 /** Seconds → the shortest exact way to write it (`900` → `15m`). */
 export function formatDuration(seconds: number): string {
-  for (const [unit, n] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) if (seconds % n === 0) return `${seconds / n}${unit}`;
+  for (const [unit, n] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const)
+    if (seconds % n === 0) return `${seconds / n}${unit}`;
   return `${seconds}s`;
 }
 

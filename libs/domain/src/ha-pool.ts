@@ -70,12 +70,18 @@ export type Step =
   | { kind: 'ip.remove'; node: string; vip: FloatingIp }
   | { kind: 'pool.export'; node: string; force: boolean; hardFenceAfterMs?: number }
   | { kind: 'pool.import'; node: string; epoch: number; force: boolean }
+  /** A replicated pool's copy stops being served but stays imported: a passive replica, or (after an automatic failover away from a live owner) kept for data retrieval. */
+  | { kind: 'pool.demote'; node: string; role: 'replica' | 'retrieval' }
   | { kind: 'ip.add'; node: string; vip: FloatingIp; epoch: number }
   | { kind: 'share.start'; node: string; share: ShareSpec };
 
-/** Down: shares first (so nothing holds the pool), then IPs, then the export. */
-export function bringDownSteps(pool: HaPool, node: string, force = false): Step[] {
-  return [...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), { kind: 'pool.export', node, force }];
+/**
+ * Down: shares first (so nothing holds the pool), then IPs, then the export — or, for a
+ * replicated pool that stays in the cluster (a move), the node's copy becomes a passive replica.
+ */
+export function bringDownSteps(pool: HaPool, node: string, force = false, end: 'export' | 'replica' = pool.mode === 'replicated' ? 'replica' : 'export'): Step[] {
+  const last: Step = end === 'replica' ? { kind: 'pool.demote', node, role: 'replica' } : { kind: 'pool.export', node, force };
+  return [...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), last];
 }
 
 /**
@@ -83,18 +89,18 @@ export function bringDownSteps(pool: HaPool, node: string, force = false): Step[
  * itself failed there): the fence order — IPs down first, then shares, then a forced export
  * after which, when it has not finished in `hardFenceAfterMs`, the node fences itself harder.
  */
-export function releaseSteps(pool: HaPool, node: string, hardFenceAfterMs: number): Step[] {
-  return [
-    ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })),
-    ...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []),
-    { kind: 'pool.export', node, force: true, hardFenceAfterMs },
-  ];
+export function releaseSteps(pool: HaPool, node: string, hardFenceAfterMs: number, poolHealthy = true): Step[] {
+  // a replicated pool's copy that still works stays there, read-only, for data retrieval (sync
+  // is locked); one whose disks failed is let go of like any other
+  const last: Step = pool.mode === 'replicated' && poolHealthy ? { kind: 'pool.demote', node, role: 'retrieval' } : { kind: 'pool.export', node, force: true, hardFenceAfterMs };
+  return [...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), ...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), last];
 }
 
 /** Up: import under the new epoch, then IPs (with ARP), then shares on those IPs. */
 export function bringUpSteps(pool: HaPool, node: string, epoch: number, force = false): Step[] {
   return [
-    { kind: 'pool.import', node, epoch, force },
+    // a replicated pool's copy is the node's own: never force-imported
+    { kind: 'pool.import', node, epoch, force: pool.mode === 'replicated' ? false : force },
     ...pool.vips.map((vip) => ({ kind: 'ip.add' as const, node, vip, epoch })),
     ...pool.shares.map((share) => ({ kind: 'share.start' as const, node, share })),
   ];

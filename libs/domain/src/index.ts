@@ -5,3 +5,4 @@ export * from './failover-planner';
 export * from './ownership';
 export * from './lost-pools';
 export * from './failover-decider';
+export * from './replication-planner';

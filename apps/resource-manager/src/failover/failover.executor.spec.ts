@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readBaseConfig } from '@tandem/config';
-import { ErrorCode, TandemError, type HaPool } from '@tandem/contracts';
+import { ErrorCode, TandemError, type HaPool, type ReplicationState } from '@tandem/contracts';
 import type { Step, Takeover } from '@tandem/domain';
 import { FailoverExecutor } from './failover.executor';
 
@@ -13,7 +13,7 @@ import { FailoverExecutor } from './failover.executor';
 const config = readBaseConfig({ TANDEM_NODE_ID: 'node-b', TANDEM_NATS_URL: 'nats://127.0.0.1:4222' });
 const VIP = { interface: 'cli0', address: '10.77.3.50', prefix: 24 };
 
-function fixture(opts: { failStep?: (s: Step) => TandemError | null } = {}) {
+function fixture(opts: { failStep?: (s: Step) => TandemError | null; replication?: { value: ReplicationState; revision: number } } = {}) {
   const records = new Map<string, { pool: HaPool; revision: number }>();
   let revision = 10;
   const pools = {
@@ -49,6 +49,7 @@ function fixture(opts: { failStep?: (s: Step) => TandemError | null } = {}) {
     actions,
     { record: async (_a: string, action: string, target: string, result: string) => void activity.push(`${action} ${target} ${result}`) },
     { publish: (def: { schema: string }, pool: string, data: unknown) => void events.push({ schema: def.schema, pool, data: data as Record<string, unknown> }) },
+    { get: async () => opts.replication ?? null },
   );
   return { executor, records, steps, activity, events };
 }
@@ -154,4 +155,41 @@ test('giving a pool up: inactive with the reason, only while the fresh record st
   g.records.set('tank', { pool: serving({ failedOn: [] }), revision: 1 });
   await g.executor.giveUp(d, nodes);
   assert.equal(g.records.get('tank')!.pool.state, 'serving');
+});
+
+test('a replicated pool taken over automatically: its own copy is imported (never forced), the live owner keeps its copy for retrieval, sync is locked with how old the copy is', async () => {
+  const lastAt = new Date(Date.now() - 90_000).toISOString();
+  const replication: ReplicationState = {
+    pool: 'tank',
+    source: 'node-a',
+    newestSnapshot: null,
+    nextSnapshotAt: null,
+    keepAsideOn: [],
+    updatedAt: '',
+    replicas: {
+      'node-b': {
+        state: 'in-sync',
+        reason: null,
+        newestCommon: { name: 'tandem-20261203-120000', guid: '7', createdAt: lastAt },
+        lagSeconds: 0,
+        lagBytes: 0,
+        lastTransfer: null,
+        progress: null,
+        failures: 0,
+        nextPullAt: null,
+      },
+    },
+  };
+  const f = fixture({ replication: { value: replication, revision: 3 } });
+  f.records.set('tank', { pool: serving({ mode: 'replicated' }), revision: 1 });
+  await f.executor.takeOver(takeover('client-link-down'), 0, 3_000);
+  assert.deepEqual(f.steps, ['ip.remove@node-a', 'share.stop@node-a (rollback)', 'pool.demote@node-a', 'pool.import@node-b', 'ip.add@node-b', 'share.start@node-b']);
+  const rec = f.records.get('tank')!.pool;
+  assert.deepEqual(
+    [rec.state, rec.node, rec.syncLock?.from, rec.syncLock?.to, rec.syncLock?.lastSnapshot, rec.syncLock?.lastSnapshotAt],
+    ['serving', 'node-b', 'node-a', 'node-b', 'tandem-20261203-120000', lastAt],
+  );
+  const locked = f.events.find((e) => e.schema === 'tandem.replication.locked/1')!;
+  assert.equal(locked.data.message, 'Failover occurred. Sync for tank is locked!');
+  assert.ok((locked.data.possiblyMissingS as number) >= 90);
 });

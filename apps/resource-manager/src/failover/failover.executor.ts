@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, Events, FAILOVER_TIMINGS, TandemError, type HaPool } from '@tandem/contracts';
+import { ErrorCode, Events, FAILOVER_TIMINGS, TandemError, syncLockedMessage, type HaPool, type ReplicationState, type SyncLock } from '@tandem/contracts';
 import { bringDownSteps, bringUpSteps, hasHealthyTarget, inactive, releaseSteps, serving, type FailoverRound, type GiveUp, type Takeover } from '@tandem/domain';
-import { OrderedEvents } from '@tandem/messaging';
+import { OrderedEvents, type KvRecordStore } from '@tandem/messaging';
+import { REPLICATION_STORE } from '../replication/replication.store';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { currentTraceId, inSpan, tracer } from '@tandem/telemetry';
 import { sleep } from '@tandem/util';
@@ -29,6 +30,7 @@ export class FailoverExecutor {
     @Inject(PoolActions) private readonly actions: Pick<PoolActions, 'run' | 'runAll' | 'mountpoint'>,
     @Inject(ActivityService) private readonly activity: Pick<ActivityService, 'record'>,
     @Inject(OrderedEvents) private readonly events: Pick<OrderedEvents, 'publish'>,
+    @Inject(REPLICATION_STORE) private readonly replication: Pick<KvRecordStore<ReplicationState>, 'get'>,
   ) {}
 
   /** Everything the round says this node does, one pool after the other. */
@@ -103,8 +105,16 @@ export class FailoverExecutor {
           mountpoint,
         );
         phase.sharesMs = now() - s;
-        const done: HaPool = { ...serving({ ...moving, mountpoint }, d.to, epoch, mountpoint, new Date()), failedOn: union(rec.pool.failedOn, [d.from]), lastFailoverAt: new Date().toISOString() };
+        // a replicated pool now serves the copy it last received: sync stays locked until an operator resumes it
+        const lock = moving.mode === 'replicated' ? await this.syncLock(d) : null;
+        const done: HaPool = {
+          ...serving({ ...moving, mountpoint }, d.to, epoch, mountpoint, new Date()),
+          failedOn: union(rec.pool.failedOn, [d.from]),
+          lastFailoverAt: new Date().toISOString(),
+          ...(lock ? { syncLock: lock } : {}),
+        };
         await this.pools.put(done, rev);
+        if (lock) this.announceLock(d.pool, lock);
         const totalMs = Math.round(silenceMs + (now() - t));
         const timings = {
           detectionMs: Math.round(detectionMs),
@@ -133,6 +143,20 @@ export class FailoverExecutor {
         this.events.publish(Events.poolFailoverFailed, d.pool, { from: d.from, reason: why });
       }
     });
+  }
+
+  /** The lock of a replicated pool taken over automatically: how old the new active's copy is, from the replication record. */
+  private async syncLock(d: Takeover): Promise<SyncLock> {
+    const replica = (await this.replication.get(d.pool).catch(() => null))?.value.replicas[d.to];
+    const common = replica?.newestCommon ?? null;
+    return { at: new Date().toISOString(), from: d.from, to: d.to, lastSnapshot: common?.name ?? null, lastSnapshotAt: common?.createdAt ?? null };
+  }
+
+  private announceLock(pool: string, lock: SyncLock): void {
+    const possiblyMissingS = lock.lastSnapshotAt ? Math.max(0, Math.round((Date.parse(lock.at) - Date.parse(lock.lastSnapshotAt)) / 1000)) : null;
+    const message = syncLockedMessage(pool);
+    this.logger.warn(`${message} (${lock.to} serves the copy of ${lock.lastSnapshot ?? 'no snapshot'}; up to ${possiblyMissingS ?? '?'} s of writes on ${lock.from} may be missing)`);
+    this.events.publish(Events.replicationLocked, pool, { message, from: lock.from, to: lock.to, lastSnapshot: lock.lastSnapshot, possiblyMissingS });
   }
 
   /**
@@ -179,7 +203,7 @@ export class FailoverExecutor {
     // a pool whose disks fail there (or that is not even imported there): the export either
     // never finishes or has nothing to do
     const faultedPool = d.reason === 'pool-faulted' || d.reason === 'pool-lost';
-    const steps = releaseSteps(moving, d.from, faultedPool ? FAILOVER_TIMINGS.faultedReleaseBoundMs : FAILOVER_TIMINGS.releaseBoundMs);
+    const steps = releaseSteps(moving, d.from, faultedPool ? FAILOVER_TIMINGS.faultedReleaseBoundMs : FAILOVER_TIMINGS.releaseBoundMs, !faultedPool);
     try {
       await this.actions.run(
         moving,
@@ -195,7 +219,7 @@ export class FailoverExecutor {
         this.logger.warn(`pool ${moving.name}: ${f}; going on with the export`);
       await this.actions.run(
         moving,
-        steps.filter((x) => x.kind === 'pool.export'),
+        steps.filter((x) => x.kind === 'pool.export' || x.kind === 'pool.demote'),
         null,
       );
       return true;

@@ -1,0 +1,238 @@
+import { DEFAULT_SSH_PORT, ErrorCode, TandemError, baseHoldTag, tandemSnapshotName, type ClusterRecord, type SnapshotInfo } from '@tandem/contracts';
+import { newestCommon, lagSeconds, planDatasetPull, replicaExpiry, replicatedDatasets, retentionExpiry, type DatasetPull, type SnapshotRef } from '@tandem/domain';
+import type { HostClient } from '@tandem/messaging';
+
+/** Where a passive pulls from. */
+export interface PullPlanContext {
+  pool: string;
+  /** The active node (the sender). */
+  from: string;
+  /** The passive node (the receiver). */
+  to: string;
+  /** The active's replication SSH endpoint. */
+  address: string;
+  port: number;
+  stallTimeoutS: number;
+  /** Keep the passive's data aside before anything is received, whatever the snapshots say (a node that served while sync was locked). */
+  keepAside: boolean;
+}
+
+export interface PullResult {
+  kind: 'none' | 'full' | 'incremental' | 'wait';
+  /** The active's newest snapshot the passive now holds (short name). */
+  snapshot: string | null;
+  bytes: number;
+  ms: number;
+  expired: string[];
+  /** Where the passive's own data was kept aside, if it was. */
+  keptAside: string | null;
+  newestCommon: SnapshotRef | null;
+  lagSeconds: number | null;
+  why: string | null;
+}
+
+export interface SnapshotResult {
+  snapshot: string;
+  expired: string[];
+  keptForReplicas: string[];
+}
+
+type Host = Pick<HostClient, 'call'>;
+
+/** A receive that failed because the replica was written to since its newest snapshot: it diverged. */
+const DIVERGED = /has been modified|does not match incremental source|destination .* exists/i;
+const TRANSFER_TIMEOUT_MS = 6 * 3600_000;
+
+/**
+ * The work of shared-nothing replication, carried out by the host-executors of the two nodes:
+ * the active's scheduled snapshot with its retention, and a passive's pull (plan by GUID, keep the
+ * replica's own data aside when it diverged, full or incremental receive over SSH, hold the new
+ * base on both sides, expire on the passive what the active no longer has). Used by the
+ * replication-scheduler on its timers and by the resource-manager for a planned move's final sync.
+ */
+export class ReplicationSync {
+  constructor(private readonly host: Host) {}
+
+  /** Every snapshot of the pool on `node`, by dataset. */
+  async snapshots(node: string, pool: string): Promise<Map<string, SnapshotRef[]>> {
+    const list = await this.host.call(node, 'snapshot.list', { dataset: pool, recursive: true }, 30_000);
+    const out = new Map<string, SnapshotRef[]>();
+    for (const s of list) out.set(s.dataset, [...(out.get(s.dataset) ?? []), ref(s)]);
+    return out;
+  }
+
+  /** The pool's replicated datasets on `node` (filesystems but Tandem's kept-aside copies), parents first. */
+  async datasets(node: string, pool: string): Promise<string[]> {
+    const list = await this.host.call(node, 'dataset.list', { root: pool }, 30_000);
+    return replicatedDatasets(
+      pool,
+      list.filter((d) => d.type === 'filesystem').map((d) => d.name),
+    );
+  }
+
+  /**
+   * The active's scheduled snapshot: recursive, Tandem-named; then the oldest beyond `retention`
+   * are destroyed — except a replica's next base, held. Holds of replicas that have not pulled for
+   * longer than the passive-down limit (`staleHolders`) are released first: their base expires with
+   * the rest, and they will resync in full when they return.
+   */
+  async snapshot(node: string, pool: string, retention: number, staleHolders: readonly string[], at = new Date()): Promise<SnapshotResult> {
+    const name = tandemSnapshotName(at);
+    await this.host.call(node, 'snapshot.create', { dataset: pool, name, recursive: true }, 60_000);
+    const all = await this.snapshots(node, pool);
+    const expired = new Set<string>();
+    const kept = new Set<string>();
+    for (const dataset of await this.datasets(node, pool)) {
+      let snaps = all.get(dataset) ?? [];
+      if (staleHolders.length) {
+        for (const s of snaps.filter((x) => x.userrefs > 0)) for (const holder of staleHolders) await this.release(node, `${dataset}@${s.name}`, holder);
+        snaps = (await this.snapshots(node, pool)).get(dataset) ?? [];
+      }
+      const { destroy, keptForReplicas } = retentionExpiry(snaps, retention);
+      for (const s of destroy) {
+        await this.host.call(node, 'snapshot.destroy', { snapshot: `${dataset}@${s.name}` }, 60_000);
+        expired.add(s.name);
+      }
+      for (const s of keptForReplicas) kept.add(s.name);
+    }
+    return { snapshot: name, expired: [...expired].sort(), keptForReplicas: [...kept].sort() };
+  }
+
+  /** Bring `node`'s copy of `pool` to `role` (imported if it is not: a passive copy after a reboot). */
+  async importAs(node: string, pool: string, role: 'replica' | 'retrieval' | 'serve'): Promise<void> {
+    await this.host.call(node, 'pool.import', { pool, role }, 120_000);
+  }
+
+  /** One pull of `ctx.pool` by `ctx.to` from `ctx.from`. */
+  async pull(ctx: PullPlanContext): Promise<PullResult> {
+    const t0 = performance.now();
+    const [sourceDatasets, source, replicaDatasets, replica] = await Promise.all([
+      this.datasets(ctx.from, ctx.pool),
+      this.snapshots(ctx.from, ctx.pool),
+      this.datasets(ctx.to, ctx.pool),
+      this.snapshots(ctx.to, ctx.pool),
+    ]);
+    const plans = sourceDatasets.map((dataset) => ({ dataset, plan: planDatasetPull(source.get(dataset) ?? [], replicaDatasets.includes(dataset) ? (replica.get(dataset) ?? []) : null) }));
+    const root = plans.find((p) => p.dataset === ctx.pool)?.plan;
+    if (!root || root.action === 'wait') {
+      return {
+        kind: 'wait',
+        snapshot: null,
+        bytes: 0,
+        ms: 0,
+        expired: [],
+        keptAside: null,
+        newestCommon: null,
+        lagSeconds: null,
+        why: root?.action === 'wait' ? root.why : `pool ${ctx.pool} has no root dataset on ${ctx.from}`,
+      };
+    }
+    let keptAside: string | null = null;
+    const keepAside = async () => {
+      if (keptAside) return;
+      keptAside = (await this.host.call(ctx.to, 'replication.keep-aside', { pool: ctx.pool, tag: tandemSnapshotName(new Date()).replace('tandem-', 'kept-') }, TRANSFER_TIMEOUT_MS)).kept;
+    };
+    if (ctx.keepAside || plans.some((p) => 'keepAside' in p.plan && p.plan.keepAside)) await keepAside();
+
+    let bytes = 0;
+    let kind: PullResult['kind'] = 'none';
+    for (const { dataset, plan } of plans) {
+      if (plan.action !== 'full' && plan.action !== 'incremental') continue;
+      bytes += await this.receive(ctx, dataset, plan, keepAside);
+      if (plan.action === 'full') kind = 'full';
+      else if (kind === 'none') kind = 'incremental';
+    }
+
+    // the new base of this pair, held on both sides; the previous one released; then the passive's expiry
+    const after = await this.snapshots(ctx.to, ctx.pool);
+    const expired = new Set<string>();
+    for (const { dataset } of plans) {
+      const src = source.get(dataset) ?? [];
+      const rep = after.get(dataset) ?? [];
+      const base = newestCommon(src, rep);
+      if (!base) continue;
+      for (const node of [ctx.from, ctx.to]) {
+        const snaps = node === ctx.from ? src : rep;
+        await this.hold(node, `${dataset}@${base.name}`, ctx.to);
+        for (const s of snaps.filter((x) => x.userrefs > 0)) {
+          if (s.guid !== base.guid) await this.release(node, `${dataset}@${s.name}`, ctx.to);
+          // the active needs no base of its own: a hold left from when it was a passive would pin its snapshot for ever
+          await this.release(node, `${dataset}@${s.name}`, ctx.from);
+        }
+      }
+      for (const s of replicaExpiry(src, rep)) {
+        await this.host.call(ctx.to, 'snapshot.destroy', { snapshot: `${dataset}@${s.name}` }, 60_000).catch(() => undefined);
+        expired.add(s.name);
+      }
+    }
+    const rootSource = source.get(ctx.pool) ?? [];
+    const rootReplica = after.get(ctx.pool) ?? [];
+    const common = newestCommon(rootSource, rootReplica);
+    return {
+      kind,
+      snapshot: common?.name ?? null,
+      bytes,
+      ms: Math.round(performance.now() - t0),
+      expired: [...expired].sort(),
+      keptAside,
+      newestCommon: common,
+      lagSeconds: lagSeconds(rootSource, rootReplica),
+      why: null,
+    };
+  }
+
+  /** One dataset's receive; an incremental onto a replica written to since its base is kept aside, rolled back and tried once more. */
+  private async receive(ctx: PullPlanContext, dataset: string, plan: Extract<DatasetPull, { action: 'full' | 'incremental' }>, keepAside: () => Promise<void>): Promise<number> {
+    const call = (rollbackTo: string | null) =>
+      this.host.call(
+        ctx.to,
+        'replication.receive',
+        {
+          pool: ctx.pool,
+          dataset,
+          snapshot: `${dataset}@${plan.to.name}`,
+          base: plan.action === 'incremental' ? `${dataset}@${plan.base.name}` : null,
+          rollbackTo,
+          from: ctx.from,
+          address: ctx.address,
+          port: ctx.port,
+          stallTimeoutMs: ctx.stallTimeoutS * 1000,
+          expectedBytes: plan.action === 'full' ? (plan.to.referencedBytes ?? null) : null,
+        },
+        TRANSFER_TIMEOUT_MS,
+      );
+    if (plan.action === 'full') return (await call(null)).bytes;
+    if (plan.rollbackTo) return (await call(`${dataset}@${plan.rollbackTo.name}`)).bytes;
+    try {
+      return (await call(null)).bytes;
+    } catch (err) {
+      if (!(err instanceof TandemError) || !DIVERGED.test(`${err.message} ${err.detail ?? ''}`)) throw err;
+      // written to since its newest snapshot (a node that served while the other side was away)
+      await keepAside();
+      return (await call(`${dataset}@${plan.base.name}`)).bytes;
+    }
+  }
+
+  private async hold(node: string, snapshot: string, passive: string): Promise<void> {
+    await this.host.call(node, 'snapshot.hold', { snapshot, tag: baseHoldTag(passive) }, 30_000).catch((err: unknown) => {
+      if (!(err instanceof TandemError && /already exists|tag already/i.test(`${err.message} ${err.detail ?? ''}`))) throw err;
+    });
+  }
+
+  private async release(node: string, snapshot: string, passive: string): Promise<void> {
+    await this.host.call(node, 'snapshot.release', { snapshot, tag: baseHoldTag(passive) }, 30_000).catch((err: unknown) => {
+      if (err instanceof TandemError && (err.code === ErrorCode.SnapshotNotFound || /no such tag|not found|does not exist/i.test(`${err.message} ${err.detail ?? ''}`))) return;
+      throw err;
+    });
+  }
+}
+
+function ref(s: SnapshotInfo): SnapshotRef {
+  return { name: s.snapshot, guid: s.guid, createdAt: s.createdAt, userrefs: s.userrefs, referencedBytes: s.referencedBytes };
+}
+
+/** Where a node's replication SSH endpoint is reached: the address the operator named, else its heartbeat address. */
+export function replicationEndpoint(cluster: ClusterRecord, node: string): { address: string; port: number } | null {
+  const address = cluster.replication?.sshAddresses?.[node] ?? cluster.nodes.find((n) => n.id === node)?.heartbeatAddress ?? null;
+  return address ? { address, port: cluster.replication?.sshPort ?? DEFAULT_SSH_PORT } : null;
+}
