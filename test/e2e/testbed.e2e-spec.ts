@@ -1,6 +1,7 @@
 /**
  * End-to-end check of the testbed itself: real namespaces, bridges, zfs-fuse, NATS and Postgres.
- * Needs root and the Debian packages listed by `npm run testbed -- up`. Takes ~15 s.
+ * Needs root and the Debian packages listed by `npm run testbed -- up`. Takes ~35 s (the private
+ * disks test starts the services and power-cycles a node).
  *
  *   npm run build && node -r ./tools/register.js --test dist/test/e2e/testbed.e2e-spec.js
  */
@@ -9,11 +10,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
-import { Testbed, TestbedError, TestbedStatus, isAlive } from '@tandem/testbed';
+import { ErrorCode, TandemError } from '@tandem/contracts';
+import { HostClient } from '@tandem/messaging';
+import { Testbed, TestbedError, TestbedStatus, isAlive, observerConnection } from '@tandem/testbed';
 
 const OUR_NETNS = /^tb-(node-[a-z]|witness|client)$/;
 const OUR_LINK = /^tb-(hb|adm|cli|[a-z]-(hb|adm|cli)|wit-(hb|adm)|cln-cli)$/;
 const POOL = 'tbe2e';
+const LOCAL_POOL = 'tblocal';
 
 function skipReason(): string | null {
   if (process.platform !== 'linux') return 'needs Linux';
@@ -226,6 +230,55 @@ describe('testbed', { skip: skip ?? false, timeout: 300_000 }, () => {
     // and Postgres kept its data directory
     const pg = await tb.exec('node-a', ['runuser', '-u', 'postgres', '--', 'psql', '-h', '127.0.0.1', '-Atc', 'select 1', 'tandem']);
     assert.equal(pg.exitCode, 0, pg.stderr);
+  });
+
+  it("private disks: a pool on node-a's local disks is not importable on node-b, which makes its own of that name", async () => {
+    // through the host-executors: the same testbed, now with its services
+    status = await tb.up({ services: true });
+    const nc = await observerConnection(status);
+    const host = new HostClient(nc, 60_000);
+    const disks = (node: string) => tb.paths.localDeviceDir(node);
+    const mnt = (node: string) => path.join(tb.paths.nodeDir(node), 'mnt', LOCAL_POOL);
+    try {
+      for (const node of ['node-a', 'node-b']) assert.ok(fs.statSync(disks(node)).isDirectory(), `${disks(node)} made at up`);
+      const a = await host.call('node-a', 'pool.create', { pool: LOCAL_POOL, vdevs: [`${LOCAL_POOL}-0`], sizeMiB: 128, disks: 'local', mountpoint: mnt('node-a') });
+      assert.equal(a.changed, true);
+      assert.ok(fs.existsSync(path.join(disks('node-a'), `${LOCAL_POOL}-0`)), "the vdev is on node-a's own disks");
+      assert.ok(!fs.existsSync(path.join(jbod, `${LOCAL_POOL}-0`)), 'not on the JBOD');
+      // node-b does not see node-a's disks at all (its namespace covers them), the JBOD it does
+      const seen = await tb.exec('node-b', ['ls', '-A', disks('node-a')]);
+      assert.equal(seen.stdout.trim(), '', `node-b lists node-a's disks: ${seen.stdout}${seen.stderr}`);
+      assert.match((await tb.exec('node-b', ['ls', '-A', jbod])).stdout, new RegExp(`${POOL}-0\\.img`));
+      assert.match((await tb.exec('node-a', ['ls', '-A', disks('node-a')])).stdout, new RegExp(`${LOCAL_POOL}-0`));
+
+      // exported on node-a (a pool on the JBOD would now be importable everywhere): not on node-b
+      assert.equal((await host.call('node-a', 'pool.export', { pool: LOCAL_POOL })).changed, true);
+      assert.ok((await host.call('node-a', 'pool.importable', {})).some((p) => p.name === LOCAL_POOL));
+      assert.ok(!(await host.call('node-b', 'pool.importable', {})).some((p) => p.name === LOCAL_POOL));
+      await assert.rejects(host.call('node-b', 'pool.import', { pool: LOCAL_POOL }), (err: unknown) => err instanceof TandemError && err.code === ErrorCode.PoolNotImportable);
+
+      // node-b makes its own copy of the same name, on its own disks
+      const b = await host.call('node-b', 'pool.create', { pool: LOCAL_POOL, vdevs: [`${LOCAL_POOL}-0`], sizeMiB: 128, disks: 'local', mountpoint: mnt('node-b') });
+      assert.equal(b.changed, true);
+      assert.notEqual(b.pool.guid, a.pool.guid);
+      assert.ok(fs.existsSync(path.join(disks('node-b'), `${LOCAL_POOL}-0`)));
+      // ... while node-a imports its own again, as a replica: both imported, one name, two pools
+      const again = await host.call('node-a', 'pool.import', { pool: LOCAL_POOL, role: 'replica' });
+      assert.equal(again.pool.guid, a.pool.guid);
+      const mounted = await tb.exec('node-a', ['zfs', 'get', '-H', '-o', 'value', 'mounted', LOCAL_POOL]);
+      assert.equal(mounted.stdout.trim(), 'no', 'a replica is not mounted');
+
+      // the private disks are kept across a power cycle, like the node's state
+      await tb.powerOff('node-b');
+      await tb.powerOn('node-b');
+      const back = await host.call('node-b', 'pool.importable', {});
+      assert.deepEqual(
+        back.filter((p) => p.name === LOCAL_POOL).map((p) => p.id),
+        [b.pool.guid],
+      );
+    } finally {
+      await nc.close();
+    }
   });
 
   it('down leaves nothing behind', async () => {

@@ -5,6 +5,7 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
   const e = readEnv(
     {
       TANDEM_DEVICE_DIR: env.absPath('/dev/disk/by-id'),
+      TANDEM_LOCAL_DEVICE_DIR: env.absPath('/var/lib/tandem/disks'),
       TANDEM_COMMAND_TIMEOUT_MS: env.millis(60_000),
       TANDEM_EXPORT_TIMEOUT_MS: env.millis(30_000),
       TANDEM_STREAM_TIMEOUT_MS: env.millis(6 * 3600_000),
@@ -19,6 +20,8 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
   readFailoverConfig(source);
   return {
     deviceDir: e.TANDEM_DEVICE_DIR,
+    /** This node's own disks (replicated pools' copies): never seen by another node, unlike `deviceDir`. */
+    localDeviceDir: e.TANDEM_LOCAL_DEVICE_DIR,
     commandTimeoutMs: e.TANDEM_COMMAND_TIMEOUT_MS,
     exportTimeoutMs: e.TANDEM_EXPORT_TIMEOUT_MS,
     streamTimeoutMs: e.TANDEM_STREAM_TIMEOUT_MS,

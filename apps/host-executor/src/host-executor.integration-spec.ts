@@ -252,4 +252,125 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     );
     void call;
   });
+
+  describe('a replicated pool on the local disks, and its roles', () => {
+    const mnt = () => `${node.stateDir}/mnt/rtank`;
+    /** name → value of one property, for every filesystem of rtank (snapshots left out). */
+    const prop = async (property: string): Promise<Record<string, string>> => {
+      const r = await node.exec(['zfs', 'get', '-H', '-r', '-o', 'name,value,source', property, 'rtank'], { reject: true });
+      const out: Record<string, string> = {};
+      for (const line of r.stdout.split('\n').filter((l) => l && !l.split('\t')[0].includes('@'))) {
+        const [name, value, source] = line.split('\t');
+        out[name] = property === 'readonly' ? `${value} ${source.split(' ')[0]}` : value;
+      }
+      return out;
+    };
+    const writes = async (file: string) => (await node.exec(['sh', '-c', `echo written > ${mnt()}/${file} && sync`])).exitCode === 0;
+    const served = ['rtank', 'rtank/data'];
+    const kept = ['rtank/tandem-kept', 'rtank/tandem-kept/k1'];
+    const role = async (r: 'serve' | 'replica' | 'retrieval') => (await host.call(node.nodeId, 'pool.import', { pool: 'rtank', role: r })).changed;
+
+    test('pool.create with disks local makes its vdevs in the local device directory; a shared pool of the same name is refused', async () => {
+      const r = await host.call(node.nodeId, 'pool.create', { pool: 'rtank', vdevs: ['rtank-0'], sizeMiB: 128, disks: 'local', mountpoint: mnt() });
+      assert.equal(r.changed, true);
+      assert.ok(existsSync(`${node.localDeviceDir}/rtank-0`), 'the vdev is on the local disks');
+      assert.ok(!existsSync(`${node.deviceDir}/rtank-0`), 'and not on the shared ones');
+      await host.call(node.nodeId, 'dataset.create', { dataset: 'rtank/data' });
+      // kept-aside copies: never mounted, whatever the role
+      await node.exec(['zfs', 'create', '-o', 'mountpoint=none', 'rtank/tandem-kept'], { reject: true });
+      await node.exec(['zfs', 'create', 'rtank/tandem-kept/k1'], { reject: true });
+      assert.equal(await writes('data/first.txt'), true);
+
+      assert.equal((await host.call(node.nodeId, 'pool.export', { pool: 'rtank' })).changed, true);
+      const importable = await host.call(node.nodeId, 'pool.importable', {});
+      const rtank = importable.filter((p) => p.name === 'rtank');
+      assert.equal(rtank.length, 1, JSON.stringify(importable));
+      assert.deepEqual(rtank[0].devices, [`${node.localDeviceDir}/rtank-0`]);
+      // exported, it is still on this node's disks: another create of that name is refused, shared or local
+      await rejects(host.call(node.nodeId, 'pool.create', { pool: 'rtank', vdevs: ['rtank-s0'], sizeMiB: 128 }), ErrorCode.AlreadyExists, 'pool');
+      assert.ok(!existsSync(`${node.deviceDir}/rtank-s0`));
+
+      // a pool of the same name on the shared disks (made behind host-executor's back): importing
+      // by that name is refused, naming both
+      await node.exec(['truncate', '-s', '128M', `${node.deviceDir}/dup-0`], { reject: true });
+      await node.exec(['zpool', 'create', '-o', 'cachefile=none', '-m', 'none', 'rtank', `${node.deviceDir}/dup-0`], { reject: true });
+      await node.exec(['zpool', 'export', 'rtank'], { reject: true });
+      const both = (await host.call(node.nodeId, 'pool.importable', {})).filter((p) => p.name === 'rtank');
+      assert.equal(both.length, 2, JSON.stringify(both));
+      const dupId = both.find((p) => p.devices.some((d) => d.startsWith(`${node.deviceDir}/`)))?.id ?? '';
+      assert.match(dupId, /^\d+$/);
+      const err = await rejects(host.call(node.nodeId, 'pool.import', { pool: 'rtank' }), ErrorCode.PoolNotImportable, 'pool');
+      assert.match(err.message, /2 pools of that name/);
+      assert.match(err.message, /shared disks/);
+      assert.match(err.message, /local disks/);
+      assert.ok(!(await host.call(node.nodeId, 'pool.list', {})).some((p) => p.name === 'rtank'), 'neither was imported');
+      await node.exec(['zpool', 'import', '-d', node.deviceDir, '-o', 'cachefile=none', dupId], { reject: true });
+      await node.exec(['zpool', 'destroy', 'rtank'], { reject: true });
+      await node.exec(['rm', '-f', `${node.deviceDir}/dup-0`], { reject: true });
+    });
+
+    test('import as replica: nothing mounted, read-only, canmount=noauto on every filesystem; idempotent', async () => {
+      assert.equal(await role('replica'), true);
+      assert.deepEqual(await prop('mounted'), { rtank: 'no', 'rtank/data': 'no', 'rtank/tandem-kept': 'no', 'rtank/tandem-kept/k1': 'no' });
+      assert.deepEqual(await prop('canmount'), { rtank: 'noauto', 'rtank/data': 'noauto', 'rtank/tandem-kept': 'noauto', 'rtank/tandem-kept/k1': 'noauto' });
+      assert.deepEqual(await prop('readonly'), { rtank: 'on local', 'rtank/data': 'on inherited', 'rtank/tandem-kept': 'on inherited', 'rtank/tandem-kept/k1': 'on inherited' });
+      assert.equal((await node.exec(['sh', '-c', `grep -c ' ${mnt()}' /proc/self/mounts`])).stdout.trim(), '0', 'no mount of it in the namespace');
+      assert.equal(await role('replica'), false);
+      // dataset.list still tells where each would mount
+      const ds = await host.call(node.nodeId, 'dataset.list', { root: 'rtank' });
+      assert.equal(ds.find((d) => d.name === 'rtank/data')?.mountpoint, `${mnt()}/data`);
+    });
+
+    test('brought to serve: mounted (parents first) and writable, kept-aside copies left alone; idempotent', async () => {
+      assert.equal(await role('serve'), true);
+      const mounted = await prop('mounted');
+      for (const d of served) assert.equal(mounted[d], 'yes', d);
+      for (const d of kept) assert.equal(mounted[d], 'no', d);
+      const canmount = await prop('canmount');
+      for (const d of served) assert.equal(canmount[d], 'on', d);
+      for (const d of kept) assert.equal(canmount[d], 'noauto', d);
+      assert.equal((await prop('readonly')).rtank, 'off default');
+      assert.equal(await writes('data/served.txt'), true);
+      assert.equal(await writes('root.txt'), true);
+      assert.equal((await node.exec(['cat', `${mnt()}/data/first.txt`])).stdout.trim(), 'written');
+      assert.equal(await role('serve'), false);
+      assert.equal((await host.call(node.nodeId, 'pool.import', { pool: 'rtank' })).changed, false, 'serve is the default role');
+    });
+
+    test('brought to retrieval: mounted read-only (a write fails, reads work); idempotent', async () => {
+      assert.equal(await role('retrieval'), true);
+      const mounted = await prop('mounted');
+      for (const d of served) assert.equal(mounted[d], 'yes', d);
+      assert.equal(await writes('data/retrieval.txt'), false, 'a write through the mountpoint fails');
+      assert.equal(await writes('retrieval.txt'), false);
+      assert.equal((await node.exec(['cat', `${mnt()}/data/served.txt`])).stdout.trim(), 'written');
+      assert.equal(await role('retrieval'), false);
+    });
+
+    test('exported and imported as replica again: nothing mounted; for serve it mounts; imported for retrieval then served, writable', async () => {
+      await host.call(node.nodeId, 'pool.export', { pool: 'rtank' });
+      assert.equal(await role('replica'), true);
+      assert.deepEqual(Object.values(await prop('mounted')), ['no', 'no', 'no', 'no']);
+      assert.equal((await prop('readonly')).rtank, 'on local');
+      assert.deepEqual(Object.values(await prop('canmount')), ['noauto', 'noauto', 'noauto', 'noauto']);
+      assert.equal(await role('replica'), false);
+
+      // a pool that carries a replica's properties, imported to serve, is mounted and writable
+      await host.call(node.nodeId, 'pool.export', { pool: 'rtank' });
+      assert.equal(await role('serve'), true);
+      const mounted = await prop('mounted');
+      for (const d of served) assert.equal(mounted[d], 'yes', d);
+      assert.equal(await writes('data/served-again.txt'), true);
+
+      // imported for retrieval (its import mounts read-only), then served: mounted again, writable
+      await host.call(node.nodeId, 'pool.export', { pool: 'rtank' });
+      assert.equal(await role('retrieval'), true);
+      assert.equal((await prop('mounted'))['rtank/data'], 'yes');
+      assert.equal(await writes('data/retrieval.txt'), false);
+      assert.equal(await role('serve'), true);
+      assert.equal(await writes('data/after-retrieval.txt'), true);
+      assert.equal((await prop('readonly'))['rtank/data'], 'off default');
+      assert.equal((await host.call(node.nodeId, 'pool.export', { pool: 'rtank' })).changed, true);
+    });
+  });
 });

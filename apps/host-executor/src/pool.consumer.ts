@@ -39,11 +39,15 @@ export class PoolConsumer {
   async import(@Payload() req: HostOpParsed<'pool.import'>): Promise<HostOpResults['pool.import']> {
     // under the cluster's authority (an epoch): only with a fresh ownership lease
     if (req.epoch !== undefined) this.lease.requireFresh(req.pool);
-    const r = await this.zfs.importPool(req);
+    // req.role: serve, replica or retrieval; a pool already imported is brought to it (changed, not imported)
+    const { imported, ...r } = await this.zfs.importPool(req);
     // held from now on, whether or not the records say so yet (a fence running during the import
     // that found nothing to export sees it on its next tick)
     if (req.epoch !== undefined) this.held.imported(req.pool, req.epoch);
-    if (r.changed) this.events.publish(Events.poolImported, req.pool, { node: this.ctx.config.nodeId, forced: req.force, epoch: req.epoch });
+    // a replicated pool's copy that stops being served (a passive replica, or kept for retrieval)
+    // is no longer this node's to fence: nothing of it is served here
+    if (req.role !== 'serve') this.held.exported(req.pool);
+    if (imported) this.events.publish(Events.poolImported, req.pool, { node: this.ctx.config.nodeId, forced: req.force, epoch: req.epoch });
     return r;
   }
 

@@ -3,11 +3,16 @@ import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, TandemError, type DatasetInfo, type HostOpParsed, type HostOpResults, type ImportablePool, type PoolSummary, type SnapshotInfo } from '@tandem/contracts';
 import { CommandFailedError, ProcessRunner, type CommandResult } from '@tandem/host';
-import { KeyedMutex } from '@tandem/util';
-import { datasetsFromGet, parseImportScan, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools, zfs, zfsError, zpool } from '@tandem/zfs';
+import { KeyedMutex, sleep } from '@tandem/util';
+import { datasetsFromGet, parseImportScan, parseMountState, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools, zfs, zfsError, zpool, type FilesystemMountState } from '@tandem/zfs';
 import { EpochGuard } from './epoch-guard.service';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
 import { ShareService } from './share.service';
+
+/** A failed command's message with the tool's own words (the whole stderr is in `detail`). */
+function wordsOf(err: unknown): string {
+  return err instanceof TandemError ? [err.message, err.detail].filter(Boolean).join('\n') : String(err);
+}
 
 /** Pools, datasets, snapshots and holds on this node's ZFS. One lock per pool. */
 @Injectable()
@@ -65,9 +70,31 @@ export class ZfsService {
     return parseZpoolStatus((await this.run(zpool.status(pool))).stdout);
   }
 
+  /**
+   * The directories this node imports pools from: the shared disks (every node sees them) and its
+   * own local disks (replicated pools' copies), each only while it exists (zfs-fuse refuses a
+   * missing `-d` directory with "must be an absolute path").
+   */
+  private async deviceDirs(): Promise<string[]> {
+    const dirs = [...new Set([this.cfg.deviceDir, this.cfg.localDeviceDir])];
+    const present = await Promise.all(dirs.map(async (d) => (await stat(d).catch(() => null))?.isDirectory() === true));
+    return dirs.filter((_, i) => present[i]);
+  }
+
+  /** Which of this node's disk directories a device is in, for messages. */
+  private disksOf(device: string): string {
+    const under = (dir: string) => device.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+    if (under(this.cfg.localDeviceDir)) return `its local disks (${this.cfg.localDeviceDir})`;
+    if (under(this.cfg.deviceDir)) return `the shared disks (${this.cfg.deviceDir})`;
+    return device;
+  }
+
+  /** The pools importable from the shared and the local disks (`zpool import -d SHARED -d LOCAL`). */
   async importable(): Promise<ImportablePool[]> {
+    const dirs = await this.deviceDirs();
+    if (dirs.length === 0) return [];
     try {
-      return parseImportScan((await this.run(zpool.scanImportable(this.cfg.deviceDir))).stdout);
+      return parseImportScan((await this.run(zpool.scanImportable(dirs))).stdout);
     } catch (err) {
       // zpool import exits 1 with "no pools available to import"
       if (err instanceof TandemError && err.code === ErrorCode.CommandFailed && /^$|no pools available/i.test(err.detail ?? '')) return [];
@@ -75,26 +102,157 @@ export class ZfsService {
     }
   }
 
-  importPool(req: HostOpParsed<'pool.import'>): Promise<HostOpResults['pool.import']> {
+  /**
+   * The one importable pool of that name, or why not. Two of the same name (a pool on the shared
+   * disks and a replicated pool's local copy, say) are a misconfiguration: importing either by
+   * name would be a guess, so neither is.
+   */
+  private async importableOne(pool: string): Promise<ImportablePool> {
+    const found = (await this.importable()).filter((c) => c.name === pool);
+    if (found.length === 0) {
+      const dirs = [...new Set([this.cfg.deviceDir, this.cfg.localDeviceDir])].join(' and ');
+      throw new TandemError(ErrorCode.PoolNotImportable, `pool ${pool} is not importable from ${dirs}: no such pool on the disks this node sees`, 'pool');
+    }
+    if (found.length > 1) {
+      const where = found.map((c) => `id ${c.id} on ${c.devices.length ? [...new Set(c.devices.map((d) => this.disksOf(d)))].join(', ') : 'unknown disks'}`).join('; ');
+      throw new TandemError(
+        ErrorCode.PoolNotImportable,
+        `pool ${pool} is not imported: ${found.length} pools of that name are importable on this node (${where}). A pool on the shared disks and a replicated pool's local copy must not have the same name: destroy or rename one of them`,
+        'pool',
+      );
+    }
+    return found[0];
+  }
+
+  /**
+   * Import a pool for a role, or bring an imported one to it (see `bringToRole`). `imported`
+   * says whether this call imported it (a role change alone is not an import).
+   */
+  importPool(req: HostOpParsed<'pool.import'>): Promise<HostOpResults['pool.import'] & { imported: boolean }> {
     return this.locks.run(this.lockOf(req.pool), async () => {
       this.epochs.admit(req.pool, req.epoch);
       const present = await this.findPool(req.pool);
-      if (present) return { changed: false, pool: present, epoch: req.epoch };
-      const candidates = await this.importable();
-      if (!candidates.some((c) => c.name === req.pool)) {
-        throw new TandemError(ErrorCode.PoolNotImportable, `pool ${req.pool} is not importable from ${this.cfg.deviceDir}: no such pool on the disks this node sees`, 'pool');
+      if (present) {
+        const changed = await this.bringToRole(req.pool, req.role);
+        if (changed) this.logger.log(`${req.pool}: now ${req.role}`);
+        return { changed, imported: false, pool: present, epoch: req.epoch };
       }
+      await this.importableOne(req.pool);
       try {
-        await this.run(zpool.import(req.pool, this.cfg.deviceDir, req.force));
+        // a replica or retrieval copy: whatever the import mounts is mounted read-only
+        await this.run(zpool.import(req.pool, await this.deviceDirs(), req.force, req.role !== 'serve'));
       } catch (err) {
-        if (!/cannot mount/i.test((err as Error).message) || !(await this.findPool(req.pool))) throw err;
-        await this.remountStale(req.pool, err as Error);
+        if (!/cannot mount/i.test(wordsOf(err)) || !(await this.findPool(req.pool))) throw err;
+        // imported; the role's mounts are made below (a replica has none)
+        if (req.role === 'serve') await this.remountStale(req.pool, err as Error);
+        else this.logger.warn(`${req.pool}: imported, some datasets not mounted (${(err as Error).message.trim()}); making it a ${req.role}`);
       }
       const now = await this.findPool(req.pool);
       if (!now) throw new TandemError(ErrorCode.CommandFailed, `zpool import ${req.pool} reported success but the pool is not listed`);
-      this.logger.log(`imported ${req.pool}${req.force ? ' (forced)' : ''}${req.epoch !== undefined ? ` at epoch ${req.epoch}` : ''}`);
-      return { changed: true, pool: now, epoch: req.epoch };
+      await this.bringToRole(req.pool, req.role);
+      this.logger.log(`imported ${req.pool} as ${req.role}${req.force ? ' (forced)' : ''}${req.epoch !== undefined ? ` at epoch ${req.epoch}` : ''}`);
+      return { changed: true, imported: true, pool: now, epoch: req.epoch };
     });
+  }
+
+  /**
+   * A mount-related command that may meet a mount still settling: zfs-fuse's `zfs set
+   * canmount=on` unmounts and mounts a mounted filesystem again, and once in a while (right after
+   * an import mounted it) that unmount answers busy. Tried again a few times before it counts.
+   */
+  private async busyRetried(argv: string[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.run(argv);
+        return;
+      } catch (err) {
+        if (!(err instanceof TandemError && err.code === ErrorCode.PoolBusy) || attempt >= 4) throw err;
+        this.logger.warn(`${argv.join(' ')}: busy (${wordsOf(err).split('\n').pop()}); again in ${200 * attempt} ms`);
+        await sleep(200 * attempt);
+      }
+    }
+  }
+
+  private async mountState(pool: string): Promise<FilesystemMountState[]> {
+    return parseMountState((await this.run(zfs.getMountState(pool))).stdout);
+  }
+
+  /**
+   * Make an imported pool what its role says (ZFS properties, so that it stays so; zfs-fuse has
+   * no `zpool import -N`). True when anything had to change.
+   * - serve: readonly off (inherited), canmount=on on every filesystem but the kept-aside copies
+   *   below `<pool>/tandem-kept`, all of those mounted (parents first) and writable;
+   * - replica: readonly=on on the pool's root (inherited below), canmount=noauto on every
+   *   filesystem (canmount is not inherited), nothing mounted (children first), no share;
+   * - retrieval: readonly on, canmount=on (but kept-aside copies), mounted read-only, no share.
+   * Called under the pool's lock.
+   */
+  private async bringToRole(pool: string, role: HostOpParsed<'pool.import'>['role']): Promise<boolean> {
+    let changed = false;
+    const act = async (argv: string[]) => {
+      await this.busyRetried(argv);
+      changed = true;
+    };
+    const kept = (name: string) => name === `${pool}/tandem-kept` || name.startsWith(`${pool}/tandem-kept/`);
+    const depth = (p: string) => p.split('/').length;
+    const parentsFirst = (a: FilesystemMountState, b: FilesystemMountState) => depth(a.mountpoint ?? '') - depth(b.mountpoint ?? '') || (a.mountpoint ?? '').localeCompare(b.mountpoint ?? '');
+    const unmountAll = async (state: FilesystemMountState[]) => {
+      for (const f of state.filter((x) => x.mounted).sort((a, b) => parentsFirst(b, a))) {
+        try {
+          await act(zfs.unmount(f.name));
+        } catch (err) {
+          throw new TandemError(ErrorCode.PoolBusy, `${pool}: ${f.name} could not be unmounted (something still uses ${f.mountpoint ?? 'it'}) on the way to ${role}`, 'pool', wordsOf(err));
+        }
+      }
+    };
+    const readonly = role !== 'serve';
+
+    // never shared unless served
+    if (role !== 'serve' && (await this.shares.stop({ pool })).changed) changed = true;
+
+    // readonly: on the root, inherited below (a filesystem's own value is dropped)
+    let state = await this.mountState(pool);
+    const root = state.find((f) => f.name === pool);
+    if (root && root.readonly !== readonly) {
+      await act(readonly ? zfs.setReadonly(pool, 'on') : zfs.inheritReadonly(pool));
+      state = await this.mountState(pool);
+    }
+    for (const f of state) {
+      if (f.name === pool || f.readonly === readonly || (role === 'serve' && kept(f.name))) continue;
+      await act(zfs.inheritReadonly(f.name));
+    }
+
+    // canmount, on each filesystem
+    for (const f of state) {
+      const want = role === 'replica' ? 'noauto' : kept(f.name) ? null : 'on';
+      if (want && f.canmount !== want) await act(zfs.setCanmount(f.name, want));
+    }
+
+    state = await this.mountState(pool);
+    if (role === 'replica') {
+      await unmountAll(state);
+      return changed;
+    }
+    // a mount made read-only by its mount option (an import for replica or retrieval) stays so
+    // whatever readonly says: a served pool is mounted again
+    if (role === 'serve' && state.some((f) => f.mountedReadOnly && !kept(f.name))) {
+      await unmountAll(state);
+      state = await this.mountState(pool);
+    }
+    for (const f of state.filter((x) => !x.mounted && x.mountpoint !== null && x.canmount === 'on' && !kept(x.name)).sort(parentsFirst)) {
+      try {
+        await act(zfs.mount(f.name));
+      } catch (err) {
+        // a read-only parent cannot get a mountpoint directory it never had (a dataset received
+        // while the copy was a replica): left unmounted, the rest is readable
+        if (role === 'retrieval' && /failed to create mountpoint/i.test(wordsOf(err))) {
+          this.logger.warn(`${pool}: ${f.name} not mounted for retrieval: its mountpoint ${f.mountpoint} cannot be made in its read-only parent`);
+          continue;
+        }
+        throw err;
+      }
+    }
+    return changed;
   }
 
   /**
@@ -152,7 +310,7 @@ export class ZfsService {
     }
   }
 
-  /** For tests and the demo: a pool on sparse files in the device directory. */
+  /** For tests and the demo: a pool on sparse files in the shared or the local device directory. */
   createPool(req: HostOpParsed<'pool.create'>): Promise<HostOpResults['pool.create']> {
     return this.locks.run(this.lockOf(req.pool), async () => {
       const present = await this.findPool(req.pool);
@@ -160,10 +318,12 @@ export class ZfsService {
       if ((await this.importable()).some((c) => c.name === req.pool)) {
         throw new TandemError(ErrorCode.AlreadyExists, `a pool named ${req.pool} already exists on the disks (importable): import it instead`, 'pool');
       }
-      await mkdir(this.cfg.deviceDir, { recursive: true });
+      // shared: on the JBOD every node sees; local: on this node's own disks (a replicated pool's copy)
+      const dir = req.disks === 'local' ? this.cfg.localDeviceDir : this.cfg.deviceDir;
+      await mkdir(dir, { recursive: true });
       const paths: string[] = [];
       for (const v of req.vdevs) {
-        const path = join(this.cfg.deviceDir, v);
+        const path = join(dir, v);
         const st = await stat(path).catch(() => null);
         if (!st) {
           const fh = await open(path, 'wx');

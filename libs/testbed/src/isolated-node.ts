@@ -14,6 +14,8 @@ export interface IsolatedNode {
   nodeId: string;
   natsUrl: string;
   deviceDir: string;
+  /** The node's own disks (TANDEM_LOCAL_DEVICE_DIR): pools created with `disks: 'local'`. */
+  localDeviceDir: string;
   stateDir: string;
   /** Run a command inside the node's namespaces. */
   exec(argv: string[], opts?: { input?: string; reject?: boolean }): Promise<{ stdout: string; stderr: string; exitCode: number }>;
@@ -53,7 +55,9 @@ export async function startIsolatedNode(name: string, opts: { startExecutor?: bo
   mkdirSync(nsDir, { recursive: true });
   const deviceDir = join(root, 'jbod');
   const stateDir = join(root, 'state');
+  const localDeviceDir = join(root, 'disks');
   mkdirSync(deviceDir, { recursive: true });
+  mkdirSync(localDeviceDir, { recursive: true });
   mkdirSync(stateDir, { recursive: true });
 
   // network: node ns <-> peer ns (the "client" link, cli0) and node ns <-> root (admin, for NATS)
@@ -117,6 +121,7 @@ export async function startIsolatedNode(name: string, opts: { startExecutor?: bo
       TANDEM_NATS_URL: 'nats://127.0.0.1:4222',
       TANDEM_STATE_DIR: stateDir,
       TANDEM_DEVICE_DIR: deviceDir,
+      TANDEM_LOCAL_DEVICE_DIR: localDeviceDir,
       TANDEM_HEALTH_PORT: '9101',
       TANDEM_CLUSTER_ID: 'it',
       NO_COLOR: '1',
@@ -144,6 +149,7 @@ export async function startIsolatedNode(name: string, opts: { startExecutor?: bo
     nodeId,
     natsUrl,
     deviceDir,
+    localDeviceDir,
     stateDir,
     async exec(argv, o = {}) {
       const r = await execa(enter(argv)[0], enter(argv).slice(1), { input: o.input, reject: false, timeout: 30_000 });

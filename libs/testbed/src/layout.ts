@@ -161,6 +161,14 @@ export class Paths {
   stateDir(name: string): string {
     return path.join(this.nodeDir(name), 'state');
   }
+  /**
+   * The storage node's own disks (replicated pools' copies): its host-executor's
+   * TANDEM_LOCAL_DEVICE_DIR, hidden from every other node's mount namespace. Kept across
+   * power-off like the node's state; `down` removes it.
+   */
+  localDeviceDir(name: string): string {
+    return path.join(this.nodeDir(name), 'disks');
+  }
   logDir(name: string): string {
     return path.join(this.nodeDir(name), 'logs');
   }

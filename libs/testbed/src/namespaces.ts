@@ -261,8 +261,8 @@ export function nsenterArgs(paths: Paths, spec: NodeSpec, cwd?: string): string[
 
 /**
  * Creates (or repairs) the storage node's mount namespace, persisted as a bind mount on
- * /run/tandem-testbed/ns/<node>.mnt, with private tmpfs over the zfs-fuse directories and a
- * copy of the host's /etc/zfs configuration.
+ * /run/tandem-testbed/ns/<node>.mnt, with private tmpfs over the zfs-fuse directories, a
+ * copy of the host's /etc/zfs configuration, and the other storage nodes' private disks hidden.
  */
 export async function ensureMountNs(paths: Paths, spec: NodeSpec): Promise<void> {
   const file = paths.mountNsFile(spec.name);
@@ -315,6 +315,33 @@ export async function ensureMountNs(paths: Paths, spec: NodeSpec): Promise<void>
         }
       }
     }
+  }
+  await ensurePrivateDisks(paths, spec, file, mounted);
+}
+
+const STORAGE_NODE_DIR_RE = /^node-[a-z]$/;
+
+/**
+ * The storage node's private disks: its own directory (made here, kept across power-off), and
+ * every other storage node's covered in this node's mount namespace by an empty read-only tmpfs,
+ * so that no node sees another's local disks while the JBOD stays shared. `mounted`: the mount
+ * points already in the namespace.
+ */
+async function ensurePrivateDisks(paths: Paths, spec: NodeSpec, file: string, mounted: ReadonlySet<string>): Promise<void> {
+  fs.mkdirSync(paths.localDeviceDir(spec.name), { recursive: true, mode: 0o700 });
+  let others: string[] = [];
+  try {
+    // every node directory exists before any namespace is made (`up` prepares them all first)
+    others = fs.readdirSync(path.dirname(paths.nodeDir(spec.name))).filter((n) => STORAGE_NODE_DIR_RE.test(n) && n !== spec.name);
+  } catch {
+    /* no node directories */
+  }
+  for (const other of others) {
+    const dir = paths.localDeviceDir(other);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const real = fs.realpathSync(dir);
+    if (mounted.has(real)) continue;
+    await run('nsenter', [`--mount=${file}`, '--', 'mount', '-t', 'tmpfs', '-o', 'ro,mode=0000,size=4k', `tb-${spec.name}-hide`, real], { timeoutMs: IP_TIMEOUT });
   }
 }
 

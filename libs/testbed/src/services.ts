@@ -50,6 +50,8 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_STATE_DIR: paths.stateDir(spec.name),
     TANDEM_DATABASE_URL: `postgres://postgres@127.0.0.1:${PG_PORT}/tandem`,
     TANDEM_DEVICE_DIR: paths.jbod,
+    // the node's own disks (replicated pools): no other node sees them
+    TANDEM_LOCAL_DEVICE_DIR: paths.localDeviceDir(spec.name),
     // the harder fence of a node that cannot release a pool in time: its own ZFS daemon dies
     TANDEM_HARD_FENCE: 'kill-zfs-daemon',
     TANDEM_ZFS_DAEMON_PIDFILE: paths.zfsPid(spec.name),

@@ -119,7 +119,7 @@ export function datasetsFromGet(stdout: string): DatasetInfo[] {
   return out;
 }
 
-/** Snapshots from `zfs get type,guid,creation,userrefs`; `onlyOf` keeps one dataset's own. */
+/** Snapshots from `zfs get type,guid,creation,userrefs[,referenced]`; `onlyOf` keeps one dataset's own. */
 export function snapshotsFromGet(stdout: string, onlyOf?: string): SnapshotInfo[] {
   const out: SnapshotInfo[] = [];
   for (const [name, p] of parseZfsGet(stdout)) {
@@ -134,7 +134,63 @@ export function snapshotsFromGet(stdout: string, onlyOf?: string): SnapshotInfo[
       guid: p.guid ?? '',
       createdAt: new Date(num(p.creation) * 1000).toISOString(),
       userrefs: num(p.userrefs),
+      // what a full send of it carries, about: the estimate of a transfer's size
+      ...(p.referenced !== undefined ? { referencedBytes: num(p.referenced) } : {}),
     });
   }
   return out.sort((a, b) => (a.createdAt === b.createdAt ? 0 : a.createdAt < b.createdAt ? -1 : 1));
+}
+
+/** One filesystem's part in a pool's role (see `zfs.getMountState`). */
+export interface FilesystemMountState {
+  name: string;
+  canmount: 'on' | 'noauto' | 'off';
+  mounted: boolean;
+  /** Where it mounts; null for `none` and `legacy` (never mounted by ZFS). */
+  mountpoint: string | null;
+  /** The stored readonly value: what the filesystem is at its next mount. */
+  readonly: boolean;
+  /** Where the stored value comes from: `local` (set on it), `inherited` (from a parent), `default`, `received`. */
+  readonlySource: string;
+  /** Mounted with the mount option `ro` (the mount itself refuses writes, whatever the stored value says). */
+  mountedReadOnly: boolean;
+}
+
+/**
+ * `zfs get -H -p -r -o name,property,value,source type,canmount,mounted,mountpoint,readonly`:
+ * the filesystems only, parents before children. While a filesystem is mounted with a read-only
+ * option other than its stored value, ZFS shows the mount's option with source `temporary`
+ * (zfs-fuse's mounts always say `rw`, so a filesystem mounted while readonly=on shows
+ * `off temporary` — its writes fail all the same): the stored value is then the other one.
+ */
+export function parseMountState(stdout: string): FilesystemMountState[] {
+  const props = new Map<string, Record<string, { value: string; source: string }>>();
+  for (const r of rows(stdout)) {
+    if (r.length < 4) continue;
+    const rec = props.get(r[0]) ?? {};
+    rec[r[1]] = { value: r[2], source: r[3].trim() };
+    props.set(r[0], rec);
+  }
+  const out: FilesystemMountState[] = [];
+  for (const [name, p] of props) {
+    if (p.type?.value !== 'filesystem') continue;
+    const canmount = p.canmount?.value;
+    if (canmount !== 'on' && canmount !== 'noauto' && canmount !== 'off') throw new Error(`unexpected canmount "${String(canmount)}" of ${name}`);
+    const mounted = p.mounted?.value === 'yes';
+    const mp = p.mountpoint?.value ?? '';
+    const shown = p.readonly?.value === 'on';
+    const temporary = p.readonly?.source === 'temporary';
+    const src = p.readonly?.source ?? '';
+    out.push({
+      name,
+      canmount,
+      mounted,
+      mountpoint: mp.startsWith('/') ? mp : null,
+      readonly: temporary ? !shown : shown,
+      readonlySource: temporary ? 'temporary' : src.startsWith('inherited') ? 'inherited' : src,
+      mountedReadOnly: mounted && shown,
+    });
+  }
+  const depth = (n: string) => n.split('/').length;
+  return out.sort((a, b) => depth(a.name) - depth(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '@tandem/contracts';
-import { datasetsFromGet, parseImportScan, parseSize, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools } from './parsers';
+import { datasetsFromGet, parseImportScan, parseMountState, parseSize, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools } from './parsers';
 import { zfs, zpool } from './commands';
 import { zfsError } from './errors';
 
@@ -52,6 +52,7 @@ const ZFS_GET = [
   'tank/fs@s2\tguid\t8453430360691089514',
   'tank/fs@s2\tcreation\t1795302975',
   'tank/fs@s2\tuserrefs\t1',
+  'tank/fs@s2\treferenced\t122880',
   'tank/fs@s1\ttype\tsnapshot',
   'tank/fs@s1\tguid\t12998053570366378315',
   'tank/fs@s1\tcreation\t1795302972',
@@ -120,6 +121,8 @@ test('datasets and snapshots from zfs get', () => {
     'only tank/fs snapshots, oldest first',
   );
   assert.equal(own[1].userrefs, 1);
+  assert.equal(own[1].referencedBytes, 122880, 'referenced: the estimate of a full send');
+  assert.equal('referencedBytes' in own[0], false, 'no referenced asked for, none reported');
   assert.equal(own[0].guid, '12998053570366378315');
   assert.equal(own[0].createdAt, new Date(1795302972 * 1000).toISOString());
   assert.equal(snapshotsFromGet(ZFS_GET).length, 4);
@@ -130,6 +133,14 @@ test('command builders produce argv arrays and refuse bad names', () => {
   assert.deepEqual(zpool.export('tank', false), ['zpool', 'export', 'tank']);
   assert.deepEqual(zfs.send('tank/a@s2', 'tank/a@s1'), ['zfs', 'send', '-i', 'tank/a@s1', 'tank/a@s2']);
   assert.deepEqual(zfs.receive('tank/copy', true), ['zfs', 'receive', '-u', '-F', 'tank/copy']);
+  assert.deepEqual(zfs.sendIncremental('tank/a@s3', 'tank/a@s1'), ['zfs', 'send', '-I', 'tank/a@s1', 'tank/a@s3']);
+  assert.deepEqual(zfs.rollback('tank/a@s1'), ['zfs', 'rollback', '-r', 'tank/a@s1']);
+  assert.deepEqual(zfs.createUnmounted('tank/tandem-kept'), ['zfs', 'create', '-o', 'mountpoint=none', 'tank/tandem-kept']);
+  assert.deepEqual(zfs.destroySnapshotRecursive('tank/tandem-kept@x'), ['zfs', 'destroy', '-r', 'tank/tandem-kept@x']);
+  assert.ok(zfs.getSnapshots('tank').includes('type,guid,creation,userrefs,referenced'));
+  assert.throws(() => zfs.sendIncremental('tank/a@s3', '-R'));
+  assert.throws(() => zfs.rollback('tank/a'), 'a rollback needs a snapshot');
+  assert.throws(() => zfs.destroySnapshotRecursive('tank/tandem-kept'), 'never a recursive destroy of a dataset');
   assert.throws(() => zpool.import('tank; reboot', '/jbod', false));
   assert.throws(() => zpool.import('tank', 'relative/dir', false));
   assert.throws(() => zfs.hold('tank/a@s1', '-r'));
@@ -189,4 +200,68 @@ test('zpool status -x: pools suspended after device failures (zfs-fuse still say
 test('the disk probe writes one user property on the pool, never on a bad name', () => {
   assert.deepEqual(zfs.probe('tank', 1234.9), ['zfs', 'set', 'tandem:probe=1234', 'tank']);
   assert.throws(() => zfs.probe('tank; rm -rf /', 1));
+});
+
+test('several device directories, read-only mounts at import, and the role builders', () => {
+  assert.deepEqual(zpool.scanImportable(['/jbod', '/var/lib/tandem/disks']), ['zpool', 'import', '-d', '/jbod', '-d', '/var/lib/tandem/disks']);
+  assert.deepEqual(zpool.scanImportable(['/jbod', '/jbod']), ['zpool', 'import', '-d', '/jbod'], 'one -d per directory');
+  assert.deepEqual(zpool.import('tank', ['/jbod', '/disks'], false, true), ['zpool', 'import', '-d', '/jbod', '-d', '/disks', '-o', 'cachefile=none', '-o', 'ro', 'tank']);
+  assert.deepEqual(zpool.import('tank', ['/jbod'], true), ['zpool', 'import', '-d', '/jbod', '-o', 'cachefile=none', '-f', 'tank']);
+  assert.throws(() => zpool.scanImportable([]));
+  assert.throws(() => zpool.scanImportable(['/jbod', 'disks']), 'every directory is checked');
+
+  assert.deepEqual(zfs.setCanmount('tank/a', 'noauto'), ['zfs', 'set', 'canmount=noauto', 'tank/a']);
+  assert.deepEqual(zfs.setReadonly('tank', 'on'), ['zfs', 'set', 'readonly=on', 'tank']);
+  assert.deepEqual(zfs.inheritReadonly('tank/a'), ['zfs', 'inherit', 'readonly', 'tank/a']);
+  assert.deepEqual(zfs.mount('tank/a'), ['zfs', 'mount', 'tank/a']);
+  assert.deepEqual(zfs.unmount('tank/a'), ['zfs', 'unmount', 'tank/a']);
+  assert.deepEqual(zfs.getMountState('tank'), ['zfs', 'get', '-H', '-p', '-r', '-o', 'name,property,value,source', 'type,canmount,mounted,mountpoint,readonly', 'tank']);
+  assert.throws(() => zfs.setCanmount('tank', 'on,readonly=off' as never));
+  assert.throws(() => zfs.setReadonly('tank', 'yes' as never));
+  assert.throws(() => zfs.mount('-a'));
+  assert.throws(() => zfs.unmount('tank/a@s1'), 'a snapshot is not unmounted');
+  assert.throws(() => zfs.inheritReadonly('tank; reboot'));
+});
+
+test('mount state: the stored readonly behind a temporary (mount option) value', () => {
+  // as zfs-fuse printed it: tank and tank/a mounted after readonly=on was set (its mounts always
+  // say rw: "off temporary", writes fail), tank/c unmounted, a kept-aside copy never mounted
+  const out = [
+    'tank\ttype\tfilesystem\t-',
+    'tank\tcanmount\ton\tlocal',
+    'tank\tmounted\tyes\t-',
+    'tank\tmountpoint\t/tmp/zx/mnt/tank\tlocal',
+    'tank\treadonly\toff\ttemporary',
+    'tank/a@s1\ttype\tsnapshot\t-',
+    'tank/a@s1\treadonly\t-\t-',
+    'tank/c\ttype\tfilesystem\t-',
+    'tank/c\tcanmount\ton\tdefault',
+    'tank/c\tmounted\tno\t-',
+    'tank/c\tmountpoint\t/tmp/zx/mnt/tank/c\tinherited from tank',
+    'tank/c\treadonly\ton\tinherited from tank',
+    'tank/tandem-kept/k1\ttype\tfilesystem\t-',
+    'tank/tandem-kept/k1\tcanmount\tnoauto\tlocal',
+    'tank/tandem-kept/k1\tmounted\tno\t-',
+    'tank/tandem-kept/k1\tmountpoint\tnone\tlocal',
+    'tank/tandem-kept/k1\treadonly\ton\tinherited from tank',
+    'tank/a\ttype\tfilesystem\t-',
+    'tank/a\tcanmount\tnoauto\tlocal',
+    'tank/a\tmounted\tyes\t-',
+    'tank/a\tmountpoint\t/tmp/zx/mnt/tank/a\tinherited from tank',
+    'tank/a\treadonly\ton\ttemporary',
+  ].join('\n');
+  const s = parseMountState(out);
+  assert.deepEqual(
+    s.map((f) => f.name),
+    ['tank', 'tank/a', 'tank/c', 'tank/tandem-kept/k1'],
+    'filesystems only, parents first',
+  );
+  const [tank, a, c, kept] = s;
+  assert.deepEqual(tank, { name: 'tank', canmount: 'on', mounted: true, mountpoint: '/tmp/zx/mnt/tank', readonly: true, readonlySource: 'temporary', mountedReadOnly: false });
+  // imported with -o ro while the stored value is off: "on temporary"
+  assert.deepEqual([a.canmount, a.readonly, a.mountedReadOnly], ['noauto', false, true]);
+  assert.deepEqual([c.mounted, c.readonly, c.readonlySource, c.mountedReadOnly], [false, true, 'inherited', false]);
+  assert.equal(kept.mountpoint, null, 'mountpoint none: never mounted');
+  assert.deepEqual(parseMountState(''), []);
+  assert.throws(() => parseMountState('tank\ttype\tfilesystem\t-\ntank\tcanmount\tmaybe\tlocal\n'));
 });

@@ -72,3 +72,12 @@ test('kept on disk: a restarted host-executor keeps what is still imported, a re
   assert.equal(restarted.held.reconciled, true);
   assert.deepEqual(restarted.held.entries(), [['tank', { epoch: 5, vips: [] }]]);
 });
+
+test('a replicated pool served elsewhere is let go at once: this node keeps only a replica, never served', async () => {
+  const { held, imported } = node();
+  imported.push(summary('mirror'));
+  await held.recordChanged('mirror', record('mirror', 'node-a', { mode: 'replicated' }));
+  assert.deepEqual(held.names(), ['mirror']);
+  await held.recordChanged('mirror', record('mirror', 'node-b', { mode: 'replicated', epoch: 3 }));
+  assert.deepEqual(held.names(), [], 'still imported here as a replica, but not served: nothing to fence');
+});

@@ -104,6 +104,10 @@ export class HeldPools implements OnModuleInit, OnApplicationShutdown {
       // a record of a pool this node lost in a reboot is not a pool to fence
       if (!this.held.has(name) && !(await this.zfs.findPool(name).catch(() => true))) return;
       this.hold(name, rec.epoch, rec.vips);
+    } else if (this.held.has(name) && rec?.mode === 'replicated') {
+      // a replicated pool served elsewhere: this node's copy is a replica (or kept for
+      // retrieval), imported but never served — nothing to fence
+      this.release(name);
     } else if (this.held.has(name)) {
       const here = await this.zfs.findPool(name).catch(() => 'unknown' as const);
       if (here === undefined) this.release(name);
