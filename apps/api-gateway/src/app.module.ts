@@ -11,6 +11,7 @@ import { EventsController } from './events.controller';
 import { ApiDocs } from './openapi';
 import { PoolsController } from './pools.controller';
 import { ProblemFilter } from './problem';
+import { ReplicationController } from './replication.controller';
 
 @Module({})
 export class ApiGatewayModule {
@@ -18,7 +19,7 @@ export class ApiGatewayModule {
     return {
       module: ApiGatewayModule,
       imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(readDatabaseConfig().url, `tandem-api-gateway@${ctx.config.nodeId}`)],
-      controllers: [AuthController, ClusterController, PoolsController, EventsController, ActivityController, NodesController],
+      controllers: [AuthController, ClusterController, PoolsController, ReplicationController, EventsController, ActivityController, NodesController],
       providers: [
         { provide: GATEWAY_CONFIG, useFactory: () => readGatewayConfig() },
         AuthService,

@@ -19,6 +19,7 @@ import {
   clusterOpResults,
   clusterRecordSchema,
   clusterStatusSchema,
+  durationSchema,
   eventEnvelopeSchema,
   failoverStatusSchema,
   floatingIpSchema,
@@ -35,6 +36,10 @@ import {
   poolOpResults,
   poolSummarySchema,
   problemDetailsSchema,
+  replicationPoolStatusSchema,
+  replicationScheduleSchema,
+  replicationSettingsResultSchema,
+  replicationStateSchema,
   shareSpecSchema,
   tokenRequestSchema,
   tokenResponseSchema,
@@ -130,6 +135,9 @@ const COMPONENTS = {
       epoch: 'Fencing epoch: grows with every change of owner',
       failedOn: 'Nodes the pool failed on: it never goes back there by itself until marked usable again',
       lastFailoverAt: 'When the pool last moved automatically (ISO time): the hold-down counts from here',
+      mode: 'shared (one JBOD, imported on one node at a time; when absent) or replicated (every node its own pool, kept in sync by snapshot replication)',
+      replication: "Replicated only: this pool's own schedule, overriding the cluster's",
+      syncLock: 'Replicated only: set by an automatic failover; nothing replicates until POST /api/v1/replication/{pool}/resume',
     },
   },
   DetachResult: { schema: poolOpResults['pool.detach'], properties: { node: 'Where the pool stays imported, unmanaged' } },
@@ -141,6 +149,8 @@ const COMPONENTS = {
       vips: { description: 'Floating IPs, each INTERFACE:ADDRESS/PREFIX with a prefix valid for the address family', example: ['cli0:10.77.3.50/24'] },
       fc: 'Served over Fibre Channel',
       shares: 'SMB and NFS shares, started on the node that serves the pool',
+      replicated:
+        'Shared nothing: every online node has its own pool of this name (imported or importable there), kept in sync by snapshot replication; `node` serves it first and the first full sync (bootstrap) starts at once',
     },
   },
   MovePoolRequest: { schema: restBody(poolOpRequests['pool.move'], ['pool', 'actor']), properties: { to: 'The node to serve the pool on' } },
@@ -191,7 +201,80 @@ const COMPONENTS = {
   },
   ClusterStatus: {
     schema: clusterStatusSchema,
-    properties: { cluster: 'null while there is no cluster', answeredBy: 'The node of the gateway that answered' },
+    properties: {
+      cluster: 'null while there is no cluster',
+      answeredBy: 'The node of the gateway that answered',
+      replication: 'Every replicated pool’s replication; a locked pool’s message is also among the failover alarms',
+    },
+  },
+  Duration: {
+    schema: durationSchema,
+    description: 'A duration: a whole number followed by s, m, h or d (30s, 15m, 2h, 1d), or a whole number of seconds; at least 1 s',
+    example: '15m',
+  },
+  ReplicationSchedule: {
+    schema: replicationScheduleSchema,
+    description: 'The schedule of a replicated pool',
+    properties: {
+      snapshotIntervalS: { description: 'Seconds between the active node’s snapshots; a change takes effect when the running timer next fires', example: 900 },
+      retention: { description: 'How many of Tandem’s snapshots the active keeps', example: 24 },
+      pullIntervalS: { description: 'Seconds between a passive’s pulls of the snapshots it misses', example: 180 },
+      stallTimeoutS: { description: 'A transfer that moves no byte for this long is killed and retried', example: 60 },
+    },
+  },
+  ReplicationState: {
+    schema: replicationStateSchema,
+    description: 'The replication record of one pool, kept by the active replication-scheduler',
+    properties: {
+      source: 'The node that serves the pool and takes its snapshots',
+      nextSnapshotAt: 'When the snapshot timer next fires',
+      replicas: 'Per passive node: its state, lag, newest common snapshot, last transfer, the transfer running now, next pull',
+      keepAsideOn: 'Nodes whose copy diverged: their data is kept aside before they receive again',
+    },
+  },
+  ReplicationPoolStatus: {
+    schema: replicationPoolStatusSchema,
+    description: 'One replicated pool’s replication',
+    properties: {
+      active: { description: 'The node that serves it', example: 'node-a' },
+      direction: { description: 'From the active to its passives', example: 'node-a → node-b' },
+      state: 'The worst state of its replicas; locked after an automatic failover until resumed',
+      message: { description: 'The lock message when locked, else the error of a replica', example: 'Failover occurred. Sync for tank is locked!' },
+      possiblyMissingS: 'Locked: seconds of writes the new active may lack (since its newest applied snapshot)',
+      rollbackWindowS: 'Snapshot interval × retention: how far back a replica can be rolled',
+      passiveDownLimitS: 'How long a passive may be away before a full resync is needed',
+      replication: 'The replication record (null until the replication-scheduler has written one)',
+    },
+  },
+  ReplicationSettings: {
+    schema: replicationSettingsResultSchema,
+    properties: {
+      pool: 'The pool the settings apply to (null: cluster-wide)',
+      sshPort: 'The TCP port of every node’s replication SSH endpoint',
+      sshAddresses: { description: 'Per node, where its replication SSH endpoint is reached', example: { 'node-a': '10.77.1.11', 'node-b': '10.77.1.12' } },
+      rollbackWindowS: 'Snapshot interval × retention: how far back a replica can be rolled',
+      passiveDownLimitS: 'How long a passive may be away before a full resync is needed',
+      warnings: 'What the operator should know about these settings',
+      notes: 'What a change does and when (a new snapshot interval takes effect when the running timer next fires)',
+    },
+  },
+  ReplicationSettingsRequest: {
+    schema: restBody(clusterOpRequests['replication.settings'], ['actor']),
+    description: 'Only the fields given change; with none, the settings are shown. With `pool`, that replicated pool’s own overrides change.',
+    properties: {
+      pool: 'Change this replicated pool’s overrides instead of the cluster-wide settings',
+      snapshotInterval: { description: 'The active node’s snapshot interval (default 15m)', example: '15m' },
+      pullInterval: { description: 'How often a passive pulls the snapshots it misses (default 3m)', example: '3m' },
+      stallTimeout: { description: 'A transfer that moves no byte for this long is killed and retried (default 1m)', example: '1m' },
+      retention: { description: 'How many of Tandem’s snapshots the active keeps', example: 24 },
+      sshAddresses: { description: 'NODE → IP: where that node’s replication SSH endpoint is reached (cluster-wide only)', example: { 'node-b': '10.77.1.12' } },
+    },
+  },
+  ResumeReplicationRequest: { schema: restBody(clusterOpRequests['replication.resume'], ['pool', 'actor']), description: 'No fields (the body may be omitted)' },
+  RotateKeysRequest: { schema: restBody(clusterOpRequests['replication.keys-rotate'], ['node', 'actor']), description: 'No fields (the body may be omitted)' },
+  RotateKeysResult: {
+    schema: clusterOpResults['replication.keys-rotate'],
+    properties: { hostKey: 'The node’s new SSH host key (OpenSSH public key), pinned on every node', clientKey: 'The node’s new client key, pinned on every node' },
   },
   NodeOfflineResult: {
     schema: clusterOpResults['node.offline'],
@@ -324,6 +407,7 @@ export function buildOpenApiConfig(): Omit<OpenAPIObject, 'paths'> {
     .addBasicAuth({ type: 'http', scheme: 'basic', description: `User "${ADMIN_USER}" and the admin password` }, 'basic')
     .addTag('cluster', 'The cluster and its nodes: form, join, status, offline/online, remove, maintenance (served by the active resource-manager)')
     .addTag('pools', 'HA pools under cluster control (served by the active resource-manager)')
+    .addTag('replication', 'Shared-nothing (replicated) pools: status, settings, resuming a locked sync, key rotation (served by the active resource-manager)')
     .addTag('auth', 'Tokens')
     .addTag('events', 'Live event feed')
     .addTag('activity', 'Activity log')

@@ -22,6 +22,7 @@ test('every wire error code has its HTTP status; unknown codes are 502', () => {
     STALE_EPOCH: 409,
     POOL_NOT_IMPORTABLE: 409,
     POOL_IMPORTED_ELSEWHERE: 409,
+    SYNC_LOCKED: 409,
     INTERFACE_NOT_FOUND: 400,
     UNAVAILABLE: 503,
     NOT_LEADER: 503,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommanderError } from 'commander';
-import { DEFAULT_API, HelpShown, UsageError, parseArgs, parseShare, parseVip } from './args';
+import { DEFAULT_API, HelpShown, UsageError, isMutating, parseArgs, parseShare, parseSshAddress, parseVip } from './args';
 
 const ENV = { TANDEM_PASSWORD: 'tandem-admin' };
 
@@ -52,9 +52,14 @@ test('pool commands parse into requests', () => {
           { name: 'b', protocol: 'nfs', path: 'x', readOnly: true },
         ],
       },
+      wait: false,
     },
   );
-  assert.deepEqual(parseArgs(['pool', 'attach', 'lun', '--node', 'node-b', '--fc'], ENV).invocation, { command: 'pool.attach', body: { pool: 'lun', node: 'node-b', vips: [], fc: true, shares: [] } });
+  assert.deepEqual(parseArgs(['pool', 'attach', 'lun', '--node', 'node-b', '--fc'], ENV).invocation, {
+    command: 'pool.attach',
+    body: { pool: 'lun', node: 'node-b', vips: [], fc: true, shares: [] },
+    wait: false,
+  });
   assert.deepEqual(parseArgs(['pool', 'move', 'tank', '--to', 'node-b'], ENV).invocation, { command: 'pool.move', pool: 'tank', to: 'node-b' });
   assert.deepEqual(parseArgs(['pool', 'detach', 'tank'], ENV).invocation, { command: 'pool.detach', pool: 'tank' });
   assert.deepEqual(parseArgs(['pool', 'export', 'tank'], ENV).invocation, { command: 'pool.export', pool: 'tank' });
@@ -159,6 +164,112 @@ test('bad cluster values are usage errors naming the field, checked before the p
   );
   assert.ok(
     errors.some((e) => /^tandem: required option '--peer <IP>' not specified/.test(e)),
+    errors.join('|'),
+  );
+});
+
+test('pool attach --replicated: the body says so, and the first sync is followed unless --no-wait', () => {
+  const attach = (...extra: string[]) => parseArgs(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:10.77.3.50/24', ...extra], ENV).invocation;
+  assert.deepEqual(attach('--replicated'), {
+    command: 'pool.attach',
+    body: { pool: 'tank', node: 'node-a', vips: ['cli0:10.77.3.50/24'], fc: false, shares: [], replicated: true },
+    wait: true,
+  });
+  assert.deepEqual(attach('--replicated', '--no-wait'), {
+    command: 'pool.attach',
+    body: { pool: 'tank', node: 'node-a', vips: ['cli0:10.77.3.50/24'], fc: false, shares: [], replicated: true },
+    wait: false,
+  });
+  const shared = attach('--no-wait');
+  assert.ok(shared.command === 'pool.attach' && !('replicated' in shared.body) && shared.wait === false, 'a shared pool: nothing to follow');
+  assert.deepEqual(parseArgs(['pool', 'attach', 'lun', '--node', 'node-b', '--fc', '--replicated'], ENV).invocation, {
+    command: 'pool.attach',
+    body: { pool: 'lun', node: 'node-b', vips: [], fc: true, shares: [], replicated: true },
+    wait: true,
+  });
+  usage(() => parseArgs(['pool', 'attach', 'tank', '--node', 'node-a', '--replicated'], ENV), 'vips', /--fc/);
+});
+
+test('replication settings: no change shows them (no password), a change is the contract body with durations as given', () => {
+  const show = parseArgs(['replication', 'settings'], {});
+  assert.deepEqual(show.invocation, { command: 'replication.settings', body: {} });
+  assert.equal(isMutating(show.invocation), false);
+  const showPool = parseArgs(['replication', 'settings', '--pool', 'tank'], {});
+  assert.deepEqual(showPool.invocation, { command: 'replication.settings', body: { pool: 'tank' } });
+  assert.equal(isMutating(showPool.invocation), false);
+
+  const all = parseArgs(
+    [
+      'replication',
+      'settings',
+      '--snapshot-interval',
+      '15m',
+      '--retention',
+      '24',
+      '--pull-interval',
+      '3m',
+      '--stall-timeout',
+      '90s',
+      '--ssh-address',
+      'node-a=10.77.1.11',
+      '--ssh-address',
+      'node-b=fd00::12',
+    ],
+    ENV,
+  );
+  assert.deepEqual(all.invocation, {
+    command: 'replication.settings',
+    body: { snapshotInterval: '15m', retention: 24, pullInterval: '3m', stallTimeout: '90s', sshAddresses: { 'node-a': '10.77.1.11', 'node-b': 'fd00::12' } },
+  });
+  assert.equal(isMutating(all.invocation), true);
+  assert.deepEqual(parseArgs(['replication', 'settings', '--pool', 'tank', '--retention', '3', '--snapshot-interval', '2h'], ENV).invocation, {
+    command: 'replication.settings',
+    body: { pool: 'tank', retention: 3, snapshotInterval: '2h' },
+  });
+  usage(() => parseArgs(['replication', 'settings', '--retention', '3'], {}), 'password', /^replication settings changes the cluster and needs the admin password/);
+});
+
+test('bad replication settings are usage errors naming the option, checked before the password', () => {
+  const settings = (...args: string[]) => parseArgs(['replication', 'settings', ...args], {});
+  usage(() => settings('--snapshot-interval', '15'), 'snapshotInterval', /^--snapshot-interval: "15" is not a duration: a whole number followed by s, m, h or d/);
+  usage(() => settings('--pull-interval', '0s'), 'pullInterval', /^--pull-interval: "0s" is not a duration/);
+  usage(() => settings('--stall-timeout', '1 minute'), 'stallTimeout', /^--stall-timeout: /);
+  usage(() => settings('--retention', '0'), 'retention', /^--retention: must be at least 1/);
+  usage(() => settings('--retention', '10001'), 'retention', /^--retention: /);
+  usage(() => settings('--retention', 'ten'), 'retention', /^--retention "ten": must be a whole number/);
+  usage(() => settings('--pool', 'raidz1', '--retention', '3'), 'pool', /^--pool: /);
+  usage(() => settings('--ssh-address', 'node-b'), 'sshAddresses', /^--ssh-address "node-b": must be NODE=IP/);
+  usage(() => settings('--ssh-address', 'node-a=10.77.1.11', '--ssh-address', 'node-b:10.77.1.12'), 'sshAddresses', /^--ssh-address "node-b:10\.77\.1\.12": must be NODE=IP/);
+  usage(() => settings('--ssh-address', 'node-b=10.77.1'), 'sshAddresses.node-b', /^--ssh-address "node-b=10\.77\.1": "10\.77\.1" must be an IPv4 or IPv6 address/);
+  usage(() => settings('--ssh-address', 'node-b=10.77.1.12', '--ssh-address', 'node-b=10.77.1.13'), 'sshAddresses.node-b', /given twice/);
+  usage(() => settings('--pool', 'tank', '--ssh-address', 'node-b=10.77.1.12'), 'sshAddresses', /cluster-wide, not per pool/);
+});
+
+test('--ssh-address NODE=IP', () => {
+  assert.deepEqual(parseSshAddress('node-b=10.77.1.12'), ['node-b', '10.77.1.12']);
+  assert.deepEqual(parseSshAddress('node-b=fd00::12'), ['node-b', 'fd00::12']);
+  for (const bad of ['', '=', 'node-b=', '=10.77.1.12', 'node-b 10.77.1.12']) usage(() => parseSshAddress(bad), 'sshAddresses', /^--ssh-address "[^"]*": must be NODE=IP$/);
+  usage(() => parseSshAddress('Node_B=10.77.1.12'), 'sshAddresses', /^--ssh-address "Node_B=10\.77\.1\.12": node "Node_B" must be lowercase/);
+  usage(() => parseSshAddress('node-b=$(reboot)'), 'sshAddresses.node-b', /IPv4 or IPv6/);
+  usage(() => parseSshAddress('node-b=10.77.1.12=x'), 'sshAddresses.node-b');
+});
+
+test('replication status, resume and keys rotate', () => {
+  assert.deepEqual(parseArgs(['replication', 'status'], {}).invocation, { command: 'replication.status' });
+  assert.deepEqual(parseArgs(['replication', 'status', 'tank', '--json'], {}), { globals: { api: DEFAULT_API, json: true }, invocation: { command: 'replication.status', pool: 'tank' } });
+  assert.deepEqual(parseArgs(['replication', 'resume', 'tank'], ENV).invocation, { command: 'replication.resume', pool: 'tank' });
+  assert.deepEqual(parseArgs(['replication', 'keys', 'rotate', '--node', 'node-b'], ENV).invocation, { command: 'replication.keys-rotate', node: 'node-b' });
+  usage(() => parseArgs(['replication', 'status', '; rm -rf /'], {}), 'pool', /^POOL: /);
+  usage(() => parseArgs(['replication', 'resume', 'mirror'], ENV), 'pool', /^POOL: .*reserved/);
+  usage(() => parseArgs(['replication', 'keys', 'rotate', '--node', 'Node_B'], ENV), 'node', /^--node: /);
+  usage(() => parseArgs(['replication', 'resume', 'tank'], {}), 'password', /^replication resume changes the cluster/);
+  usage(() => parseArgs(['replication', 'keys', 'rotate', '--node', 'node-b'], {}), 'password', /^replication keys rotate changes the cluster/);
+  const errors: string[] = [];
+  const out = { writeOut: () => undefined, writeErr: (s: string) => void errors.push(s) };
+  assert.throws(() => parseArgs(['replication', 'keys', 'rotate'], ENV, out), CommanderError);
+  assert.throws(() => parseArgs(['replication', 'resume'], ENV, out), CommanderError);
+  assert.ok(
+    errors.some((e) => /^tandem: required option '--node <node>' not specified/.test(e)),
     errors.join('|'),
   );
 });

@@ -1,13 +1,17 @@
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import {
+  clusterOpRequests,
   describeZodError,
   interfaceNameSchema,
+  ipAddressSchema,
   joinClusterRequestSchema,
   nodeIdSchema,
+  poolNameSchema,
   poolOpRequests,
   shareSpecSchema,
   vipSpecSchema,
+  type ClusterOpRequest,
   type PoolOperation,
   type PoolOpRequest,
 } from '@tandem/contracts';
@@ -41,11 +45,14 @@ export interface Globals {
 }
 
 export type AttachBody = Omit<PoolOpRequest<'pool.attach'>, 'actor'>;
+/** The body of PUT /api/v1/replication/settings: durations as given (`15m`), for the contract to parse. */
+export type ReplicationSettingsBody = Omit<ClusterOpRequest<'replication.settings'>, 'actor'>;
 
 export type Invocation =
   | { command: 'pool.list' }
   | { command: 'pool.show'; pool: string }
-  | { command: 'pool.attach'; body: AttachBody }
+  /** `wait`: a replicated attach follows the first sync (bootstrap) until it ends (not with --no-wait). */
+  | { command: 'pool.attach'; body: AttachBody; wait: boolean }
   | { command: 'pool.move'; pool: string; to: string }
   | { command: 'pool.mark-usable'; pool: string; node: string }
   | { command: 'pool.detach'; pool: string }
@@ -59,6 +66,10 @@ export type Invocation =
   | { command: 'node.online'; node: string }
   | { command: 'node.remove'; node: string }
   | { command: 'maintenance'; on: boolean }
+  | { command: 'replication.settings'; body: ReplicationSettingsBody }
+  | { command: 'replication.status'; pool?: string }
+  | { command: 'replication.resume'; pool: string }
+  | { command: 'replication.keys-rotate'; node: string }
   | { command: 'log'; limit: number }
   | { command: 'events' };
 
@@ -81,9 +92,17 @@ const MUTATING = new Set<Invocation['command']>([
   'node.online',
   'node.remove',
   'maintenance',
+  'replication.resume',
+  'replication.keys-rotate',
 ]);
 export function isMutating(inv: Invocation): boolean {
+  if (inv.command === 'replication.settings') return changesSettings(inv.body);
   return MUTATING.has(inv.command);
+}
+
+/** `replication settings` with an option other than --pool changes them; without, it shows them. */
+export function changesSettings(body: ReplicationSettingsBody): boolean {
+  return Object.keys(body).some((k) => k !== 'pool');
 }
 
 const VIP_HINT = 'give floating IPs as --vip INTERFACE:ADDRESS/PREFIX, e.g. --vip cli0:10.77.3.50/24';
@@ -175,6 +194,91 @@ export function checkJoin(peer: string, password: string | undefined): { peer: s
   return { peer, password };
 }
 
+const SETTINGS_HINT = 'durations are a whole number followed by s, m, h or d, e.g. --snapshot-interval 15m --pull-interval 3m --stall-timeout 1m; see tandem replication settings --help';
+const SSH_HINT = "give each node's replication address as --ssh-address NODE=IP (repeat for several), e.g. --ssh-address node-b=10.77.1.12";
+
+/** The option of `replication settings` behind each field of the contract. */
+const SETTINGS_OPTIONS: Record<string, string> = {
+  pool: '--pool',
+  snapshotInterval: '--snapshot-interval',
+  retention: '--retention',
+  pullInterval: '--pull-interval',
+  stallTimeout: '--stall-timeout',
+  sshAddresses: '--ssh-address',
+};
+
+/** `--ssh-address NODE=IP`: the node id and the address, each checked with the contract. */
+export function parseSshAddress(spec: string): [string, string] {
+  const i = spec.indexOf('=');
+  if (i <= 0 || i === spec.length - 1) throw new UsageError(`--ssh-address ${JSON.stringify(spec)}: must be NODE=IP`, 'sshAddresses', SSH_HINT);
+  const node = spec.slice(0, i);
+  const ip = spec.slice(i + 1);
+  const n = nodeIdSchema.safeParse(node);
+  if (!n.success) throw new UsageError(`--ssh-address ${JSON.stringify(spec)}: node ${JSON.stringify(node)} ${n.error.issues[0]?.message ?? 'is invalid'}`, 'sshAddresses', SSH_HINT);
+  const a = ipAddressSchema.safeParse(ip);
+  if (!a.success) throw new UsageError(`--ssh-address ${JSON.stringify(spec)}: ${JSON.stringify(ip)} ${a.error.issues[0]?.message ?? 'is invalid'}`, `sshAddresses.${node}`, SSH_HINT);
+  return [node, ip];
+}
+
+/** Every --ssh-address, as the contract's NODE → IP record; a node given twice is refused. */
+export function parseSshAddresses(specs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const [node, ip] = parseSshAddress(spec);
+    if (node in out) throw new UsageError(`--ssh-address: ${node} is given twice (${out[node]} and ${ip})`, `sshAddresses.${node}`, SSH_HINT);
+    out[node] = ip;
+  }
+  return out;
+}
+
+function wholeNumber(option: string, field: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new UsageError(`${option} ${JSON.stringify(value)}: must be a whole number`, field, SETTINGS_HINT);
+    return Number(value);
+  };
+}
+
+interface SettingsOptions {
+  pool?: string;
+  snapshotInterval?: string;
+  retention?: number;
+  pullInterval?: string;
+  stallTimeout?: string;
+  sshAddress: string[];
+}
+
+/**
+ * `replication settings` into the body of PUT /api/v1/replication/settings, checked with the
+ * contract: durations are passed on as given (the contract parses `15m`), a wrong value is
+ * refused naming its option.
+ */
+export function settingsBody(opts: SettingsOptions): ReplicationSettingsBody {
+  const body: ReplicationSettingsBody = {};
+  if (opts.pool !== undefined) body.pool = opts.pool;
+  if (opts.snapshotInterval !== undefined) body.snapshotInterval = opts.snapshotInterval;
+  if (opts.retention !== undefined) body.retention = opts.retention;
+  if (opts.pullInterval !== undefined) body.pullInterval = opts.pullInterval;
+  if (opts.stallTimeout !== undefined) body.stallTimeout = opts.stallTimeout;
+  if (opts.sshAddress.length) {
+    if (opts.pool !== undefined) throw new UsageError("--ssh-address: a node's replication address is cluster-wide, not per pool (leave --pool out)", 'sshAddresses', SSH_HINT);
+    body.sshAddresses = parseSshAddresses(opts.sshAddress);
+  }
+  const r = clusterOpRequests['replication.settings'].safeParse(body);
+  if (!r.success) {
+    const { field, message } = describeZodError(r.error);
+    const option = SETTINGS_OPTIONS[field.split('.')[0]];
+    throw new UsageError(option ? `${option}: ${message.slice(field.length + 2)}` : message, field, field.startsWith('sshAddresses') ? SSH_HINT : SETTINGS_HINT);
+  }
+  return body;
+}
+
+/** POOL of the replication commands, checked with the contract. */
+export function parsePool(pool: string, command: string): string {
+  const r = poolNameSchema.safeParse(pool);
+  if (!r.success) throw new UsageError(`POOL: ${r.error.issues[0]?.message ?? 'invalid'}`, 'pool', `see the replicated pools with: tandem replication status (e.g. tandem ${command} tank)`);
+  return pool;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -206,7 +310,8 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .addOption(new Option('--password <password>', 'admin password for changes (prefer env TANDEM_PASSWORD: arguments are visible to other users)'))
     .addHelpText(
       'after',
-      '\nReads need no password; changes (cluster create/join, node offline/online/remove, maintenance, pool attach/move/mark-usable/detach/export/reattach/remove) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.',
+      '\nReads need no password; changes (cluster create/join, node offline/online/remove, maintenance, pool attach/move/mark-usable/detach/export/reattach/remove,\n' +
+        'replication settings with a change, replication resume, replication keys rotate) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.',
     );
 
   const cluster = program.command('cluster').description('the cluster: form it, join nodes to it, its status');
@@ -296,7 +401,9 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .option('--vip <IF:ADDRESS/PREFIX>', 'floating IP (repeat for several)', collect, [])
     .option('--fc', 'served over Fibre Channel (no floating IP needed)')
     .option('--share <NAME:smb|nfs[:PATH][:ro]>', 'share to start with the pool (repeat for several)', collect, [])
-    .action((name: string, opts: { node: string; vip: string[]; fc?: boolean; share: string[] }, cmd: Command) => {
+    .option('--replicated', 'shared nothing: every node has its own pool of this name, kept in sync by snapshot replication; --node serves it first')
+    .option('--no-wait', 'with --replicated: do not follow the first sync (by default it is shown until it ends, at most 10 minutes)')
+    .action((name: string, opts: { node: string; vip: string[]; fc?: boolean; share: string[]; replicated?: boolean; wait: boolean }, cmd: Command) => {
       const body: AttachBody = {
         pool: name,
         node: opts.node,
@@ -304,8 +411,9 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
         fc: opts.fc === true,
         shares: opts.share.map((s, i) => parseShare(s, i)),
       };
+      if (opts.replicated) body.replicated = true;
       checkRequest('pool.attach', body);
-      onInvocation({ command: 'pool.attach', body }, cmd);
+      onInvocation({ command: 'pool.attach', body, wait: opts.replicated === true && opts.wait }, cmd);
     });
 
   pool
@@ -351,6 +459,44 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .action((name: string, opts: { node: string }, cmd: Command) => {
       checkRequest('pool.reattach', { pool: name, node: opts.node });
       onInvocation({ command: 'pool.reattach', pool: name, node: opts.node }, cmd);
+    });
+
+  const replication = program.command('replication').description('shared-nothing (replicated) pools: settings, status, resuming sync, replication keys');
+
+  replication
+    .command('settings')
+    .description('show the replication settings (no option but --pool), or change them: cluster-wide, or of one pool with --pool')
+    .option('--pool <pool>', 'a replicated pool: its own settings (overriding the cluster-wide ones)')
+    .option('--snapshot-interval <duration>', "the active node's snapshot interval, e.g. 15m (s, m, h, d)")
+    .option('--retention <n>', 'how many of its snapshots the active node keeps, e.g. 24', wholeNumber('--retention', 'retention'))
+    .option('--pull-interval <duration>', 'how often a passive node pulls the snapshots it misses, e.g. 3m')
+    .option('--stall-timeout <duration>', 'a transfer moving no byte this long is killed and retried, e.g. 1m')
+    .option('--ssh-address <NODE=IP>', "where a node's replication SSH endpoint is reached (cluster-wide; repeat for several)", collect, [])
+    .action((opts: SettingsOptions, cmd: Command) => onInvocation({ command: 'replication.settings', body: settingsBody(opts) }, cmd));
+
+  replication
+    .command('status')
+    .description('the replication of every replicated pool, or of one: state, lag, newest common snapshot, last transfer, next snapshot and pull')
+    .argument('[pool]', 'pool name')
+    .action((name: string | undefined, _opts, cmd: Command) =>
+      onInvocation(name === undefined ? { command: 'replication.status' } : { command: 'replication.status', pool: parsePool(name, 'replication status') }, cmd),
+    );
+
+  replication
+    .command('resume')
+    .description("after an automatic failover locked sync: keep the old active's diverged data aside and sync again, from the new active")
+    .argument('<pool>', 'pool name')
+    .action((name: string, _opts, cmd: Command) => onInvocation({ command: 'replication.resume', pool: parsePool(name, 'replication resume') }, cmd));
+
+  const keys = replication.command('keys').description("a node's replication SSH keys");
+  keys
+    .command('rotate')
+    .description("replace a node's replication keys (the old ones stay valid until the new ones are pinned on every node)")
+    .requiredOption('--node <node>', 'the node')
+    .action((opts: { node: string }, cmd: Command) => {
+      const r = nodeIdSchema.safeParse(opts.node);
+      if (!r.success) throw new UsageError(`--node: ${r.error.issues[0]?.message ?? 'invalid'}`, 'node', 'see the nodes with: tandem cluster status');
+      onInvocation({ command: 'replication.keys-rotate', node: opts.node }, cmd);
     });
 
   program
@@ -399,7 +545,8 @@ export function parseArgs(args: readonly string[], env: NodeJS.ProcessEnv = proc
       globals.password = cmd.opts<{ localPassword?: string }>().localPassword ?? (env.TANDEM_PASSWORD || undefined) ?? invocation.password;
     }
     if (isMutating(invocation) && globals.password === undefined) {
-      throw new UsageError(`${invocation.command.replace('.', ' ')} changes the cluster and needs the admin password`, 'password', 'set TANDEM_PASSWORD (or give --password)');
+      const name = invocation.command === 'replication.keys-rotate' ? 'replication keys rotate' : invocation.command.replace('.', ' ');
+      throw new UsageError(`${name} changes the cluster and needs the admin password`, 'password', 'set TANDEM_PASSWORD (or give --password)');
     }
     parsed = { globals, invocation };
   }, output);

@@ -1,9 +1,21 @@
 import { CommanderError } from 'commander';
-import { ApiPaths, ErrorCode, problemType, type ActivityEntry, type ClusterOpResults, type ClusterStatus, type HaPool, type PoolOpResults, type ProblemDetails } from '@tandem/contracts';
-import { HelpShown, UsageError, parseArgs, type Parsed } from './args';
+import {
+  ApiPaths,
+  ErrorCode,
+  problemType,
+  type ActivityEntry,
+  type ClusterOpResults,
+  type ClusterStatus,
+  type HaPool,
+  type PoolOpResults,
+  type ProblemDetails,
+  type ReplicationPoolStatus,
+} from '@tandem/contracts';
+import { HelpShown, UsageError, changesSettings, parseArgs, type Parsed } from './args';
 import { ApiClient, ApiError } from './client';
 import { offlineDecision, offlineDone } from './cluster';
-import { Progress, activityTable, clusterStatusText, eventLine, hintFor, poolDetails, poolTable, seconds, vipText, type Out } from './output';
+import { Progress, activityTable, clusterStatusText, eventLine, hintFor, moveDone, poolDetails, poolTable, seconds, vipText, type Out } from './output';
+import { bootstrapDoneText, keyText, replicationStatusText, settingsText, watchBootstrap } from './replication';
 
 /**
  * tandem — the command-line client of the api-gateway. A thin client: it checks arguments with
@@ -50,6 +62,17 @@ function servingOr1(io: Io, json: boolean, p: HaPool): number {
   return 1;
 }
 
+/**
+ * One replicated pool's replication (GET /api/v1/replication/{pool}). GET
+ * /api/v1/replication/settings is the settings: a pool of that name is found in the list.
+ */
+async function replicationOf(api: ApiClient, pool: string): Promise<ReplicationPoolStatus> {
+  if (pool !== 'settings') return api.get<ReplicationPoolStatus>(ApiPaths.replicationPool(pool));
+  const found = (await api.get<ReplicationPoolStatus[]>(ApiPaths.replication)).find((s) => s.pool === pool);
+  if (!found) throw new ApiError({ type: problemType(ErrorCode.PoolNotFound), title: ErrorCode.PoolNotFound, status: 404, detail: `pool ${pool} is not a replicated pool under cluster control` });
+  return found;
+}
+
 async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<number> {
   const api = new ApiClient(globals.api, globals.password);
   const json = globals.json;
@@ -62,20 +85,50 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
     }
     case 'pool.show': {
       const pool = await api.get<HaPool>(ApiPaths.pool(inv.pool));
-      if (json) printJson(io, pool);
-      else io.stdout.write(poolDetails(pool));
+      let replication: ReplicationPoolStatus | undefined;
+      let unavailable: string | undefined;
+      if (pool.mode === 'replicated') {
+        try {
+          replication = await replicationOf(api, pool.name);
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          unavailable = err.problem.detail;
+        }
+      }
+      if (json) printJson(io, replication ? { ...pool, replicationStatus: replication } : pool);
+      else io.stdout.write(poolDetails(pool) + (replication ? `\n${replicationStatusText([replication])}` : ''));
+      if (unavailable !== undefined) io.stderr.write(`tandem: the replication status of ${pool.name} is not available: ${unavailable}\n`);
       return 0;
     }
     case 'pool.attach': {
       const { pool, node } = inv.body;
-      const r = await change(
-        io,
-        json,
-        `attaching ${pool} on ${node}`,
-        () => api.change<PoolOpResults['pool.attach']>('POST', ApiPaths.pools, inv.body),
-        (p) => `attached ${p.name} on ${p.node ?? node} in {t}${p.vips.length ? `: ${p.vips.map(vipText).join(', ')}` : ''}`,
-      );
-      return servingOr1(io, json, r);
+      const attach = () => api.change<PoolOpResults['pool.attach']>('POST', ApiPaths.pools, inv.body);
+      // --json while following the first sync: only the final JSON
+      const r =
+        json && inv.wait
+          ? await attach()
+          : await change(io, json, `attaching ${pool} on ${node}`, attach, (p) => `attached ${p.name} on ${p.node ?? node} in {t}${p.vips.length ? `: ${p.vips.map(vipText).join(', ')}` : ''}`);
+      if (!json) for (const w of r.warnings ?? []) io.stderr.write(`warning: ${w}\n`);
+      const code = servingOr1(io, json, r);
+      if (!inv.wait || code !== 0) {
+        if (json && inv.wait) printJson(io, r);
+        return code;
+      }
+      if (!json) io.stdout.write(`following the first sync of ${pool} (at most 10 min; --no-wait not to) …\n`);
+      const started = Date.now();
+      let outcome;
+      try {
+        outcome = await watchBootstrap({ fetch: () => replicationOf(api, pool), onLine: json ? undefined : (line) => io.stdout.write(`${line}\n`) });
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        // attached all the same: say so, and what could not be followed
+        if (json) printJson(io, { ...r, replicationStatus: null });
+        io.stderr.write(`tandem: ${pool} is attached, but its first sync cannot be followed: ${err.problem.detail} (see tandem replication status ${pool})\n`);
+        return 1;
+      }
+      if (json) printJson(io, { ...r, replicationStatus: outcome.status });
+      else io.stdout.write(`${bootstrapDoneText(pool, outcome, Date.now() - started)}\n`);
+      return outcome.end === 'in-sync' || outcome.end === 'timeout' ? 0 : 1;
     }
     case 'pool.move': {
       const r = await change(
@@ -83,7 +136,7 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
         json,
         `moving ${inv.pool} to ${inv.to}`,
         () => api.change<PoolOpResults['pool.move']>('POST', ApiPaths.poolAction(inv.pool, 'move'), { to: inv.to }),
-        (p) => `moved ${p.name} to ${p.node ?? inv.to} in {t}`,
+        (p) => moveDone(p, inv.to),
       );
       return servingOr1(io, json, r);
     }
@@ -213,6 +266,49 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
         (c) => (c.maintenance ? 'maintenance: ON — nothing moves automatically' : 'maintenance: off'),
       );
       return 0;
+    case 'replication.settings': {
+      const { pool } = inv.body;
+      if (changesSettings(inv.body)) {
+        const r = await change(
+          io,
+          json,
+          `changing the replication settings${pool ? ` of ${pool}` : ''}`,
+          () => api.change<ClusterOpResults['replication.settings']>('PUT', ApiPaths.replicationSettings, inv.body),
+          () => `changed the replication settings${pool ? ` of ${pool}` : ''} in {t}`,
+        );
+        if (!json) io.stdout.write(settingsText(r));
+        return 0;
+      }
+      const r = await api.get<ClusterOpResults['replication.settings']>(`${ApiPaths.replicationSettings}${pool ? `?pool=${encodeURIComponent(pool)}` : ''}`);
+      if (json) printJson(io, r);
+      else io.stdout.write(settingsText(r));
+      return 0;
+    }
+    case 'replication.status': {
+      const r = inv.pool === undefined ? await api.get<ReplicationPoolStatus[]>(ApiPaths.replication) : await replicationOf(api, inv.pool);
+      if (json) printJson(io, r);
+      else io.stdout.write(replicationStatusText(Array.isArray(r) ? r : [r]));
+      return 0;
+    }
+    case 'replication.resume':
+      await change(
+        io,
+        json,
+        `resuming sync of ${inv.pool}`,
+        () => api.change<ClusterOpResults['replication.resume']>('POST', ApiPaths.replicationResume(inv.pool), {}),
+        (s) =>
+          `sync of ${s.pool} resumed in {t}${s.direction ? ` (${s.direction})` : ''}: the old active's diverged data is kept aside before it receives again (follow it: tandem replication status ${s.pool})`,
+      );
+      return 0;
+    case 'replication.keys-rotate':
+      await change(
+        io,
+        json,
+        `rotating the replication keys of ${inv.node}`,
+        () => api.change<ClusterOpResults['replication.keys-rotate']>('POST', ApiPaths.replicationKeysRotate(inv.node), {}),
+        (r) => `rotated the replication keys of ${r.node} in {t}: host key ${keyText(r.hostKey)}, client key ${keyText(r.clientKey)} (pinned on every node)`,
+      );
+      return 0;
     case 'log': {
       const entries = await api.get<ActivityEntry[]>(`${ApiPaths.activity}?limit=${inv.limit}`);
       if (json) printJson(io, entries);
@@ -255,7 +351,7 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
         err.problem,
         hintFor(err.problem, {
           api: parsed.globals.api,
-          pool: 'pool' in inv ? inv.pool : inv.command === 'pool.attach' ? inv.body.pool : undefined,
+          pool: 'pool' in inv ? inv.pool : inv.command === 'pool.attach' || inv.command === 'replication.settings' ? inv.body.pool : undefined,
           node: 'node' in inv ? inv.node : undefined,
           command: inv.command,
         }),

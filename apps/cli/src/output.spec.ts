@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ClusterStatus, HaPool } from '@tandem/contracts';
+import type { ClusterStatus, HaPool, ReplicationPoolStatus } from '@tandem/contracts';
 import { SseParser } from './client';
-import { Progress, clusterStatusText, eventLine, hintFor, poolDetails, poolTable, seconds, table } from './output';
+import { Progress, clusterStatusText, eventLine, formatBytes, hintFor, humanDuration, moveDone, poolDetails, poolTable, rateText, seconds, table } from './output';
 
 const tank: HaPool = {
   name: 'tank',
@@ -127,4 +127,101 @@ test('hints for cluster errors', () => {
   assert.match(hintFor(p('TIMEOUT', 504), { api: '', pool: 'tank', command: 'pool.move' }) ?? '', /tandem pool show tank/);
   assert.match(hintFor(p('ALREADY_EXISTS', 409), { api: '', command: 'cluster.join' }) ?? '', /tandem cluster status/);
   assert.match(hintFor(p('UNKNOWN_NODE', 404), { api: '', command: 'node.offline' }) ?? '', /tandem cluster status lists the nodes/);
+});
+
+test('human durations, sizes and rates', () => {
+  assert.deepEqual([0, 45, 60, 90, 900, 3600, 3605, 5400, 21_600, 86_400, 93_600, 86_430].map(humanDuration), [
+    '0 s',
+    '45 s',
+    '1 min',
+    '1 min 30 s',
+    '15 min',
+    '1 h',
+    '1 h',
+    '1 h 30 min',
+    '6 h',
+    '1 d',
+    '1 d 2 h',
+    '1 d',
+  ]);
+  assert.deepEqual([0, 512, 1536, 12 * 2 ** 20, 3.25 * 2 ** 30].map(formatBytes), ['0 B', '512 B', '1.5 KiB', '12.0 MiB', '3.3 GiB']);
+  assert.equal(rateText(3 * 2 ** 20, 1000), '3.0 MiB/s');
+  assert.equal(rateText(2 ** 20, 0), '-');
+});
+
+test('pool move: a replicated pool says its final sync', () => {
+  assert.equal(moveDone({ ...tank, node: 'node-b' }, 'node-b'), 'moved tank to node-b in {t}');
+  assert.equal(moveDone({ ...tank, node: 'node-b', finalSync: null }, 'node-b'), 'moved tank to node-b in {t}');
+  assert.equal(
+    moveDone({ ...tank, node: 'node-b', mode: 'replicated', finalSync: { snapshot: 'tank@tandem-20260101-100000', bytes: 5 * 2 ** 20, ms: 830 } }, 'node-b'),
+    'moved tank to node-b in {t}; final sync tank@tandem-20260101-100000: 5.0 MiB in 0.8 s',
+  );
+});
+
+test('pool show: a replicated pool says so, its own schedule and its sync lock', () => {
+  assert.doesNotMatch(poolDetails(tank), /mode:|sync:/, 'nothing new for a shared pool');
+  const d = poolDetails({
+    ...tank,
+    mode: 'replicated',
+    replication: { snapshotIntervalS: 300, retention: 12 },
+    syncLock: { at: '2026-01-01T09:00:00.000Z', from: 'node-a', to: 'node-b', lastSnapshot: null, lastSnapshotAt: null },
+  });
+  assert.match(d, /^mode:\s+replicated \(shared nothing/m);
+  assert.match(d, /^own schedule:\s+snapshot every 5 min, keep 12$/m);
+  assert.match(d, /^sync:\s+LOCKED since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(automatic failover node-a → node-b\)$/m);
+  assert.doesNotMatch(poolDetails({ ...tank, mode: 'replicated', syncLock: null }), /own schedule|sync:/);
+});
+
+const schedule = { snapshotIntervalS: 900, retention: 24, pullIntervalS: 180, stallTimeoutS: 60 };
+const replicated = (pool: string, over: Partial<ReplicationPoolStatus>): ReplicationPoolStatus => ({
+  pool,
+  active: 'node-a',
+  direction: 'node-a → node-b',
+  state: 'in-sync',
+  message: null,
+  possiblyMissingS: null,
+  schedule,
+  rollbackWindowS: 21_600,
+  passiveDownLimitS: 21_600,
+  replication: null,
+  ...over,
+});
+
+test('cluster status: the replication section, and a locked pool as an alarm', () => {
+  const lock = 'Failover occurred. Sync for backup is locked!';
+  const status: ClusterStatus = {
+    ...clusterStatus,
+    failover: { declined: null, alarms: [lock], witness: true },
+    replication: [
+      replicated('tank', {}),
+      replicated('backup', { active: 'node-b', direction: 'node-b → node-a', state: 'locked', message: lock, possiblyMissingS: 42 }),
+      replicated('media', { state: 'error', message: 'node-b: cannot reach 10.77.1.12:2222' }),
+    ],
+  };
+  const text = clusterStatusText(status);
+  const lines = text.trimEnd().split('\n');
+  assert.equal(lines.filter((l) => l === `alarm: ${lock}`).length, 1, 'the alarm once');
+  const at = lines.indexOf('replication:');
+  assert.ok(at > lines.indexOf(`alarm: ${lock}`), text);
+  assert.equal(lines[at - 1], '');
+  assert.match(lines[at + 1], /^ {2}POOL\s+ACTIVE\s+DIRECTION\s+STATE\s+LAG\s+NOTE$/);
+  assert.match(lines[at + 2], /^ {2}backup\s+node-b\s+node-b → node-a\s+locked\s+-\s+data possibly missing: 42 s; resume with: tandem replication resume backup$/);
+  assert.match(lines[at + 3], /^ {2}media\s+node-a\s+node-a → node-b\s+error\s+-\s+node-b: cannot reach 10\.77\.1\.12:2222$/);
+  assert.match(lines[at + 4], /^ {2}tank\s+node-a\s+node-a → node-b\s+in-sync\s+-$/);
+  assert.equal(lines.length, at + 5);
+
+  // A resource-manager that does not list the lock among its alarms: it is one all the same.
+  const older = clusterStatusText({ ...status, failover: undefined });
+  assert.equal(older.split('\n').filter((l) => l === `alarm: ${lock}`).length, 1);
+  // No replicated pool: no section.
+  assert.doesNotMatch(clusterStatusText({ ...clusterStatus, replication: [] }), /replication:/);
+});
+
+test('hints for replication errors', () => {
+  const p = (title: string, status: number, field?: string) => ({ type: `urn:tandem:error:${title}`, title, status, detail: 'x', ...(field ? { field } : {}) });
+  assert.match(hintFor(p('SYNC_LOCKED', 409, 'pool'), { api: '', pool: 'tank', command: 'pool.move' }) ?? '', /tandem replication resume tank/);
+  assert.match(hintFor(p('INVALID_ARGUMENT', 400, 'sshAddresses'), { api: '', command: 'replication.settings' }) ?? '', /--ssh-address NODE=IP/);
+  assert.match(hintFor(p('INVALID_ARGUMENT', 400, 'pool'), { api: '', pool: 'tank', command: 'replication.resume' }) ?? '', /tandem replication status/);
+  assert.match(hintFor(p('TIMEOUT', 504), { api: '', command: 'replication.settings' }) ?? '', /tandem replication status/);
+  assert.match(hintFor(p('TIMEOUT', 504), { api: '', node: 'node-b', command: 'replication.keys-rotate' }) ?? '', /old keys stay valid/);
 });

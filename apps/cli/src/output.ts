@@ -1,4 +1,16 @@
-import { ErrorCode, type ActivityEntry, type ClusterStatus, type FloatingIp, type HaPool, type NodeStatus, type ProblemDetails, type ShareSpec } from '@tandem/contracts';
+import {
+  ErrorCode,
+  type ActivityEntry,
+  type ClusterStatus,
+  type FloatingIp,
+  type HaPool,
+  type NodeStatus,
+  type PoolOpResults,
+  type ProblemDetails,
+  type ReplicationPoolStatus,
+  type ReplicationSchedule,
+  type ShareSpec,
+} from '@tandem/contracts';
 
 export interface Out {
   write(s: string): unknown;
@@ -57,10 +69,75 @@ export function poolDetails(p: HaPool): string {
   rows.push(['fibre channel', p.fc ? 'yes' : 'no']);
   rows.push(['shares', p.shares.map(shareText).join(', ') || '-']);
   rows.push(['mountpoint', p.mountpoint ?? '-']);
+  if (p.mode === 'replicated') {
+    rows.push(['mode', 'replicated (shared nothing: every node its own pool, kept in sync)']);
+    const own = scheduleOverrides(p.replication ?? {});
+    if (own) rows.push(['own schedule', own]);
+    if (p.syncLock) rows.push(['sync', `LOCKED since ${localTime(p.syncLock.at)} (automatic failover ${p.syncLock.from} → ${p.syncLock.to})`]);
+  }
   rows.push(['epoch', String(p.epoch)]);
   rows.push(['updated', localTime(p.updatedAt)]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${(k + ':').padEnd(w + 1)}  ${v}`).join('\n') + '\n';
+}
+
+/** A pool's own schedule overrides, in words ('' when it has none). */
+export function scheduleOverrides(own: Partial<ReplicationSchedule>): string {
+  const parts: string[] = [];
+  if (own.snapshotIntervalS !== undefined) parts.push(`snapshot every ${humanDuration(own.snapshotIntervalS)}`);
+  if (own.retention !== undefined) parts.push(`keep ${own.retention}`);
+  if (own.pullIntervalS !== undefined) parts.push(`pull every ${humanDuration(own.pullIntervalS)}`);
+  if (own.stallTimeoutS !== undefined) parts.push(`stall timeout ${humanDuration(own.stallTimeoutS)}`);
+  return parts.join(', ');
+}
+
+/** Seconds for people, in at most two units: `45 s`, `1 min 30 s`, `15 min`, `6 h`, `1 d 2 h`. */
+export function humanDuration(totalSeconds: number): string {
+  const s = Math.max(0, Math.round(totalSeconds));
+  const units: Array<[string, number]> = [
+    ['d', 86_400],
+    ['h', 3600],
+    ['min', 60],
+    ['s', 1],
+  ];
+  const parts: string[] = [];
+  let rest = s;
+  for (const [unit, n] of units) {
+    if (parts.length === 2) break;
+    const q = Math.floor(rest / n);
+    if (q > 0) {
+      parts.push(`${q} ${unit}`);
+      rest -= q * n;
+    } else if (parts.length === 1) {
+      break; // 1 h 0 min 5 s → 1 h
+    }
+  }
+  return parts.join(' ') || '0 s';
+}
+
+/** Bytes for people: `512 B`, `1.5 KiB`, `12.0 MiB`, `3.2 GiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${Math.round(bytes)} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** A transfer rate: `3.0 MiB/s` (`-` when no time passed). */
+export function rateText(bytes: number, ms: number): string {
+  return ms > 0 ? `${formatBytes((bytes * 1000) / ms)}/s` : '-';
+}
+
+/** The line after `pool move`; a replicated pool's final sync with its size and time. */
+export function moveDone(p: PoolOpResults['pool.move'], to: string): string {
+  const line = `moved ${p.name} to ${p.node ?? to} in {t}`;
+  const f = p.finalSync;
+  return f ? `${line}; final sync ${f.snapshot}: ${formatBytes(f.bytes)} in ${seconds(f.ms)}` : line;
 }
 
 function clip(s: string, max: number): string {
@@ -99,7 +176,33 @@ export function clusterStatusText(status: ClusterStatus): string {
     if (f.declined) lines.push(`automatic failover declined: ${f.declined}`);
     for (const a of f.alarms) lines.push(`alarm: ${a}`);
   }
+  // A locked pool is an alarm even from a resource-manager that does not list it among them.
+  for (const r of status.replication ?? []) if (r.state === 'locked' && r.message && !f?.alarms.includes(r.message)) lines.push(`alarm: ${r.message}`);
+  if (status.replication?.length) lines.push('', 'replication:', replicationSummary(status.replication).trimEnd());
   return `${lines.join('\n')}\n`;
+}
+
+/** The greatest lag of a replicated pool's replicas (null when none is known). */
+function poolLag(r: ReplicationPoolStatus): string {
+  const lags = Object.values(r.replication?.replicas ?? {})
+    .map((x) => x.lagSeconds)
+    .filter((x): x is number => x !== null);
+  return lags.length ? humanDuration(Math.max(...lags)) : '-';
+}
+
+/** The replication section of `cluster status`: one row per replicated pool. */
+export function replicationSummary(list: ReplicationPoolStatus[]): string {
+  const rows = [['', 'POOL', 'ACTIVE', 'DIRECTION', 'STATE', 'LAG', 'NOTE']];
+  for (const r of [...list].sort((a, b) => a.pool.localeCompare(b.pool))) {
+    const note =
+      r.state === 'locked'
+        ? `${r.possiblyMissingS !== null ? `data possibly missing: ${r.possiblyMissingS} s; ` : ''}resume with: tandem replication resume ${r.pool}`
+        : r.state === 'error' && r.message
+          ? clip(r.message, 60)
+          : '';
+    rows.push(['', r.pool, r.active ?? '-', r.direction ?? '-', r.state, poolLag(r), note]);
+  }
+  return table(rows);
 }
 
 /** 2026-01-31 14:05:09 in local time. */
@@ -172,6 +275,7 @@ const PEER_HINT =
 /** What to do next after an error. */
 export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; node?: string; command?: string }): string | undefined {
   const aboutCluster = ctx.command !== undefined && /^(cluster|node|maintenance)/.test(ctx.command);
+  const aboutReplication = ctx.command !== undefined && ctx.command.startsWith('replication');
   if (p.field === 'peer' && (p.title === ErrorCode.Unavailable || p.title === ErrorCode.Timeout)) return PEER_HINT;
   switch (p.title) {
     case ErrorCode.Unavailable:
@@ -186,6 +290,8 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
         : 'check the password (TANDEM_PASSWORD or --password)';
     case ErrorCode.InvalidArgument:
       if (p.field?.startsWith('vips')) return 'give floating IPs as --vip INTERFACE:ADDRESS/PREFIX, e.g. --vip cli0:10.77.3.50/24';
+      if (p.field?.startsWith('sshAddresses')) return 'give replication addresses as --ssh-address NODE=IP, cluster-wide (without --pool)';
+      if (aboutReplication && p.field === 'pool') return 'see the replicated pools: tandem replication status';
       if (p.field === 'node' && /offline first/.test(p.detail)) return `take it offline first: tandem node offline ${ctx.node ?? 'NODE'}`;
       return 'see: tandem --help';
     case ErrorCode.InterfaceNotFound:
@@ -203,7 +309,13 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
     case ErrorCode.InTransition:
     case ErrorCode.PoolBusy:
       return 'another operation on the pool is running: wait for it (tandem events), then retry';
+    case ErrorCode.SyncLocked:
+      return `an automatic failover locked sync of ${ctx.pool ?? 'the pool'}: look at the old active's copy, then tandem replication resume ${ctx.pool ?? 'POOL'}`;
+    case ErrorCode.HostKeyRefused:
+      return 'a node presented another replication host key than the one pinned for it: if its keys were replaced, tandem replication keys rotate --node NODE';
     case ErrorCode.Timeout:
+      if (ctx.command === 'replication.keys-rotate') return 'the rotation may still be running (the old keys stay valid until it ends): check tandem log';
+      if (aboutReplication) return 'the operation may still be running: check tandem replication status and tandem log';
       return aboutCluster
         ? 'the operation may still be running: check tandem cluster status and tandem log'
         : `the operation may still be running: check tandem pool show ${ctx.pool ?? 'POOL'} and tandem log`;

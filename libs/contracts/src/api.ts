@@ -25,6 +25,16 @@ export const ApiPaths = {
   clusterNodes: `${API_PREFIX}/cluster/nodes`,
   clusterJoin: `${API_PREFIX}/cluster/join`,
   clusterMaintenance: `${API_PREFIX}/cluster/maintenance`,
+  /** Shared-nothing (replicated) pools: GET the status of every one. */
+  replication: `${API_PREFIX}/replication`,
+  /** GET the status of one replicated pool (a pool named `settings` is read through GET `replication`). */
+  replicationPool: (pool: string) => `${API_PREFIX}/replication/${encodeURIComponent(pool)}`,
+  /** POST: resume sync after an automatic failover locked it. */
+  replicationResume: (pool: string) => `${API_PREFIX}/replication/${encodeURIComponent(pool)}/resume`,
+  /** GET (`?pool=P` for one pool's) or PUT the replication settings. */
+  replicationSettings: `${API_PREFIX}/replication/settings`,
+  /** POST: replace a node's replication SSH keys. */
+  replicationKeysRotate: (node: string) => `${API_PREFIX}/nodes/${encodeURIComponent(node)}/replication-keys/rotate`,
   docs: '/api/docs',
   docsJson: '/api/docs-json',
   /** Liveness of the gateway; says which node it runs on (`{status, service, node}`). */
