@@ -1,13 +1,15 @@
 import { benchFailover } from './failover';
 import { benchMove } from './move';
 import { benchQuiet } from './quiet';
+import { benchReplication } from './replication';
 import type { BenchReport } from './stats';
 
-/** npm run bench -- <name> [--json] [--trials N] [--minutes M (quiet)] [--kind power-off,partition,client-link,disk (failover)] */
+/** npm run bench -- <name> [--json] [--trials N] (replication: one 256 MiB incremental per trial) [--minutes M (quiet)] [--kind power-off,partition,client-link,disk (failover)] */
 const BENCHES: Record<string, (o: { trials: number; minutes?: number; kinds?: never; log: (l: string) => void }) => Promise<BenchReport>> = {
   move: benchMove,
   failover: benchFailover,
   quiet: benchQuiet,
+  replication: benchReplication,
 };
 
 async function main(): Promise<void> {
@@ -44,6 +46,11 @@ async function main(): Promise<void> {
       process.stdout.write(`${name} ${kind}: median ${r.median} s, max ${r.max} s over ${r.trials} trials (${split}); double imports ${r.doubleImports}\n`);
     }
     process.stdout.write(`${name}: target power-off median ≤ 5 s, max ≤ 8 s, no double import: ${report.met ? 'met' : 'NOT met'}\n`);
+  } else if ('ratio' in report) {
+    const r = report as BenchReport & { tandemMBps: number; localPipeMBps: number; ratio: number; lagAfterS: number };
+    process.stdout.write(
+      `${name}: Tandem's SSH pull ${r.tandemMBps} MiB/s, local pipe ${r.localPipeMBps} MiB/s, ratio ${r.ratio} (target ≥ 0.8: ${r.met ? 'met' : 'NOT met'}); passive lag after the transfer ${r.lagAfterS} s (medians of ${r.trials} trials)\n`,
+    );
   } else
     process.stdout.write(
       `${name}: median ${report.median} ${report.unit}, max ${report.max} ${report.unit} over ${report.trials} trials (target median < ${report.target.median} ${report.unit}: ${report.met ? 'met' : 'NOT met'})\n`,

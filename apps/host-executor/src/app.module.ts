@@ -13,6 +13,12 @@ import { NetworkConsumer } from './network.consumer';
 import { NetworkService } from './network.service';
 import { NodeConsumer } from './node.consumer';
 import { PoolConsumer } from './pool.consumer';
+import { KeepAsideService } from './replication/keep-aside.service';
+import { ReplicationRecords } from './replication/replication-records.service';
+import { ReplicationReceiver } from './replication/replication-receiver.service';
+import { ReplicationConsumer } from './replication/replication.consumer';
+import { SshEndpointService } from './replication/ssh-endpoint.service';
+import { SshKeysService } from './replication/ssh-keys.service';
 import { ShareConsumer } from './share.consumer';
 import { ShareService } from './share.service';
 import { SnapshotConsumer } from './snapshot.consumer';
@@ -30,7 +36,7 @@ export class HostExecutorModule implements OnModuleInit {
     return {
       module: HostExecutorModule,
       imports: [ServiceKitModule.forRoot(ctx)],
-      controllers: [PoolConsumer, SnapshotConsumer, NetworkConsumer, ShareConsumer, NodeConsumer],
+      controllers: [PoolConsumer, SnapshotConsumer, NetworkConsumer, ShareConsumer, NodeConsumer, ReplicationConsumer],
       providers: [
         { provide: HOST_EXECUTOR_CONFIG, useValue: cfg },
         { provide: ProcessRunner, useValue: new ProcessRunner(cfg.commandTimeoutMs) },
@@ -45,6 +51,11 @@ export class HostExecutorModule implements OnModuleInit {
         HardFencer,
         SelfFenceService,
         DiskProbeService,
+        SshKeysService,
+        ReplicationRecords,
+        SshEndpointService,
+        ReplicationReceiver,
+        KeepAsideService,
       ],
     };
   }
