@@ -2,7 +2,19 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import type { NatsConnection } from 'nats';
-import { ErrorCode, KEPT_DATASET, REPLICATION_RECORD, TandemError, type ReplicationPoolStatus, type ReplicationState, type RmOperation, type RmOpRequest } from '@tandem/contracts';
+import {
+  ErrorCode,
+  EVENTS_STREAM,
+  Events,
+  KEPT_DATASET,
+  subjectFor,
+  REPLICATION_RECORD,
+  TandemError,
+  type ReplicationPoolStatus,
+  type ReplicationState,
+  type RmOperation,
+  type RmOpRequest,
+} from '@tandem/contracts';
 import { HostClient, KvRecordStore, ResourceManagerClient, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
@@ -13,9 +25,11 @@ import { holdsFor } from '../support/wait';
  * disks (a directory no peer sees), real zfs, real SSH between the nodes' replication endpoints,
  * short intervals. The client reads and writes through the pool's floating IP and SMB share.
  */
+const pick = (o: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.map((k) => [k, o[k]]));
+
 describe('shared-nothing replication (testbed)', () => {
   const tb = new Testbed({ log: (l) => process.stderr.write(`${l}\n`) });
-  const POOL = 'mirror';
+  const POOL = 'twin';
   const VIP = '10.77.3.81';
   const NODES = ['node-a', 'node-b'] as const;
   // short timers for the test: a snapshot every 4 s, a pull every 2 s
@@ -61,14 +75,19 @@ describe('shared-nothing replication (testbed)', () => {
     for (const [name, sum] of sums) assert.equal((await tb.client(['sha256sum', `/tmp/back/${name}`])).stdout.split(' ')[0], sum, `${name}: same checksum`);
   }
 
-  /** Which node serves the pool (mounted, writable, IP up), asked of each node itself: exactly one. */
+  /**
+   * Which node serves the pool, asked of each node itself: its floating IP up there, or its data
+   * mounted writable there (a retrieval copy is mounted read-only: not served). Exactly one.
+   */
   async function servedOn(): Promise<string[]> {
     const out: string[] = [];
     for (const n of NODES) {
-      const mounted = await tb.exec(n, ['zfs', 'get', '-H', '-o', 'value', 'mounted', `${POOL}/files`], { timeoutMs: 10_000 }).catch(() => null);
+      const mounted = (await tb.exec(n, ['zfs', 'get', '-H', '-o', 'value', 'mounted', `${POOL}/files`], { timeoutMs: 10_000 }).catch(() => null))?.stdout.trim() === 'yes';
+      // only a mounted dataset is probed: an unmounted one's directory is the root file system's
+      const writable = mounted && (await tb.exec(n, ['sh', '-c', `touch ${mountpoint()}/files/.served && rm ${mountpoint()}/files/.served`], { timeoutMs: 10_000 }).catch(() => null))?.exitCode === 0;
       const addrs = await tb.exec(n, ['ip', '-o', 'addr', 'show', 'dev', 'cli0'], { timeoutMs: 10_000 }).catch(() => null);
       const ip = !!addrs?.stdout.includes(` ${VIP}/`);
-      if (mounted?.stdout.trim() === 'yes' || ip) out.push(`${n}${mounted?.stdout.trim() === 'yes' ? '' : ' (IP only)'}${ip ? '' : ' (mounted only)'}`);
+      if (writable || ip) out.push(`${n}${writable ? '' : ' (IP only)'}${ip ? '' : ' (writable, no IP)'}`);
     }
     return out;
   }
@@ -149,8 +168,10 @@ describe('shared-nothing replication (testbed)', () => {
     const t0 = Date.now();
     await write();
     await replicatedAfter('node-b', t0, 60_000);
-    const s = await repl();
-    assert.equal(s.replication?.replicas['node-b']?.lastTransfer?.kind, 'full', 'the first transfer is the bootstrap');
+    // the first transfer was the bootstrap, announced as such (later ones are incremental)
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
+    const boot = await jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: subjectFor(Events.replicationBootstrapStarted, POOL) });
+    assert.deepEqual(pick(JSON.parse(new TextDecoder().decode(boot.data)).data, ['from', 'to']), { from: 'node-a', to: 'node-b' });
     await assertServedOnlyOn('node-a');
     // node-b's copy: imported, never mounted, read-only
     const props = await tb.exec('node-b', ['zfs', 'get', '-H', '-o', 'value', 'readonly,mounted', POOL]);
@@ -257,10 +278,9 @@ describe('shared-nothing replication (testbed)', () => {
       await write();
       await waitFor(
         async () => {
-          const st = await states.get(POOL);
-          const common = st?.value.replicas[passive]?.newestCommon?.name;
-          const onActive = await snapshotsOn(owner);
-          return Date.now() - away > 4 * SNAPSHOT_S * 1000 && !!common && !onActive.some((s) => s.name === common);
+          const common = (await states.get(POOL))?.value.replicas[passive]?.newestCommon?.name;
+          const onActive = await host.call(owner, 'snapshot.list', { dataset: POOL }, 5_000);
+          return Date.now() - away > 4 * SNAPSHOT_S * 1000 && !!common && !onActive.some((s) => s.snapshot === common);
         },
         { timeoutMs: 120_000, intervalMs: 1_000, what: `the active expired ${passive}'s last common snapshot` },
       );
@@ -269,8 +289,11 @@ describe('shared-nothing replication (testbed)', () => {
     }
     const t0 = Date.now();
     await replicatedAfter(passive, t0, 120_000);
-    const s = await repl();
-    assert.equal(s.replication?.replicas[passive]?.lastTransfer?.kind, 'full', 'a full resync');
+    // announced as a full resync, after it came back
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
+    const boot = JSON.parse(new TextDecoder().decode((await jsm.streams.getMessage(EVENTS_STREAM.name, { last_by_subj: subjectFor(Events.replicationBootstrapStarted, POOL) })).data));
+    assert.deepEqual(pick(boot.data, ['from', 'to', 'reason']), { from: owner, to: passive, reason: 'no snapshot in common with the active any more' });
+    assert.ok(Date.parse(boot.at) > away, 'the bootstrap came after the passive was away');
     const kept = await tb.exec(passive, ['zfs', 'list', '-H', '-o', 'name', '-r', `${POOL}/${KEPT_DATASET}`]);
     assert.ok(kept.stdout.split('\n').filter((l) => l.includes('/kept-')).length >= 1, 'its old copy kept aside');
     await readAllBack();

@@ -37,18 +37,34 @@ export class PoolConsumer {
 
   @MessagePattern('pool.import')
   async import(@Payload() req: HostOpParsed<'pool.import'>): Promise<HostOpResults['pool.import']> {
+    if (req.role !== 'serve') this.refuseDemotingWhatIServe(req.pool, req.epoch);
     // under the cluster's authority (an epoch): only with a fresh ownership lease
-    if (req.epoch !== undefined) this.lease.requireFresh(req.pool);
+    if (req.epoch !== undefined && req.role === 'serve') this.lease.requireFresh(req.pool);
     // req.role: serve, replica or retrieval; a pool already imported is brought to it (changed, not imported)
     const { imported, ...r } = await this.zfs.importPool(req);
     // held from now on, whether or not the records say so yet (a fence running during the import
     // that found nothing to export sees it on its next tick)
-    if (req.epoch !== undefined) this.held.imported(req.pool, req.epoch);
+    if (req.epoch !== undefined && req.role === 'serve') this.held.imported(req.pool, req.epoch);
     // a replicated pool's copy that stops being served (a passive replica, or kept for retrieval)
     // is no longer this node's to fence: nothing of it is served here
     if (req.role !== 'serve') this.held.exported(req.pool);
     if (imported) this.events.publish(Events.poolImported, req.pool, { node: this.ctx.config.nodeId, forced: req.force, epoch: req.epoch });
     return r;
+  }
+
+  /**
+   * A pool this node serves under an epoch becomes a replica (or a retrieval copy) only when the
+   * operation that stops serving it here says so, with that epoch (a move, a release): never on
+   * the word of a scheduler that has not seen the pool move here yet.
+   */
+  private refuseDemotingWhatIServe(pool: string, epoch: number | undefined): void {
+    const held = this.held.entries().find(([p]) => p === pool)?.[1];
+    if (!held || (epoch !== undefined && epoch >= held.epoch)) return;
+    throw new TandemError(
+      ErrorCode.StaleEpoch,
+      `pool ${pool} is served on this node (epoch ${held.epoch}): it becomes a passive copy only when a move or a failover releases it here${epoch !== undefined ? ` (this request carries epoch ${epoch})` : ''}`,
+      'epoch',
+    );
   }
 
   @MessagePattern('pool.export')

@@ -167,8 +167,10 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
     await inSpan('replication snapshot', { 'tandem.pool': pool.name, 'tandem.node': node }, async () => {
       // replicas that have not pulled for longer than the passive-down limit no longer pin the active's space
       const { passiveDownLimitS } = replicationWindows(schedule);
+      // a replica is away when its pulls have failed for longer than that (at least two pull intervals)
+      const awayAfterMs = Math.max(passiveDownLimitS, 2 * schedule.pullIntervalS) * 1000;
       const stale = Object.entries(state.replicas)
-        .filter(([, r]) => r.lastTransfer && Date.now() - Date.parse(r.lastTransfer.at) > passiveDownLimitS * 1000)
+        .filter(([, r]) => r.failures > 0 && r.lastSuccessAt && Date.now() - Date.parse(r.lastSuccessAt) > awayAfterMs)
         .map(([n]) => n);
       const r = await this.sync.snapshot(node, pool.name, schedule.retention, stale);
       const snaps = await this.sync.snapshots(node, pool.name);
@@ -195,18 +197,17 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
         if (!endpoint) throw new Error(`node ${from} has no replication address (no heartbeat address, none set with tandem replication settings --ssh-address)`);
         // a passive copy is imported, never mounted, read-only (also a returning failed node's retrieval copy, once resumed)
         await this.hostImportReplica(node, pool.name);
-        const bootstrap = !before?.replicas[node]?.newestCommon;
-        if (bootstrap)
-          this.events.publish(Events.replicationBootstrapStarted, pool.name, {
-            from,
-            to: node,
-            reason: before?.replicas[node]?.lastTransfer ? 'no snapshot in common with the active any more' : 'first synchronisation of this replica',
-          });
-        await this.update(pool.name, (s) => ({ ...s, replicas: { ...s.replicas, [node]: { ...(s.replicas[node] ?? emptyReplica(null)), state: bootstrap ? 'bootstrapping' : 'syncing' } } }));
+        await this.update(pool.name, (s) => ({ ...s, replicas: { ...s.replicas, [node]: { ...(s.replicas[node] ?? emptyReplica(null)), state: 'syncing' } } }));
+        // a full resync is announced as such, with why (first sync, or nothing in common any more)
+        const onFull = async (why: string) => {
+          const reason = before?.replicas[node]?.lastTransfer ? 'no snapshot in common with the active any more' : `first synchronisation of this replica (${why})`;
+          this.events.publish(Events.replicationBootstrapStarted, pool.name, { from, to: node, reason });
+          await this.update(pool.name, (s) => ({ ...s, replicas: { ...s.replicas, [node]: { ...(s.replicas[node] ?? emptyReplica(null)), state: 'bootstrapping' } } }));
+        };
         const progressTimer = setInterval(() => void this.writeProgress(pool.name, node), 2_000);
         let r;
         try {
-          r = await this.sync.pull({ pool: pool.name, from, to: node, address: endpoint.address, port: endpoint.port, stallTimeoutS: schedule.stallTimeoutS, keepAside });
+          r = await this.sync.pull({ pool: pool.name, from, to: node, address: endpoint.address, port: endpoint.port, stallTimeoutS: schedule.stallTimeoutS, keepAside, onFull });
         } finally {
           clearInterval(progressTimer);
           this.progress.delete(key);
@@ -227,6 +228,7 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
               progress: null,
               failures: 0,
               nextPullAt: iso(Date.now() + schedule.pullIntervalS * 1000),
+              lastSuccessAt: at,
             },
           },
         }));

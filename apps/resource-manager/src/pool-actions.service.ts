@@ -65,7 +65,7 @@ export class PoolActions {
         await this.host.call(step.node, 'pool.import', { pool: pool.name, epoch: step.epoch, force: step.force, role: 'serve' }, 120_000);
         return;
       case 'pool.demote':
-        await this.host.call(step.node, 'pool.import', { pool: pool.name, role: step.role }, 120_000);
+        await this.host.call(step.node, 'pool.import', { pool: pool.name, role: step.role, epoch: step.epoch }, 120_000);
         return;
       case 'ip.add':
         await this.host.call(step.node, 'ip.add', { interface: step.vip.interface, address: step.vip.address, prefix: step.vip.prefix, pool: pool.name, epoch: step.epoch });

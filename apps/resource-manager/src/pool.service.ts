@@ -177,7 +177,7 @@ export class PoolService {
       this.logger.log(`${what}: pool ${pool.name} serving on ${node} (epoch ${epoch})`);
       return done;
     } catch (err) {
-      const failures = await this.actions.runAll(pool, bringDownSteps(pool, node, true));
+      const failures = await this.actions.runAll(pool, bringDownSteps({ ...pool, epoch }, node, true));
       const reason = `${what} on ${node} failed: ${(err as Error).message}${failures.length ? `; releasing it there also failed: ${failures.join('; ')}` : ''}`;
       const fresh = await this.store.get(pool.name);
       await this.store.put({ ...inactive(pool, reason, new Date()), epoch }, fresh?.revision ?? rev);

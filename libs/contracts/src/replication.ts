@@ -125,6 +125,8 @@ export const replicaStateSchema = z.object({
   /** Failed attempts in a row (the backoff grows with it). */
   failures: z.number().int().min(0),
   nextPullAt: z.string().nullable(),
+  /** When its last pull succeeded (whether or not there was anything to pull): a replica failing for longer than the passive-down limit is away, and no longer pins the active's space. */
+  lastSuccessAt: z.string().nullable().optional(),
 });
 export type ReplicaState = z.infer<typeof replicaStateSchema>;
 

@@ -71,7 +71,7 @@ export type Step =
   | { kind: 'pool.export'; node: string; force: boolean; hardFenceAfterMs?: number }
   | { kind: 'pool.import'; node: string; epoch: number; force: boolean }
   /** A replicated pool's copy stops being served but stays imported: a passive replica, or (after an automatic failover away from a live owner) kept for data retrieval. */
-  | { kind: 'pool.demote'; node: string; role: 'replica' | 'retrieval' }
+  | { kind: 'pool.demote'; node: string; role: 'replica' | 'retrieval'; epoch: number }
   | { kind: 'ip.add'; node: string; vip: FloatingIp; epoch: number }
   | { kind: 'share.start'; node: string; share: ShareSpec };
 
@@ -80,7 +80,7 @@ export type Step =
  * replicated pool that stays in the cluster (a move), the node's copy becomes a passive replica.
  */
 export function bringDownSteps(pool: HaPool, node: string, force = false, end: 'export' | 'replica' = pool.mode === 'replicated' ? 'replica' : 'export'): Step[] {
-  const last: Step = end === 'replica' ? { kind: 'pool.demote', node, role: 'replica' } : { kind: 'pool.export', node, force };
+  const last: Step = end === 'replica' ? { kind: 'pool.demote', node, role: 'replica', epoch: pool.epoch } : { kind: 'pool.export', node, force };
   return [...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), last];
 }
 
@@ -92,7 +92,7 @@ export function bringDownSteps(pool: HaPool, node: string, force = false, end: '
 export function releaseSteps(pool: HaPool, node: string, hardFenceAfterMs: number, poolHealthy = true): Step[] {
   // a replicated pool's copy that still works stays there, read-only, for data retrieval (sync
   // is locked); one whose disks failed is let go of like any other
-  const last: Step = pool.mode === 'replicated' && poolHealthy ? { kind: 'pool.demote', node, role: 'retrieval' } : { kind: 'pool.export', node, force: true, hardFenceAfterMs };
+  const last: Step = pool.mode === 'replicated' && poolHealthy ? { kind: 'pool.demote', node, role: 'retrieval', epoch: pool.epoch } : { kind: 'pool.export', node, force: true, hardFenceAfterMs };
   return [...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), ...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), last];
 }
 

@@ -15,6 +15,8 @@ export interface PullPlanContext {
   stallTimeoutS: number;
   /** Keep the passive's data aside before anything is received, whatever the snapshots say (a node that served while sync was locked). */
   keepAside: boolean;
+  /** Told, before it starts, that the pool's root is resynchronised in full, and why (a bootstrap). */
+  onFull?: (why: string) => void | Promise<void>;
 }
 
 export interface PullResult {
@@ -40,7 +42,8 @@ export interface SnapshotResult {
 type Host = Pick<HostClient, 'call'>;
 
 /** A receive that failed because the replica was written to since its newest snapshot: it diverged. */
-const DIVERGED = /has been modified|does not match incremental source|destination .* exists/i;
+// (zfs wraps its messages over several lines)
+const DIVERGED = /has\s+been\s+modified|does\s+not\s+match\s+incremental\s+source|destination\s+\S+\s+exists/i;
 const TRANSFER_TIMEOUT_MS = 6 * 3600_000;
 
 /**
@@ -80,11 +83,13 @@ export class ReplicationSync {
     const name = tandemSnapshotName(at);
     await this.host.call(node, 'snapshot.create', { dataset: pool, name, recursive: true }, 60_000);
     const all = await this.snapshots(node, pool);
+    // the active needs no base of its own: a hold left from when it was a passive goes too
+    staleHolders = [...new Set([...staleHolders, node])];
     const expired = new Set<string>();
     const kept = new Set<string>();
     for (const dataset of await this.datasets(node, pool)) {
       let snaps = all.get(dataset) ?? [];
-      if (staleHolders.length) {
+      if (snaps.some((x) => x.userrefs > 0)) {
         for (const s of snaps.filter((x) => x.userrefs > 0)) for (const holder of staleHolders) await this.release(node, `${dataset}@${s.name}`, holder);
         snaps = (await this.snapshots(node, pool)).get(dataset) ?? [];
       }
@@ -127,6 +132,13 @@ export class ReplicationSync {
         why: root?.action === 'wait' ? root.why : `pool ${ctx.pool} has no root dataset on ${ctx.from}`,
       };
     }
+    // what is about to be sent is held on the active first: its retention (which runs on its own
+    // timer) cannot destroy a snapshot in flight; the hold becomes the new base's after success
+    for (const { dataset, plan } of plans) {
+      if (plan.action === 'incremental') await this.hold(ctx.from, `${dataset}@${plan.base.name}`, ctx.to);
+      if (plan.action === 'full' || plan.action === 'incremental') await this.hold(ctx.from, `${dataset}@${plan.to.name}`, ctx.to);
+    }
+    if (root.action === 'full') await ctx.onFull?.(root.why);
     let keptAside: string | null = null;
     const keepAside = async () => {
       if (keptAside) return;

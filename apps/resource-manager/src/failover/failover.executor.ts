@@ -132,7 +132,7 @@ export class FailoverExecutor {
         void this.activity.record('cluster', 'pool.failover', d.pool, 'succeeded');
         this.events.publish(Events.poolFailedOver, d.pool, { from: d.from, to: d.to, reason: d.reason, epoch, timings, traceId });
       } catch (err) {
-        const failures = await this.actions.runAll(moving, bringDownSteps(moving, d.to, true));
+        const failures = await this.actions.runAll(moving, bringDownSteps({ ...moving, epoch }, d.to, true));
         const why = `failover from ${d.from} to ${d.to} failed: ${(err as Error).message}${failures.length ? `; releasing it on ${d.to} failed too: ${failures.join('; ')}` : ''}`;
         this.logger.error(why);
         const fresh = await this.pools.get(d.pool);

@@ -168,8 +168,10 @@ function sshAddresses(cluster: ClusterRecord): Record<string, string> {
 export function poolStatus(cluster: ClusterRecord, pool: HaPool, state: ReplicationState | null): ReplicationPoolStatus {
   const schedule = effectiveSchedule(cluster.replication, pool.replication);
   const replicas = Object.entries(state?.replicas ?? {});
-  const worst = replicas.reduce<ReplicationPoolStatus['state']>((w, [, r]) => (RANK[r.state] > RANK[w] ? r.state : w), replicas.length ? 'in-sync' : 'waiting');
   const lock = pool.syncLock ?? null;
+  // a replica the scheduler still marks locked after a resume waits for its next pull
+  const stateOf = (r: ReplicationPoolStatus['state']) => (r === 'locked' && !lock ? 'waiting' : r);
+  const worst = replicas.reduce<ReplicationPoolStatus['state']>((w, [, r]) => (RANK[stateOf(r.state)] > RANK[w] ? stateOf(r.state) : w), replicas.length ? 'in-sync' : 'waiting');
   const error = replicas.find(([, r]) => r.state === 'error');
   return {
     pool: pool.name,
