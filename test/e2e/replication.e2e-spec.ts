@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import {
+  CLUSTER_RECORD,
+  CLUSTER_RECORD_ID,
   ErrorCode,
   EVENTS_STREAM,
   Events,
@@ -298,5 +300,27 @@ describe('shared-nothing replication (testbed)', () => {
     assert.ok(kept.stdout.split('\n').filter((l) => l.includes('/kept-')).length >= 1, 'its old copy kept aside');
     await readAllBack();
     await rm('replication.settings', { pool: POOL, retention: 3 });
+  });
+
+  test('a node presenting another host key than the pinned one is refused; rotating its keys through the cluster pins the new ones and replication goes on', async () => {
+    const owner = (await pool()).node!;
+    const passive = other(owner);
+    // the active's keys changed behind the cluster's back (a reinstalled node, or an impostor)
+    await host.call(owner, 'ssh.rotate', { phase: 'prepare' }, 30_000);
+    await host.call(owner, 'ssh.rotate', { phase: 'commit' }, 30_000);
+    await waitFor(
+      async () => {
+        const r = (await repl()).replication?.replicas[passive];
+        return r?.state === 'error' && /host key/i.test(r.reason ?? '') ? r : false;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: `${passive} refusing ${owner}'s unpinned host key` },
+    );
+    const rotated = await rm('replication.keys-rotate', { node: owner });
+    assert.match(rotated.hostKey, /^ssh-ed25519 /);
+    const record = await new KvRecordStore(nc, CLUSTER_RECORD).get(CLUSTER_RECORD_ID);
+    assert.deepEqual(record?.value.nodes.find((n) => n.id === owner)?.ssh, { hostKeys: [rotated.hostKey], clientKeys: [rotated.clientKey] }, 'only the new keys stay pinned');
+    const t0 = Date.now();
+    await write();
+    await replicatedAfter(passive, t0, 90_000);
   });
 });
