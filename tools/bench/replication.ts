@@ -1,8 +1,9 @@
 import { dirname, join } from 'node:path';
+import { execa } from 'execa';
 import { tandemSnapshotName } from '@tandem/contracts';
 import { HostClient } from '@tandem/messaging';
 import { ReplicationSync } from '@tandem/replication';
-import { Testbed, observerConnection } from '@tandem/testbed';
+import { RUN_DIR, Testbed, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { rmCall } from './setup';
 import { median, type BenchReport } from './stats';
@@ -10,9 +11,11 @@ import { median, type BenchReport } from './stats';
 /**
  * Replication throughput on the testbed: per trial, 256 MiB of new random data written on the
  * active, one snapshot, then the same incremental (`-I` from the same base to the same snapshot)
- * carried twice — once by Tandem's pull (the scheduler's code path: plan by GUID, SSH between the
- * nodes' replication endpoints, `zfs receive -u` on the passive) and once by `zfs send | zfs
- * receive` through a local pipe on the active, into a second pool of its own. Reports both MB/s
+ * carried twice between the same two nodes — once by Tandem's pull (the scheduler's code path:
+ * plan by GUID, SSH between the nodes' replication endpoints, `zfs receive -u` on the passive) and
+ * once by `zfs send` on the active piped straight into `zfs receive` on the passive (a local pipe
+ * between their namespaces, no network, no encryption), into a second pool of the passive's own:
+ * the same ZFS work on both sides, only the transport differs. Reports both MB/s
  * (MiB of stream per second), their ratio (target ≥ 0.8) and the passive's lag right after the
  * transfer (from the snapshot's creation to its arrival).
  */
@@ -20,6 +23,12 @@ const POOL = 'benchrepl';
 const LOCAL = 'benchlocal';
 const VIP = '10.77.3.72';
 const MIB = 256;
+
+/** `zfs send …` in one node's namespace piped into `zfs receive …` in another's, from the root namespace. */
+async function pipeBetween(from: string, send: string[], to: string, receive: string[]): Promise<void> {
+  const inNs = (node: string, argv: string[]) => ['nsenter', `--mount=${RUN_DIR}/ns/${node}.mnt`, '--', ...argv].map((a) => `'${a}'`).join(' ');
+  await execa('bash', ['-c', `set -o pipefail; ${inNs(from, send)} | ${inNs(to, receive)}`], { shell: false, timeout: 600_000 });
+}
 
 export async function benchReplication(opts: { trials: number; log: (l: string) => void }): Promise<BenchReport & { tandemMBps: number; localPipeMBps: number; ratio: number; lagAfterS: number }> {
   const tb = new Testbed({ log: () => undefined });
@@ -40,7 +49,7 @@ export async function benchReplication(opts: { trials: number; log: (l: string) 
     if (!(await rmCall(nc, 'pool.list', {})).some((p) => p.name === POOL)) {
       opts.log(`creating ${POOL} on both nodes' own disks and a second pool ${LOCAL} on node-a`);
       for (const n of ['node-a', 'node-b']) await host.call(n, 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 4096, disks: 'local', mountpoint }, 120_000);
-      await host.call('node-a', 'pool.create', { pool: LOCAL, vdevs: [`${LOCAL}-0`], sizeMiB: 4096, disks: 'local', mountpoint: `${mountpoint}-local` }, 120_000);
+      await host.call('node-b', 'pool.create', { pool: LOCAL, vdevs: [`${LOCAL}-0`], sizeMiB: 4096, disks: 'local', mountpoint: `${mountpoint}-local` }, 120_000);
       await host.call('node-a', 'dataset.create', { dataset: `${POOL}/data` });
       await rmCall(nc, 'pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`] });
     }
@@ -62,8 +71,9 @@ export async function benchReplication(opts: { trials: number; log: (l: string) 
         ?.filter((s) => s.name.startsWith('tandem-2'))
         .at(-1);
       if (!base) throw new Error(`no Tandem snapshot of ${POOL}/data on ${active}`);
-      // the local copy starts from the same base
-      await tb.exec(active, ['sh', '-c', `zfs destroy -r ${LOCAL}/copy 2>/dev/null; zfs send ${POOL}/data@${base.name} | zfs receive -u ${LOCAL}/copy`], { timeoutMs: 600_000 });
+      // the piped copy (on the passive's second pool) starts from the same base
+      await tb.exec(passive, ['sh', '-c', `zfs destroy -r ${LOCAL}/copy 2>/dev/null; true`], { timeoutMs: 120_000 });
+      await pipeBetween(active, ['zfs', 'send', `${POOL}/data@${base.name}`], passive, ['zfs', 'receive', '-u', `${LOCAL}/copy`]);
       await tb.exec(active, ['dd', 'if=/dev/urandom', `of=${mountpoint}/data/blob-${Date.now()}`, 'bs=1M', `count=${MIB}`, 'conv=fsync'], { timeoutMs: 600_000 });
       await new Promise((r) => setTimeout(r, 1_100)); // snapshot names have one-second resolution
       const name = tandemSnapshotName(new Date());
@@ -75,13 +85,13 @@ export async function benchReplication(opts: { trials: number; log: (l: string) 
       lags.push((Date.now() - takenAt) / 1000);
       if (r.snapshot !== name) throw new Error(`the pull ended at ${r.snapshot}, not ${name}`);
       const l0 = performance.now();
-      await tb.exec(active, ['sh', '-c', `zfs send -I ${POOL}/data@${base.name} ${POOL}/data@${name} | zfs receive -u ${LOCAL}/copy`], { timeoutMs: 600_000 });
+      await pipeBetween(active, ['zfs', 'send', '-I', `${POOL}/data@${base.name}`, `${POOL}/data@${name}`], passive, ['zfs', 'receive', '-u', `${LOCAL}/copy`]);
       const localS = (performance.now() - l0) / 1000;
       const mib = r.bytes / 2 ** 20;
       tandem.push(mib / tandemS);
       local.push(mib / localS);
       opts.log(
-        `trial ${i}/${opts.trials}: ${mib.toFixed(0)} MiB — Tandem's SSH pull ${(mib / tandemS).toFixed(1)} MiB/s (${tandemS.toFixed(2)} s), local pipe ${(mib / localS).toFixed(1)} MiB/s (${localS.toFixed(2)} s)`,
+        `trial ${i}/${opts.trials}: ${mib.toFixed(0)} MiB — Tandem's SSH pull ${(mib / tandemS).toFixed(1)} MiB/s (${tandemS.toFixed(2)} s), the same pipe without SSH ${(mib / localS).toFixed(1)} MiB/s (${localS.toFixed(2)} s)`,
       );
     }
     const ratio = median(tandem) / median(local);
