@@ -304,17 +304,19 @@ export class SshEndpointService implements OnModuleInit, OnApplicationShutdown {
     this.logger.log(`sending ${command.snapshot}${command.base ? ` (incremental from ${command.base})` : ''} to ${who}`);
 
     let bytes = 0;
-    // zfs send's output piped into the channel: the stream machinery keeps the backpressure (the
-    // SSH window) without a promise per chunk; the channel is not ended, the exit status follows
-    const stdout = proc.stdout as NodeJS.ReadableStream & { on(e: 'data', l: (c: Buffer) => void): unknown };
-    stdout.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-    });
-    const lastWrite = new Promise<void>((resolve) => {
-      stdout.once('end', () => channel.write(Buffer.alloc(0), () => resolve()));
-      stdout.once('error', () => resolve());
-    });
-    stdout.pipe(channel, { end: false });
+    let lastWrite: Promise<void> = Promise.resolve();
+    try {
+      for await (const chunk of proc.stdout as AsyncIterable<Buffer>) {
+        if (gone) break;
+        bytes += chunk.length;
+        // the write's callback runs once the chunk went out (the peer's window allowing): the exit status must follow the last byte
+        lastWrite = new Promise<void>((r) => channel.write(chunk, () => r()));
+        // backpressure: the channel's buffer is full until the receiver takes more
+        if (channel.writableNeedDrain) await Promise.race([new Promise((r) => channel.once('drain', r)), goneNow]);
+      }
+    } catch {
+      // stdout torn down by the kill: the outcome is told by the exit status below
+    }
     let status = 0;
     let stderr = '';
     try {
