@@ -129,8 +129,10 @@ describe('shared-nothing replication (testbed)', () => {
     host = new HostClient(nc);
     rmc = new ResourceManagerClient(nc);
     states = new KvRecordStore(nc, REPLICATION_RECORD);
-    await rm('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' });
-    await rm('cluster.join', { node: 'node-b' });
+    // joining asks each node's host-executor for its replication keys: both answer first
+    for (const n of NODES) await waitFor(() => host.call(n, 'ssh.keys', {}, 2_000), { timeoutMs: 60_000, intervalMs: 500, what: `${n}'s host-executor giving its replication keys` });
+    await rm('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' }, 60_000);
+    await rm('cluster.join', { node: 'node-b' }, 60_000);
     await tb.client(['mkdir', '-p', '/tmp/back']);
   });
 

@@ -41,8 +41,9 @@ export async function benchReplication(opts: { trials: number; log: (l: string) 
   try {
     const cluster = await rmCall(nc, 'cluster.status', {}, 30_000, 30_000);
     if (!cluster.cluster) {
-      await rmCall(nc, 'cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' });
-      await rmCall(nc, 'cluster.join', { node: 'node-b' });
+      for (const n of ['node-a', 'node-b']) await waitFor(() => host.call(n, 'ssh.keys', {}, 2_000), { timeoutMs: 60_000, intervalMs: 500, what: `${n}'s host-executor giving its replication keys` });
+      await rmCall(nc, 'cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' }, 30_000, 60_000);
+      await rmCall(nc, 'cluster.join', { node: 'node-b' }, 30_000, 60_000);
     }
     // the schedule stays out of the way: the bench takes its own snapshots and pulls
     await rmCall(nc, 'replication.settings', { snapshotInterval: '1d', pullInterval: '1d' });
