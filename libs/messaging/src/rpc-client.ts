@@ -70,7 +70,8 @@ export class HostClient {
     if (!parsed.success) throw new TandemError(ErrorCode.UnknownNode, `node "${nodeId}" is not a valid node id`, 'node');
     const result = hostOpResults[op] as unknown as z.ZodType<HostOpResults[O], z.ZodTypeDef, unknown>;
     return requestReply(this.nc, execSubject(nodeId, op), req, timeoutMs ?? this.defaultTimeoutMs, result).catch((err) => {
-      if (err instanceof TandemError && err.code === ErrorCode.Unavailable) {
+      // only the transport's own "nobody answers": an UNAVAILABLE the host-executor answered keeps its words
+      if (err instanceof TandemError && err.code === ErrorCode.Unavailable && /^nobody answers on /.test(err.message)) {
         throw new TandemError(ErrorCode.UnknownNode, `no host-executor answers for node "${nodeId}": unknown node, or its host-executor is down`, 'node');
       }
       throw err;
