@@ -8,6 +8,7 @@ import { HeartbeatClient, HostClient, ResourceManagerClient, retryWhileUnavailab
 import { ROOT_ADMIN_IP, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { OtlpCollector } from '../support/otlp-collector';
+import { logsIfItFails, printNodeLogsOnFailure } from '../support/failure-logs';
 import { runTandem } from '../support/tandem-cli';
 import { LOCAL_HEALTH_INTERVAL_MS, POOL_LOST_AFTER_MS, TAKEOVER_AFTER_MS } from '../support/timings';
 import { holdsFor } from '../support/wait';
@@ -33,6 +34,7 @@ describe('automatic failover and fencing (testbed)', () => {
   const VIP = '10.77.3.91';
   const NODES = ['node-a', 'node-b'] as const;
   let status: TestbedStatus;
+  printNodeLogsOnFailure(() => status?.root, [...NODES]);
   let nc: NatsConnection;
   let host: HostClient;
   let rmc: ResourceManagerClient;
@@ -262,23 +264,29 @@ describe('automatic failover and fencing (testbed)', () => {
     }
   }
 
-  before(async () => {
-    // the services export their traces to this collector, over the admin network, as to Jaeger
-    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://${ROOT_ADMIN_IP}:${await traces.start()}`;
-    status = await tb.up({ nodes: 2 });
-    nc = await observerConnection(status);
-    host = new HostClient(nc);
-    rmc = new ResourceManagerClient(nc);
-    hb = new HeartbeatClient(nc);
-    await rm('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' });
-    await rm('cluster.join', { node: 'node-b' });
-    await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', POOL) });
-    await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files` });
-    await rm('pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
-    await tb.client(['mkdir', '-p', '/tmp/back']);
-    await writeSynced('node-a');
-    await assertServedOnlyOn('node-a');
-  });
+  before(() =>
+    logsIfItFails(
+      () => status?.root,
+      [...NODES],
+      async () => {
+        // the services export their traces to this collector, over the admin network, as to Jaeger
+        process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://${ROOT_ADMIN_IP}:${await traces.start()}`;
+        status = await tb.up({ nodes: 2 });
+        nc = await observerConnection(status);
+        host = new HostClient(nc);
+        rmc = new ResourceManagerClient(nc);
+        hb = new HeartbeatClient(nc);
+        await rm('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' });
+        await rm('cluster.join', { node: 'node-b' });
+        await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', POOL) });
+        await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files` });
+        await rm('pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+        await tb.client(['mkdir', '-p', '/tmp/back']);
+        await writeSynced('node-a');
+        await assertServedOnlyOn('node-a');
+      },
+    ),
+  );
 
   after(async () => {
     await nc?.close().catch(() => undefined);

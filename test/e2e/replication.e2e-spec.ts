@@ -19,6 +19,7 @@ import {
 } from '@tandem/contracts';
 import { HostClient, KvRecordStore, ResourceManagerClient, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
+import { logsIfItFails, printNodeLogsOnFailure } from '../support/failure-logs';
 import { waitFor } from '@tandem/util';
 import { holdsFor } from '../support/wait';
 
@@ -38,6 +39,7 @@ describe('shared-nothing replication (testbed)', () => {
   const SNAPSHOT_S = 4;
   const PULL_S = 2;
   let status: TestbedStatus;
+  printNodeLogsOnFailure(() => status?.root, [...NODES]);
   let nc: NatsConnection;
   let host: HostClient;
   let rmc: ResourceManagerClient;
@@ -123,18 +125,24 @@ describe('shared-nothing replication (testbed)', () => {
     );
   }
 
-  before(async () => {
-    status = await tb.up({ nodes: 2 });
-    nc = await observerConnection(status);
-    host = new HostClient(nc);
-    rmc = new ResourceManagerClient(nc);
-    states = new KvRecordStore(nc, REPLICATION_RECORD);
-    // joining asks each node's host-executor for its replication keys: both answer first
-    for (const n of NODES) await waitFor(() => host.call(n, 'ssh.keys', {}, 2_000), { timeoutMs: 60_000, intervalMs: 500, what: `${n}'s host-executor giving its replication keys` });
-    await rm('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' }, 60_000);
-    await rm('cluster.join', { node: 'node-b' }, 60_000);
-    await tb.client(['mkdir', '-p', '/tmp/back']);
-  });
+  before(() =>
+    logsIfItFails(
+      () => status?.root,
+      [...NODES],
+      async () => {
+        status = await tb.up({ nodes: 2 });
+        nc = await observerConnection(status);
+        host = new HostClient(nc);
+        rmc = new ResourceManagerClient(nc);
+        states = new KvRecordStore(nc, REPLICATION_RECORD);
+        // joining asks each node's host-executor for its replication keys: both answer first
+        for (const n of NODES) await waitFor(() => host.call(n, 'ssh.keys', {}, 2_000), { timeoutMs: 60_000, intervalMs: 500, what: `${n}'s host-executor giving its replication keys` });
+        await rm('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' }, 60_000);
+        await rm('cluster.join', { node: 'node-b' }, 60_000);
+        await tb.client(['mkdir', '-p', '/tmp/back']);
+      },
+    ),
+  );
 
   after(async () => {
     await nc?.close().catch(() => undefined);

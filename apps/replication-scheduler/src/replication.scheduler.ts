@@ -42,6 +42,7 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
   private readonly pools: KvRecordMirror<HaPool>;
   private readonly clusters: KvRecordMirror<ClusterRecord>;
   private readonly states: KvRecordStore<ReplicationState>;
+  private readonly poolRecords: KvRecordStore<HaPool>;
   private readonly sync: ReplicationSync;
   /** Jobs running now (`snap:<pool>`, `pull:<pool>:<node>`): one of each at a time. */
   private readonly running = new Set<string>();
@@ -60,6 +61,7 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
     this.pools = new KvRecordMirror(ctx.nc, POOL_RECORD, { reopenEveryMs: 30_000 });
     this.clusters = new KvRecordMirror(ctx.nc, CLUSTER_RECORD, { reopenEveryMs: 30_000 });
     this.states = new KvRecordStore(ctx.nc, REPLICATION_RECORD);
+    this.poolRecords = new KvRecordStore(ctx.nc, POOL_RECORD);
     this.sync = new ReplicationSync(host);
   }
 
@@ -100,9 +102,16 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
     }
   }
 
-  /** What is due for one pool now; each job runs in the background, one of a kind at a time. */
-  private async schedule(cluster: ClusterRecord, pool: HaPool): Promise<void> {
-    if (pool.state !== 'serving' || !pool.node) return; // a move carries out its own final sync
+  /**
+   * What is due for one pool now; each job runs in the background, one of a kind at a time.
+   * Decided on the pool record as it is now in KV, not on the mirror (a watch can stay silent
+   * for a while after a stream leader change: acting on a record that old would treat the new
+   * active as a passive).
+   */
+  private async schedule(cluster: ClusterRecord, mirrored: HaPool): Promise<void> {
+    if (mirrored.state !== 'serving' || !mirrored.node) return; // a move carries out its own final sync
+    const pool = (await this.poolRecords.get(mirrored.name))?.value;
+    if (!pool || pool.mode !== 'replicated' || pool.state !== 'serving' || !pool.node) return;
     const now = Date.now();
     const schedule = effectiveSchedule(cluster.replication, pool.replication);
     const passives = cluster.nodes.filter((n) => n.id !== pool.node && n.adminState === 'online').map((n) => n.id);
@@ -116,7 +125,7 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
           replicas: Object.fromEntries(Object.entries(s.replicas).map(([n, r]) => [n, { ...r, state: 'locked' as const, reason: null, progress: null }])),
         }));
       }
-      this.background(`retrieve:${pool.name}`, () => this.importForRetrieval(pool.name, pool.syncLock!.from), 10_000);
+      this.background(`retrieve:${pool.name}`, () => this.importForRetrieval(pool.name, pool.syncLock!.from, pool.epoch), 10_000);
     }
     if (due(state.nextSnapshotAt, now)) this.background(`snap:${pool.name}`, () => this.takeSnapshot(pool, schedule, state));
     if (pool.syncLock) return;
@@ -196,7 +205,7 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
       try {
         if (!endpoint) throw new Error(`node ${from} has no replication address (no heartbeat address, none set with tandem replication settings --ssh-address)`);
         // a passive copy is imported, never mounted, read-only (also a returning failed node's retrieval copy, once resumed)
-        await this.hostImportReplica(node, pool.name);
+        await this.sync.importAs(node, pool.name, 'replica', pool.epoch);
         await this.update(pool.name, (s) => ({ ...s, replicas: { ...s.replicas, [node]: { ...(s.replicas[node] ?? emptyReplica(null)), state: 'syncing' } } }));
         // a full resync is announced as such, with why (first sync, or nothing in common any more)
         const onFull = async (why: string) => {
@@ -260,13 +269,9 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
     await this.update(pool, (s) => ({ ...s, replicas: { ...s.replicas, [node]: { ...(s.replicas[node] ?? emptyReplica(null)), progress: p } } })).catch(() => undefined);
   }
 
-  private async hostImportReplica(node: string, pool: string): Promise<void> {
-    await this.sync.importAs(node, pool, 'replica');
-  }
-
   /** The failed node's own copy, once it is back: imported for data retrieval, read-only, never shared (a node still away is tried again later). */
-  private async importForRetrieval(pool: string, node: string): Promise<void> {
-    await this.sync.importAs(node, pool, 'retrieval').catch((err) => this.logger.debug(`pool ${pool}: its copy on ${node} is not imported for retrieval yet: ${(err as Error).message}`));
+  private async importForRetrieval(pool: string, node: string, epoch: number): Promise<void> {
+    await this.sync.importAs(node, pool, 'retrieval', epoch).catch((err) => this.logger.debug(`pool ${pool}: its copy on ${node} is not imported for retrieval yet: ${(err as Error).message}`));
   }
 }
 

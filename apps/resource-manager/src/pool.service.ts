@@ -136,7 +136,7 @@ export class PoolService {
     const warnings: string[] = [];
     for (const n of nodes.filter((x) => x !== req.node)) {
       await this.sync
-        .importAs(n, req.pool, 'replica')
+        .importAs(n, req.pool, 'replica', done.epoch)
         .catch((err: Error) => warnings.push(`${n} could not import its copy as a passive replica yet (${err.message}); replication tries again on its schedule`));
     }
     const sizes = await Promise.all(
@@ -241,7 +241,7 @@ export class PoolService {
     const schedule = effectiveSchedule(cluster.replication, pool.replication);
     const endpoint = replicationEndpoint(cluster, from);
     if (!endpoint) throw new TandemError(ErrorCode.InvalidArgument, `node ${from} has no replication address: set one with tandem replication settings --ssh-address ${from}=IP`, 'pool');
-    await this.sync.importAs(to, pool.name, 'replica');
+    await this.sync.importAs(to, pool.name, 'replica', pool.epoch);
     const snap = await this.sync.snapshot(from, pool.name, schedule.retention, []);
     const r = await this.sync.pull({ pool: pool.name, from, to, address: endpoint.address, port: endpoint.port, stallTimeoutS: schedule.stallTimeoutS, keepAside: false });
     if (r.snapshot !== snap.snapshot) throw new TandemError(ErrorCode.StreamFailed, `the final snapshot ${snap.snapshot} did not arrive on ${to} (it holds ${r.snapshot ?? 'none'})`, 'pool');

@@ -103,9 +103,13 @@ export class ReplicationSync {
     return { snapshot: name, expired: [...expired].sort(), keptForReplicas: [...kept].sort() };
   }
 
-  /** Bring `node`'s copy of `pool` to `role` (imported if it is not: a passive copy after a reboot). */
-  async importAs(node: string, pool: string, role: 'replica' | 'retrieval' | 'serve'): Promise<void> {
-    await this.host.call(node, 'pool.import', { pool, role }, 120_000);
+  /**
+   * Bring `node`'s copy of `pool` to `role` (imported if it is not: a passive copy after a
+   * reboot). `epoch`: the pool record's epoch this is decided on — a node that serves the pool
+   * under a newer one refuses (the decision was made on a record that is out of date).
+   */
+  async importAs(node: string, pool: string, role: 'replica' | 'retrieval' | 'serve', epoch?: number): Promise<void> {
+    await this.host.call(node, 'pool.import', { pool, role, ...(epoch !== undefined ? { epoch } : {}) }, 120_000);
   }
 
   /** One pull of `ctx.pool` by `ctx.to` from `ctx.from`. */

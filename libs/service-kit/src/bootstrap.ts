@@ -13,7 +13,7 @@ export interface ServiceDefinition {
   /** The app's root module, given the service context. */
   module: (ctx: ServiceContext) => DynamicModule;
   /** NATS request/reply routes served by @MessagePattern handlers (given the app, for routes served only while something holds, e.g. a lease). */
-  rpc?: (ctx: ServiceContext, app: INestApplication) => { routes: RpcRoute[]; schemas?: Record<string, ZodTypeAny> };
+  rpc?: (ctx: ServiceContext, app: INestApplication) => { routes: RpcRoute[]; schemas?: Record<string, ZodTypeAny>; queue?: string };
   /** Extra configuration to validate before anything starts (throws ConfigError). */
   readConfig?: () => unknown;
   /** Called after the HTTP server listens. */
@@ -69,7 +69,7 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
   if (def.rpc) {
     const rpc = def.rpc(ctx, app);
     app.useGlobalFilters(new RpcPassthroughFilter(app.getHttpAdapter()));
-    app.connectMicroservice({ strategy: new NatsRpcServer({ connection: nc, routes: rpc.routes, schemas: rpc.schemas }) }, { inheritAppConfig: true });
+    app.connectMicroservice({ strategy: new NatsRpcServer({ connection: nc, routes: rpc.routes, schemas: rpc.schemas, queue: rpc.queue }) }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
   const port = config.healthPort ?? SERVICES[def.service].healthPort;

@@ -81,3 +81,18 @@ test('a replicated pool served elsewhere is let go at once: this node keeps only
   await held.recordChanged('mirror', record('mirror', 'node-b', { mode: 'replicated', epoch: 3 }));
   assert.deepEqual(held.names(), [], 'still imported here as a replica, but not served: nothing to fence');
 });
+
+test('a record older than this node’s own import is ignored: a failover to this node stays fenced here whatever order the records arrive in', async () => {
+  const { held, imported } = node();
+  imported.push(summary('mirror'));
+  // the failover imported the pool here under epoch 4 before the record saying so arrived
+  held.imported('mirror', 4);
+  // the record written before that import (the pool in transition, still naming the old owner at epoch 3) arrives late
+  await held.recordChanged('mirror', record('mirror', 'node-b', { mode: 'replicated', epoch: 3 }));
+  assert.deepEqual(held.entries(), [['mirror', { epoch: 4, vips: [] }]], 'still held at its own epoch');
+  await held.recordChanged('mirror', record('mirror', 'node-b', { epoch: 3 }));
+  assert.deepEqual(held.names(), ['mirror'], 'the same for a shared pool');
+  // the next move away is newer than the import: let go
+  await held.recordChanged('mirror', record('mirror', 'node-b', { mode: 'replicated', epoch: 5 }));
+  assert.deepEqual(held.names(), []);
+});

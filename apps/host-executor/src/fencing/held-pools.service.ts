@@ -104,6 +104,11 @@ export class HeldPools implements OnModuleInit, OnApplicationShutdown {
       // a record of a pool this node lost in a reboot is not a pool to fence
       if (!this.held.has(name) && !(await this.zfs.findPool(name).catch(() => true))) return;
       this.hold(name, rec.epoch, rec.vips);
+    } else if (rec && (this.held.get(name)?.epoch ?? -1) > rec.epoch) {
+      // a record older than this node's own import of the pool (the record of a failover to
+      // this node written before its import, delivered late): it says nothing about what runs
+      // here now — letting go on its word would leave a served pool unfenced
+      return;
     } else if (this.held.has(name) && rec?.mode === 'replicated') {
       // a replicated pool served elsewhere: this node's copy is a replica (or kept for
       // retrieval), imported but never served — nothing to fence
