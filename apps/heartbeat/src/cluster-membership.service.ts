@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLUSTER_RECORD, type ClusterRecord } from '@tandem/contracts';
 import { followRecords, parseRecord } from '@tandem/messaging';
+import { writeStateFile } from '@tandem/config';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
 export type MembershipListener = (cluster: ClusterRecord | null, source: 'kv' | 'cache') => void;
@@ -61,10 +62,7 @@ export class ClusterMembershipService implements OnModuleInit, OnApplicationShut
     const before = JSON.stringify(this.current);
     this.current = cluster;
     try {
-      mkdirSync(join(this.ctx.config.stateDir, 'heartbeat'), { recursive: true });
-      const tmp = `${this.cacheFile}.tmp`;
-      writeFileSync(tmp, JSON.stringify(cluster));
-      renameSync(tmp, this.cacheFile);
+      writeStateFile(this.cacheFile, JSON.stringify(cluster));
     } catch (err) {
       this.logger.warn(`could not keep the cluster record in ${this.cacheFile}: ${(err as Error).message}`);
     }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StateFileError } from '@tandem/config';
 import { nextIncarnation } from './incarnation';
 
 test('every start gets a greater incarnation, persisted, even when the wall clock went back', () => {
@@ -16,7 +17,12 @@ test('every start gets a greater incarnation, persisted, even when the wall cloc
     assert.equal(nextIncarnation(file, 5).incarnation, 2_000_001, 'clock set back: still one more than the last');
     assert.equal(nextIncarnation(file, 2_000_001).incarnation, 2_000_002, 'same millisecond: still one more');
     writeFileSync(file, 'garbage');
-    assert.equal(nextIncarnation(file, 77).incarnation, 77);
+    assert.throws(
+      () => nextIncarnation(file, 77),
+      (err: unknown) => err instanceof StateFileError && /"garbage" is not a positive integer/.test(err.message),
+      'a corrupt file stops the start',
+    );
+    assert.equal(readFileSync(file, 'utf8'), 'garbage', 'and is left as it was, for the operator');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readStateFile, writeStateFile } from '@tandem/config';
 
 /**
  * This start's incarnation: a number that grows with every start of the heartbeat service on
@@ -9,25 +8,20 @@ import { dirname } from 'node:path';
  * Persisted in the node's state directory before it is used.
  */
 export function nextIncarnation(file: string, wallNowMs: number = Date.now()): { incarnation: number; persisted: boolean; error?: string } {
-  let previous = 0;
-  try {
-    const n = Number(readFileSync(file, 'utf8').trim());
-    if (Number.isSafeInteger(n) && n > 0) previous = n;
-  } catch {
-    // first start on this node
-  }
+  // absent on a first start; there but unreadable, the service stops (a clock set back could otherwise revive an earlier life)
+  const previous =
+    readStateFile(file, {
+      what: "the heartbeat's incarnation",
+      ifRemoved: 'the next start counts from the wall clock, which must not have been set back since the last start',
+      parse: (text) => {
+        const n = Number(text.trim());
+        if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`"${text.trim().slice(0, 40)}" is not a positive integer`);
+        return n;
+      },
+    }) ?? 0;
   const incarnation = Math.max(Math.floor(wallNowMs), previous + 1);
   try {
-    mkdirSync(dirname(file), { recursive: true });
-    const tmp = `${file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o644);
-    try {
-      writeSync(fd, `${incarnation}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
+    writeStateFile(file, `${incarnation}\n`);
     return { incarnation, persisted: true };
   } catch (err) {
     return { incarnation, persisted: false, error: (err as Error).message };

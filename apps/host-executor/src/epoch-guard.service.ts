@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { jsonWith, readStateFile, writeStateFile } from '@tandem/config';
 import { ErrorCode, TandemError } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 
@@ -15,14 +16,14 @@ export class EpochGuard {
   private readonly newest = new Map<string, number>();
 
   constructor(@Inject(SERVICE_CONTEXT) ctx: ServiceContext) {
-    mkdirSync(ctx.config.stateDir, { recursive: true });
     this.file = join(ctx.config.stateDir, 'fencing-epochs.json');
-    try {
-      const data = JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, number>;
-      for (const [k, v] of Object.entries(data)) if (Number.isInteger(v)) this.newest.set(k, v);
-    } catch {
-      /* first start */
-    }
+    // absent on a first start; there but unreadable, the service stops (a stale epoch must not pass)
+    const kept = readStateFile(this.file, {
+      what: 'the fencing epochs',
+      ifRemoved: 'until the cluster moves each pool again, an import or floating IP carrying an older epoch is no longer refused here',
+      parse: jsonWith(z.record(z.number().int().min(0))),
+    });
+    for (const [k, v] of Object.entries(kept ?? {})) this.newest.set(k, v);
   }
 
   /** Accept `epoch` for `pool` (recording it) or throw STALE_EPOCH. Undefined epochs are operator/local calls. */
@@ -34,9 +35,7 @@ export class EpochGuard {
     }
     if (epoch > seen) {
       this.newest.set(pool, epoch);
-      const tmp = `${this.file}.tmp`;
-      writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.newest)));
-      renameSync(tmp, this.file);
+      writeStateFile(this.file, JSON.stringify(Object.fromEntries(this.newest)));
     }
   }
 

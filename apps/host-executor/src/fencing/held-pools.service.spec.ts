@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBaseConfig } from '@tandem/config';
+import { StateFileError, readBaseConfig } from '@tandem/config';
 import type { HaPool, PoolSummary } from '@tandem/contracts';
 import { HeldPools } from './held-pools.service';
 
@@ -95,4 +95,16 @@ test('a record older than this node’s own import is ignored: a failover to thi
   // the next move away is newer than the import: let go
   await held.recordChanged('mirror', record('mirror', 'node-b', { mode: 'replicated', epoch: 5 }));
   assert.deepEqual(held.names(), []);
+});
+
+test('a list on disk that cannot be read stops the start (an empty list would leave an imported pool unfenced); it is left as it was', () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'held-'));
+  mkdirSync(join(stateDir, 'ownership'));
+  const file = join(stateDir, 'ownership', 'held.json');
+  writeFileSync(file, '{"tank": {"epoch": 5, "vi');
+  assert.throws(
+    () => node(stateDir),
+    (err: unknown) => err instanceof StateFileError && err.file === file && /the list of pools this node runs .* cannot be used \(it is not JSON\)/.test(err.message),
+  );
+  assert.equal(readFileSync(file, 'utf8'), '{"tank": {"epoch": 5, "vi');
 });

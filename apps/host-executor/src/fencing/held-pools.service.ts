@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { POOL_RECORD, floatingIpSchema, type FloatingIp, type HaPool } from '@tandem/contracts';
 import { followRecords } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { jsonWith, readStateFile, writeStateFile } from '@tandem/config';
 import { withTimeout } from '@tandem/util';
 import { ZfsService } from '../zfs.service';
 
@@ -36,14 +36,15 @@ export class HeldPools implements OnModuleInit, OnApplicationShutdown {
     @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'config' | 'nc'>,
     @Inject(ZfsService) private readonly zfs: Pick<ZfsService, 'listPools' | 'findPool'>,
   ) {
-    const dir = join(ctx.config.stateDir, 'ownership');
-    mkdirSync(dir, { recursive: true });
-    this.file = join(dir, 'held.json');
-    try {
-      this.held = new Map(Object.entries(heldSchema.parse(JSON.parse(readFileSync(this.file, 'utf8')))));
-    } catch {
-      /* none yet (or unreadable: nothing is held that was not imported since) */
-    }
+    this.file = join(ctx.config.stateDir, 'ownership', 'held.json');
+    // absent: nothing held yet. There but unreadable: the service stops — starting with an empty
+    // list would leave a pool still imported here unfenced
+    const kept = readStateFile(this.file, {
+      what: 'the list of pools this node runs',
+      ifRemoved: 'this node would not fence a pool still imported here that the records do not name; remove it only when `zpool list` on this node shows no managed pool',
+      parse: jsonWith(heldSchema),
+    });
+    this.held = new Map(Object.entries(kept ?? {}));
   }
 
   onModuleInit(): void {
@@ -157,7 +158,6 @@ export class HeldPools implements OnModuleInit, OnApplicationShutdown {
   }
 
   private persist(): void {
-    writeFileSync(`${this.file}.tmp`, JSON.stringify(Object.fromEntries(this.held)));
-    renameSync(`${this.file}.tmp`, this.file);
+    writeStateFile(this.file, JSON.stringify(Object.fromEntries(this.held)));
   }
 }

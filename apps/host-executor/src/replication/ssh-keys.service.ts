@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { utils } from 'ssh2';
+import { writeStateFile } from '@tandem/config';
 import { ErrorCode, TandemError, type HostOpResults } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { publicKeyLine } from './ssh-key-format';
@@ -151,17 +152,7 @@ function privateDir(dir: string): void {
   chmodSync(dir, 0o700);
 }
 
-/** Written whole or not at all (a temporary file, synced, renamed), mode 0600 from its creation on. */
+/** Written whole or not at all (a temporary file, synced, renamed, its directory synced), mode 0600 from its creation on. */
 function writeKeyFile(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  rmSync(tmp, { force: true });
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  writeStateFile(file, text, 0o600);
 }
