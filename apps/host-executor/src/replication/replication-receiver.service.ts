@@ -34,6 +34,8 @@ const CLOSE_WAIT_MS = 10_000;
 const RECEIVE_GIVE_UP_MS = 10_000;
 /** The sender's stderr kept for the error (its last bytes). */
 const STDERR_KEEP = 8_192;
+/** How a pipe reports its reader gone before the writer ended: harmless once zfs receive accepted the whole stream. */
+const EARLY_CLOSE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE']);
 
 type Receive = HostOpParsed<'replication.receive'>;
 
@@ -314,13 +316,18 @@ export class ReplicationReceiver {
       if (recvErr instanceof CommandFailedError) throw zfsError(argv, recvErr.stderr, recvErr.timedOut);
       throw recvErr;
     }
-    if (pipeErr) throw new TandemError(ErrorCode.StreamFailed, `the stream of ${req.snapshot} from ${req.from} broke after ${bytes} bytes: ${pipeErr.message}`);
-    if (!status)
+    // zfs receive exits 0 only on a whole, valid stream; having read its end record it may exit
+    // (closing its input) before the channel tells its own end: the pipe then reports a
+    // premature close, or the exit status is not read yet, though nothing is missing. Otherwise
+    // a broken pipe or a missing exit status is a stream cut short.
+    const receivedSnapshot = await this.zfs.getSnapshot(`${req.dataset}@${shortOf(req.snapshot)}`);
+    const wholeByZfs = receivedSnapshot !== null && (!pipeErr || EARLY_CLOSE.has((pipeErr as NodeJS.ErrnoException).code ?? ''));
+    if (pipeErr && !wholeByZfs) throw new TandemError(ErrorCode.StreamFailed, `the stream of ${req.snapshot} from ${req.from} broke after ${bytes} bytes: ${pipeErr.message}`);
+    if (!status && !wholeByZfs)
       throw new TandemError(ErrorCode.StreamFailed, `the stream of ${req.snapshot} from ${req.from} ended without an exit status after ${bytes} bytes (the connection was lost): pulled again`);
 
     // a passive copy is never mounted when its pool is imported
     await this.zfs.run(zfs.setCanmount(req.dataset, 'noauto'));
-    const receivedSnapshot = await this.zfs.getSnapshot(`${req.dataset}@${shortOf(req.snapshot)}`);
     const rate = ms > 0 ? ((bytes / 1e6) * 1000) / ms : 0;
     this.logger.log(`received ${req.snapshot} from ${req.from} into ${req.dataset} (${kind}): ${bytes} bytes in ${ms} ms (${rate.toFixed(1)} MB/s)`);
     return { bytes, ms, received: receivedSnapshot };
