@@ -138,10 +138,12 @@ export class ReplicationSync {
     }
     // what is about to be sent is held on the active first: its retention (which runs on its own
     // timer) cannot destroy a snapshot in flight; the hold becomes the new base's after success
-    for (const { dataset, plan } of plans) {
-      if (plan.action === 'incremental') await this.hold(ctx.from, `${dataset}@${plan.base.name}`, ctx.to);
-      if (plan.action === 'full' || plan.action === 'incremental') await this.hold(ctx.from, `${dataset}@${plan.to.name}`, ctx.to);
-    }
+    await Promise.all(
+      plans.flatMap(({ dataset, plan }) => [
+        ...(plan.action === 'incremental' ? [this.hold(ctx.from, `${dataset}@${plan.base.name}`, ctx.to)] : []),
+        ...(plan.action === 'full' || plan.action === 'incremental' ? [this.hold(ctx.from, `${dataset}@${plan.to.name}`, ctx.to)] : []),
+      ]),
+    );
     if (root.action === 'full') await ctx.onFull?.(root.why);
     let keptAside: string | null = null;
     const keepAside = async () => {
@@ -162,25 +164,31 @@ export class ReplicationSync {
     // the new base of this pair, held on both sides; the previous one released; then the passive's expiry
     const after = await this.snapshots(ctx.to, ctx.pool);
     const expired = new Set<string>();
-    for (const { dataset } of plans) {
-      const src = source.get(dataset) ?? [];
-      const rep = after.get(dataset) ?? [];
-      const base = newestCommon(src, rep);
-      if (!base) continue;
-      for (const node of [ctx.from, ctx.to]) {
-        const snaps = node === ctx.from ? src : rep;
-        await this.hold(node, `${dataset}@${base.name}`, ctx.to);
-        for (const s of snaps.filter((x) => x.userrefs > 0)) {
-          if (s.guid !== base.guid) await this.release(node, `${dataset}@${s.name}`, ctx.to);
-          // the active needs no base of its own: a hold left from when it was a passive would pin its snapshot for ever
-          await this.release(node, `${dataset}@${s.name}`, ctx.from);
+    // each dataset's holds in order (the new base held before the old one is released), the
+    // datasets and the two nodes side by side
+    await Promise.all(
+      plans.map(async ({ dataset }) => {
+        const src = source.get(dataset) ?? [];
+        const rep = after.get(dataset) ?? [];
+        const base = newestCommon(src, rep);
+        if (!base) return;
+        await Promise.all(
+          [ctx.from, ctx.to].map(async (node) => {
+            const snaps = node === ctx.from ? src : rep;
+            await this.hold(node, `${dataset}@${base.name}`, ctx.to);
+            for (const s of snaps.filter((x) => x.userrefs > 0)) {
+              if (s.guid !== base.guid) await this.release(node, `${dataset}@${s.name}`, ctx.to);
+              // the active needs no base of its own: a hold left from when it was a passive would pin its snapshot for ever
+              await this.release(node, `${dataset}@${s.name}`, ctx.from);
+            }
+          }),
+        );
+        for (const s of replicaExpiry(src, rep)) {
+          await this.host.call(ctx.to, 'snapshot.destroy', { snapshot: `${dataset}@${s.name}` }, 60_000).catch(() => undefined);
+          expired.add(s.name);
         }
-      }
-      for (const s of replicaExpiry(src, rep)) {
-        await this.host.call(ctx.to, 'snapshot.destroy', { snapshot: `${dataset}@${s.name}` }, 60_000).catch(() => undefined);
-        expired.add(s.name);
-      }
-    }
+      }),
+    );
     const rootSource = source.get(ctx.pool) ?? [];
     const rootReplica = after.get(ctx.pool) ?? [];
     const common = newestCommon(rootSource, rootReplica);
