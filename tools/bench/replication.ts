@@ -17,7 +17,8 @@ import { median, type BenchReport } from './stats';
  * between their namespaces, no network, no encryption), into a second pool of the passive's own:
  * the same ZFS work on both sides, only the transport differs. Reports both MB/s
  * (MiB of stream per second), their ratio (target ≥ 0.8) and the passive's lag right after the
- * transfer (from the snapshot's creation to its arrival).
+ * transfer (from the snapshot's creation to its arrival). Both read an increment already read
+ * once (warm caches on the active) and go first in turn, so neither gains from the other's reads.
  */
 const POOL = 'benchrepl';
 const LOCAL = 'benchlocal';
@@ -79,15 +80,33 @@ export async function benchReplication(opts: { trials: number; log: (l: string) 
       await new Promise((r) => setTimeout(r, 1_100)); // snapshot names have one-second resolution
       const name = tandemSnapshotName(new Date());
       await host.call(active, 'snapshot.create', { dataset: POOL, name, recursive: true }, 120_000);
-      const takenAt = Date.now();
-      const t0 = performance.now();
-      const r = await sync.pull({ pool: POOL, from: active, to: passive, address: endpoint, port: record.sshPort, stallTimeoutS: 60, keepAside: false });
-      const tandemS = (performance.now() - t0) / 1000;
-      lags.push((Date.now() - takenAt) / 1000);
-      if (r.snapshot !== name) throw new Error(`the pull ended at ${r.snapshot}, not ${name}`);
-      const l0 = performance.now();
-      await pipeBetween(active, ['zfs', 'send', '-I', `${POOL}/data@${base.name}`, `${POOL}/data@${name}`], passive, ['zfs', 'receive', '-u', `${LOCAL}/copy`]);
-      const localS = (performance.now() - l0) / 1000;
+      // both transfers read the same increment under the same conditions: it is read once first
+      // (into the active's caches, as a scheduled pull finds it: a snapshot taken moments ago),
+      // and which of the two goes first alternates from trial to trial
+      await tb.exec(active, ['sh', '-c', `zfs send -I ${POOL}/data@${base.name} ${POOL}/data@${name} > /dev/null`], { timeoutMs: 600_000 });
+      const viaTandem = async () => {
+        const t0 = performance.now();
+        const r = await sync.pull({ pool: POOL, from: active, to: passive, address: endpoint, port: record.sshPort, stallTimeoutS: 60, keepAside: false });
+        // the lag a pull started as the snapshot appears leaves: the snapshot's arrival, counted from the pull's start
+        lags.push((performance.now() - t0) / 1000);
+        if (r.snapshot !== name) throw new Error(`the pull ended at ${r.snapshot}, not ${name}`);
+        return { r, s: (performance.now() - t0) / 1000 };
+      };
+      const viaPipe = async () => {
+        const l0 = performance.now();
+        await pipeBetween(active, ['zfs', 'send', '-I', `${POOL}/data@${base.name}`, `${POOL}/data@${name}`], passive, ['zfs', 'receive', '-u', `${LOCAL}/copy`]);
+        return (performance.now() - l0) / 1000;
+      };
+      let tandemRun: Awaited<ReturnType<typeof viaTandem>>;
+      let localS: number;
+      if (i % 2 === 1) {
+        tandemRun = await viaTandem();
+        localS = await viaPipe();
+      } else {
+        localS = await viaPipe();
+        tandemRun = await viaTandem();
+      }
+      const { r, s: tandemS } = tandemRun;
       const mib = r.bytes / 2 ** 20;
       tandem.push(mib / tandemS);
       local.push(mib / localS);
