@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { utils } from 'ssh2';
+import { utils, type ParsedKey } from 'ssh2';
 import { writeStateFile } from '@tandem/config';
 import { ErrorCode, TandemError, type HostOpResults } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
@@ -135,15 +135,29 @@ export class SshKeysService {
       return { private: text, public: publicKeyLine(key) };
     }
     // the key pair made here is this node's identity to its peers from now on
-    const pair = utils.generateKeyPairSync('ed25519');
-    const key = utils.parseKey(pair.private);
-    if (key instanceof Error) throw new Error(`the ed25519 key just made cannot be read back: ${key.message}`);
+    const { pair, key } = makeEd25519();
     const pub = publicKeyLine(key);
     writeKeyFile(`${file}.pub`, `${pub}\n`);
     writeKeyFile(file, pair.private);
     this.logger.log(`made ${file}: ${pub}`);
     return { private: pair.private, public: pub };
   }
+}
+
+/**
+ * A new ed25519 key pair that reads back. About one key in three hundred that ssh2 makes has its
+ * public half a byte short (a leading zero byte dropped) and cannot be read back: such a pair is
+ * thrown away and another made.
+ */
+export function makeEd25519(generate = () => utils.generateKeyPairSync('ed25519'), attempts = 10): { pair: { private: string; public: string }; key: ParsedKey } {
+  let why = '';
+  for (let i = 0; i < attempts; i++) {
+    const pair = generate();
+    const key = utils.parseKey(pair.private);
+    if (!(key instanceof Error)) return { pair, key };
+    why = key.message;
+  }
+  throw new Error(`no ed25519 key made in ${attempts} attempts could be read back (${why})`);
 }
 
 /** A directory only the owner can enter (0700, also when it existed with other modes). */
