@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { connect, type NatsConnection, type Subscription } from 'nats';
-import { Client, Server, utils, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { Client, Server, type ClientChannel, type ConnectConfig } from 'ssh2';
 import {
   CLUSTER_RECORD,
   CLUSTER_RECORD_ID,
@@ -23,6 +23,7 @@ import {
 import { HostClient, KvRecordStore } from '@tandem/messaging';
 import { waitFor } from '@tandem/util';
 import { startIsolatedNode, type IsolatedNode } from '@tandem/testbed';
+import { makeEd25519 } from './replication/ssh-keys.service';
 
 /**
  * Tandem's SSH replication transport against the real thing: one isolated node (its own
@@ -289,7 +290,7 @@ describe('replication over SSH (real zfs-fuse, NATS, ssh2 and OpenSSH, namespace
   });
 
   test('another host key than the pinned one is refused: HOST_KEY_REFUSED naming both fingerprints, an event, nothing received', async () => {
-    const other = utils.generateKeyPairSync('ed25519').public;
+    const other = makeEd25519().pair.public;
     await pinHostKeys([other]);
     const refusedEvents = collect(`tandem.evt.replication.${me()}.host-key-refused`);
     try {
@@ -358,7 +359,7 @@ describe('replication over SSH (real zfs-fuse, NATS, ssh2 and OpenSSH, namespace
 
     // logins: only as the member the key is pinned for, only with a pinned key
     await assert.rejects(sshLogin({ username: 'it-other' }), /authentication methods failed/);
-    await assert.rejects(sshLogin({ privateKey: utils.generateKeyPairSync('ed25519').private }), /authentication methods failed/);
+    await assert.rejects(sshLogin({ privateKey: makeEd25519().pair.private }), /authentication methods failed/);
     await assert.rejects(sshLogin({ privateKey: undefined, password: 'x' }), /authentication methods failed/);
   });
 
@@ -458,7 +459,7 @@ describe('replication over SSH (real zfs-fuse, NATS, ssh2 and OpenSSH, namespace
     let fakePort = 0;
     let stalledConnections = 0;
     let closedConnections = 0;
-    const fakeHost = utils.generateKeyPairSync('ed25519');
+    const fakeHost = makeEd25519().pair;
 
     before(async () => {
       const stream = readFileSync(join(work, 'small.zstream'));
@@ -492,7 +493,7 @@ describe('replication over SSH (real zfs-fuse, NATS, ssh2 and OpenSSH, namespace
           heartbeatAddress: '10.77.6.1',
           adminState: 'online',
           joinedAt: new Date().toISOString(),
-          ssh: { hostKeys: [fakeHost.public], clientKeys: [utils.generateKeyPairSync('ed25519').public] },
+          ssh: { hostKeys: [fakeHost.public], clientKeys: [makeEd25519().pair.public] },
         });
       });
     });

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { utils } from 'ssh2';
 import type { ClusterMember, ClusterRecord } from '@tandem/contracts';
 import { authorizeClient, endpointOf, parseSendCommand, sendArgv, sendRefusal } from './endpoint-rules';
 import { keyBlob } from './ssh-key-format';
+import { makeEd25519 } from './ssh-keys.service';
 
-const key = () => utils.generateKeyPairSync('ed25519').public;
+const key = () => makeEd25519().pair.public;
 const aClient = key();
 const aClientNext = key();
 const bClient = key();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { utils } from 'ssh2';
 import { findKey, fingerprint, keyBlob, parsePublicKey, publicKeyLine } from './ssh-key-format';
+import { makeEd25519 } from './ssh-keys.service';
 
 // a key and its fingerprint as `ssh-keygen -l -f` printed it (OpenSSH 9.2)
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICzyN4j4Isr+FocrB1+UVb4YnoddVYyh46bm3pSq2KA0';
@@ -15,7 +15,7 @@ test('fingerprints read as OpenSSH prints them: SHA256, base64 without padding',
 });
 
 test('public key lines: parsed, canonical, compared by key data; private keys and garbage are not public keys', () => {
-  const pair = utils.generateKeyPairSync('ed25519');
+  const pair = makeEd25519().pair;
   const parsed = parsePublicKey(pair.public);
   assert.ok(parsed);
   assert.match(publicKeyLine(parsed), /^ssh-ed25519 AAAA[A-Za-z0-9+/]+=*$/);
