@@ -236,6 +236,20 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     );
   });
 
+  test("a share serves only its pool's files: the node's own directories and a link out of the pool are refused, nothing starts", async () => {
+    const stateDir = node.stateDir;
+    await node.exec(['sh', '-c', 'mkdir -p /tank/data/inside && ln -sfn /etc /tank/data/out && ln -sfn /tank/data/inside /tank/data/in'], { reject: true });
+    const share = (pool: string, path: string) => host.call(node.nodeId, 'share.start', { pool, name: 'files', protocol: 'smb', path, addresses: ['10.77.5.9'], readOnly: false });
+    const outside = await rejects(share('tank', stateDir), ErrorCode.InvalidArgument, 'path');
+    assert.match(outside.message, new RegExp(`share path ${stateDir} is outside pool tank, whose filesystems are mounted at /tank`));
+    const linked = await rejects(share('tank', '/tank/data/out'), ErrorCode.InvalidArgument, 'path');
+    assert.match(linked.message, /share path \/tank\/data\/out \(\/etc once its links are resolved\) is outside pool tank/);
+    await rejects(share('tank', '/tank/data/../../etc'), ErrorCode.InvalidArgument, 'path');
+    await rejects(share('tank', '/tank/data/missing'), ErrorCode.InvalidArgument, 'path');
+    await rejects(share('nosuchpool', '/tank/data/inside'), ErrorCode.PoolNotFound, 'pool');
+    assert.deepEqual(await host.call(node.nodeId, 'share.list', {}), [], 'no share daemon started');
+  });
+
   test('operations on one pool never interleave', async () => {
     const results = await Promise.allSettled([
       host.call(node.nodeId, 'pool.export', { pool: 'tank' }),

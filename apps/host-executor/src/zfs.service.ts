@@ -173,6 +173,15 @@ export class ZfsService {
     }
   }
 
+  /** Where the pool's filesystems are mounted on this node now (none: not imported here, or nothing mounted). */
+  async mountedPaths(pool: string): Promise<string[]> {
+    const state = await this.mountState(pool).catch((err: unknown) => {
+      if (err instanceof TandemError && (err.code === ErrorCode.PoolNotFound || err.code === ErrorCode.DatasetNotFound)) return [];
+      throw err;
+    });
+    return state.filter((f) => f.mounted && f.mountpoint !== null).map((f) => f.mountpoint!);
+  }
+
   private async mountState(pool: string): Promise<FilesystemMountState[]> {
     return parseMountState((await this.run(zfs.getMountState(pool))).stdout);
   }
