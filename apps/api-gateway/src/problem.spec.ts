@@ -9,6 +9,7 @@ test('every wire error code has its HTTP status; unknown codes are 502', () => {
   const expected: Record<string, number> = {
     INVALID_ARGUMENT: 400,
     UNAUTHORIZED: 401,
+    FORBIDDEN: 403,
     NOT_FOUND: 404,
     POOL_NOT_FOUND: 404,
     POOL_NOT_MANAGED: 404,

@@ -10,6 +10,7 @@ import { ErrorCode, PROBLEM_CONTENT_TYPE, TandemError, describeZodError, problem
 const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.InvalidArgument]: 400,
   [ErrorCode.Unauthorized]: 401,
+  [ErrorCode.Forbidden]: 403,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.PoolNotFound]: 404,
   [ErrorCode.PoolNotManaged]: 404,

@@ -23,6 +23,7 @@ import { ShareConsumer } from './share.consumer';
 import { ShareService } from './share.service';
 import { SnapshotConsumer } from './snapshot.consumer';
 import { StreamService } from './stream.service';
+import { TestOpsGuard } from './test-ops.guard';
 import { ZfsService } from './zfs.service';
 
 @Module({})
@@ -41,6 +42,7 @@ export class HostExecutorModule implements OnModuleInit {
         { provide: HOST_EXECUTOR_CONFIG, useValue: cfg },
         { provide: ProcessRunner, useValue: new ProcessRunner(cfg.commandTimeoutMs) },
         EpochGuard,
+        TestOpsGuard,
         ZfsService,
         NetworkService,
         ShareService,

@@ -13,6 +13,7 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
       TANDEM_DISK_PROBE_INTERVAL_MS: env.millis(5_000),
       TANDEM_HARD_FENCE: env.oneOf(['reboot', 'kill-zfs-daemon', 'none'] as const, 'reboot'),
       TANDEM_ZFS_DAEMON_PIDFILE: env.absPath('/run/zfs-fuse.pid'),
+      TANDEM_ENABLE_TEST_OPS: env.oneOf(['0', '1'] as const, '0'),
     },
     source,
   );
@@ -35,6 +36,12 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
      */
     hardFence: e.TANDEM_HARD_FENCE,
     zfsDaemonPidFile: e.TANDEM_ZFS_DAEMON_PIDFILE,
+    /**
+     * The operations only tests and the demo need (making and destroying pools and datasets,
+     * streams over NATS): off unless TANDEM_ENABLE_TEST_OPS=1. A production node manages the
+     * pools its operator made; nothing on the bus can create, destroy or overwrite one.
+     */
+    enableTestOps: e.TANDEM_ENABLE_TEST_OPS === '1',
   };
 }
 export type HostExecutorConfig = ReturnType<typeof readHostExecutorConfig>;

@@ -7,6 +7,7 @@ import { HardFencer } from './fencing/hard-fencer.service';
 import { HeldPools } from './fencing/held-pools.service';
 import { LeaseRenewer } from './fencing/lease-renewer.service';
 import { ZfsService } from './zfs.service';
+import { TestOpsGuard } from './test-ops.guard';
 
 /** pool.* and dataset.* operations. Requests arrive validated against the contract. */
 @Controller()
@@ -18,6 +19,7 @@ export class PoolConsumer {
     private readonly lease: LeaseRenewer,
     private readonly held: HeldPools,
     private readonly hardFencer: HardFencer,
+    private readonly testOps: TestOpsGuard,
   ) {}
 
   @MessagePattern('pool.list')
@@ -102,11 +104,13 @@ export class PoolConsumer {
 
   @MessagePattern('pool.create')
   create(@Payload() req: HostOpParsed<'pool.create'>): Promise<HostOpResults['pool.create']> {
+    this.testOps.require('pool.create');
     return this.zfs.createPool(req);
   }
 
   @MessagePattern('pool.destroy')
   destroy(@Payload() req: HostOpParsed<'pool.destroy'>): Promise<HostOpResults['pool.destroy']> {
+    this.testOps.require('pool.destroy');
     return this.zfs.destroyPool(req);
   }
 
@@ -117,6 +121,7 @@ export class PoolConsumer {
 
   @MessagePattern('dataset.create')
   createDataset(@Payload() req: HostOpParsed<'dataset.create'>): Promise<HostOpResults['dataset.create']> {
+    this.testOps.require('dataset.create');
     return this.zfs.createDataset(req.dataset);
   }
 }

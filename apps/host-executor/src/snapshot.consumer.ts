@@ -3,6 +3,7 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { HostOpParsed, HostOpResults } from '@tandem/contracts';
 import { StreamService } from './stream.service';
 import { ZfsService } from './zfs.service';
+import { TestOpsGuard } from './test-ops.guard';
 
 /** snapshot.* and stream.* operations. */
 @Controller()
@@ -10,6 +11,7 @@ export class SnapshotConsumer {
   constructor(
     private readonly zfs: ZfsService,
     private readonly streams: StreamService,
+    private readonly testOps: TestOpsGuard,
   ) {}
 
   @MessagePattern('snapshot.create')
@@ -39,11 +41,13 @@ export class SnapshotConsumer {
 
   @MessagePattern('stream.receive')
   receive(@Payload() req: HostOpParsed<'stream.receive'>): Promise<HostOpResults['stream.receive']> {
+    this.testOps.require('stream.receive');
     return this.streams.receive(req);
   }
 
   @MessagePattern('stream.send')
   send(@Payload() req: HostOpParsed<'stream.send'>): Promise<HostOpResults['stream.send']> {
+    this.testOps.require('stream.send');
     return this.streams.send(req);
   }
 }

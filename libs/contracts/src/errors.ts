@@ -28,6 +28,8 @@ export enum ErrorCode {
   NotLeader = 'NOT_LEADER',
   PoolNotManaged = 'POOL_NOT_MANAGED',
   Unauthorized = 'UNAUTHORIZED',
+  /** Known, but not allowed here (an operation only tests may use, on a node not set up for tests). */
+  Forbidden = 'FORBIDDEN',
   /** A peer's replication endpoint presented another host key than the one pinned for it. */
   HostKeyRefused = 'HOST_KEY_REFUSED',
   /** A replication stream moved no byte for its stall timeout: killed (retried with backoff). */

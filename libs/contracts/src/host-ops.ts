@@ -139,6 +139,10 @@ export const hostOpRequests = {
 } as const;
 
 export type HostOperation = keyof typeof hostOpRequests;
+
+/** Operations only tests and the demo use: a host-executor answers them only with TANDEM_ENABLE_TEST_OPS=1. */
+export const TEST_ONLY_HOST_OPERATIONS = ['pool.create', 'pool.destroy', 'dataset.create', 'stream.receive', 'stream.send'] as const satisfies readonly HostOperation[];
+export type TestOnlyHostOperation = (typeof TEST_ONLY_HOST_OPERATIONS)[number];
 export const HOST_OPERATIONS = Object.keys(hostOpRequests) as HostOperation[];
 export type HostOpRequest<O extends HostOperation> = z.input<(typeof hostOpRequests)[O]>;
 export type HostOpParsed<O extends HostOperation> = z.output<(typeof hostOpRequests)[O]>;

@@ -124,6 +124,7 @@ export async function startIsolatedNode(name: string, opts: { startExecutor?: bo
       TANDEM_LOCAL_DEVICE_DIR: localDeviceDir,
       TANDEM_HEALTH_PORT: '9101',
       TANDEM_CLUSTER_ID: 'it',
+      TANDEM_ENABLE_TEST_OPS: '1',
       NO_COLOR: '1',
     });
     await waitFor(async () => (await fetch('http://10.77.6.2:9101/health/ready')).status === 200, { timeoutMs: 60_000, intervalMs: 200, what: 'host-executor ready' }).catch((err) => {

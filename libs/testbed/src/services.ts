@@ -54,6 +54,8 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_LOCAL_DEVICE_DIR: paths.localDeviceDir(spec.name),
     // the harder fence of a node that cannot release a pool in time: its own ZFS daemon dies
     TANDEM_HARD_FENCE: 'kill-zfs-daemon',
+    // a test cluster: its pools and datasets are made through host-executor (tests, the demo)
+    TANDEM_ENABLE_TEST_OPS: '1',
     TANDEM_ZFS_DAEMON_PIDFILE: paths.zfsPid(spec.name),
     TANDEM_ADMIN_PASSWORD: TESTBED_ADMIN_PASSWORD,
     TANDEM_CLUSTER_SECRET: clusterSecret(paths),
