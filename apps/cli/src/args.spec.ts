@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { CommanderError } from 'commander';
 import { DEFAULT_API, HelpShown, UsageError, isMutating, parseArgs, parseShare, parseSshAddress, parseVip } from './args';
 
@@ -129,7 +132,7 @@ test("cluster join: --password is the peer's, sent in the body; the local gatewa
     { command: 'cluster.join', peer: 'fd00::11', password: 'peer-pw' },
     'before the command too',
   );
-  usage(() => join(['--peer', '10.77.1.11'], ENV), 'password', /needs --password/);
+  usage(() => join(['--peer', '10.77.1.11'], ENV), 'password', /needs the admin password of the node at --peer: --password-file FILE, TANDEM_PEER_PASSWORD, or --password/);
   usage(() => join(['--peer', '999.1.1.1', '--password', 'pw'], {}), 'peer', /^--peer "999\.1\.1\.1": must be an IPv4 or IPv6 address/);
   usage(() => join(['--peer', 'node-a', '--password', 'pw'], {}), 'peer');
   usage(() => join(['--peer', 'fe80::1%hb0', '--password', 'pw'], {}), 'peer', /zone/);
@@ -272,4 +275,23 @@ test('replication status, resume and keys rotate', () => {
     errors.some((e) => /^tandem: required option '--node <node>' not specified/.test(e)),
     errors.join('|'),
   );
+});
+
+test('a password never has to be on the command line: --password-file (its first line), TANDEM_PASSWORD, TANDEM_PEER_PASSWORD for a join', () => {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'cli-pw-'));
+  const file = joinPath(dir, 'admin');
+  writeFileSync(file, 'from-file\nsecond line ignored\n', { mode: 0o600 });
+  assert.equal(parseArgs(['--password-file', file, 'pool', 'remove', 'tank'], {}).globals.password, 'from-file');
+  assert.equal(parseArgs(['--password-file', file, 'pool', 'remove', 'tank'], ENV).globals.password, 'from-file', 'the file wins over the environment');
+  assert.equal(parseArgs(['--password', 'pw', '--password-file', file, 'pool', 'remove', 'tank'], {}).globals.password, 'pw', '--password wins over the file');
+  // a join: the peer's password from the file or TANDEM_PEER_PASSWORD, this node's from TANDEM_PASSWORD
+  const fromFile = parseArgs(['--password-file', file, 'cluster', 'join', '--peer', '10.77.1.11'], ENV);
+  assert.deepEqual(fromFile.invocation, { command: 'cluster.join', peer: '10.77.1.11', password: 'from-file' });
+  assert.equal(fromFile.globals.password, 'tandem-admin');
+  const fromEnv = parseArgs(['cluster', 'join', '--peer', '10.77.1.11'], { ...ENV, TANDEM_PEER_PASSWORD: 'peer-env' });
+  assert.deepEqual(fromEnv.invocation, { command: 'cluster.join', peer: '10.77.1.11', password: 'peer-env' });
+  // a file that cannot be used is a usage error naming the option
+  usage(() => parseArgs(['--password-file', joinPath(dir, 'missing'), 'pool', 'remove', 'tank'], {}), 'password-file', /--password-file .*missing: cannot be read \(ENOENT\)/);
+  writeFileSync(joinPath(dir, 'empty'), '\n');
+  usage(() => parseArgs(['--password-file', joinPath(dir, 'empty'), 'pool', 'remove', 'tank'], {}), 'password-file', /its first line is empty/);
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import {
@@ -181,11 +182,32 @@ export function parseOnOff(value: string): boolean {
   throw new UsageError(`maintenance ${JSON.stringify(value)}: must be on or off`, 'on', 'tandem maintenance on, or tandem maintenance off');
 }
 
-const JOIN_HINT = 'tandem cluster join --peer IP --password PW: IP is the heartbeat address of a node of the cluster, PW the admin password of that node';
+const JOIN_HINT = "tandem cluster join --peer IP --password-file FILE: IP is the heartbeat address of a node of the cluster, FILE holds that node's admin password (or set TANDEM_PEER_PASSWORD)";
+
+/**
+ * The password in `file` (its first line), for --password-file: a password given so never shows
+ * in the process list. Unreadable or empty: a usage error naming the option.
+ */
+export function readPasswordFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `--password-file ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      'password-file',
+      'give a file holding the password on its first line',
+    );
+  }
+  const password = text.split(/\r?\n/)[0];
+  if (!password) throw new UsageError(`--password-file ${file}: its first line is empty`, 'password-file', 'give a file holding the password on its first line');
+  return password;
+}
 
 /** `cluster join --peer IP --password PW`, checked with the contract of POST /api/v1/cluster/join. */
 export function checkJoin(peer: string, password: string | undefined): { peer: string; password: string } {
-  if (password === undefined) throw new UsageError('cluster join needs --password: the admin password of the node at --peer', 'password', JOIN_HINT);
+  if (password === undefined) throw new UsageError('cluster join needs the admin password of the node at --peer: --password-file FILE, TANDEM_PEER_PASSWORD, or --password', 'password', JOIN_HINT);
   const r = joinClusterRequestSchema.safeParse({ peer, password });
   if (!r.success) {
     const { field, message } = describeZodError(r.error);
@@ -297,7 +319,7 @@ export interface ProgramOutput {
  * The command tree. Actions only record what was asked (`onInvocation`); running it is someone
  * else's job, so parsing is testable without a server.
  */
-export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => void, output: ProgramOutput): Command {
+export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => void, output: ProgramOutput, env: NodeJS.ProcessEnv = process.env): Command {
   const program = new Command('tandem');
   program
     .description("Operate a Tandem cluster through any node's api-gateway")
@@ -307,7 +329,8 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .showHelpAfterError('hint: see tandem --help, or tandem COMMAND --help')
     .addOption(new Option('--api <url>', `API of any node (env TANDEM_API, default ${DEFAULT_API})`))
     .option('--json', 'machine-readable output (JSON)')
-    .addOption(new Option('--password <password>', 'admin password for changes (prefer env TANDEM_PASSWORD: arguments are visible to other users)'))
+    .addOption(new Option('--password <password>', 'admin password for changes (prefer --password-file or env TANDEM_PASSWORD: arguments are visible to other users)'))
+    .addOption(new Option('--password-file <file>', 'read the admin password from the first line of FILE'))
     .addHelpText(
       'after',
       '\nReads need no password; changes (cluster create/join, node offline/online/remove, maintenance, pool attach/move/mark-usable/detach/export/reattach/remove,\n' +
@@ -327,21 +350,22 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
   cluster
     .command('join')
     .description('join the node of the API (--api) to the cluster of the node at --peer')
-    .usage('--peer IP --password PW [--local-password PW]')
+    .usage('--peer IP (--password-file FILE | --password PW) [--local-password PW]')
     .requiredOption('--peer <IP>', 'heartbeat address of a node of the cluster (its api-gateway is called there)')
     .addOption(new Option('--local-password <password>', 'admin password of the node of the API, when it differs (env TANDEM_PASSWORD; default: --password)'))
     .addHelpText(
       'after',
       [
         '',
-        'The password of the peer (a global option, required here):',
-        '  --password <password>        the admin password of the node at --peer: this',
-        "                               node's api-gateway gets a token from the peer with it",
+        'The password of the peer (required here): --password-file FILE (its first line),',
+        'env TANDEM_PEER_PASSWORD, or --password PW (visible to other users of this machine).',
+        "This node's api-gateway gets a token from the peer with it.",
       ].join('\n'),
     )
     .action((opts: { peer: string }, cmd: Command) => {
       // --password is also the global option: commander gives it to the program wherever it is written.
-      const { password } = cmd.optsWithGlobals<{ password?: string }>();
+      const o = cmd.optsWithGlobals<{ password?: string; passwordFile?: string }>();
+      const password = o.password ?? readPasswordFile(o.passwordFile) ?? (env.TANDEM_PEER_PASSWORD || undefined);
       onInvocation({ command: 'cluster.join', ...checkJoin(opts.peer, password) }, cmd);
     });
 
@@ -514,7 +538,7 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
 }
 
 function globalsFrom(cmd: Command, env: NodeJS.ProcessEnv): Globals {
-  const o = cmd.optsWithGlobals<{ api?: string; json?: boolean; password?: string }>();
+  const o = cmd.optsWithGlobals<{ api?: string; json?: boolean; password?: string; passwordFile?: string }>();
   const api = (o.api ?? env.TANDEM_API ?? DEFAULT_API).replace(/\/+$/, '');
   let url: URL;
   try {
@@ -525,7 +549,7 @@ function globalsFrom(cmd: Command, env: NodeJS.ProcessEnv): Globals {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(`--api ${JSON.stringify(api)}: must be an http:// or https:// URL`, 'api', 'e.g. --api http://10.77.2.11:8080 (or set TANDEM_API)');
   }
-  const password = o.password ?? (env.TANDEM_PASSWORD || undefined);
+  const password = o.password ?? readPasswordFile(o.passwordFile) ?? (env.TANDEM_PASSWORD || undefined);
   const g: Globals = { api, json: o.json === true };
   if (password !== undefined) g.password = password;
   return g;
@@ -538,18 +562,22 @@ function globalsFrom(cmd: Command, env: NodeJS.ProcessEnv): Globals {
  */
 export function parseArgs(args: readonly string[], env: NodeJS.ProcessEnv = process.env, output: ProgramOutput = { writeOut: () => undefined, writeErr: () => undefined }): Parsed {
   let parsed: Parsed | undefined;
-  const program = createProgram((invocation, cmd) => {
-    const globals = globalsFrom(cmd, env);
-    if (invocation.command === 'cluster.join') {
-      // --password is the peer's; this node's gateway is asked with its own password, if given.
-      globals.password = cmd.opts<{ localPassword?: string }>().localPassword ?? (env.TANDEM_PASSWORD || undefined) ?? invocation.password;
-    }
-    if (isMutating(invocation) && globals.password === undefined) {
-      const name = invocation.command === 'replication.keys-rotate' ? 'replication keys rotate' : invocation.command.replace('.', ' ');
-      throw new UsageError(`${name} changes the cluster and needs the admin password`, 'password', 'set TANDEM_PASSWORD (or give --password)');
-    }
-    parsed = { globals, invocation };
-  }, output);
+  const program = createProgram(
+    (invocation, cmd) => {
+      const globals = globalsFrom(cmd, env);
+      if (invocation.command === 'cluster.join') {
+        // --password is the peer's; this node's gateway is asked with its own password, if given.
+        globals.password = cmd.opts<{ localPassword?: string }>().localPassword ?? (env.TANDEM_PASSWORD || undefined) ?? invocation.password;
+      }
+      if (isMutating(invocation) && globals.password === undefined) {
+        const name = invocation.command === 'replication.keys-rotate' ? 'replication keys rotate' : invocation.command.replace('.', ' ');
+        throw new UsageError(`${name} changes the cluster and needs the admin password`, 'password', 'set TANDEM_PASSWORD, or give --password-file FILE');
+      }
+      parsed = { globals, invocation };
+    },
+    output,
+    env,
+  );
   try {
     program.parse([...args], { from: 'user' });
   } catch (err) {
