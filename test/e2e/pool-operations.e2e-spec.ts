@@ -144,6 +144,8 @@ describe('HA pool operations (testbed)', () => {
       [{ pool: 'tank2', node: 'node-z', vips: ['cli0:10.77.3.61/24'] }, ErrorCode.UnknownNode, 'node'],
       [{ pool: 'tank2', node: 'node-a', vips: ['cli0:10.77.3.61/24'], shares: [{ name: 'x', protocol: 'smb', path: '../etc' }] }, ErrorCode.InvalidArgument, 'shares.0.path'],
       [{ pool: 'tank2', node: 'node-a', vips: ['nosuch0:10.77.3.61/24'] }, ErrorCode.InterfaceNotFound, 'vips'],
+      // never on the cluster's own links: the heartbeat interface
+      [{ pool: 'tank2', node: 'node-a', vips: ['hb0:10.77.1.61/24'] }, ErrorCode.InvalidArgument, 'vips'],
       [{ pool: 'tank2', node: 'node-a', vips: [`cli0:${VIP}/24`] }, ErrorCode.AddressInUse, 'vips'],
       [{ pool: 'tank2', node: 'node-a', vips: ['cli0:10.77.3.11/24'] }, ErrorCode.AddressInUse, 'vips'],
       [{ pool: 'tank', node: 'node-a', vips: ['cli0:10.77.3.61/24'] }, ErrorCode.AlreadyExists, 'pool'],
@@ -161,6 +163,16 @@ describe('HA pool operations (testbed)', () => {
       (await rm('pool.list', {})).map((p) => p.name),
       ['tank'],
     );
+    // asked of a host-executor directly, the same: nothing goes up on the heartbeat network
+    await assert.rejects(
+      host.call('node-a', 'ip.add', { interface: 'hb0', address: '10.77.1.61', prefix: 24 }),
+      (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InvalidArgument && err.field === 'interface',
+    );
+    await assert.rejects(
+      host.call('node-a', 'ip.add', { interface: 'cli0', address: '10.77.1.12', prefix: 24 }),
+      (err: unknown) => err instanceof TandemError && err.code === ErrorCode.InvalidArgument && err.field === 'address',
+    );
+    assert.ok(!(await host.call('node-a', 'ip.list', { interface: 'hb0' })).some((a) => a.address === '10.77.1.61'), 'nothing was added');
     await assertServedOn('tank', 'node-a');
   });
 

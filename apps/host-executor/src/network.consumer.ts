@@ -1,10 +1,12 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Events, ipEntityId, type HostOpParsed, type HostOpResults } from '@tandem/contracts';
+import { checkVipsOffClusterNetworks } from '@tandem/domain';
 import { OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { NetworkService } from './network.service';
 import { HeldPools } from './fencing/held-pools.service';
+import { ReplicationRecords } from './replication/replication-records.service';
 
 /** ip.* and link.* operations. */
 @Controller()
@@ -14,6 +16,7 @@ export class NetworkConsumer {
     private readonly held: HeldPools,
     private readonly events: OrderedEvents,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    private readonly records: ReplicationRecords,
   ) {}
 
   @MessagePattern('ip.list')
@@ -23,6 +26,9 @@ export class NetworkConsumer {
 
   @MessagePattern('ip.add')
   async add(@Payload() req: HostOpParsed<'ip.add'>): Promise<HostOpResults['ip.add']> {
+    // never on the cluster's own links, whoever asks (the cluster record as this node knows it)
+    const cluster = this.records.cluster();
+    if (cluster) checkVipsOffClusterNetworks([{ interface: req.interface, address: req.address, prefix: req.prefix }], cluster, { interface: 'interface', address: 'address' });
     const r = await this.net.add(req);
     // a floating IP of a pool run under an epoch goes down with the pool when this node fences
     if (req.pool !== undefined && req.epoch !== undefined) this.held.ipAdded(req.pool, req.epoch, { interface: req.interface, address: req.address, prefix: req.prefix });

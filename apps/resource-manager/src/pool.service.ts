@@ -1,6 +1,19 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, Events, TandemError, effectiveSchedule, syncLockedMessage, type FloatingIp, type HaPool, type PoolOpParsed, type PoolOpResults } from '@tandem/contracts';
-import { begin, bringDownSteps, bringUpSteps, checkMove, checkReattach, checkSharesUnique, checkVipsFree, assertNotInTransition, inactive, newPool, serving } from '@tandem/domain';
+import {
+  assertNotInTransition,
+  begin,
+  bringDownSteps,
+  bringUpSteps,
+  checkMove,
+  checkReattach,
+  checkSharesUnique,
+  checkVipsFree,
+  checkVipsOffClusterNetworks,
+  inactive,
+  newPool,
+  serving,
+} from '@tandem/domain';
 import { HostClient, OrderedEvents } from '@tandem/messaging';
 import { ReplicationSync, replicationEndpoint } from '@tandem/replication';
 import { inSpan } from '@tandem/telemetry';
@@ -89,6 +102,7 @@ export class PoolService {
       checkSharesUnique(req.shares);
       if (req.shares.length && req.vips.length === 0) throw new TandemError(ErrorCode.InvalidArgument, 'shares need at least one floating IP to serve on', 'shares');
       checkVipsFree(req.vips, await this.store.list());
+      checkVipsOffClusterNetworks(req.vips, (await this.cluster.require()).cluster);
       await this.checkVipsOnNodes(req.vips);
       if (req.replicated) return this.attachReplicated(req);
       const imported = await this.importedOn(req.pool);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, TandemError, type HaPool } from '@tandem/contracts';
-import { begin, bringDownSteps, bringUpSteps, checkMove, checkReattach, checkVipsFree, inactive, newPool, serving } from './ha-pool';
+import { begin, bringDownSteps, bringUpSteps, checkMove, checkReattach, checkVipsFree, checkVipsOffClusterNetworks, inactive, newPool, serving } from './ha-pool';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const vip = { interface: 'cli0', address: '10.0.0.50', prefix: 24 };
@@ -84,6 +84,37 @@ test('floating IPs may not be shared between pools or given twice', () => {
     code(() => checkVipsFree([{ ...vip, address: '10.0.0.51' }], [other])),
     undefined,
   );
+});
+
+test("floating IPs stay off the cluster's own networks: not on the heartbeat interface, never a member's heartbeat or replication address", () => {
+  const cluster = {
+    heartbeatInterface: 'hb0',
+    nodes: [
+      { id: 'node-a', heartbeatAddress: '10.77.1.11', adminState: 'online' as const, joinedAt: '' },
+      { id: 'node-b', heartbeatAddress: '10.77.1.12', adminState: 'online' as const, joinedAt: '' },
+    ],
+    replication: { sshAddresses: { 'node-b': '10.77.4.12' } },
+  };
+  const refusal = (v: typeof vip) => {
+    try {
+      checkVipsOffClusterNetworks([vip, v], cluster);
+      return null;
+    } catch (err) {
+      return [(err as TandemError).code, (err as TandemError).field, (err as TandemError).message];
+    }
+  };
+  assert.deepEqual(refusal({ interface: 'hb0', address: '10.77.1.61', prefix: 24 }), [
+    ErrorCode.InvalidArgument,
+    'vips',
+    "floating IP 10.77.1.61 on hb0: that is the cluster's heartbeat interface; floating IPs go on a client interface",
+  ]);
+  assert.deepEqual(refusal({ interface: 'cli0', address: '10.77.1.12', prefix: 24 }), [
+    ErrorCode.InvalidArgument,
+    'vips',
+    'floating IP 10.77.1.12 is the heartbeat address of node-b: a floating IP must be an address of its own',
+  ]);
+  assert.match(String(refusal({ interface: 'cli0', address: '10.77.4.12', prefix: 24 })?.[2]), /is the replication address of node-b/);
+  assert.equal(refusal({ interface: 'cli0', address: '10.0.0.51', prefix: 24 }), null);
 });
 
 test('down stops shares before IPs before the export; up imports before IPs before shares', () => {

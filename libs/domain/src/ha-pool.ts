@@ -1,4 +1,4 @@
-import { ErrorCode, TandemError, type FloatingIp, type HaPool, type ShareSpec } from '@tandem/contracts';
+import { ErrorCode, TandemError, type ClusterRecord, type FloatingIp, type HaPool, type ShareSpec } from '@tandem/contracts';
 
 /**
  * The HA pool state machine, pure. A pool is `serving` on one node, `in-transition` while one
@@ -52,6 +52,31 @@ export function checkVipsFree(vips: FloatingIp[], others: HaPool[]): void {
     seen.add(v.address);
     const owner = others.find((p) => p.vips.some((o) => o.address === v.address));
     if (owner) throw new TandemError(ErrorCode.AddressInUse, `floating IP ${v.address} already belongs to pool ${owner.name}`, 'vips');
+  }
+}
+
+/**
+ * Floating IPs stay off the cluster's own networks: never on the heartbeat interface, never one
+ * of the members' heartbeat or replication addresses — a client address moving there would take
+ * the cluster's own links down with it.
+ */
+export function checkVipsOffClusterNetworks(
+  vips: readonly FloatingIp[],
+  cluster: Pick<ClusterRecord, 'heartbeatInterface' | 'nodes' | 'replication'>,
+  fields = { interface: 'vips', address: 'vips' },
+): void {
+  const own = new Map<string, string>();
+  for (const n of cluster.nodes) if (n.heartbeatAddress) own.set(n.heartbeatAddress, `the heartbeat address of ${n.id}`);
+  for (const [node, address] of Object.entries(cluster.replication?.sshAddresses ?? {})) own.set(address, `the replication address of ${node}`);
+  for (const v of vips) {
+    if (v.interface === cluster.heartbeatInterface)
+      throw new TandemError(
+        ErrorCode.InvalidArgument,
+        `floating IP ${v.address} on ${v.interface}: that is the cluster's heartbeat interface; floating IPs go on a client interface`,
+        fields.interface,
+      );
+    const what = own.get(v.address);
+    if (what) throw new TandemError(ErrorCode.InvalidArgument, `floating IP ${v.address} is ${what}: a floating IP must be an address of its own`, fields.address);
   }
 }
 
