@@ -6,6 +6,7 @@ import { NodesController } from './nodes.controller';
 import { ActivityController } from './activity.controller';
 import { ClusterController } from './cluster.controller';
 import { AuthController, AuthGuard, AuthService } from './auth';
+import { LoginThrottle } from './login-throttle';
 import { GATEWAY_CONFIG, readGatewayConfig } from './config';
 import { EventsController } from './events.controller';
 import { ApiDocs } from './openapi';
@@ -23,6 +24,7 @@ export class ApiGatewayModule {
       providers: [
         { provide: GATEWAY_CONFIG, useFactory: () => readGatewayConfig() },
         AuthService,
+        { provide: LoginThrottle, useValue: new LoginThrottle() },
         ApiDocs,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },

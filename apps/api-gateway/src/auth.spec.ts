@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, TandemError } from '@tandem/contracts';
 import { AuthService } from './auth';
+import { LoginThrottle, ThrottledError } from './login-throttle';
 import { readGatewayConfig } from './config';
 import { signToken } from './token';
 
@@ -50,4 +51,23 @@ test('configuration: TANDEM_PEER_API_PORT, the API port of the peer a join calls
   assert.equal(readGatewayConfig({ ...base, TANDEM_PEER_API_PORT: '18080' }).peerApiPort, 18080);
   assert.throws(() => readGatewayConfig({ ...base, TANDEM_PEER_API_PORT: '70000' }), /configuration: TANDEM_PEER_API_PORT is malformed/);
   assert.throws(() => readGatewayConfig({ ...base, TANDEM_PEER_API_PORT: 'http' }), /configuration: TANDEM_PEER_API_PORT is malformed/);
+});
+
+test('wrong passwords are throttled: the 6th from one source within a minute gets 429 with when to retry (even a right one); other sources go on; a global limit covers many sources', async () => {
+  const a = new AuthService(config, new LoginThrottle({ perSource: 5, global: 8, windowS: 60 }));
+  for (let i = 0; i < 5; i++) await refused(a.issue('guess', '10.0.0.9'), /^wrong password$/);
+  const throttled = async (p: Promise<unknown>, re: RegExp) =>
+    assert.rejects(p, (e: unknown) => e instanceof ThrottledError && e.code === ErrorCode.TooManyRequests && e.retryAfterS >= 1 && e.retryAfterS <= 60 && re.test(e.message));
+  await throttled(a.issue('guess', '10.0.0.9'), /^too many wrong passwords from 10\.0\.0\.9: try again in \d+ s$/);
+  await throttled(a.issue('tandem-admin', '10.0.0.9'), /too many wrong passwords from 10\.0\.0\.9/);
+  await throttled(a.authenticate(basic('admin', 'tandem-admin'), '10.0.0.9'), /too many wrong passwords from 10\.0\.0\.9/);
+  // another source is not held up, and a right password clears its own count
+  await refused(a.issue('guess', '10.0.0.10'), /^wrong password$/);
+  assert.ok((await a.issue('tandem-admin', '10.0.0.10')).token);
+  // 5 + 1 failures so far; two more from a third source reach the global limit of 8: everyone waits
+  await refused(a.authenticate(basic('admin', 'guess'), '10.0.0.11'), /wrong user or password/);
+  await refused(a.authenticate(basic('admin', 'guess'), '10.0.0.11'), /wrong user or password/);
+  await throttled(a.issue('tandem-admin', '10.0.0.12'), /^too many wrong passwords from all sources: logins are paused for \d+ s$/);
+  // a token already issued still works: only password checks are throttled
+  assert.equal(await a.authenticate(`Bearer ${signToken(config.clusterSecret, 'admin', 60_000).token}`, '10.0.0.9'), 'admin');
 });

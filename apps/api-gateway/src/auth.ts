@@ -5,6 +5,7 @@ import type { Request } from 'express';
 import { ADMIN_USER, ApiPaths, ErrorCode, TOKEN_TTL_MS, TandemError, describeZodError, tokenRequestSchema, tokenResponseSchema, type TokenResponse } from '@tandem/contracts';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config';
 import { ApiProblems, ref, schemaOf } from './openapi';
+import { LoginThrottle } from './login-throttle';
 import { passwordMatches, signToken, verifyToken } from './token';
 
 export const IS_PUBLIC = 'tandem:public';
@@ -23,17 +24,23 @@ const HOW = `send "Authorization: Bearer <token>" (from POST ${ApiPaths.token}) 
 export class AuthService {
   private readonly logger = new Logger('auth');
 
-  constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {}
+  constructor(
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(LoginThrottle) private readonly throttle: LoginThrottle = new LoginThrottle(),
+  ) {}
 
   private async refuse(message: string, from: string): Promise<never> {
     this.logger.warn(`refused credentials from ${from}: ${message}`);
+    await this.throttle.failed(from);
     await new Promise((r) => setTimeout(r, FAILED_PASSWORD_DELAY_MS));
     throw new TandemError(ErrorCode.Unauthorized, message);
   }
 
   /** POST /api/v1/auth/token: a token for the right password, 401 "wrong password" otherwise. */
   async issue(password: string, from: string): Promise<TokenResponse> {
+    await this.throttle.check(from);
     if (!passwordMatches(this.config.adminPassword, password)) return this.refuse('wrong password', from);
+    await this.throttle.succeeded(from);
     const t = signToken(this.config.clusterSecret, ADMIN_USER, TOKEN_TTL_MS);
     return { token: t.token, expiresAt: t.expiresAt.toISOString() };
   }
@@ -49,6 +56,7 @@ export class AuthService {
       if (check.reason === 'expired') throw new TandemError(ErrorCode.Unauthorized, `the token expired at ${check.expiredAt?.toISOString()}: get a new one from POST ${ApiPaths.token}`);
       throw new TandemError(ErrorCode.Unauthorized, `the token is not valid (not issued by this cluster): get a new one from POST ${ApiPaths.token}`);
     }
+    await this.throttle.check(from);
     const decoded = Buffer.from(m[2], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const user = colon < 0 ? '' : decoded.slice(0, colon);
@@ -57,6 +65,7 @@ export class AuthService {
     const okPassword = passwordMatches(this.config.adminPassword, password);
     const okUser = passwordMatches(ADMIN_USER, user);
     if (!(okUser && okPassword)) return this.refuse('wrong user or password', from);
+    await this.throttle.succeeded(from);
     return ADMIN_USER;
   }
 }
@@ -93,11 +102,11 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Get an API token',
-    description: `Exchanges the admin password for a signed token valid for ${TOKEN_TTL_MS / 3_600_000} h, accepted by every node's gateway of the cluster. Send it as "Authorization: Bearer <token>" on mutating requests. A wrong password gives 401 and nothing else.`,
+    description: `Exchanges the admin password for a signed token valid for ${TOKEN_TTL_MS / 3_600_000} h, accepted by every node's gateway of the cluster. Send it as "Authorization: Bearer <token>" on mutating requests. A wrong password gives 401 and nothing else; after 5 wrong passwords a minute from one address (50 from all), 429 with Retry-After.`,
   })
   @ApiBody({ schema: ref('TokenRequest') })
   @ApiResponse({ status: 200, description: 'The token', schema: schemaOf(tokenResponseSchema) })
-  @ApiProblems(400, 401)
+  @ApiProblems(400, 401, 429)
   token(@Body() body: unknown, @Req() req: Request): Promise<TokenResponse> {
     const r = tokenRequestSchema.safeParse(body ?? {});
     if (!r.success) {

@@ -372,6 +372,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   401: 'Missing or wrong credentials',
   404: 'Pool, node, cluster or resource not found',
   409: 'Conflicts with the current state (in transition, busy, stale epoch, address in use ...)',
+  429: 'Too many wrong passwords (5 a minute from one address, 50 from all): try again after `Retry-After` seconds',
   502: 'A service behind the gateway failed (for a join: the node at `peer` cannot be reached)',
   503: 'No resource-manager answers (down, or the cluster is electing one)',
   504: 'No answer in time; the operation may still be running',

@@ -10,6 +10,7 @@ test('every wire error code has its HTTP status; unknown codes are 502', () => {
     INVALID_ARGUMENT: 400,
     UNAUTHORIZED: 401,
     FORBIDDEN: 403,
+    TOO_MANY_REQUESTS: 429,
     NOT_FOUND: 404,
     POOL_NOT_FOUND: 404,
     POOL_NOT_MANAGED: 404,

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { ZodError } from 'zod';
+import { ThrottledError } from './login-throttle';
 import { ErrorCode, PROBLEM_CONTENT_TYPE, TandemError, describeZodError, problemType, type ProblemDetails } from '@tandem/contracts';
 
 /**
@@ -11,6 +12,7 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.InvalidArgument]: 400,
   [ErrorCode.Unauthorized]: 401,
   [ErrorCode.Forbidden]: 403,
+  [ErrorCode.TooManyRequests]: 429,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.PoolNotFound]: 404,
   [ErrorCode.PoolNotManaged]: 404,
@@ -110,6 +112,7 @@ export class ProblemFilter implements ExceptionFilter {
       return;
     }
     if (p.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="tandem"');
+    if (err instanceof ThrottledError) res.setHeader('Retry-After', String(err.retryAfterS));
     res.status(p.status).setHeader('Content-Type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`);
     res.send(JSON.stringify(p));
   }

@@ -284,6 +284,8 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
       return 'check that the resource-manager runs on the nodes (its /health/ready), then retry';
     case ErrorCode.NotLeader:
       return 'the cluster is electing its resource-manager: retry in a few seconds';
+    case ErrorCode.TooManyRequests:
+      return 'wait as long as the message says, then try again with the right password (TANDEM_PASSWORD or --password-file)';
     case ErrorCode.Unauthorized:
       return p.field === 'password'
         ? "--password is the admin password of the node at --peer (this node's own is --local-password or TANDEM_PASSWORD)"

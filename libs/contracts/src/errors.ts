@@ -30,6 +30,8 @@ export enum ErrorCode {
   Unauthorized = 'UNAUTHORIZED',
   /** Known, but not allowed here (an operation only tests may use, on a node not set up for tests). */
   Forbidden = 'FORBIDDEN',
+  /** Too many attempts (wrong passwords): try again after the time the answer gives. */
+  TooManyRequests = 'TOO_MANY_REQUESTS',
   /** A peer's replication endpoint presented another host key than the one pinned for it. */
   HostKeyRefused = 'HOST_KEY_REFUSED',
   /** A replication stream moved no byte for its stall timeout: killed (retried with backoff). */
