@@ -176,8 +176,9 @@ before(async () => {
   closedPort = closed;
   base = `http://127.0.0.1:${port}`;
   const [main, peer] = await Promise.all([
-    startGateway({ port, nodeId: `gw-${run}`, password: PASSWORD, env: { TANDEM_PEER_API_PORT: String(peerPort) } }),
-    startGateway({ port: peerPort, nodeId: `peer-${run}`, password: PEER_PASSWORD, env: { TANDEM_PEER_API_PORT: String(closed) } }),
+    // these two take many wrong passwords on purpose: their throttle is set out of the way (it has a test of its own)
+    startGateway({ port, nodeId: `gw-${run}`, password: PASSWORD, env: { TANDEM_PEER_API_PORT: String(peerPort), TANDEM_LOGIN_FAILURES_PER_MINUTE: '1000' } }),
+    startGateway({ port: peerPort, nodeId: `peer-${run}`, password: PEER_PASSWORD, env: { TANDEM_PEER_API_PORT: String(closed), TANDEM_LOGIN_FAILURES_PER_MINUTE: '1000' } }),
   ]);
   gateway = main;
   peerGateway = peer;
@@ -531,4 +532,24 @@ test('the CLI for the cluster: errors with clear messages and exit codes', async
   const maintenance = await cli(['maintenance', 'yes'], { TANDEM_PASSWORD: PASSWORD });
   assert.equal(maintenance.code, 2);
   assert.match(maintenance.stderr, /must be on or off \(field: on\)/);
+});
+
+test('wrong passwords are throttled: past the limit a minute, 429 with Retry-After, also for the right password from that address', async () => {
+  const port = await freePort();
+  const g = await startGateway({ port, nodeId: `throttled-${run}`, password: PASSWORD, env: { TANDEM_LOGIN_FAILURES_PER_MINUTE: '3' } });
+  try {
+    const token = (password: string) => fetch(`${g.base}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) });
+    for (let i = 0; i < 3; i++) assert.equal((await token('not-the-password')).status, 401);
+    for (const password of ['not-the-password', PASSWORD]) {
+      const r = await token(password);
+      assert.equal(r.status, 429);
+      const retryAfter = Number(r.headers.get('retry-after'));
+      assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${r.headers.get('retry-after')}`);
+      const p = (await r.json()) as ProblemDetails;
+      assert.equal(p.title, 'TOO_MANY_REQUESTS');
+      assert.match(p.detail, /^too many wrong passwords from 127\.0\.0\.1: try again in \d+ s$/);
+    }
+  } finally {
+    await stopGateway(g);
+  }
 });

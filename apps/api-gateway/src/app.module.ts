@@ -7,7 +7,7 @@ import { ActivityController } from './activity.controller';
 import { ClusterController } from './cluster.controller';
 import { AuthController, AuthGuard, AuthService } from './auth';
 import { LoginThrottle } from './login-throttle';
-import { GATEWAY_CONFIG, readGatewayConfig } from './config';
+import { GATEWAY_CONFIG, readGatewayConfig, type GatewayConfig } from './config';
 import { EventsController } from './events.controller';
 import { ApiDocs } from './openapi';
 import { PoolsController } from './pools.controller';
@@ -24,7 +24,11 @@ export class ApiGatewayModule {
       providers: [
         { provide: GATEWAY_CONFIG, useFactory: () => readGatewayConfig() },
         AuthService,
-        { provide: LoginThrottle, useValue: new LoginThrottle() },
+        {
+          provide: LoginThrottle,
+          inject: [GATEWAY_CONFIG],
+          useFactory: (cfg: GatewayConfig) => new LoginThrottle(cfg.loginFailuresPerMinute ? { perSource: cfg.loginFailuresPerMinute, global: 10 * cfg.loginFailuresPerMinute } : {}),
+        },
         ApiDocs,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
