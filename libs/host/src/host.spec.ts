@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipCmd, parseIpAddr, parseIpLink } from './net';
-import { ProcessRunner, CommandFailedError } from './process-runner';
+import { ProcessRunner, CommandFailedError, spawnStreaming } from './process-runner';
 
 test('ip -j output is parsed; link-local IPv6 left out', () => {
   const addr = JSON.stringify([
@@ -52,4 +52,28 @@ test('process runner: argv without a shell, exit codes, timeouts', async () => {
   await assert.rejects(r.run(['sleep', '5'], { timeoutMs: 200 }), (e: unknown) => e instanceof CommandFailedError && e.timedOut);
   assert.ok(Date.now() - t0 < 3_000);
   await assert.rejects(r.run([]), /argv/);
+});
+
+test("host commands get PATH and nothing else of the service's environment: no secret reaches zpool, smbd or ganesha", async () => {
+  process.env.TANDEM_CLUSTER_SECRET = 'a-secret-the-service-holds';
+  try {
+    const env = (await new ProcessRunner(5_000).run(['env'])).stdout.trim().split('\n');
+    assert.deepEqual(
+      env.map((l) => l.split('=')[0]),
+      ['PATH'],
+    );
+    const streamed = spawnStreaming(['env'], { timeoutMs: 5_000, stdout: true });
+    let out = '';
+    for await (const chunk of streamed.stdout as AsyncIterable<Buffer>) out += chunk.toString('utf8');
+    await streamed.done;
+    assert.deepEqual(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=')[0]),
+      ['PATH'],
+    );
+  } finally {
+    delete process.env.TANDEM_CLUSTER_SECRET;
+  }
 });

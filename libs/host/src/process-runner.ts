@@ -33,6 +33,14 @@ export class CommandFailedError extends Error {
 }
 
 /**
+ * The environment every host command gets: PATH and nothing else. The services hold secrets in
+ * theirs (the cluster secret, the admin password); zpool, smbd or ganesha inherit none of them.
+ */
+export function commandEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...extra };
+}
+
+/**
  * The one seam through which Tandem runs OS commands: argv arrays only (never a shell),
  * a timeout on every call, one span per command.
  */
@@ -53,7 +61,8 @@ export class ProcessRunner {
           timeout: opts.timeoutMs ?? this.defaultTimeoutMs,
           forceKillAfterDelay: 2_000,
           input: opts.input,
-          env: opts.env,
+          env: commandEnv(opts.env),
+          extendEnv: false,
           cwd: opts.cwd,
           reject: false,
           stripFinalNewline: false,
@@ -113,6 +122,8 @@ export function spawnStreaming(argv: readonly string[], opts: { timeoutMs: numbe
     encoding: 'buffer',
     reject: false,
     shell: false,
+    env: commandEnv(),
+    extendEnv: false,
   });
   const done = (async () => {
     const r = await child;
