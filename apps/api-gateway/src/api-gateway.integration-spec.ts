@@ -534,10 +534,24 @@ test('the CLI for the cluster: errors with clear messages and exit codes', async
   assert.match(maintenance.stderr, /must be on or off \(field: on\)/);
 });
 
-test('wrong passwords are throttled: past the limit a minute, 429 with Retry-After, also for the right password from that address', async () => {
+test('wrong passwords are throttled: past the limit a minute, 429 with Retry-After, also for the right password from that address; the event feed takes a bounded number of clients', async () => {
   const port = await freePort();
-  const g = await startGateway({ port, nodeId: `throttled-${run}`, password: PASSWORD, env: { TANDEM_LOGIN_FAILURES_PER_MINUTE: '3' } });
+  const g = await startGateway({ port, nodeId: `throttled-${run}`, password: PASSWORD, env: { TANDEM_LOGIN_FAILURES_PER_MINUTE: '3', TANDEM_API_MAX_EVENT_STREAMS: '2' } });
+  const feeds: AbortController[] = [];
   try {
+    // the event feed: two clients at once, a third is told to come back later
+    const feed = async () => {
+      const ac = new AbortController();
+      feeds.push(ac);
+      return { ac, res: await fetch(`${g.base}/api/v1/events`, { signal: ac.signal }) };
+    };
+    const [one, two] = [await feed(), await feed()];
+    assert.deepEqual([one.res.status, two.res.status], [200, 200]);
+    const third = await feed();
+    assert.equal(third.res.status, 429);
+    assert.equal(third.res.headers.get('retry-after'), '5');
+    assert.match(((await third.res.json()) as ProblemDetails).detail, /^the event feed serves at most 2 clients at once/);
+
     const token = (password: string) => fetch(`${g.base}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) });
     for (let i = 0; i < 3; i++) assert.equal((await token('not-the-password')).status, 401);
     for (const password of ['not-the-password', PASSWORD]) {
@@ -550,6 +564,7 @@ test('wrong passwords are throttled: past the limit a minute, 429 with Retry-Aft
       assert.match(p.detail, /^too many wrong passwords from 127\.0\.0\.1: try again in \d+ s$/);
     }
   } finally {
+    for (const ac of feeds) ac.abort();
     await stopGateway(g);
   }
 });

@@ -15,6 +15,8 @@ export interface GatewayConfig {
   peerApiPort?: number;
   /** Wrong passwords allowed a minute from one address (ten times as many from all); default 5. */
   loginFailuresPerMinute?: number;
+  /** Clients of the live event feed at once; default 64. */
+  maxEventStreams?: number;
 }
 
 export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -24,11 +26,13 @@ export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
       TANDEM_CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').describe('a random value shared by every node of the cluster, signs API tokens'),
       TANDEM_PEER_API_PORT: env.port(1).optional().describe("the API port of the other nodes' gateways, called by a join (default: this gateway's own port)"),
       TANDEM_LOGIN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).optional().describe('wrong passwords allowed a minute from one address (default 5)'),
+      TANDEM_API_MAX_EVENT_STREAMS: z.coerce.number().int().min(1).max(10_000).optional().describe('clients of the live event feed at once (default 64)'),
     },
     source,
   );
   const config: GatewayConfig = { adminPassword: e.TANDEM_ADMIN_PASSWORD, clusterSecret: e.TANDEM_CLUSTER_SECRET };
   if (e.TANDEM_PEER_API_PORT !== undefined) config.peerApiPort = e.TANDEM_PEER_API_PORT as number;
   if (e.TANDEM_LOGIN_FAILURES_PER_MINUTE !== undefined) config.loginFailuresPerMinute = e.TANDEM_LOGIN_FAILURES_PER_MINUTE;
+  if (e.TANDEM_API_MAX_EVENT_STREAMS !== undefined) config.maxEventStreams = e.TANDEM_API_MAX_EVENT_STREAMS;
   return config;
 }

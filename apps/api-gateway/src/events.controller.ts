@@ -4,11 +4,15 @@ import type { Request, Response } from 'express';
 import type { Msg } from 'nats';
 import { ApiPaths, EVENTS_WILDCARD, eventEnvelopeSchema } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { GATEWAY_CONFIG, type GatewayConfig } from './config';
+import { ThrottledError } from './login-throttle';
 import { schemaOf } from './openapi';
 
 /** A client that reads slower than events arrive is cut off rather than buffered forever. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const KEEPALIVE_MS = 15_000;
+/** Clients of the feed at once, unless TANDEM_API_MAX_EVENT_STREAMS says otherwise: each holds a subscription and a socket. */
+export const DEFAULT_MAX_EVENT_STREAMS = 64;
 
 /** One SSE message: `id:` the event id, `data:` the envelope as one line of JSON. */
 export function sseFrame(msg: Pick<Msg, 'data' | 'subject'>): string | null {
@@ -35,7 +39,10 @@ export class EventsController implements BeforeApplicationShutdown {
   private readonly logger = new Logger('events');
   private readonly open = new Set<() => void>();
 
-  constructor(@Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext) {}
+  constructor(
+    @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
+    @Inject(GATEWAY_CONFIG) private readonly config: Pick<GatewayConfig, 'maxEventStreams'>,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -47,6 +54,8 @@ export class EventsController implements BeforeApplicationShutdown {
   @ApiProduces('text/event-stream')
   @ApiResponse({ status: 200, description: 'text/event-stream; each `data:` line is an EventEnvelope', content: { 'text/event-stream': { schema: schemaOf(eventEnvelopeSchema) } } })
   async stream(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const max = this.config.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS;
+    if (this.open.size >= max) throw new ThrottledError(`the event feed serves at most ${max} clients at once: try again later, or follow tandem.evt.> on NATS`, 5, 'events');
     const sub = this.ctx.nc.subscribe(EVENTS_WILDCARD);
     // set once the stream is open; `close` may run before that
     const timer: { keepalive?: NodeJS.Timeout } = {};

@@ -11,8 +11,9 @@ export class ThrottledError extends TandemError {
   constructor(
     message: string,
     readonly retryAfterS: number,
+    field = 'password',
   ) {
-    super(ErrorCode.TooManyRequests, message, 'password');
+    super(ErrorCode.TooManyRequests, message, field);
   }
 }
 
