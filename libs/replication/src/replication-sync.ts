@@ -2,6 +2,13 @@ import { DEFAULT_SSH_PORT, ErrorCode, TandemError, baseHoldTag, tandemSnapshotNa
 import { newestCommon, lagSeconds, planDatasetPull, replicaExpiry, replicatedDatasets, retentionExpiry, type DatasetPull, type SnapshotRef } from '@tandem/domain';
 import type { HostClient } from '@tandem/messaging';
 
+/** Time, for the snapshot that must wait for the next second's name (a test passes its own). */
+export interface SnapshotClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+const REAL_CLOCK: SnapshotClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+
 /** Where a passive pulls from. */
 export interface PullPlanContext {
   pool: string;
@@ -79,9 +86,16 @@ export class ReplicationSync {
    * longer than the passive-down limit (`staleHolders`) are released first: their base expires with
    * the rest, and they will resync in full when they return.
    */
-  async snapshot(node: string, pool: string, retention: number, staleHolders: readonly string[], at = new Date()): Promise<SnapshotResult> {
-    const name = tandemSnapshotName(at);
-    await this.host.call(node, 'snapshot.create', { dataset: pool, name, recursive: true }, 60_000);
+  async snapshot(node: string, pool: string, retention: number, staleHolders: readonly string[], at = new Date(), clock: SnapshotClock = REAL_CLOCK): Promise<SnapshotResult> {
+    let name = tandemSnapshotName(at);
+    // names have one-second resolution: a snapshot of this name taken earlier in the same second
+    // (the schedule's, just before a move's final one) does not hold what was written since — a
+    // new one is taken in the next second instead of counting the old one as this one
+    for (let attempt = 1; !(await this.host.call(node, 'snapshot.create', { dataset: pool, name, recursive: true }, 60_000)).changed; attempt++) {
+      if (attempt >= 3) throw new TandemError(ErrorCode.AlreadyExists, `pool ${pool} on ${node}: snapshot ${name} exists already, and no new one could be named after it`, 'pool');
+      await clock.sleep(1_000 - (clock.now() % 1_000) + 10);
+      name = tandemSnapshotName(new Date(clock.now()));
+    }
     const all = await this.snapshots(node, pool);
     // the active needs no base of its own: a hold left from when it was a passive goes too
     staleHolders = [...new Set([...staleHolders, node])];

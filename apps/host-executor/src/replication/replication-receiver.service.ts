@@ -36,6 +36,8 @@ const RECEIVE_GIVE_UP_MS = 10_000;
 const STDERR_KEEP = 8_192;
 /** How a pipe reports its reader gone before the writer ended: harmless once zfs receive accepted the whole stream. */
 const EARLY_CLOSE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE']);
+/** How long the exit status is waited for after such an early close. */
+const EARLY_CLOSE_WAIT_MS = 1_000;
 
 type Receive = HostOpParsed<'replication.receive'>;
 
@@ -297,7 +299,10 @@ export class ReplicationReceiver {
     const pipeErr = await piped;
     watch.stop(); // the stream ended: what is left is zfs receive finishing, bounded by its own timeout
     const recvErr = await received;
-    await Promise.race([closed, new Promise((r) => setTimeout(r, CLOSE_WAIT_MS).unref())]);
+    // the exit status and close follow the stream; after an early close of zfs receive's input
+    // (the stream accepted whole) the channel was torn down here and may not say more: no long wait
+    const earlyClose = pipeErr !== null && recvErr === null && EARLY_CLOSE.has((pipeErr as NodeJS.ErrnoException).code ?? '');
+    await Promise.race([closed, new Promise((r) => setTimeout(r, earlyClose ? EARLY_CLOSE_WAIT_MS : CLOSE_WAIT_MS).unref())]);
     const ms = Math.round(performance.now() - started);
     const status = exit as { code: number | null; signal?: string } | null;
 
