@@ -1,6 +1,8 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { ZodError } from 'zod';
+import { describeZodError } from '@tandem/contracts';
 
 /**
  * A node's state file (fencing epochs, held pools, the heartbeat incarnation, keys) that is there
@@ -75,8 +77,7 @@ export function jsonWith<T>(schema: { parse: (v: unknown) => T }): (text: string
     try {
       return schema.parse(json);
     } catch (err) {
-      const issue = (err as { issues?: Array<{ path: Array<string | number>; message: string }> }).issues?.[0];
-      throw new Error(issue ? `${issue.path.join('.') || '(the whole file)'}: ${issue.message}` : (err as Error).message);
+      throw new Error(err instanceof ZodError ? describeZodError(err).message : (err as Error).message);
     }
   };
 }

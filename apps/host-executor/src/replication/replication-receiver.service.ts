@@ -326,7 +326,7 @@ export class ReplicationReceiver {
     // premature close, or the exit status is not read yet, though nothing is missing. Otherwise
     // a broken pipe or a missing exit status is a stream cut short.
     const receivedSnapshot = await this.zfs.getSnapshot(`${req.dataset}@${shortOf(req.snapshot)}`);
-    const wholeByZfs = receivedSnapshot !== null && (!pipeErr || EARLY_CLOSE.has((pipeErr as NodeJS.ErrnoException).code ?? ''));
+    const wholeByZfs = receivedSnapshot !== null && (!pipeErr || earlyClose);
     if (pipeErr && !wholeByZfs) throw new TandemError(ErrorCode.StreamFailed, `the stream of ${req.snapshot} from ${req.from} broke after ${bytes} bytes: ${pipeErr.message}`);
     if (!status && !wholeByZfs)
       throw new TandemError(ErrorCode.StreamFailed, `the stream of ${req.snapshot} from ${req.from} ended without an exit status after ${bytes} bytes (the connection was lost): pulled again`);
