@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { ErrorCode, TandemError } from '@tandem/contracts';
+import { parseMountInfo } from '@tandem/host';
 import { HostClient } from '@tandem/messaging';
 import { Testbed, TestbedError, TestbedStatus, isAlive, observerConnection } from '@tandem/testbed';
 
@@ -42,10 +43,8 @@ function ourNetns(): string[] {
 }
 
 function ourMounts(tb: Testbed): string[] {
-  return fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
+  return parseMountInfo(fs.readFileSync('/proc/self/mountinfo', 'utf8'))
+    .map((m) => m.mountPoint)
     .filter((m) => m.startsWith('/run/tandem-testbed') || m.startsWith(tb.root) || OUR_NETNS.test(path.basename(m)));
 }
 

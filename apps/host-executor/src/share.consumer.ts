@@ -25,8 +25,9 @@ export class ShareConsumer {
    * node's own directories, a link out of the pool) is refused before a daemon starts.
    */
   private async requireInsidePool(pool: string, path: string): Promise<void> {
-    const mounted = await this.zfs.mountedPaths(pool);
-    if (mounted.length === 0) throw new TandemError(ErrorCode.PoolNotFound, `pool ${pool} is not imported and mounted on this node: its shares cannot start here`, 'pool');
+    // a mount whose ZFS daemon is gone (a hard fence) does not resolve: it is not the pool's
+    const roots = (await Promise.all((await this.zfs.mountedPaths(pool)).map((m) => realpath(m).catch(() => null)))).filter((r): r is string => r !== null);
+    if (roots.length === 0) throw new TandemError(ErrorCode.PoolNotFound, `pool ${pool} is not imported and mounted on this node: its shares cannot start here`, 'pool');
     let real: string;
     try {
       real = await realpath(path);
@@ -37,7 +38,6 @@ export class ShareConsumer {
         'path',
       );
     }
-    const roots = await Promise.all(mounted.map((m) => realpath(m).catch(() => m)));
     if (!roots.some((root) => real === root || real.startsWith(root.endsWith('/') ? root : `${root}/`))) {
       throw new TandemError(
         ErrorCode.InvalidArgument,

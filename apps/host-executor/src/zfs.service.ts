@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, TandemError, type DatasetInfo, type HostOpParsed, type HostOpResults, type ImportablePool, type PoolSummary, type SnapshotInfo } from '@tandem/contracts';
-import { CommandFailedError, ProcessRunner, type CommandResult } from '@tandem/host';
+import { CommandFailedError, ProcessRunner, poolMountPoints, readMountTable, type CommandResult } from '@tandem/host';
 import { KeyedMutex, sleep } from '@tandem/util';
 import { datasetsFromGet, parseImportScan, parseMountState, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools, zfs, zfsError, zpool, type FilesystemMountState } from '@tandem/zfs';
 import { EpochGuard } from './epoch-guard.service';
@@ -173,13 +173,13 @@ export class ZfsService {
     }
   }
 
-  /** Where the pool's filesystems are mounted on this node now (none: not imported here, or nothing mounted). */
+  /**
+   * Where the pool's filesystems are mounted on this node now, read from the kernel's mount table
+   * (no ZFS command: share.start asks this on the takeover path). A mount left behind by a dead
+   * ZFS daemon is listed too; callers that need a live one resolve it (see ShareConsumer).
+   */
   async mountedPaths(pool: string): Promise<string[]> {
-    const state = await this.mountState(pool).catch((err: unknown) => {
-      if (err instanceof TandemError && (err.code === ErrorCode.PoolNotFound || err.code === ErrorCode.DatasetNotFound)) return [];
-      throw err;
-    });
-    return state.filter((f) => f.mounted && f.mountpoint !== null).map((f) => f.mountpoint!);
+    return poolMountPoints(await readMountTable(), pool);
   }
 
   private async mountState(pool: string): Promise<FilesystemMountState[]> {

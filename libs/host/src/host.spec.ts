@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipCmd, parseIpAddr, parseIpLink } from './net';
+import { parseMountInfo, poolMountPoints } from './mounts';
 import { ProcessRunner, CommandFailedError, spawnStreaming } from './process-runner';
 
 test('ip -j output is parsed; link-local IPv6 left out', () => {
@@ -76,4 +77,31 @@ test("host commands get PATH and nothing else of the service's environment: no s
   } finally {
     delete process.env.TANDEM_CLUSTER_SECRET;
   }
+});
+
+test('mountinfo is parsed (optional fields, escapes); a pool mount table names only its ZFS filesystems', () => {
+  const table = parseMountInfo(
+    [
+      '22 1 0:21 / /proc rw,nosuid shared:12 - proc proc rw',
+      '112 79 0:53 / /var/lib/tb/mnt/chaos rw,relatime - fuse.zfs chaos rw,user_id=0',
+      '113 112 0:54 / /var/lib/tb/mnt/chaos/my\\040files rw,relatime shared:5 master:1 - fuse.zfs chaos/my\\040files rw',
+      '114 1 0:55 / /mnt/chaos2 rw - zfs chaos2 rw',
+      '115 1 0:56 / /srv/fake rw - tmpfs chaos rw',
+      'garbage line',
+      '',
+    ].join('\n'),
+  );
+  assert.deepEqual(
+    table.map((m) => [m.mountId, m.parentId, m.mountPoint, m.fsType, m.source]),
+    [
+      [22, 1, '/proc', 'proc', 'proc'],
+      [112, 79, '/var/lib/tb/mnt/chaos', 'fuse.zfs', 'chaos'],
+      [113, 112, '/var/lib/tb/mnt/chaos/my files', 'fuse.zfs', 'chaos/my files'],
+      [114, 1, '/mnt/chaos2', 'zfs', 'chaos2'],
+      [115, 1, '/srv/fake', 'tmpfs', 'chaos'],
+    ],
+  );
+  // chaos2 is another pool; a tmpfs named like the pool is not one of its filesystems
+  assert.deepEqual(poolMountPoints(table, 'chaos'), ['/var/lib/tb/mnt/chaos', '/var/lib/tb/mnt/chaos/my files']);
+  assert.deepEqual(poolMountPoints(table, 'tank'), []);
 });

@@ -1,2 +1,3 @@
 export * from './process-runner';
 export * from './net';
+export * from './mounts';

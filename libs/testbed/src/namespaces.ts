@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseMountInfo } from '@tandem/host';
 import { TestbedError } from './errors';
 import { NETNS_DIR, NETWORKS, NETWORK_NAMES, NetworkName, NodeSpec, OUR_BRIDGES, OUR_LINK_RE, OUR_NETNS_RE, Paths, PREFIX_LEN, ROOT_ADMIN_IP, hostVethName, netnsPath } from './layout';
 import { isAlive, killPid, nsInode, run, sleep } from './proc';
@@ -221,12 +222,7 @@ export function pidInNetns(pid: number, spec: NodeSpec): boolean {
 export const ZFS_PRIVATE_DIRS = ['/run/zfs', '/var/lock/zfs', '/var/lib/zfs', '/etc/zfs'];
 
 function mountPoints(mountinfo: string): string[] {
-  // fields: id parent major:minor root mountpoint ...; octal escapes for spaces etc.
-  return mountinfo
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((p): p is string => typeof p === 'string')
-    .map((p) => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
+  return parseMountInfo(mountinfo).map((m) => m.mountPoint);
 }
 
 export function rootMountPoints(): string[] {
