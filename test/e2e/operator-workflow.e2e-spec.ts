@@ -124,6 +124,37 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as { field: string }).field, 'pool');
     assert.deepEqual(await where('tank'), { imported: ['node-a'], vip: [] }, 'nothing changed');
+
+    // tokens revoked through the CLI: the one issued by node-a is refused by both nodes' gateways
+    const maintenanceOff = (node: string, token: string) =>
+      fetch(`${api(node)}/api/v1/cluster/maintenance`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"on":false}' });
+    assert.equal((await maintenanceOff('node-b', tok.token)).status, 200, "node-a's token works on node-b");
+    const revoked = await tandem('node-a', ['auth', 'revoke-tokens']);
+    assert.equal(revoked.code, 0, revoked.stderr + revoked.stdout);
+    assert.match(revoked.stdout, /every API token issued until \S+ is revoked on every node/);
+    for (const node of ['node-a', 'node-b']) {
+      await waitFor(
+        async () => {
+          const res = await maintenanceOff(node, tok.token);
+          if (res.status !== 401) throw new Error(`${node} answered ${res.status}`);
+          assert.match(((await res.json()) as { detail: string }).detail, /^the token was revoked/);
+          return true;
+        },
+        { timeoutMs: 10_000, intervalMs: 100, what: `${node} refusing the revoked token` },
+      );
+    }
+    // the password still works, and the CLI gets a new token with it
+    const after = await tandem('node-b', ['maintenance', 'off']);
+    assert.equal(after.code, 0, after.stderr + after.stdout);
+    // recorded in the activity log (projected from the events, a moment later)
+    await waitFor(
+      async () => {
+        const log = await tandemJson<Array<{ action: string }>>('node-a', ['log', '--limit', '20']);
+        if (!log.some((e) => e.action === 'auth.revoke-tokens')) throw new Error(`the log: ${log.map((e) => e.action).join(', ')}`);
+        return true;
+      },
+      { timeoutMs: 10_000, intervalMs: 200, what: 'auth.revoke-tokens in the activity log' },
+    );
   });
 
   test('attach, then configuration reads the same through node-b as through node-a', async () => {

@@ -2,12 +2,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { Client } from 'pg';
-import { rmSubject, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
+import { CLUSTER_BUCKET, CLUSTER_RECORD, rmSubject, type ClusterRecord, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
+import { provisionKv } from '@tandem/messaging';
 
 /**
  * The real api-gateway process against this machine's NATS JetStream and a throwaway Postgres
@@ -127,7 +130,7 @@ async function startGateway(opts: { port: number; nodeId: string; password: stri
       TANDEM_STATE_DIR: `/tmp/tandem-gw-it-${run}-${opts.nodeId}`,
       TANDEM_DATABASE_URL: PG_ADMIN.replace(/\/[^/]*$/, `/${db}`),
       TANDEM_ADMIN_PASSWORD: opts.password,
-      TANDEM_CLUSTER_SECRET: SECRET,
+      TANDEM_TOKEN_SECRET: SECRET,
       TANDEM_LOG_LEVEL: 'warn',
       NO_COLOR: '1',
       ...opts.env,
@@ -566,5 +569,57 @@ test('wrong passwords are throttled: past the limit a minute, 429 with Retry-Aft
   } finally {
     for (const ac of feeds) ac.abort();
     await stopGateway(g);
+  }
+});
+
+test('secrets from files; reads behind a login when the gateway is set so; a revoked token is refused by every gateway, a new one works', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-gw-secrets-'));
+  writeFileSync(join(dir, 'password'), `${PASSWORD}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'token-secret'), SECRET, { mode: 0o600 });
+  const port = await freePort();
+  const g = await startGateway({
+    port,
+    nodeId: `closed-${run}`,
+    password: '',
+    env: { TANDEM_TOKEN_SECRET: '', TANDEM_ADMIN_PASSWORD_FILE: join(dir, 'password'), TANDEM_TOKEN_SECRET_FILE: join(dir, 'token-secret'), TANDEM_API_READS: 'authenticated' },
+  });
+  const kv = (await provisionKv(nc, [CLUSTER_BUCKET])).get(CLUSTER_BUCKET.bucket)!;
+  const key = CLUSTER_RECORD.key('cluster');
+  const before = await kv.get(key);
+  try {
+    // reads: 401 without credentials, answered with them (503: no resource-manager runs here); health stays open
+    const open = await http('GET', '/api/v1/pools', { base: g.base });
+    assertProblem(open, 401, 'UNAUTHORIZED');
+    const t1 = ((await http('POST', '/api/v1/auth/token', { base: g.base, body: { password: PASSWORD } })).json as TokenResponse).token;
+    const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+    assert.equal((await http('GET', '/api/v1/pools', { base: g.base, headers: bearer(t1) })).status, 503);
+    assert.equal((await http('GET', '/health/ready', { base: g.base })).status, 200);
+    // the token works on the other gateway too (same secret, read from the environment there)
+    assert.notEqual((await http('PUT', '/api/v1/cluster/maintenance', { body: { on: true }, headers: bearer(t1) })).status, 401);
+
+    // the active resource-manager's revocation, as it writes it: into the cluster record
+    const record: ClusterRecord = { id: 'gateway-it', heartbeatInterface: 'hb0', maintenance: false, nodes: [], createdAt: new Date().toISOString(), tokensRevokedBefore: new Date().toISOString() };
+    await kv.put(key, JSON.stringify(record));
+    for (const b of [g.base, base]) {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const r = await http('PUT', '/api/v1/cluster/maintenance', { base: b, body: { on: true }, headers: bearer(t1) });
+        if (r.status === 401) {
+          assert.match(assertProblem(r, 401, 'UNAUTHORIZED').detail, /^the token was revoked \(every token issued until .* was\): get a new one from POST \/api\/v1\/auth\/token$/);
+          break;
+        }
+        assert.ok(Date.now() < deadline, `${b} still takes the revoked token: ${r.status}`);
+        await sleep(100);
+      }
+    }
+    // a login after the revocation gets a token both accept
+    const t2 = ((await http('POST', '/api/v1/auth/token', { base: g.base, body: { password: PASSWORD } })).json as TokenResponse).token;
+    assert.equal((await http('GET', '/api/v1/pools', { base: g.base, headers: bearer(t2) })).status, 503);
+    assert.notEqual((await http('PUT', '/api/v1/cluster/maintenance', { body: { on: true }, headers: bearer(t2) })).status, 401);
+  } finally {
+    if (before && before.operation === 'PUT') await kv.put(key, before.value);
+    else await kv.delete(key);
+    await stopGateway(g);
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,7 @@ import { ActivityController } from './activity.controller';
 import { ClusterController } from './cluster.controller';
 import { AuthController, AuthGuard, AuthService } from './auth';
 import { LoginThrottle } from './login-throttle';
+import { TokenRevocations } from './token-revocation';
 import { GATEWAY_CONFIG, readGatewayConfig, type GatewayConfig } from './config';
 import { EventsController } from './events.controller';
 import { ApiDocs } from './openapi';
@@ -24,6 +25,7 @@ export class ApiGatewayModule {
       providers: [
         { provide: GATEWAY_CONFIG, useFactory: () => readGatewayConfig() },
         AuthService,
+        TokenRevocations,
         {
           provide: LoginThrottle,
           inject: [GATEWAY_CONFIG],

@@ -6,14 +6,18 @@ import { ADMIN_USER, ApiPaths, ErrorCode, TOKEN_TTL_MS, TandemError, describeZod
 import { GATEWAY_CONFIG, type GatewayConfig } from './config';
 import { ApiProblems, ref, schemaOf } from './openapi';
 import { LoginThrottle } from './login-throttle';
-import { passwordMatches, signToken, verifyToken } from './token';
+import { isRevoked, passwordMatches, signToken, verifyToken, waitBeforeIssuing } from './token';
+import { TokenRevocations } from './token-revocation';
 
 export const IS_PUBLIC = 'tandem:public';
 /** A mutating route that needs no credentials (only the token endpoint). */
 export const Public = () => SetMetadata(IS_PUBLIC, true);
 
-/** Reads are open: the API shows cluster state to anyone who can reach the admin network. */
+/** Reads are open by default: the API shows cluster state to anyone who can reach it (TANDEM_API_READS=authenticated closes them). */
 const OPEN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** For an AuthService made without the gateway's module (unit tests): nothing was ever revoked. */
+const NO_REVOCATIONS = { revokedBefore: () => Promise.resolve(null), known: () => null };
 
 /** Slows down password guessing a little; the answer says nothing but "wrong password". */
 const FAILED_PASSWORD_DELAY_MS = 400;
@@ -27,6 +31,7 @@ export class AuthService {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @Inject(LoginThrottle) private readonly throttle: LoginThrottle = new LoginThrottle(),
+    @Inject(TokenRevocations) private readonly revocations: Pick<TokenRevocations, 'revokedBefore' | 'known'> = NO_REVOCATIONS,
   ) {}
 
   private async refuse(message: string, from: string): Promise<never> {
@@ -41,7 +46,10 @@ export class AuthService {
     await this.throttle.check(from);
     if (!passwordMatches(this.config.adminPassword, password)) return this.refuse('wrong password', from);
     await this.throttle.succeeded(from);
-    const t = signToken(this.config.clusterSecret, ADMIN_USER, TOKEN_TTL_MS);
+    // a token of the second of a revocation would be revoked with it: issue from the next second
+    const wait = waitBeforeIssuing(this.revocations.known() ?? null);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t = signToken(this.config.tokenSecret, ADMIN_USER, TOKEN_TTL_MS);
     return { token: t.token, expiresAt: t.expiresAt.toISOString() };
   }
 
@@ -51,8 +59,14 @@ export class AuthService {
     const m = /^(Bearer|Basic)\s+(\S+)\s*$/i.exec(header);
     if (!m) throw new TandemError(ErrorCode.Unauthorized, `unsupported Authorization header: ${HOW}`);
     if (m[1].toLowerCase() === 'bearer') {
-      const check = verifyToken(this.config.clusterSecret, m[2]);
-      if (check.ok) return check.claims.sub;
+      const check = verifyToken(this.config.tokenSecret, m[2]);
+      if (check.ok) {
+        const before = await this.revocations.revokedBefore();
+        if (isRevoked(check.claims, before)) {
+          throw new TandemError(ErrorCode.Unauthorized, `the token was revoked (every token issued until ${before!.toISOString()} was): get a new one from POST ${ApiPaths.token}`);
+        }
+        return check.claims.sub;
+      }
       if (check.reason === 'expired') throw new TandemError(ErrorCode.Unauthorized, `the token expired at ${check.expiredAt?.toISOString()}: get a new one from POST ${ApiPaths.token}`);
       throw new TandemError(ErrorCode.Unauthorized, `the token is not valid (not issued by this cluster): get a new one from POST ${ApiPaths.token}`);
     }
@@ -72,20 +86,22 @@ export class AuthService {
 
 /**
  * Every mutating request (POST, PUT, PATCH, DELETE) needs credentials, except the routes marked
- * @Public() (the token endpoint). Reads (GET, HEAD) are open by design: they show state, never
- * change it, and monitoring should not need a secret.
+ * @Public() (the token endpoint). Reads (GET, HEAD) are open by default: they show state, never
+ * change it, and monitoring should not need a secret; with TANDEM_API_READS=authenticated they
+ * need credentials too, all but /health/* (probes of orchestrators and load balancers).
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
+    @Inject(GATEWAY_CONFIG) private readonly config: Pick<GatewayConfig, 'readsNeedLogin'>,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     if (ctx.getType() !== 'http') return true;
     const req = ctx.switchToHttp().getRequest<Request>();
-    if (OPEN_METHODS.has(req.method.toUpperCase())) return true;
+    if (OPEN_METHODS.has(req.method.toUpperCase()) && (!this.config.readsNeedLogin || req.path.startsWith('/health/') || req.method.toUpperCase() === 'OPTIONS')) return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [ctx.getHandler(), ctx.getClass()])) return true;
     await this.auth.authenticate(req.headers.authorization, req.ip ?? 'unknown');
     return true;

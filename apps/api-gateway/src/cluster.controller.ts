@@ -201,6 +201,24 @@ export class ClusterController {
     return this.forward('maintenance.set', clusterRequest('maintenance.set', body, { actor: this.actor(actor) }));
   }
 
+  @Post('auth/revoke-tokens')
+  @ApiTags('auth')
+  @ApiAuthenticated()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Revoke every API token issued until now',
+    description:
+      "Every node's gateway refuses, from moments later on, every token issued up to now (including the one that asked; logins with the password go on). " +
+      'Written into the cluster record by the active resource-manager and recorded in the activity log.',
+  })
+  @ApiHeader({ name: ACTOR_HEADER, required: false })
+  @ApiBody({ schema: ref('RevokeTokensRequest'), required: false })
+  @ApiResponse({ status: 200, description: 'When the revocation took effect', schema: schemaOf(clusterOpResults['auth.revoke-tokens']) })
+  @ApiProblems(400, 401, 404, 502, 503, 504)
+  revokeTokens(@Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<ClusterOpResults['auth.revoke-tokens']> {
+    return this.forward('auth.revoke-tokens', clusterRequest('auth.revoke-tokens', body, { actor: this.actor(actor) }));
+  }
+
   @Post('nodes/:node/offline')
   @ApiAuthenticated()
   @HttpCode(200)

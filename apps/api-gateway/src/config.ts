@@ -5,12 +5,16 @@ export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
 /**
  * What the api-gateway needs beyond every service's configuration. The admin password and the
- * cluster secret are the same on every node: a token issued by one node's gateway is accepted
- * by every other node's gateway. Values are never echoed in errors.
+ * token secret are the same on every node: a token issued by one node's gateway is accepted
+ * by every other node's gateway. The token secret is not the heartbeat's cluster secret: either
+ * can be changed without touching the other. Values are never echoed in errors; each can be
+ * given in a file instead (`TANDEM_ADMIN_PASSWORD_FILE`, `TANDEM_TOKEN_SECRET_FILE`).
  */
 export interface GatewayConfig {
   adminPassword: string;
-  clusterSecret: string;
+  tokenSecret: string;
+  /** Reads (GET) need credentials too (`TANDEM_API_READS=authenticated`); default: open. */
+  readsNeedLogin?: boolean;
   /** The API port of the other nodes' gateways (a join calls the peer there); default: this gateway's own. */
   peerApiPort?: number;
   /** Wrong passwords allowed a minute from one address (ten times as many from all); default 5. */
@@ -23,14 +27,16 @@ export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
   const e = readEnv(
     {
       TANDEM_ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(1024, 'must be at most 1024 characters').describe('the password of the API user "admin"'),
-      TANDEM_CLUSTER_SECRET: z.string().min(16, 'must be at least 16 characters').describe('a random value shared by every node of the cluster, signs API tokens'),
+      TANDEM_TOKEN_SECRET: z.string().min(16, 'must be at least 16 characters').describe('a random value shared by every node of the cluster, signs API tokens'),
+      TANDEM_API_READS: z.enum(['open', 'authenticated']).optional().describe('open (default): reads need no credentials; authenticated: every request but the token endpoint and /health needs them'),
       TANDEM_PEER_API_PORT: env.port(1).optional().describe("the API port of the other nodes' gateways, called by a join (default: this gateway's own port)"),
       TANDEM_LOGIN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).optional().describe('wrong passwords allowed a minute from one address (default 5)'),
       TANDEM_API_MAX_EVENT_STREAMS: z.coerce.number().int().min(1).max(10_000).optional().describe('clients of the live event feed at once (default 64)'),
     },
     source,
   );
-  const config: GatewayConfig = { adminPassword: e.TANDEM_ADMIN_PASSWORD, clusterSecret: e.TANDEM_CLUSTER_SECRET };
+  const config: GatewayConfig = { adminPassword: e.TANDEM_ADMIN_PASSWORD, tokenSecret: e.TANDEM_TOKEN_SECRET };
+  if (e.TANDEM_API_READS === 'authenticated') config.readsNeedLogin = true;
   if (e.TANDEM_PEER_API_PORT !== undefined) config.peerApiPort = e.TANDEM_PEER_API_PORT as number;
   if (e.TANDEM_LOGIN_FAILURES_PER_MINUTE !== undefined) config.loginFailuresPerMinute = e.TANDEM_LOGIN_FAILURES_PER_MINUTE;
   if (e.TANDEM_API_MAX_EVENT_STREAMS !== undefined) config.maxEventStreams = e.TANDEM_API_MAX_EVENT_STREAMS;

@@ -65,6 +65,7 @@ const ROUTES: Record<string, RouteContract> = {
   [`POST ${API_PREFIX}/cluster/nodes`]: { request: clusterOpRequests['cluster.join'], result: clusterOpResults['cluster.join'] },
   [`POST ${API_PREFIX}/cluster/join`]: { request: joinClusterRequestSchema, result: clusterOpResults['cluster.join'] },
   [`PUT ${API_PREFIX}/cluster/maintenance`]: { request: clusterOpRequests['maintenance.set'], result: clusterOpResults['maintenance.set'] },
+  [`POST ${API_PREFIX}/auth/revoke-tokens`]: { request: clusterOpRequests['auth.revoke-tokens'], result: clusterOpResults['auth.revoke-tokens'] },
   ...Object.fromEntries(NODE_ACTIONS.map((a) => [`POST ${NODE}/${a}`, { request: clusterOpRequests[NODE_ACTION_OPS[a]], result: clusterOpResults[NODE_ACTION_OPS[a]] }])),
   [`DELETE ${NODE}`]: { result: clusterOpResults['node.remove'] },
   [`GET ${API_PREFIX}/replication`]: { result: clusterOpResults['replication.status'] },

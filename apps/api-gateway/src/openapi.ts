@@ -175,6 +175,7 @@ const COMPONENTS = {
     },
   },
   MaintenanceRequest: { schema: restBody(clusterOpRequests['maintenance.set'], ['actor']), properties: { on: 'While on, nothing moves automatically' } },
+  RevokeTokensRequest: { schema: restBody(clusterOpRequests['auth.revoke-tokens'], ['actor']), description: 'No fields (the body may be omitted)' },
   NodeOfflineRequest: { schema: restBody(clusterOpRequests['node.offline'], ['node', 'actor']), description: 'No fields (the body may be omitted)' },
   NodeOnlineRequest: { schema: restBody(clusterOpRequests['node.online'], ['node', 'actor']), description: 'No fields (the body may be omitted)' },
   ClusterMember: {

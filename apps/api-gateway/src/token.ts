@@ -59,6 +59,21 @@ export function verifyToken(secret: string, token: string, now = Date.now()): To
   return { ok: true, claims: c as TokenClaims };
 }
 
+/**
+ * A token issued at or before the revocation time is revoked. Issue times are whole seconds: a
+ * token of the revocation's own second counts as revoked, whether it came before or after it.
+ */
+export function isRevoked(claims: TokenClaims, revokedBefore: Date | null): boolean {
+  return revokedBefore !== null && claims.iat * 1000 <= revokedBefore.getTime();
+}
+
+/** How long to wait before issuing a token that a revocation at `revokedBefore` does not cover (0: none). */
+export function waitBeforeIssuing(revokedBefore: Date | null, now = Date.now()): number {
+  if (revokedBefore === null) return 0;
+  const firstClean = (Math.floor(revokedBefore.getTime() / 1000) + 1) * 1000;
+  return Math.max(0, firstClean - now);
+}
+
 /** Compare a given password with the expected one in constant time (digests of equal length). */
 export function passwordMatches(expected: string, given: string): boolean {
   const a = createHash('sha256').update(expected, 'utf8').digest();

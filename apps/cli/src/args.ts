@@ -67,6 +67,7 @@ export type Invocation =
   | { command: 'node.online'; node: string }
   | { command: 'node.remove'; node: string }
   | { command: 'maintenance'; on: boolean }
+  | { command: 'auth.revoke-tokens' }
   | { command: 'replication.settings'; body: ReplicationSettingsBody }
   | { command: 'replication.status'; pool?: string }
   | { command: 'replication.resume'; pool: string }
@@ -93,6 +94,7 @@ const MUTATING = new Set<Invocation['command']>([
   'node.online',
   'node.remove',
   'maintenance',
+  'auth.revoke-tokens',
   'replication.resume',
   'replication.keys-rotate',
 ]);
@@ -333,8 +335,9 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .addOption(new Option('--password-file <file>', 'read the admin password from the first line of FILE'))
     .addHelpText(
       'after',
-      '\nReads need no password; changes (cluster create/join, node offline/online/remove, maintenance, pool attach/move/mark-usable/detach/export/reattach/remove,\n' +
-        'replication settings with a change, replication resume, replication keys rotate) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.',
+      '\nReads need no password (unless the API is set to TANDEM_API_READS=authenticated); changes (cluster create/join, node offline/online/remove, maintenance,\n' +
+        'auth revoke-tokens, pool attach/move/mark-usable/detach/export/reattach/remove, replication settings with a change, replication resume,\n' +
+        'replication keys rotate) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.',
     );
 
   const cluster = program.command('cluster').description('the cluster: form it, join nodes to it, its status');
@@ -400,6 +403,13 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .description('maintenance mode: while on, nothing moves automatically')
     .argument('<on|off>', 'on or off')
     .action((value: string, _opts, cmd: Command) => onInvocation({ command: 'maintenance', on: parseOnOff(value) }, cmd));
+
+  program
+    .command('auth')
+    .description('API credentials')
+    .command('revoke-tokens')
+    .description('every API token issued until now stops working, on every node (logins with the password go on)')
+    .action((_opts, cmd: Command) => onInvocation({ command: 'auth.revoke-tokens' }, cmd));
 
   const pool = program.command('pool').description('HA pools under cluster control');
 

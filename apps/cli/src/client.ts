@@ -77,8 +77,21 @@ export class ApiClient {
     return this.token;
   }
 
+  /**
+   * A read: without credentials first (reads are open by default); when the gateway wants them
+   * (TANDEM_API_READS=authenticated) and a password is at hand, once more with a token.
+   */
+  private async read(path: string, init: { timeoutMs: number; accept?: string; signal?: AbortSignal }): Promise<Response> {
+    try {
+      return await this.request('GET', path, { ...init, auth: this.token !== undefined });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.problem.status === 401) || this.password === undefined || this.token !== undefined) throw err;
+      return this.request('GET', path, { ...init, auth: true });
+    }
+  }
+
   async get<T>(path: string): Promise<T> {
-    return this.json<T>(await this.request('GET', path, { timeoutMs: READ_TIMEOUT_MS }));
+    return this.json<T>(await this.read(path, { timeoutMs: READ_TIMEOUT_MS }));
   }
 
   /** A change: authenticated with a token obtained from the password. */
@@ -98,7 +111,7 @@ export class ApiClient {
 
   /** Follow the event feed; resolves when the server ends it. */
   async events(onEnvelope: (envelope: unknown) => void, signal?: AbortSignal): Promise<void> {
-    const res = await this.request('GET', ApiPaths.events, { accept: 'text/event-stream', timeoutMs: 0, signal });
+    const res = await this.read(ApiPaths.events, { accept: 'text/event-stream', timeoutMs: 0, signal });
     if (!res.body) return;
     const parser = new SseParser((data) => {
       try {

@@ -266,6 +266,15 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
         (c) => (c.maintenance ? 'maintenance: ON — nothing moves automatically' : 'maintenance: off'),
       );
       return 0;
+    case 'auth.revoke-tokens':
+      await change(
+        io,
+        json,
+        'revoking every API token issued until now',
+        () => api.change<ClusterOpResults['auth.revoke-tokens']>('POST', ApiPaths.revokeTokens),
+        (r) => `every API token issued until ${r.revokedBefore} is revoked on every node (in {t}); get a new one with the password`,
+      );
+      return 0;
     case 'replication.settings': {
       const { pool } = inv.body;
       if (changesSettings(inv.body)) {

@@ -5,7 +5,7 @@ import { ClusterService } from './cluster.service';
 import { OperationLocks } from './operation-locks';
 
 /**
- * The cluster operations on tandem.cluster.rm.{cluster,node,maintenance}.* — served only while
+ * The cluster operations on tandem.cluster.rm.{cluster,node,maintenance,auth}.* — served only while
  * this node holds the resource-manager lease. Changes of the cluster run one at a time.
  */
 @Controller()
@@ -48,5 +48,10 @@ export class ClusterOpsConsumer {
   @MessagePattern('maintenance.set')
   maintenance(@Payload() req: RmOpParsed<'maintenance.set'>): Promise<RmOpResults['maintenance.set']> {
     return this.locks.cluster(() => this.cluster.maintenance(req));
+  }
+
+  @MessagePattern('auth.revoke-tokens')
+  revokeTokens(@Payload() req: RmOpParsed<'auth.revoke-tokens'>): Promise<RmOpResults['auth.revoke-tokens']> {
+    return this.locks.cluster(() => this.cluster.revokeTokens(req));
   }
 }

@@ -203,4 +203,18 @@ export class ClusterService {
       return this.store.put({ ...cluster, maintenance: req.on }, revision);
     });
   }
+
+  /**
+   * Every API token issued until now is refused from now on, by every node's gateway (they follow
+   * the cluster record). Tokens carry their issue time in whole seconds: those of this very second
+   * are revoked too, and gateways issue new ones only from the next second on.
+   */
+  revokeTokens(req: ClusterOpParsed<'auth.revoke-tokens'>): Promise<ClusterOpResults['auth.revoke-tokens']> {
+    return this.recorded(req.actor, 'auth.revoke-tokens', 'cluster', async () => {
+      const { cluster, revision } = await this.store.require();
+      const revokedBefore = new Date().toISOString();
+      await this.store.put({ ...cluster, tokensRevokedBefore: revokedBefore }, revision);
+      return { revokedBefore };
+    });
+  }
 }

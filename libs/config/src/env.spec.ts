@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from './env';
 import { readFailoverConfig } from './failover-config';
 import { readBaseConfig, readDatabaseConfig } from './service-config';
@@ -53,4 +56,27 @@ test('a heartbeat timeout that would break the fencing invariant is refused at s
   }
   // the smallest safe timeout: a peer's confirmation window must stay open
   assert.doesNotThrow(() => readFailoverConfig({ TANDEM_HEARTBEAT_TIMEOUT_MS: '1951' }));
+});
+
+test('a value can come from the file named by <NAME>_FILE (its trailing line break dropped); both set, or a file that cannot be read, is an error naming the variable', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-env-'));
+  try {
+    const file = join(dir, 'node-id');
+    writeFileSync(file, 'node-b\n');
+    assert.equal(readBaseConfig({ TANDEM_NATS_URL: base.TANDEM_NATS_URL, TANDEM_NODE_ID_FILE: file }).nodeId, 'node-b');
+    assert.equal(readBaseConfig({ ...base, TANDEM_NODE_ID_FILE: '' }).nodeId, 'node-a', 'an empty _FILE is not set');
+    assert.throws(
+      () => readBaseConfig({ ...base, TANDEM_NODE_ID_FILE: file }),
+      (e: unknown) => e instanceof ConfigError && /^configuration: TANDEM_NODE_ID is given twice: set TANDEM_NODE_ID or TANDEM_NODE_ID_FILE, not both$/.test(e.message),
+    );
+    assert.throws(
+      () => readBaseConfig({ TANDEM_NATS_URL: base.TANDEM_NATS_URL, TANDEM_NODE_ID_FILE: join(dir, 'missing') }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'TANDEM_NODE_ID_FILE' && /cannot be read \(ENOENT\)/.test(e.message),
+    );
+    // what the file holds is checked like the variable itself
+    writeFileSync(file, 'Node B\n');
+    assert.throws(() => readBaseConfig({ TANDEM_NATS_URL: base.TANDEM_NATS_URL, TANDEM_NODE_ID_FILE: file }), /TANDEM_NODE_ID is malformed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { nodeIdSchema } from '@tandem/contracts';
 
@@ -15,13 +16,31 @@ export class ConfigError extends Error {
 export type EnvShape = Record<string, z.ZodTypeAny>;
 
 /**
- * Read and validate the environment variables named by `shape`. The first bad one throws a
- * ConfigError naming the variable and what it expects. Secret values are never echoed.
+ * A variable's value, or the contents of the file named by `<NAME>_FILE` (its trailing line
+ * break dropped): the convention of container secrets, so that a secret need not sit in the
+ * environment of every process. Both set is an error; so is a file that cannot be read.
+ */
+function rawValue(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (file === undefined || file === '') return direct;
+  if (direct !== undefined && direct !== '') throw new ConfigError(name, `is given twice: set ${name} or ${name}_FILE, not both`);
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(`${name}_FILE`, `names ${file}, which cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * Read and validate the environment variables named by `shape` (each also from a file named by
+ * `<NAME>_FILE`). The first bad one throws a ConfigError naming the variable and what it
+ * expects. Secret values are never echoed.
  */
 export function readEnv<S extends EnvShape>(shape: S, env: NodeJS.ProcessEnv = process.env): { [K in keyof S]: z.output<S[K]> } {
   const out: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(shape)) {
-    const raw = env[name];
+    const raw = rawValue(name, env);
     const parsed = schema.safeParse(raw === '' ? undefined : raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

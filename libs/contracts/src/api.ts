@@ -13,6 +13,7 @@ export const API_PREFIX = '/api/v1';
 
 export const ApiPaths = {
   token: `${API_PREFIX}/auth/token`,
+  revokeTokens: `${API_PREFIX}/auth/revoke-tokens`,
   pools: `${API_PREFIX}/pools`,
   pool: (pool: string) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}`,
   poolAction: (pool: string, action: PoolAction) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}/${action}`,

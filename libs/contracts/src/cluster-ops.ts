@@ -16,6 +16,8 @@ export const clusterOpRequests = {
   'node.online': z.object({ node: nodeIdSchema, actor }).strict(),
   'node.remove': z.object({ node: nodeIdSchema, actor }).strict(),
   'maintenance.set': z.object({ on: z.boolean(), actor }).strict(),
+  /** Every API token issued until now stops being accepted, by every node's gateway. */
+  'auth.revoke-tokens': z.object({ actor }).strict(),
   /** Show (no other field) or change the replication settings, cluster-wide or of one pool. */
   'replication.settings': z
     .object({
@@ -60,6 +62,8 @@ export const clusterRecordSchema = z.object({
   createdAt: z.string(),
   /** Cluster-wide replication settings (defaults where absent). */
   replication: clusterReplicationSettingsSchema.optional(),
+  /** API tokens issued at or before this time (ISO 8601) are refused by every gateway (`tandem auth revoke-tokens`). */
+  tokensRevokedBefore: z.string().datetime().optional(),
 });
 export type ClusterRecord = z.infer<typeof clusterRecordSchema>;
 
@@ -134,6 +138,7 @@ export const clusterOpResults = {
   'node.online': clusterRecordSchema,
   'node.remove': clusterRecordSchema,
   'maintenance.set': clusterRecordSchema,
+  'auth.revoke-tokens': z.object({ revokedBefore: z.string() }),
   'replication.settings': replicationSettingsResultSchema,
   'replication.status': z.array(replicationPoolStatusSchema),
   'replication.resume': replicationPoolStatusSchema,

@@ -27,20 +27,34 @@ export function serviceMain(repo: string, app: string): string {
 /** The testbed's admin password (the API's mutating calls need it or a token made with it). */
 export const TESTBED_ADMIN_PASSWORD = 'tandem-admin';
 
-/** One random secret per testbed, shared by its nodes (tokens from any node's API work on all). */
-function clusterSecret(paths: Paths): string {
-  const file = path.join(paths.root, 'cluster-secret');
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    const secret = randomBytes(24).toString('hex');
+/**
+ * A secret file of the testbed (mode 0600), shared by its nodes: made once with `make`, then
+ * kept. Services get the file's path (`<NAME>_FILE`), never the value in their environment.
+ */
+function secretFile(paths: Paths, name: string, make: () => string): string {
+  const file = path.join(paths.root, name);
+  if (!fs.existsSync(file)) {
     fs.mkdirSync(paths.root, { recursive: true });
-    fs.writeFileSync(file, secret, { mode: 0o600 });
-    return secret;
+    fs.writeFileSync(file, make(), { mode: 0o600 });
   }
+  return file;
 }
 
-export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly string[], port: number): Record<string, string> {
+const randomSecret = () => randomBytes(24).toString('hex');
+
+/** Each service gets only the secrets it uses: the heartbeat its signing secret, the api-gateway the admin password and the token secret. */
+function secretsFor(paths: Paths, app: string): Record<string, string> {
+  if (app === 'heartbeat') return { TANDEM_CLUSTER_SECRET_FILE: secretFile(paths, 'cluster-secret', randomSecret) };
+  if (app === 'api-gateway') {
+    return {
+      TANDEM_ADMIN_PASSWORD_FILE: secretFile(paths, 'admin-password', () => `${TESTBED_ADMIN_PASSWORD}\n`),
+      TANDEM_TOKEN_SECRET_FILE: secretFile(paths, 'token-secret', randomSecret),
+    };
+  }
+  return {};
+}
+
+export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly string[], app: string, port: number): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     TANDEM_NODE_ID: spec.name,
@@ -57,8 +71,7 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     // a test cluster: its pools and datasets are made through host-executor (tests, the demo)
     TANDEM_ENABLE_TEST_OPS: '1',
     TANDEM_ZFS_DAEMON_PIDFILE: paths.zfsPid(spec.name),
-    TANDEM_ADMIN_PASSWORD: TESTBED_ADMIN_PASSWORD,
-    TANDEM_CLUSTER_SECRET: clusterSecret(paths),
+    ...secretsFor(paths, app),
     NO_COLOR: '1',
   };
   // passed through from whoever brings the testbed up (tests that need a shorter hold-down)
@@ -98,7 +111,7 @@ export async function ensureServices(paths: Paths, spec: NodeSpec, storageNames:
         await sleep(100);
       }
       const logFile = paths.logFile(spec.name, app);
-      const d = spawnDaemon('nsenter', [...nsenterArgs(paths, spec, repo), process.execPath, '-r', register, main], { logFile, env: serviceEnv(paths, spec, storageNames, port), cwd: repo });
+      const d = spawnDaemon('nsenter', [...nsenterArgs(paths, spec, repo), process.execPath, '-r', register, main], { logFile, env: serviceEnv(paths, spec, storageNames, app, port), cwd: repo });
       fs.writeFileSync(pidFile, `${d.pid}\n`);
       const failed = (why: string) => new TestbedError('SERVICE_NOT_READY', `${spec.name}: ${app} ${why}; log ${logFile}, last lines:\n${tail(logFile, 20)}`);
       const abort = d.exited.then((code): never => {
