@@ -73,7 +73,9 @@ export type Invocation =
   | { command: 'replication.resume'; pool: string }
   | { command: 'replication.keys-rotate'; node: string }
   | { command: 'log'; limit: number }
-  | { command: 'events' };
+  | { command: 'events' }
+  | { command: 'nats.keys'; node: string; dir: string }
+  | { command: 'nats.authorization'; files: string[]; operator?: string; integrator?: string };
 
 export interface Parsed {
   globals: Globals;
@@ -543,6 +545,26 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .command('events')
     .description('follow the live event feed (Ctrl+C to stop)')
     .action((_opts, cmd: Command) => onInvocation({ command: 'events' }, cmd));
+
+  const nats = program.command('nats').description("the cluster's NATS identities (run on the nodes, no API needed)");
+  nats
+    .command('keys')
+    .description("make this node's NATS identities: one nkey seed per service (DIR/<service>.seed, mode 0600) and DIR/public-keys.json; seeds already there are kept")
+    .requiredOption('--node <node>', "this node's id (TANDEM_NODE_ID)")
+    .requiredOption('--dir <dir>', 'where to write them (e.g. /etc/tandem/nats)')
+    .action((opts: { node: string; dir: string }, cmd: Command) => onInvocation({ command: 'nats.keys', node: parseNode(opts.node, 'nats keys --node'), dir: opts.dir }, cmd));
+  nats
+    .command('authorization')
+    .description("print the NATS servers' authorization block from every node's public-keys.json (include it in each server's configuration)")
+    .argument('<public-keys...>', "every node's public-keys.json")
+    .option('--operator <key>', "an operator's nkey public key (U…): no restriction")
+    .option('--integrator <key>', "an integrator's nkey public key (U…): the events only")
+    .action((files: string[], opts: { operator?: string; integrator?: string }, cmd: Command) => {
+      const inv: Invocation = { command: 'nats.authorization', files };
+      if (opts.operator !== undefined) inv.operator = opts.operator;
+      if (opts.integrator !== undefined) inv.integrator = opts.integrator;
+      onInvocation(inv, cmd);
+    });
 
   return program;
 }

@@ -16,6 +16,7 @@ import { ApiClient, ApiError } from './client';
 import { offlineDecision, offlineDone } from './cluster';
 import { Progress, activityTable, clusterStatusText, eventLine, hintFor, moveDone, poolDetails, poolTable, seconds, vipText, type Out } from './output';
 import { bootstrapDoneText, keyText, replicationStatusText, settingsText, watchBootstrap } from './replication';
+import { NatsKeysError, authorizationFrom, makeNodeKeys } from './nats';
 
 /**
  * tandem — the command-line client of the api-gateway. A thin client: it checks arguments with
@@ -329,6 +330,20 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       await api.events((e) => io.stdout.write(`${json ? JSON.stringify(e) : eventLine(e)}\n`));
       throw new ApiError({ type: problemType(ErrorCode.Unavailable), title: ErrorCode.Unavailable, status: 0, detail: `the event feed from ${globals.api} closed (the gateway stopped?)` });
     }
+    case 'nats.keys': {
+      const r = makeNodeKeys(inv.node, inv.dir);
+      if (json) printJson(io, { ...r.publicKeys, created: r.created, kept: r.kept });
+      else {
+        io.stdout.write(`${inv.node}: ${r.created.length} seed(s) made, ${r.kept.length} kept, in ${inv.dir}\n`);
+        io.stdout.write(
+          `give each service its seed (TANDEM_NATS_SEED_FILE=${inv.dir}/<service>.seed), copy ${inv.dir}/public-keys.json to every node, then: tandem nats authorization <every node's public-keys.json>\n`,
+        );
+      }
+      return 0;
+    }
+    case 'nats.authorization':
+      io.stdout.write(authorizationFrom(inv.files, { operator: inv.operator, integrator: inv.integrator }));
+      return 0;
   }
 }
 
@@ -352,6 +367,10 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
   try {
     return await execute(parsed, io);
   } catch (err) {
+    if (err instanceof NatsKeysError) {
+      printError(io, parsed.globals.json, { type: problemType(ErrorCode.InvalidArgument), title: ErrorCode.InvalidArgument, status: 0, detail: err.message, field: err.field }, undefined);
+      return 1;
+    }
     if (err instanceof ApiError) {
       const inv = parsed.invocation;
       printError(

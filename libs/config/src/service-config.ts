@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { env, readEnv } from './env';
 
 /** What every Tandem service needs to start. */
@@ -7,6 +8,11 @@ export function readBaseConfig(source: NodeJS.ProcessEnv = process.env) {
       TANDEM_NODE_ID: env.nodeId(),
       TANDEM_CLUSTER_ID: env.clusterId(),
       TANDEM_NATS_URL: env.natsUrl(),
+      TANDEM_NATS_SEED: z
+        .string()
+        .regex(/^SU[A-Z2-7]{56}$/, 'must be an nkey user seed (SU…, 58 characters)')
+        .optional()
+        .describe("this service's NATS nkey seed (give it in a file: TANDEM_NATS_SEED_FILE); without it the connection is anonymous"),
       TANDEM_HEALTH_PORT: env.port(0).optional(),
       TANDEM_STATE_DIR: env.absPath('/var/lib/tandem'),
       TANDEM_LOG_LEVEL: env.logLevel(),
@@ -18,6 +24,7 @@ export function readBaseConfig(source: NodeJS.ProcessEnv = process.env) {
     nodeId: e.TANDEM_NODE_ID,
     clusterId: e.TANDEM_CLUSTER_ID,
     natsUrl: e.TANDEM_NATS_URL,
+    natsSeed: e.TANDEM_NATS_SEED,
     healthPort: e.TANDEM_HEALTH_PORT,
     stateDir: e.TANDEM_STATE_DIR,
     logLevel: e.TANDEM_LOG_LEVEL,

@@ -15,3 +15,4 @@ export * from './records';
 export * from './consumers';
 export * from './heartbeat-packet';
 export * from './replication';
+export * from './nats-access';

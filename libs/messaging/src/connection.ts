@@ -1,4 +1,4 @@
-import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
+import { connect, headers as natsHeaders, nkeyAuthenticator, type MsgHdrs, type NatsConnection } from 'nats';
 import { context, propagation, type Context } from '@opentelemetry/api';
 
 export interface NatsOptions {
@@ -6,6 +6,8 @@ export interface NatsOptions {
   name: string;
   /** How long the first connection may take before giving up. */
   connectTimeoutMs?: number;
+  /** The nkey user seed (SU…) the connection authenticates with; none: anonymous. */
+  seed?: string;
 }
 
 /** Connect, retrying until `connectTimeoutMs`; afterwards the client reconnects forever. */
@@ -21,13 +23,20 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
         reconnectTimeWait: 250,
         pingInterval: 5_000,
         timeout: 2_000,
+        ...(opts.seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(opts.seed)) } : {}),
       });
     } catch (err) {
       lastError = err;
+      // a refused identity does not get better by asking again
+      if (/authorization violation|authentication/i.test((err as Error).message)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  throw new Error(`cannot reach NATS at ${opts.servers}: ${(lastError as Error)?.message ?? 'timeout'} — check that nats-server runs and TANDEM_NATS_URL is right`);
+  const why = (lastError as Error)?.message ?? 'timeout';
+  if (/authorization violation|authentication/i.test(why)) {
+    throw new Error(`NATS at ${opts.servers} refused ${opts.name}: ${why} — check TANDEM_NATS_SEED(_FILE): its public key must be among the servers' users`);
+  }
+  throw new Error(`cannot reach NATS at ${opts.servers}: ${why} — check that nats-server runs and TANDEM_NATS_URL is right`);
 }
 
 /** NATS headers carrying the active trace context (W3C traceparent/tracestate). */

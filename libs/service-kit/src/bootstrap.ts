@@ -49,8 +49,17 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
   });
   startTelemetry({ serviceName: `tandem-${def.service}`, nodeId: config.nodeId, otlpEndpoint: config.otlpEndpoint });
   const logger = new Logger(def.service);
-  const nc = await connectNats({ servers: config.natsUrl, name: `${def.service}@${config.nodeId}` });
+  const nc = await connectNats({ servers: config.natsUrl, name: `${def.service}@${config.nodeId}`, seed: config.natsSeed });
   const ctx: ServiceContext = { service: def.service, config, nc, startedAt: new Date() };
+  // what the servers refused this identity (a permission it lacks): a configuration fault, said loudly
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'error')
+        logger.error(
+          `NATS: ${String(s.data)} — the servers' permissions for ${def.service}@${config.nodeId} do not allow this (see libs/contracts/src/nats-access.ts and the servers' authorization block)`,
+        );
+    }
+  })().catch(() => undefined);
 
   await withRetry(
     'declaring JetStream streams and buckets',

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import type { ServiceName } from '@tandem/contracts';
 
 export type NetworkName = 'heartbeat' | 'admin' | 'client';
 export type NodeRole = 'storage' | 'witness' | 'client';
@@ -39,7 +40,7 @@ export const NATS_CLUSTER_PORT = 6222;
 export const PG_PORT = 5432;
 
 /** Node services started on every storage node, with their health ports. */
-export const SERVICES: ReadonlyArray<{ app: string; port: number }> = [
+export const SERVICES: ReadonlyArray<{ app: ServiceName; port: number }> = [
   { app: 'host-executor', port: 9101 },
   { app: 'heartbeat', port: 9102 },
   { app: 'resource-manager', port: 9103 },

@@ -5,13 +5,16 @@ import { killNamedInNetns, nsenterArgs } from './namespaces';
 import { nodeHttpGet } from './probe';
 import { spawnDaemon, waitFor } from './proc';
 import { daemonExit } from './zfs-daemon';
-import { WITNESS_TAG } from '@tandem/contracts';
+import { WITNESS_TAG, natsAuthorization } from '@tandem/contracts';
+import { routeSecret, testbedNatsUsers } from './nats-keys';
 
 const READY_TIMEOUT_MS = 30_000;
 const LEADER_TIMEOUT_MS = 45_000;
 
 export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[]): string {
-  const routes = all.filter((s) => runsNats(s) && s.name !== spec.name).map((s) => `    "nats://${s.addresses.admin}:${NATS_CLUSTER_PORT}"`);
+  const secret = routeSecret(paths);
+  const routes = all.filter((s) => runsNats(s) && s.name !== spec.name).map((s) => `    "nats://route:${secret}@${s.addresses.admin}:${NATS_CLUSTER_PORT}"`);
+  const storage = all.filter((s) => s.role === 'storage').map((s) => s.name);
   return [
     `# written by the Tandem testbed`,
     `server_name: "${spec.name}"`,
@@ -22,6 +25,8 @@ export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[
     `ping_interval: "1s"`,
     `ping_max: 3`,
     ...(spec.role === 'witness' ? [`# the ownership leases live here alone (one replica): the witness is the cluster's tie-breaker`, `server_tags: ["${WITNESS_TAG}"]`] : []),
+    `# every client authenticates with its nkey; each service and node may use only its own subjects`,
+    natsAuthorization(testbedNatsUsers(paths, storage)),
     `jetstream {`,
     `  store_dir: "${paths.natsStore(spec.name)}"`,
     `  max_memory_store: 256MB`,
@@ -32,6 +37,8 @@ export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[
     `  # routes run over the admin network: the heartbeat network carries the UDP heartbeats,`,
     `  # so a cut of either one alone leaves the nodes one channel to hear each other`,
     `  listen: "${spec.addresses.admin}:${NATS_CLUSTER_PORT}"`,
+    `  # a server that does not know the routes' secret cannot join the cluster`,
+    `  authorization { user: "route", password: "${secret}" }`,
     `  routes: [`,
     ...routes,
     `  ]`,
@@ -52,7 +59,8 @@ export async function ensureNats(paths: Paths, spec: NodeSpec, all: readonly Nod
   const confFile = paths.natsConfig(spec.name);
   const same = fs.existsSync(confFile) && fs.readFileSync(confFile, 'utf8') === conf;
   if (same && (await natsHealthy(spec))) return false;
-  fs.writeFileSync(confFile, conf);
+  fs.writeFileSync(confFile, conf, { mode: 0o600 }); // it holds the routes' secret
+  fs.chmodSync(confFile, 0o600);
   await killNamedInNetns(spec.netns, ['nats-server']);
   const logFile = paths.logFile(spec.name, 'nats');
   // the cluster's messaging carries heartbeats and leases: it runs at a raised priority, like the failure detector

@@ -1,9 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { ServiceName } from '@tandem/contracts';
 import { TestbedError } from './errors';
 import { NodeSpec, PG_PORT, NATS_CLIENT_PORT, Paths, SERVICES } from './layout';
 import { nsenterArgs, pidInNetns } from './namespaces';
+import { serviceSeedFile } from './nats-keys';
 import { nodeHttpGet } from './probe';
 import { killPid, readPidFile, sleep, spawnDaemon, tail, waitFor } from './proc';
 
@@ -54,7 +56,7 @@ function secretsFor(paths: Paths, app: string): Record<string, string> {
   return {};
 }
 
-export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly string[], app: string, port: number): Record<string, string> {
+export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly string[], app: ServiceName, port: number): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     TANDEM_NODE_ID: spec.name,
@@ -72,6 +74,8 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_ENABLE_TEST_OPS: '1',
     TANDEM_ZFS_DAEMON_PIDFILE: paths.zfsPid(spec.name),
     ...secretsFor(paths, app),
+    // its own NATS identity: the servers know its public key and what it may do
+    TANDEM_NATS_SEED_FILE: serviceSeedFile(paths, app, spec.name),
     NO_COLOR: '1',
   };
   // passed through from whoever brings the testbed up (tests that need a shorter hold-down)

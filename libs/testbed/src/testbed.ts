@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { testbedNatsUsers } from './nats-keys';
 import * as path from 'node:path';
 import { TestbedError } from './errors';
 import {
@@ -201,9 +202,46 @@ export class Testbed {
   async down(): Promise<void> {
     checkPrereqs('minimal');
     const t0 = Date.now();
+    this.reportNatsRefusals();
     await teardownAll(this.paths, this.log);
     this.removeRoot();
     this.log(`down: done (${elapsed(t0)})`);
+  }
+
+  /**
+   * What the NATS servers refused (permission violations), told before the logs go with the
+   * testbed: a test that provokes them shows them here, and a service's refused call (a missing
+   * permission) is seen even when no test failed on it.
+   */
+  private reportNatsRefusals(): void {
+    const specs = clusterSpec(this.readState()?.storageNodes ?? 2);
+    let names = new Map<string, string>();
+    try {
+      names = new Map(
+        testbedNatsUsers(
+          this.paths,
+          specs.filter((s) => s.role === 'storage').map((s) => s.name),
+        ).map((u) => [u.nkey, u.name]),
+      );
+    } catch {
+      /* no keys (yet): the raw keys are shown */
+    }
+    for (const spec of specs) {
+      let text = '';
+      try {
+        text = fs.readFileSync(this.paths.logFile(spec.name, 'nats'), 'utf8');
+      } catch {
+        continue;
+      }
+      const counts = new Map<string, number>();
+      for (const line of text.split('\n')) {
+        const m = /(Publish|Subscription) Violation - (?:User|Nkey) "([^"]*)", Subject "([^"]*)"/.exec(line);
+        if (!m) continue;
+        const what = `${names.get(m[2]) ?? m[2]} may not ${m[1] === 'Publish' ? 'publish to' : 'subscribe to'} ${m[3]}`;
+        counts.set(what, (counts.get(what) ?? 0) + 1);
+      }
+      for (const [what, n] of counts) this.log(`${spec.name}: NATS refused: ${what}${n > 1 ? ` (${n} times)` : ''}`);
+    }
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nkeys } from 'nats';
+import { main } from './main';
+import { authorizationFrom, makeNodeKeys } from './nats';
+
+function io() {
+  const out = { stdout: '', stderr: '' };
+  return { out, io: { stdout: { write: (s: string) => void (out.stdout += s) }, stderr: { write: (s: string) => void (out.stderr += s) }, env: {} } };
+}
+
+test('nats keys: five seeds of mode 0600 whose public keys are in public-keys.json; a second run keeps them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-nats-keys-'));
+  try {
+    const first = makeNodeKeys('node-a', dir);
+    assert.equal(first.created.length, 5);
+    for (const f of first.created) {
+      assert.equal(statSync(f).mode & 0o777, 0o600, f);
+      const seed = readFileSync(f, 'utf8').trim();
+      const service = f.slice(dir.length + 1, -'.seed'.length);
+      assert.equal(first.publicKeys.keys[`${service}@node-a`], nkeys.fromSeed(new TextEncoder().encode(seed)).getPublicKey());
+    }
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'public-keys.json'), 'utf8')), first.publicKeys);
+    const again = makeNodeKeys('node-a', dir);
+    assert.deepEqual([again.created.length, again.kept.length], [0, 5]);
+    assert.deepEqual(again.publicKeys, first.publicKeys);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("nats authorization: every node's services by their keys, an operator and an integrator; bad files are refused naming what is wrong", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-nats-auth-'));
+  try {
+    const a = makeNodeKeys('node-a', join(dir, 'a')).publicKeys;
+    const b = makeNodeKeys('node-b', join(dir, 'b')).publicKeys;
+    const op = nkeys.createUser().getPublicKey();
+    const text = authorizationFrom([join(dir, 'a', 'public-keys.json'), join(dir, 'b', 'public-keys.json')], { operator: op });
+    for (const k of [...Object.values(a.keys), ...Object.values(b.keys), op]) assert.ok(text.includes(`{ nkey: ${k}`), k);
+    assert.match(text, /# host-executor@node-b\n {4}\{ nkey: U\w+, permissions/);
+    assert.match(text, new RegExp(`# operator\\n {4}\\{ nkey: ${op} \\}`));
+
+    // through the CLI: the same block, and errors naming the file and what is wrong
+    const c = io();
+    assert.equal(await main(['nats', 'authorization', join(dir, 'a', 'public-keys.json'), join(dir, 'b', 'public-keys.json'), '--operator', op], c.io as never), 0);
+    assert.equal(c.out.stdout, text);
+    assert.throws(() => authorizationFrom([join(dir, 'a', 'public-keys.json'), join(dir, 'a', 'public-keys.json')]), /node node-a is given twice/);
+    assert.throws(() => authorizationFrom([join(dir, 'a', 'public-keys.json')], { integrator: 'nope' }), /--integrator nope: must be an nkey user public key/);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ node: 'node-c', keys: { 'host-executor@node-c': 'Uxyz' } }));
+    assert.throws(() => authorizationFrom([join(dir, 'bad.json')]), /bad\.json: not a node's public-keys\.json \(keys\.host-executor@node-c: must be an nkey user public key\)/);
+    const bad = io();
+    assert.equal(await main(['nats', 'authorization', join(dir, 'missing.json')], bad.io as never), 1);
+    assert.match(bad.out.stderr, /missing\.json: cannot be read as JSON \(ENOENT\) \(field: public-keys\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

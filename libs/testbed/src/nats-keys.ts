@@ -1,0 +1,64 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { nkeyAuthenticator, nkeys, type Authenticator } from 'nats';
+import { integratorPermissions, natsUserName, serviceUsers, type NatsUser, type ServiceName } from '@tandem/contracts';
+import type { Paths } from './layout';
+
+/**
+ * The testbed's NATS identities, made once per testbed (files of mode 0600 under its root, gone
+ * with `down`): an nkey per service and node, one for the tests and tools that watch and drive
+ * the cluster from outside (no restriction), one for an integrator (events only), and the
+ * secret the servers' routes authenticate with.
+ */
+const dirOf = (root: string) => path.join(root, 'nats-keys');
+
+/** The seed file of one identity (made when missing). */
+export function natsSeedFile(root: string, identity: string): string {
+  const file = path.join(dirOf(root), `${identity}.seed`);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dirOf(root), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, `${new TextDecoder().decode(nkeys.createUser().getSeed())}\n`, { mode: 0o600 });
+  }
+  return file;
+}
+
+function seedOf(root: string, identity: string): string {
+  return fs.readFileSync(natsSeedFile(root, identity), 'utf8').trim();
+}
+
+function publicKeyOf(root: string, identity: string): string {
+  return nkeys.fromSeed(new TextEncoder().encode(seedOf(root, identity))).getPublicKey();
+}
+
+export const OBSERVER_IDENTITY = 'observer';
+export const INTEGRATOR_IDENTITY = 'integrator';
+
+/** The seed file a service of a node connects with (its TANDEM_NATS_SEED_FILE). */
+export function serviceSeedFile(paths: Paths, service: ServiceName, node: string): string {
+  return natsSeedFile(paths.root, natsUserName(service, node));
+}
+
+/** Every identity the testbed's servers accept. */
+export function testbedNatsUsers(paths: Paths, storageNodes: readonly string[]): NatsUser[] {
+  return [
+    ...serviceUsers(storageNodes, (service, node) => publicKeyOf(paths.root, natsUserName(service, node))),
+    { name: OBSERVER_IDENTITY, nkey: publicKeyOf(paths.root, OBSERVER_IDENTITY), permissions: null },
+    { name: INTEGRATOR_IDENTITY, nkey: publicKeyOf(paths.root, INTEGRATOR_IDENTITY), permissions: integratorPermissions() },
+  ];
+}
+
+/** The password the servers' routes present to each other (made once). */
+export function routeSecret(paths: Paths): string {
+  const file = path.join(dirOf(paths.root), 'route-secret');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dirOf(paths.root), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, randomBytes(24).toString('hex'), { mode: 0o600 });
+  }
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+/** How a test, a benchmark or the demo authenticates to the testbed's NATS: as `identity` (default: the observer, unrestricted). */
+export function testbedNatsAuthenticator(root: string, identity: string = OBSERVER_IDENTITY): Authenticator {
+  return nkeyAuthenticator(new TextEncoder().encode(seedOf(root, identity)));
+}

@@ -1,0 +1,116 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, nkeyAuthenticator, nkeys, type NatsConnection, type ConnectionOptions } from 'nats';
+import { EVENTS_STREAM, OWNERSHIP_BUCKET, OWNERSHIP_LEASE_RECORD, ownershipLeaseSchema } from '@tandem/contracts';
+import { Testbed, type TestbedStatus, INTEGRATOR_IDENTITY, observerConnection, testbedNatsAuthenticator } from '@tandem/testbed';
+import { waitFor } from '@tandem/util';
+import { printNodeLogsOnFailure } from '../support/failure-logs';
+
+/**
+ * The control plane as an attacker on the network meets it: NATS takes no anonymous or unknown
+ * client, and each service's own identity can do only what that service does. Every refusal is
+ * checked against what a permitted call would have done (an answer, a write).
+ */
+describe('security: NATS identities and permissions (testbed)', () => {
+  const tb = new Testbed({ log: (l) => process.stderr.write(`${l}\n`) });
+  let status: TestbedStatus;
+  let observer: NatsConnection;
+  const opened: NatsConnection[] = [];
+  printNodeLogsOnFailure(() => status?.root, ['node-a', 'node-b']);
+
+  const servers = () => status.nodes.filter((n) => n.role === 'storage').map((n) => n.nats!);
+  /** A connection as `identity` (a file under the testbed's nats-keys: `<service>@<node>`, `integrator`). */
+  async function as(identity: string, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+    const nc = await connect({ servers: servers(), timeout: 3_000, authenticator: testbedNatsAuthenticator(status.root, identity), ...extra });
+    opened.push(nc);
+    return nc;
+  }
+  const refused = async (p: Promise<unknown>, what: string) => assert.rejects(p, (e: Error) => /permission|timeout|violation/i.test(`${e.message} ${(e as { code?: string }).code ?? ''}`), what);
+
+  before(async () => {
+    status = await tb.up({ nodes: 2 });
+    observer = await observerConnection(status);
+  });
+
+  after(async () => {
+    for (const nc of opened) await nc.close().catch(() => undefined);
+    await observer?.close().catch(() => undefined);
+    await tb.down();
+  });
+
+  test('an anonymous client, and one with a key the servers do not know, are refused', async () => {
+    for (const url of servers()) {
+      await assert.rejects(connect({ servers: url, timeout: 3_000, reconnect: false }), /authorization violation/i, `anonymous at ${url}`);
+      const stranger = nkeyAuthenticator(nkeys.createUser().getSeed());
+      await assert.rejects(connect({ servers: url, timeout: 3_000, reconnect: false, authenticator: stranger }), /authorization violation/i, `unknown key at ${url}`);
+    }
+  });
+
+  test("the api-gateway's identity reads node facts but cannot ask a host operation that changes anything", async () => {
+    const gw = await as('api-gateway@node-a');
+    const list = await gw.request('tandem.node.node-a.exec.pool.list', new TextEncoder().encode('{}'), { timeout: 5_000 });
+    assert.equal((JSON.parse(new TextDecoder().decode(list.data)) as { ok: boolean }).ok, true, 'a read is answered');
+    // permitted, this would be answered at once ({ok:false}: no such pool); refused, it is never delivered
+    await refused(gw.request('tandem.node.node-a.exec.pool.export', new TextEncoder().encode('{"pool":"nosuch","force":true}'), { timeout: 3_000 }), 'pool.export as the gateway');
+  });
+
+  test("another node's host-executor cannot write a node's ownership lease; nobody but the owner answers its heartbeat view", async () => {
+    const kvOf = async (nc: NatsConnection) => nc.jetstream({ timeout: 3_000 }).views.kv(OWNERSHIP_BUCKET.bucket, { bindOnly: true });
+    const key = OWNERSHIP_LEASE_RECORD.key('node-a');
+    const before = await waitFor(async () => (await kvOf(observer)).get(key), { timeoutMs: 30_000, what: "node-a's ownership lease" });
+    const b = await as('host-executor@node-b');
+    await refused((await kvOf(b)).put(key, JSON.stringify({ node: 'node-b', seq: Number.MAX_SAFE_INTEGER })), "node-b's host-executor writing node-a's lease");
+    const now = ownershipLeaseSchema.parse((await (await kvOf(observer)).get(key))!.json());
+    assert.equal(now.node, 'node-a');
+    assert.ok(now.seq !== Number.MAX_SAFE_INTEGER && now.seq >= ownershipLeaseSchema.parse(before.json()).seq, 'the lease is still node-a’s own, renewed');
+
+    // a forged health report for node-a (from any identity but node-a's heartbeat) never reaches failure detection
+    const forged = await as('host-executor@node-b');
+    await refused(forged.jetstream({ timeout: 3_000 }).publish('tandem.evt.node.node-a.health-changed', new TextEncoder().encode('{}')), "node-a's health told by node-b's host-executor");
+
+    const hb = await as('heartbeat@node-b');
+    const refusedSub = new Promise<Error>((resolve) => hb.subscribe('tandem.node.node-a.health.heartbeat', { callback: (err) => err && resolve(err) }));
+    const err = await Promise.race([refusedSub, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]);
+    assert.ok(err && /permission/i.test(err.message), `node-b's heartbeat may not answer node-a's view: ${err?.message ?? 'no refusal'}`);
+  });
+
+  test('no service can purge or delete the events stream; an integrator reads events and can ask nothing', async () => {
+    const jsm = await observer.jetstreamManager();
+    const count = (await jsm.streams.info(EVENTS_STREAM.name)).state.messages;
+    assert.ok(count > 0, 'events were published');
+    const rm = await as('resource-manager@node-a');
+    const rmJsm = await rm.jetstreamManager();
+    await refused(rmJsm.streams.purge(EVENTS_STREAM.name), 'purge as the resource-manager');
+    await refused(rmJsm.streams.delete(EVENTS_STREAM.name), 'delete as the resource-manager');
+    assert.ok((await jsm.streams.info(EVENTS_STREAM.name)).state.messages >= count, 'nothing purged');
+
+    const integrator = await as(INTEGRATOR_IDENTITY);
+    const consumer = await integrator.jetstream().consumers.get(EVENTS_STREAM.name);
+    const first = await consumer.next({ expires: 5_000 });
+    assert.ok(first?.subject.startsWith('tandem.evt.'), 'the integrator reads the events stream');
+    await refused(integrator.request('tandem.cluster.rm.cluster.status', new TextEncoder().encode('{}'), { timeout: 3_000 }), 'a resource-manager call as the integrator');
+    await refused(integrator.request('tandem.node.node-a.exec.pool.list', new TextEncoder().encode('{}'), { timeout: 3_000 }), 'a host call as the integrator');
+  });
+
+  test("no secret sits in a service's environment or command line: only the paths of files that hold them", () => {
+    const secrets = ['cluster-secret', 'token-secret', 'admin-password'].map((f) => readFileSync(join(status.root, f), 'utf8').trim());
+    const seeds = readdirSync(join(status.root, 'nats-keys'))
+      .filter((f) => f.endsWith('.seed'))
+      .map((f) => readFileSync(join(status.root, 'nats-keys', f), 'utf8').trim());
+    let checked = 0;
+    for (const node of ['node-a', 'node-b']) {
+      for (const app of ['host-executor', 'heartbeat', 'resource-manager', 'replication-scheduler', 'api-gateway']) {
+        const pid = readFileSync(join(status.root, 'nodes', node, 'run', `${app}.pid`), 'utf8').trim();
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        for (const name of ['TANDEM_ADMIN_PASSWORD', 'TANDEM_TOKEN_SECRET', 'TANDEM_CLUSTER_SECRET', 'TANDEM_NATS_SEED'])
+          assert.ok(!environ.split('\0').some((e) => e.startsWith(`${name}=`)), `${app}@${node}: ${name} in its environment`);
+        for (const s of [...secrets, ...seeds]) assert.ok(!environ.includes(s) && !cmdline.includes(s), `${app}@${node}: a secret in its environment or command line`);
+        checked++;
+      }
+    }
+    assert.equal(checked, 10);
+  });
+});
