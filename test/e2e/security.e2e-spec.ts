@@ -94,6 +94,19 @@ describe('security: NATS identities and permissions (testbed)', () => {
     await refused(integrator.request('tandem.node.node-a.exec.pool.list', new TextEncoder().encode('{}'), { timeout: 3_000 }), 'a host call as the integrator');
   });
 
+  test('the API is not reachable from the client network, only on the admin and heartbeat networks', async () => {
+    const tcp = (host: string) => ['bash', '-c', `exec 3<>/dev/tcp/${host}/8080`];
+    for (const node of status.nodes.filter((n) => n.role === 'storage')) {
+      const fromClient = await tb.client(tcp(node.addresses.client!), { timeoutMs: 10_000 });
+      assert.notEqual(fromClient.exitCode, 0, `${node.name}'s API answers on the client network (${node.addresses.client})`);
+      for (const addr of [node.addresses.admin!, node.addresses.heartbeat!]) {
+        const inside = await tb.exec(node.name, tcp(addr), { timeoutMs: 10_000 });
+        assert.equal(inside.exitCode, 0, `${node.name}'s API on ${addr}: ${inside.stderr}`);
+      }
+      assert.equal((await fetch(`${node.api!}/health/live`)).status, 200);
+    }
+  });
+
   test("no secret sits in a service's environment or command line: only the paths of files that hold them", () => {
     const secrets = ['cluster-secret', 'token-secret', 'admin-password'].map((f) => readFileSync(join(status.root, f), 'utf8').trim());
     const seeds = readdirSync(join(status.root, 'nats-keys'))

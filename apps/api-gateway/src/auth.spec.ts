@@ -111,3 +111,11 @@ test('configuration: TANDEM_API_READS is open or authenticated, nothing else', (
   assert.equal(readGatewayConfig({ ...base, TANDEM_API_READS: 'authenticated' }).readsNeedLogin, true);
   assert.throws(() => readGatewayConfig({ ...base, TANDEM_API_READS: 'closed' }), /configuration: TANDEM_API_READS is malformed/);
 });
+
+test('configuration: TANDEM_API_BIND is a list of addresses; anything else is refused naming the variable', () => {
+  const base = { TANDEM_ADMIN_PASSWORD: 'tandem-admin', TANDEM_TOKEN_SECRET: 'x'.repeat(16) };
+  assert.equal(readGatewayConfig(base).bind, undefined);
+  assert.deepEqual(readGatewayConfig({ ...base, TANDEM_API_BIND: '127.0.0.1, 10.77.2.11,fd00::1' }).bind, ['127.0.0.1', '10.77.2.11', 'fd00::1']);
+  for (const bad of ['10.77.2.300', 'admin0', '10.0.0.1,', '0.0.0.0:8080'])
+    assert.throws(() => readGatewayConfig({ ...base, TANDEM_API_BIND: bad }), /configuration: TANDEM_API_BIND is malformed/, bad);
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { env, readEnv } from '@tandem/config';
+import { ipAddressSchema } from '@tandem/contracts';
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
@@ -15,6 +16,8 @@ export interface GatewayConfig {
   tokenSecret: string;
   /** Reads (GET) need credentials too (`TANDEM_API_READS=authenticated`); default: open. */
   readsNeedLogin?: boolean;
+  /** The addresses the API listens on (`TANDEM_API_BIND`); default: every address. */
+  bind?: string[];
   /** The API port of the other nodes' gateways (a join calls the peer there); default: this gateway's own. */
   peerApiPort?: number;
   /** Wrong passwords allowed a minute from one address (ten times as many from all); default 5. */
@@ -28,6 +31,12 @@ export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     {
       TANDEM_ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(1024, 'must be at most 1024 characters').describe('the password of the API user "admin"'),
       TANDEM_TOKEN_SECRET: z.string().min(16, 'must be at least 16 characters').describe('a random value shared by every node of the cluster, signs API tokens'),
+      TANDEM_API_BIND: z
+        .string()
+        .transform((v) => v.split(',').map((a) => a.trim()))
+        .pipe(z.array(ipAddressSchema).min(1).max(16))
+        .optional()
+        .describe('the addresses the API listens on, comma-separated (the admin and heartbeat addresses, 127.0.0.1): never the client network'),
       TANDEM_API_READS: z.enum(['open', 'authenticated']).optional().describe('open (default): reads need no credentials; authenticated: every request but the token endpoint and /health needs them'),
       TANDEM_PEER_API_PORT: env.port(1).optional().describe("the API port of the other nodes' gateways, called by a join (default: this gateway's own port)"),
       TANDEM_LOGIN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).optional().describe('wrong passwords allowed a minute from one address (default 5)'),
@@ -37,6 +46,7 @@ export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
   );
   const config: GatewayConfig = { adminPassword: e.TANDEM_ADMIN_PASSWORD, tokenSecret: e.TANDEM_TOKEN_SECRET };
   if (e.TANDEM_API_READS === 'authenticated') config.readsNeedLogin = true;
+  if (e.TANDEM_API_BIND !== undefined) config.bind = e.TANDEM_API_BIND;
   if (e.TANDEM_PEER_API_PORT !== undefined) config.peerApiPort = e.TANDEM_PEER_API_PORT as number;
   if (e.TANDEM_LOGIN_FAILURES_PER_MINUTE !== undefined) config.loginFailuresPerMinute = e.TANDEM_LOGIN_FAILURES_PER_MINUTE;
   if (e.TANDEM_API_MAX_EVENT_STREAMS !== undefined) config.maxEventStreams = e.TANDEM_API_MAX_EVENT_STREAMS;

@@ -11,5 +11,6 @@ runService({
     readGatewayConfig();
   },
   module: (ctx) => ApiGatewayModule.register(ctx),
+  listenOn: () => readGatewayConfig().bind ?? [],
   afterStart: async (app) => app.get(ApiDocs).attach(app),
 });

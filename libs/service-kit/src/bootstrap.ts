@@ -1,4 +1,5 @@
 import { setPriority } from 'node:os';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit, readBaseConfig, type BaseConfig } from '@tandem/config';
@@ -18,6 +19,8 @@ export interface ServiceDefinition {
   readConfig?: () => unknown;
   /** Called after the HTTP server listens. */
   afterStart?: (app: INestApplication, ctx: ServiceContext) => Promise<void>;
+  /** The addresses the HTTP server listens on (default: every address, 0.0.0.0). */
+  listenOn?: () => readonly string[];
   /**
    * The failure detector and the fencer must keep their timing under CPU load (as cluster
    * daemons do): they run at a raised scheduling priority (nice −15 unless TANDEM_NICE says
@@ -82,9 +85,22 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
     await app.startAllMicroservices();
   }
   const port = config.healthPort ?? SERVICES[def.service].healthPort;
-  await app.listen(port, '0.0.0.0');
+  const [first = '0.0.0.0', ...more] = def.listenOn?.() ?? [];
+  await app.listen(port, first);
+  // one more server per further address, on the same handlers; closed with the first
+  const extra = await Promise.all(
+    more.map(
+      (host) =>
+        new Promise<Server>((resolve, reject) => {
+          const server = createServer(app.getHttpAdapter().getInstance() as RequestListener);
+          server.once('error', reject);
+          server.listen(port, host, () => resolve(server));
+        }),
+    ),
+  );
+  (app.getHttpServer() as Server).once('close', () => extra.forEach((s) => s.close()));
   await def.afterStart?.(app, ctx);
-  logger.log(`${def.service} ready on node ${config.nodeId} (health on :${port})`);
+  logger.log(`${def.service} ready on node ${config.nodeId} (HTTP on ${[first, ...more].join(', ')} port ${port})`);
   await new EventPublisher(nc, config.clusterId, `${def.service}@${config.nodeId}`)
     .publish(Events.nodeServiceStarted, config.nodeId, { service: def.service, version: '0.1.0' })
     .catch((err) => logger.warn(`could not publish service-started: ${(err as Error).message}`));

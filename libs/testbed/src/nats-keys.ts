@@ -48,6 +48,25 @@ export function testbedNatsUsers(paths: Paths, storageNodes: readonly string[]):
   ];
 }
 
+/** Identity by public key, of the seeds made so far (none is made here). */
+export function knownNatsIdentities(root: string): Map<string, string> {
+  const names = new Map<string, string>();
+  let files: string[] = [];
+  try {
+    files = fs.readdirSync(dirOf(root)).filter((f) => f.endsWith('.seed'));
+  } catch {
+    return names;
+  }
+  for (const f of files) {
+    try {
+      names.set(nkeys.fromSeed(new TextEncoder().encode(fs.readFileSync(path.join(dirOf(root), f), 'utf8').trim())).getPublicKey(), f.slice(0, -'.seed'.length));
+    } catch {
+      /* not a seed: its key is shown as it is */
+    }
+  }
+  return names;
+}
+
 /** The password the servers' routes present to each other (made once). */
 export function routeSecret(paths: Paths): string {
   const file = path.join(dirOf(paths.root), 'route-secret');

@@ -74,6 +74,8 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_ENABLE_TEST_OPS: '1',
     TANDEM_ZFS_DAEMON_PIDFILE: paths.zfsPid(spec.name),
     ...secretsFor(paths, app),
+    // the API on the admin and heartbeat networks (and loopback), never the client network
+    ...(app === 'api-gateway' ? { TANDEM_API_BIND: ['127.0.0.1', spec.addresses.admin, spec.addresses.heartbeat].filter((a): a is string => a !== null).join(',') } : {}),
     // its own NATS identity: the servers know its public key and what it may do
     TANDEM_NATS_SEED_FILE: serviceSeedFile(paths, app, spec.name),
     NO_COLOR: '1',

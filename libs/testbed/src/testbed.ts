@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { testbedNatsUsers } from './nats-keys';
+import { knownNatsIdentities } from './nats-keys';
 import * as path from 'node:path';
 import { TestbedError } from './errors';
 import {
@@ -214,19 +214,11 @@ export class Testbed {
    * permission) is seen even when no test failed on it.
    */
   private reportNatsRefusals(): void {
-    const specs = clusterSpec(this.readState()?.storageNodes ?? 2);
-    let names = new Map<string, string>();
-    try {
-      names = new Map(
-        testbedNatsUsers(
-          this.paths,
-          specs.filter((s) => s.role === 'storage').map((s) => s.name),
-        ).map((u) => [u.nkey, u.name]),
-      );
-    } catch {
-      /* no keys (yet): the raw keys are shown */
-    }
-    for (const spec of specs) {
+    // reads only: a testbed that is not there (or not ours) is left as it is; no key is made
+    const state = this.readState();
+    if (!state) return;
+    const names = knownNatsIdentities(this.paths.root);
+    for (const spec of clusterSpec(state.storageNodes)) {
       let text = '';
       try {
         text = fs.readFileSync(this.paths.logFile(spec.name, 'nats'), 'utf8');
