@@ -37,7 +37,8 @@ test('settings requests: the durations are forwarded as given, for the resource-
 test('bad replication bodies are refused naming the field, before anything is sent', () => {
   invalid(() => replicationRequest('replication.settings', { snapshotInterval: '15' }, { actor: 'a' }), 'snapshotInterval', /not a duration/);
   invalid(() => replicationRequest('replication.settings', { pullInterval: '3 minutes' }, { actor: 'a' }), 'pullInterval', /not a duration/);
-  invalid(() => replicationRequest('replication.settings', { stallTimeout: 0 }, { actor: 'a' }), 'stallTimeout', /at least 1/);
+  invalid(() => replicationRequest('replication.settings', { stallTimeout: 0 }, { actor: 'a' }), 'stallTimeout', /from 1 to 31536000 \(365d\)/);
+  invalid(() => replicationRequest('replication.settings', { snapshotInterval: '400d' }, { actor: 'a' }), 'snapshotInterval', /from 1s to 365d/);
   invalid(() => replicationRequest('replication.settings', { retention: 0 }, { actor: 'a' }), 'retention', /at least 1/);
   invalid(() => replicationRequest('replication.settings', { retention: 2.5 }, { actor: 'a' }), 'retention', /whole number/);
   invalid(() => replicationRequest('replication.settings', { sshAddresses: { 'node-b': '10.77.1' } }, { actor: 'a' }), 'sshAddresses.node-b', /IPv4 or IPv6/);

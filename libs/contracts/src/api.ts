@@ -89,7 +89,7 @@ export const PEER_TOKEN_TIMEOUT_MS = 5_000;
 
 /** Who asked, as recorded in the activity log. The CLI sends e.g. `cli:alice@host1`. */
 export const ACTOR_HEADER = 'x-tandem-actor';
-export const actorSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,63}$/, 'must be 1-64 letters, digits, _ . : @ + -');
+export { actorSchema } from './names';
 
 /** The only user of the API; Basic credentials are `admin:<password>`. */
 export const ADMIN_USER = 'admin';

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { durationSchema, clusterReplicationSettingsSchema, nodeSshKeysSchema, replicationScheduleSchema, replicationStateSchema } from './replication';
-import { ipAddressSchema, interfaceNameSchema, nodeIdSchema, poolNameSchema } from './names';
+import { actorSchema, ipAddressSchema, interfaceNameSchema, nodeIdSchema, poolNameSchema } from './names';
 
 /**
  * Cluster lifecycle operations, answered by the active resource-manager on
  * tandem.cluster.rm.<operation> like the pool operations. Version 1.
  */
-const actor = z.string().min(1).max(64).default('operator');
+const actor = actorSchema.default('operator');
 
 export const clusterOpRequests = {
   'cluster.create': z.object({ node: nodeIdSchema, heartbeatInterface: interfaceNameSchema, actor }).strict(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  epochSchema,
   datasetNameSchema,
   nodeIdSchema,
   holdTagSchema,
@@ -21,7 +22,7 @@ import {
  */
 export const HOST_OPS_VERSION = 1;
 
-const epoch = z.number().int().min(0).optional();
+const epoch = epochSchema.optional();
 
 export const hostOpRequests = {
   'node.info': z.object({}).strict(),
@@ -98,7 +99,7 @@ export const hostOpRequests = {
       /** Killed when no byte arrives for this long. */
       stallTimeoutMs: z.number().int().min(1_000).max(3_600_000),
       /** For progress: the estimated size of the stream. */
-      expectedBytes: z.number().int().min(0).nullable().default(null),
+      expectedBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable().default(null),
       /** The replicated pool the transfer belongs to (for progress events). */
       pool: poolNameSchema,
     })

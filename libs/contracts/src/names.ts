@@ -70,3 +70,14 @@ export const safePathSchema = z
   .string()
   .regex(/^\/[A-Za-z0-9_./:@+-]*$/, 'must be an absolute path of letters, digits and _ . / : @ + -')
   .refine((v) => !v.split('/').includes('..'), 'must not contain ..');
+
+/** Who asked, as recorded in the activity log (`cli:alice@host1`, `api@node-a`, `demo`): no spaces, no shell characters. */
+export const actorSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,63}$/, 'must be 1-64 letters, digits, _ . : @ + -');
+
+/**
+ * The highest fencing epoch a request may carry. Epochs grow by one per move or failover (a
+ * billion is decades of one a second): a request beyond it is forged or corrupt, and accepted it
+ * would make every later epoch look stale to the node that recorded it.
+ */
+export const MAX_EPOCH = 1_000_000_000;
+export const epochSchema = z.number().int('must be a whole number').min(0).max(MAX_EPOCH, `must be at most ${MAX_EPOCH} (epochs grow by one per move or failover)`);

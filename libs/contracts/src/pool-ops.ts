@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { replicationScheduleSchema, syncLockSchema } from './replication';
-import { interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema } from './names';
+import { actorSchema, interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema } from './names';
 
 /**
  * HA pool operations: answered by the active resource-manager (rm-ops.ts), called by every
@@ -54,17 +54,17 @@ export const poolOpRequests = {
       shares: z.array(shareSpecSchema).max(32).default([]),
       /** Shared nothing: every node has its own pool of this name, kept in sync by snapshot replication; `node` is the first active. */
       replicated: z.boolean().default(false),
-      actor: z.string().min(1).max(64).default('operator'),
+      actor: actorSchema.default('operator'),
     })
     .strict()
     .refine((r) => r.fc || r.vips.length > 0, { message: 'give at least one floating IP (--vip IF:ADDRESS/PREFIX) or --fc', path: ['vips'] }),
-  'pool.move': z.object({ pool: poolNameSchema, to: nodeIdSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
-  'pool.detach': z.object({ pool: poolNameSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
-  'pool.export': z.object({ pool: poolNameSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
-  'pool.reattach': z.object({ pool: poolNameSchema, node: nodeIdSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
-  'pool.remove': z.object({ pool: poolNameSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
+  'pool.move': z.object({ pool: poolNameSchema, to: nodeIdSchema, actor: actorSchema.default('operator') }).strict(),
+  'pool.detach': z.object({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),
+  'pool.export': z.object({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),
+  'pool.reattach': z.object({ pool: poolNameSchema, node: nodeIdSchema, actor: actorSchema.default('operator') }).strict(),
+  'pool.remove': z.object({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),
   /** The operator says the pool may run on `node` again after it failed there. */
-  'pool.mark-usable': z.object({ pool: poolNameSchema, node: nodeIdSchema, actor: z.string().min(1).max(64).default('operator') }).strict(),
+  'pool.mark-usable': z.object({ pool: poolNameSchema, node: nodeIdSchema, actor: actorSchema.default('operator') }).strict(),
 } as const;
 
 export type PoolOperation = keyof typeof poolOpRequests;

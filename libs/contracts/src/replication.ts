@@ -23,18 +23,20 @@ export function isTandemSnapshot(shortName: string): boolean {
 }
 
 /** `30s`, `15m`, `2h`, `1d` → seconds (a whole number of seconds, at least 1). */
+/** The longest interval or timeout a setting may have. */
+export const MAX_DURATION_S = 365 * 86_400;
 export const durationSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
   if (typeof v === 'number') {
-    if (!Number.isInteger(v) || v < 1) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a whole number of seconds, at least 1' });
+    if (!Number.isInteger(v) || v < 1 || v > MAX_DURATION_S) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a whole number of seconds, from 1 to ${MAX_DURATION_S} (365d)` });
       return z.NEVER;
     }
     return v;
   }
   const m = /^(\d+)(s|m|h|d)$/.exec(v.trim());
   const n = m ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'] : NaN;
-  if (!m || !Number.isInteger(n) || n < 1) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${v}" is not a duration: a whole number followed by s, m, h or d (30s, 15m, 2h), at least 1s` });
+  if (!m || !Number.isInteger(n) || n < 1 || n > MAX_DURATION_S) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${v.slice(0, 40)}" is not a duration: a whole number followed by s, m, h or d (30s, 15m, 2h), from 1s to 365d` });
     return z.NEVER;
   }
   return n;
