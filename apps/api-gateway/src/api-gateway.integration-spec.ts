@@ -554,6 +554,16 @@ test('wrong passwords are throttled: past the limit a minute, 429 with Retry-Aft
     assert.equal(third.res.status, 429);
     assert.equal(third.res.headers.get('retry-after'), '5');
     assert.match(((await third.res.json()) as ProblemDetails).detail, /^the event feed serves at most 2 clients at once/);
+    // a client that leaves frees its place
+    one.ac.abort();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const next = await feed();
+      if (next.res.status === 200) break;
+      assert.equal(next.res.status, 429);
+      assert.ok(Date.now() < deadline, 'the place of a client that left is not freed');
+      await sleep(100);
+    }
 
     const token = (password: string) => fetch(`${g.base}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) });
     for (let i = 0; i < 3; i++) assert.equal((await token('not-the-password')).status, 401);
