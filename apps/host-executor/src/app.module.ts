@@ -5,6 +5,7 @@ import { DiskProbeService } from './disk-probe.service';
 import { EpochGuard } from './epoch-guard.service';
 import { FactsService } from './facts.service';
 import { HardFencer } from './fencing/hard-fencer.service';
+import { EpochAuthority } from './fencing/epoch-authority.service';
 import { HeldPools } from './fencing/held-pools.service';
 import { LeaseRenewer } from './fencing/lease-renewer.service';
 import { SelfFenceService } from './fencing/self-fence.service';
@@ -55,6 +56,7 @@ export class HostExecutorModule implements OnModuleInit {
         DiskProbeService,
         SshKeysService,
         ReplicationRecords,
+        EpochAuthority,
         SshEndpointService,
         ReplicationReceiver,
         KeepAsideService,

@@ -5,6 +5,7 @@ import { checkVipsOffClusterNetworks } from '@tandem/domain';
 import { OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { NetworkService } from './network.service';
+import { EpochAuthority } from './fencing/epoch-authority.service';
 import { HeldPools } from './fencing/held-pools.service';
 import { ReplicationRecords } from './replication/replication-records.service';
 
@@ -17,6 +18,7 @@ export class NetworkConsumer {
     private readonly events: OrderedEvents,
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
     private readonly records: ReplicationRecords,
+    private readonly authority: EpochAuthority,
   ) {}
 
   @MessagePattern('ip.list')
@@ -29,6 +31,8 @@ export class NetworkConsumer {
     // never on the cluster's own links, whoever asks (the cluster record as this node knows it)
     const cluster = this.records.cluster();
     if (cluster) checkVipsOffClusterNetworks([{ interface: req.interface, address: req.address, prefix: req.prefix }], cluster, { interface: 'interface', address: 'address' });
+    // a pool's floating IP under an epoch: never one beyond the pool record's next
+    if (req.pool !== undefined && req.epoch !== undefined) await this.authority.check(req.pool, req.epoch, 'a floating IP');
     const r = await this.net.add(req);
     // a floating IP of a pool run under an epoch goes down with the pool when this node fences
     if (req.pool !== undefined && req.epoch !== undefined) this.held.ipAdded(req.pool, req.epoch, { interface: req.interface, address: req.address, prefix: req.prefix });

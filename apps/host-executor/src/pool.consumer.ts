@@ -3,6 +3,7 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import { ErrorCode, Events, TandemError, type HostOpParsed, type HostOpResults } from '@tandem/contracts';
 import { OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { EpochAuthority } from './fencing/epoch-authority.service';
 import { HardFencer } from './fencing/hard-fencer.service';
 import { HeldPools } from './fencing/held-pools.service';
 import { LeaseRenewer } from './fencing/lease-renewer.service';
@@ -20,6 +21,7 @@ export class PoolConsumer {
     private readonly held: HeldPools,
     private readonly hardFencer: HardFencer,
     private readonly testOps: TestOpsGuard,
+    private readonly authority: EpochAuthority,
   ) {}
 
   @MessagePattern('pool.list')
@@ -43,7 +45,9 @@ export class PoolConsumer {
     // under the cluster's authority (an epoch): only with a fresh ownership lease
     if (req.epoch !== undefined && req.role === 'serve') this.lease.requireFresh(req.pool);
     // req.role: serve, replica or retrieval; a pool already imported is brought to it (changed, not imported)
-    const { imported, ...r } = await this.zfs.importPool(req);
+    // a managed pool is served only under an epoch, and never one beyond its record's next
+    const authorize = req.role === 'serve' || req.epoch !== undefined ? () => this.authority.check(req.pool, req.epoch, 'an import to serve it') : undefined;
+    const { imported, ...r } = await this.zfs.importPool(req, authorize);
     // held from now on, whether or not the records say so yet (a fence running during the import
     // that found nothing to export sees it on its next tick)
     if (req.epoch !== undefined && req.role === 'serve') this.held.imported(req.pool, req.epoch);

@@ -126,10 +126,12 @@ export class ZfsService {
 
   /**
    * Import a pool for a role, or bring an imported one to it (see `bringToRole`). `imported`
-   * says whether this call imported it (a role change alone is not an import).
+   * says whether this call imported it (a role change alone is not an import). `authorize` runs
+   * first, under the pool's lock (so operations on the pool still run in the order they came).
    */
-  importPool(req: HostOpParsed<'pool.import'>): Promise<HostOpResults['pool.import'] & { imported: boolean }> {
+  importPool(req: HostOpParsed<'pool.import'>, authorize?: () => Promise<void>): Promise<HostOpResults['pool.import'] & { imported: boolean }> {
     return this.locks.run(this.lockOf(req.pool), async () => {
+      await authorize?.();
       this.epochs.admit(req.pool, req.epoch);
       const present = await this.findPool(req.pool);
       if (present) {

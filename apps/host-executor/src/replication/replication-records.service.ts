@@ -101,6 +101,16 @@ export class ReplicationRecords implements OnModuleInit, OnApplicationShutdown {
     return rec ? (rec.mode ?? 'shared') : null;
   }
 
+  /** A pool's record as last seen (undefined: the watch has not replayed every record yet). */
+  poolSeen(pool: string): HaPool | null | undefined {
+    return this.poolsCaughtUp ? (this.pools.get(pool) ?? null) : undefined;
+  }
+
+  /** A pool's record read now from the stream's leader (null: none). */
+  async freshPool(pool: string): Promise<HaPool | null> {
+    return (await this.poolStore.get(pool))?.value ?? null;
+  }
+
   private setCluster(rec: ClusterRecord | null): void {
     this.clusterRecord = rec;
     for (const l of this.listeners) {
