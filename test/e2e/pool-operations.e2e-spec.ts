@@ -188,6 +188,22 @@ describe('HA pool operations (testbed)', () => {
     process.stderr.write(`move took ${Math.round(ms)} ms\n`);
   });
 
+  test("a node refuses to import a managed pool outside the cluster's authority: no epoch, or one beyond the record's next", async () => {
+    const p = await rm('pool.get', { pool: 'tank' });
+    const other = p.node === 'node-a' ? 'node-b' : 'node-a';
+    const refused = async (req: { pool: string; epoch?: number; force?: boolean }, re: RegExp) =>
+      assert.rejects(host.call(other, 'pool.import', req), (e: unknown) => e instanceof TandemError && e.code === ErrorCode.InvalidArgument && e.field === 'epoch' && re.test(e.message));
+    await refused({ pool: 'tank', force: true }, /pool tank is under cluster control \(epoch \d+\): an import to serve it must carry its fencing epoch/);
+    await refused({ pool: 'tank', force: true, epoch: p.epoch + 5 }, /beyond the pool record's/);
+    // the schema itself refuses what no cluster reaches
+    await assert.rejects(
+      host.call(other, 'pool.import', { pool: 'tank', force: true, epoch: 2 ** 53 }),
+      (e: unknown) => e instanceof TandemError && e.code === ErrorCode.InvalidArgument && e.field === 'epoch',
+    );
+    assert.deepEqual(await where('tank'), { imported: [p.node!], vip: [p.node!] }, 'still served by its owner alone');
+    assert.equal((await rm('pool.get', { pool: 'tank' })).epoch, p.epoch, 'no epoch recorded');
+  });
+
   test('a second operation on a pool in transition is refused', async () => {
     const first = rm('pool.move', { pool: 'tank', to: 'node-a' });
     first.catch(() => undefined); // awaited below; not an unhandled rejection if the wait fails first
