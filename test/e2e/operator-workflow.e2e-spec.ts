@@ -88,7 +88,20 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
 
     const ok = await tandem('node-b', ['cluster', 'join', '--peer', status.nodes[0].addresses.heartbeat!, '--password', TESTBED_ADMIN_PASSWORD]);
     assert.equal(ok.code, 0, ok.stderr + ok.stdout);
-    const st = await tandemJson<{ cluster: { heartbeatInterface: string }; nodes: Array<{ id: string; state: string; thisNode: boolean }> }>('node-b', ['cluster', 'status']);
+    // right after a join the replicated streams may elect leaders: the status says "retry in a few seconds" until then
+    const answered = (node: string, args: string[]) =>
+      waitFor(
+        async () => {
+          const r = await tandem(node, args);
+          if (r.code !== 0) throw new Error(`tandem ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+          return r;
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: `tandem ${args.join(' ')} on ${node} answered` },
+      );
+    const st = JSON.parse((await answered('node-b', ['--json', 'cluster', 'status'])).stdout) as {
+      cluster: { heartbeatInterface: string };
+      nodes: Array<{ id: string; state: string; thisNode: boolean }>;
+    };
     assert.equal(st.cluster.heartbeatInterface, 'hb0');
     assert.deepEqual(
       st.nodes.map((n) => [n.id, n.state, n.thisNode]),
@@ -97,7 +110,7 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
         ['node-b', 'online', true],
       ],
     );
-    const human = await tandem('node-a', ['cluster', 'status']);
+    const human = await answered('node-a', ['cluster', 'status']);
     assert.equal(human.code, 0);
     assert.match(human.stdout, /node-a/);
     assert.match(human.stdout, /node-b/);
