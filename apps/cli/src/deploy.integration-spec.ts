@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { authorizationFrom, makeNodeKeys } from './nats';
+
+/**
+ * The production deployment as its own tools read it: the NATS servers' configurations with the
+ * block `tandem nats authorization` writes (nats-server -t), and compose.yaml with every secret
+ * file in place (docker-compose config; no Docker engine is needed for that).
+ */
+const ROOT = resolve(__dirname, '../../../..');
+
+test('deploy: both NATS configurations with the generated authorization are valid to nats-server; compose.yaml resolves with its secrets', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-deploy-'));
+  try {
+    mkdirSync(join(dir, 'deploy'));
+    mkdirSync(join(dir, 'secrets'));
+    for (const f of ['nats.conf', 'nats-witness.conf']) copyFileSync(join(ROOT, 'deploy', f), join(dir, 'deploy', f));
+    copyFileSync(join(ROOT, 'compose.yaml'), join(dir, 'compose.yaml'));
+    makeNodeKeys('node-a', join(dir, 'secrets', 'nats'));
+    makeNodeKeys('node-b', join(dir, 'node-b'));
+    const block = authorizationFrom([join(dir, 'secrets', 'nats', 'public-keys.json'), join(dir, 'node-b', 'public-keys.json')]);
+    writeFileSync(join(dir, 'deploy', 'authorization.conf'), block);
+    writeFileSync(join(dir, 'secrets', 'nats', 'authorization.conf'), block);
+    for (const f of ['cluster-secret', 'token-secret', 'admin-password']) writeFileSync(join(dir, 'secrets', f), 'not-a-real-secret\n');
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      TANDEM_NODE_ID: 'node-a',
+      TANDEM_ADMIN_IP: '127.0.0.1',
+      TANDEM_NATS_ROUTE_SECRET: 'route-secret',
+      TANDEM_DB_PASSWORD: 'pw',
+      TANDEM_API_BIND: '127.0.0.1,10.0.0.1',
+    };
+    const routes = 'nats://route:route-secret@10.0.0.2:6222,nats://route:route-secret@10.0.0.3:6222';
+    for (const conf of ['nats.conf', 'nats-witness.conf']) {
+      const r = await execa('nats-server', ['-t', '-c', join(dir, 'deploy', conf), '--routes', routes], { env, extendEnv: false, reject: false, timeout: 10_000 });
+      assert.equal(r.exitCode, 0, `${conf}: ${r.stderr}${r.stdout}`);
+    }
+    // a configuration that is wrong is told apart: an authorization block with a broken key
+    writeFileSync(join(dir, 'deploy', 'authorization.conf'), block.replace(/nkey: U/, 'nkey: X'));
+    const broken = await execa('nats-server', ['-t', '-c', join(dir, 'deploy', 'nats.conf')], { env, extendEnv: false, reject: false, timeout: 10_000 });
+    assert.notEqual(broken.exitCode, 0, 'nats-server takes a broken nkey');
+
+    const compose = await execa('docker-compose', ['config'], {
+      cwd: dir,
+      env: { ...env, TANDEM_NATS_ROUTES: routes },
+      extendEnv: false,
+      reject: false,
+      timeout: 30_000,
+    });
+    assert.equal(compose.exitCode, 0, compose.stderr);
+    for (const service of ['host-executor', 'heartbeat', 'resource-manager', 'replication-scheduler', 'api-gateway']) {
+      assert.match(compose.stdout, new RegExp(`TANDEM_NATS_SEED_FILE: /run/secrets/nats-${service}`), `${service} gets its own seed`);
+    }
+    assert.doesNotMatch(compose.stdout, /TANDEM_(CLUSTER_SECRET|TOKEN_SECRET|ADMIN_PASSWORD|NATS_SEED):/, 'no secret value in any environment');
+    assert.match(compose.stdout, /- --routes\n\s+- nats:\/\/route:route-secret@10\.0\.0\.2:6222,nats:\/\/route:route-secret@10\.0\.0\.3:6222/);
+    // a required setting left out is named
+    const missing = await execa('docker-compose', ['config'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TANDEM_NODE_ID: 'node-a' },
+      extendEnv: false,
+      reject: false,
+      timeout: 30_000,
+    });
+    assert.notEqual(missing.exitCode, 0);
+    assert.match(missing.stderr, /TANDEM_/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
