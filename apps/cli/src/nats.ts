@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nkeys } from 'nats';
 import { z } from 'zod';
+import { newNkeySeed, nkeyPublicKey } from '@tandem/messaging';
 import { SERVICE_NAMES, integratorPermissions, natsAuthorization, natsUserName, nodeIdSchema, serviceUsers, type NatsUser } from '@tandem/contracts';
 
 /**
@@ -42,13 +42,12 @@ export function makeNodeKeys(node: string, dir: string): { created: string[]; ke
     const file = join(dir, `${service}.seed`);
     if (existsSync(file)) kept.push(file);
     else {
-      writeFileSync(file, `${new TextDecoder().decode(nkeys.createUser().getSeed())}\n`, { mode: 0o600 });
+      writeFileSync(file, `${newNkeySeed()}\n`, { mode: 0o600 });
       chmodSync(file, 0o600);
       created.push(file);
     }
-    const seed = readFileSync(file, 'utf8').trim();
     try {
-      keys[natsUserName(service, node)] = nkeys.fromSeed(new TextEncoder().encode(seed)).getPublicKey();
+      keys[natsUserName(service, node)] = nkeyPublicKey(readFileSync(file, 'utf8'));
     } catch {
       throw new NatsKeysError(`${file} does not hold an nkey seed: remove it and run this again to make a new one`, 'dir');
     }

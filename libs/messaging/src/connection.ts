@@ -10,6 +10,9 @@ export interface NatsOptions {
   seed?: string;
 }
 
+/** How a server says it does not accept the connection's identity. */
+const AUTH_REFUSED = /authorization violation|authentication/i;
+
 /** Connect, retrying until `connectTimeoutMs`; afterwards the client reconnects forever. */
 export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
   const deadline = Date.now() + (opts.connectTimeoutMs ?? 30_000);
@@ -28,12 +31,12 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
     } catch (err) {
       lastError = err;
       // a refused identity does not get better by asking again
-      if (/authorization violation|authentication/i.test((err as Error).message)) break;
+      if (AUTH_REFUSED.test((err as Error).message)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
   const why = (lastError as Error)?.message ?? 'timeout';
-  if (/authorization violation|authentication/i.test(why)) {
+  if (AUTH_REFUSED.test(why)) {
     throw new Error(`NATS at ${opts.servers} refused ${opts.name}: ${why} — check TANDEM_NATS_SEED(_FILE): its public key must be among the servers' users`);
   }
   throw new Error(`cannot reach NATS at ${opts.servers}: ${why} — check that nats-server runs and TANDEM_NATS_URL is right`);

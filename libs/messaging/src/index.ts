@@ -9,3 +9,4 @@ export * from './ordered-events';
 export * from './leader-election';
 export * from './kv-records';
 export * from './durable-consumer';
+export * from './nkeys';

@@ -1,9 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { nkeyAuthenticator, nkeys, type Authenticator } from 'nats';
+import { nkeyAuthenticator, type Authenticator } from 'nats';
 import { integratorPermissions, natsUserName, serviceUsers, type NatsUser, type ServiceName } from '@tandem/contracts';
+import { newNkeySeed, nkeyPublicKey } from '@tandem/messaging';
 import type { Paths } from './layout';
+import { secretFile } from './secret-files';
 
 /**
  * The testbed's NATS identities, made once per testbed (files of mode 0600 under its root, gone
@@ -15,12 +17,7 @@ const dirOf = (root: string) => path.join(root, 'nats-keys');
 
 /** The seed file of one identity (made when missing). */
 export function natsSeedFile(root: string, identity: string): string {
-  const file = path.join(dirOf(root), `${identity}.seed`);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dirOf(root), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(file, `${new TextDecoder().decode(nkeys.createUser().getSeed())}\n`, { mode: 0o600 });
-  }
-  return file;
+  return secretFile(dirOf(root), `${identity}.seed`, () => `${newNkeySeed()}\n`);
 }
 
 function seedOf(root: string, identity: string): string {
@@ -28,7 +25,7 @@ function seedOf(root: string, identity: string): string {
 }
 
 function publicKeyOf(root: string, identity: string): string {
-  return nkeys.fromSeed(new TextEncoder().encode(seedOf(root, identity))).getPublicKey();
+  return nkeyPublicKey(seedOf(root, identity));
 }
 
 export const OBSERVER_IDENTITY = 'observer';
@@ -59,7 +56,7 @@ export function knownNatsIdentities(root: string): Map<string, string> {
   }
   for (const f of files) {
     try {
-      names.set(nkeys.fromSeed(new TextEncoder().encode(fs.readFileSync(path.join(dirOf(root), f), 'utf8').trim())).getPublicKey(), f.slice(0, -'.seed'.length));
+      names.set(nkeyPublicKey(fs.readFileSync(path.join(dirOf(root), f), 'utf8')), f.slice(0, -'.seed'.length));
     } catch {
       /* not a seed: its key is shown as it is */
     }
@@ -69,12 +66,12 @@ export function knownNatsIdentities(root: string): Map<string, string> {
 
 /** The password the servers' routes present to each other (made once). */
 export function routeSecret(paths: Paths): string {
-  const file = path.join(dirOf(paths.root), 'route-secret');
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dirOf(paths.root), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(file, randomBytes(24).toString('hex'), { mode: 0o600 });
-  }
-  return fs.readFileSync(file, 'utf8').trim();
+  return fs
+    .readFileSync(
+      secretFile(dirOf(paths.root), 'route-secret', () => randomBytes(24).toString('hex')),
+      'utf8',
+    )
+    .trim();
 }
 
 /** How a test, a benchmark or the demo authenticates to the testbed's NATS: as `identity` (default: the observer, unrestricted). */

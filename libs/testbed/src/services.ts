@@ -6,6 +6,7 @@ import { TestbedError } from './errors';
 import { NodeSpec, PG_PORT, NATS_CLIENT_PORT, Paths, SERVICES } from './layout';
 import { nsenterArgs, pidInNetns } from './namespaces';
 import { serviceSeedFile } from './nats-keys';
+import { secretFile } from './secret-files';
 import { nodeHttpGet } from './probe';
 import { killPid, readPidFile, sleep, spawnDaemon, tail, waitFor } from './proc';
 
@@ -29,28 +30,15 @@ export function serviceMain(repo: string, app: string): string {
 /** The testbed's admin password (the API's mutating calls need it or a token made with it). */
 export const TESTBED_ADMIN_PASSWORD = 'tandem-admin';
 
-/**
- * A secret file of the testbed (mode 0600), shared by its nodes: made once with `make`, then
- * kept. Services get the file's path (`<NAME>_FILE`), never the value in their environment.
- */
-function secretFile(paths: Paths, name: string, make: () => string): string {
-  const file = path.join(paths.root, name);
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(paths.root, { recursive: true });
-    fs.writeFileSync(file, make(), { mode: 0o600 });
-  }
-  return file;
-}
-
 const randomSecret = () => randomBytes(24).toString('hex');
 
-/** Each service gets only the secrets it uses: the heartbeat its signing secret, the api-gateway the admin password and the token secret. */
+/** Each service gets only the secrets it uses (the files' paths, `<NAME>_FILE`, never the values): the heartbeat its signing secret, the api-gateway the admin password and the token secret. */
 function secretsFor(paths: Paths, app: string): Record<string, string> {
-  if (app === 'heartbeat') return { TANDEM_CLUSTER_SECRET_FILE: secretFile(paths, 'cluster-secret', randomSecret) };
+  if (app === 'heartbeat') return { TANDEM_CLUSTER_SECRET_FILE: secretFile(paths.root, 'cluster-secret', randomSecret) };
   if (app === 'api-gateway') {
     return {
-      TANDEM_ADMIN_PASSWORD_FILE: secretFile(paths, 'admin-password', () => `${TESTBED_ADMIN_PASSWORD}\n`),
-      TANDEM_TOKEN_SECRET_FILE: secretFile(paths, 'token-secret', randomSecret),
+      TANDEM_ADMIN_PASSWORD_FILE: secretFile(paths.root, 'admin-password', () => `${TESTBED_ADMIN_PASSWORD}\n`),
+      TANDEM_TOKEN_SECRET_FILE: secretFile(paths.root, 'token-secret', randomSecret),
     };
   }
   return {};
