@@ -48,11 +48,14 @@ test('the followed copy decides without a read when it allows; a refusal is conf
   await assert.rejects(newPool.a.check('tank', undefined, 'an import to serve it'), /under cluster control/);
 });
 
-test('records that cannot be read: an operation with an epoch goes on, one without is refused (try again)', async () => {
+test('records that cannot be read: an operation with an epoch goes on; one without is judged by the followed copy, refused (try again) without one', async () => {
   const down = () => Promise.reject(new Error('no responders'));
   await authority(undefined, down).a.check('tank', 8, 'an import');
   await assert.rejects(
     authority(undefined, down).a.check('tank', undefined, 'an import to serve it'),
     (e: unknown) => e instanceof TandemError && e.code === ErrorCode.Unavailable && /cannot tell whether pool tank is under cluster control/.test(e.message),
   );
+  // without an epoch, the followed copy decides when the record cannot be read (a manual import after a power loss)
+  await authority(null, down).a.check('tank', undefined, 'an import to serve it');
+  await assert.rejects(authority(rec(7), down).a.check('tank', undefined, 'an import to serve it'), /under cluster control \(epoch 7\)/);
 });

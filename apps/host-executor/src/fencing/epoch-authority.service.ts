@@ -40,7 +40,7 @@ export class EpochAuthority {
    * the takeover path); only when that copy refuses, or no epoch is given, the record read now
    * decides (the copy may be a moment behind). When the record cannot be read, an operation with an epoch goes on (the
    * copy may be stale while a stream elects its leader, as after a node died: a failover must not
-   * wait on it) and one without is refused.
+   * wait on it), and one without is judged by the followed copy (refused when there is none).
    */
   async check(pool: string, requested: number | undefined, what: string): Promise<void> {
     // without an epoch (an operator's or a test's call, never the cluster's): always the record itself
@@ -54,7 +54,14 @@ export class EpochAuthority {
         this.logger.warn(`pool ${pool}: epoch ${requested} not checked against its record (${(err as Error).message}); the lease and the fencing epochs still guard it`);
         return;
       }
-      throw new TandemError(ErrorCode.Unavailable, `cannot tell whether pool ${pool} is under cluster control (its record cannot be read: ${(err as Error).message}); try again`, 'pool');
+      // no epoch and the record unreadable (a stream electing its leader, as after a power loss,
+      // when an operator imports by hand): the followed copy decides, if there is one
+      const copy = this.records.poolSeen(pool);
+      if (copy === undefined)
+        throw new TandemError(ErrorCode.Unavailable, `cannot tell whether pool ${pool} is under cluster control (its record cannot be read: ${(err as Error).message}); try again`, 'pool');
+      const verdict = epochVerdict(pool, copy?.epoch ?? null, requested, what);
+      if (verdict) throw verdict;
+      return;
     }
     const verdict = epochVerdict(pool, fresh?.epoch ?? null, requested, what);
     if (verdict) throw verdict;
