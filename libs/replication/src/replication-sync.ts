@@ -1,6 +1,7 @@
 import { DEFAULT_SSH_PORT, ErrorCode, TandemError, baseHoldTag, tandemSnapshotName, type ClusterRecord, type SnapshotInfo } from '@tandem/contracts';
 import { newestCommon, lagSeconds, planDatasetPull, replicaExpiry, replicatedDatasets, retentionExpiry, type DatasetPull, type SnapshotRef } from '@tandem/domain';
 import type { HostClient } from '@tandem/messaging';
+import { runTreeTasks } from '@tandem/util';
 
 /** Time, for the snapshot that must wait for the next second's name (a test passes its own). */
 export interface SnapshotClock {
@@ -52,6 +53,22 @@ type Host = Pick<HostClient, 'call'>;
 // (zfs wraps its messages over several lines)
 const DIVERGED = /has\s+been\s+modified|does\s+not\s+match\s+incremental\s+source|destination\s+\S+\s+exists/i;
 const TRANSFER_TIMEOUT_MS = 6 * 3600_000;
+/** Datasets of one pool received side by side in one pull (each its own SSH connection and zfs receive). */
+const RECEIVES_AT_ONCE = 4;
+
+/**
+ * What a dataset's receive waits for: a new dataset (received in full) waits for its nearest
+ * ancestor's receive (its parent must be there first); a dataset that is there already waits only
+ * for an ancestor that is replaced in full. Incrementals of parent and child run side by side.
+ */
+function receivedBefore<M extends { dataset: string; plan: { action: string } }>(m: M, among: readonly M[]): M | null {
+  let best: M | null = null;
+  for (const a of among) {
+    if (!m.dataset.startsWith(`${a.dataset}/`) || (best && a.dataset.length <= best.dataset.length)) continue;
+    if (m.plan.action === 'full' || a.plan.action === 'full') best = a;
+  }
+  return best;
+}
 
 /**
  * The work of shared-nothing replication, carried out by the host-executors of the two nodes:
@@ -160,20 +177,36 @@ export class ReplicationSync {
     );
     if (root.action === 'full') await ctx.onFull?.(root.why);
     let keptAside: string | null = null;
-    const keepAside = async () => {
-      if (keptAside) return;
-      keptAside = (await this.host.call(ctx.to, 'replication.keep-aside', { pool: ctx.pool, tag: tandemSnapshotName(new Date()).replace('tandem-', 'kept-') }, TRANSFER_TIMEOUT_MS)).kept;
-    };
+    // once per pull, however many datasets diverged
+    let keeping: Promise<void> | null = null;
+    const keepAside = () =>
+      (keeping ??= this.host
+        .call(ctx.to, 'replication.keep-aside', { pool: ctx.pool, tag: tandemSnapshotName(new Date()).replace('tandem-', 'kept-') }, TRANSFER_TIMEOUT_MS)
+        .then((r) => void (keptAside = r.kept)));
     if (ctx.keepAside || plans.some((p) => 'keepAside' in p.plan && p.plan.keepAside)) await keepAside();
 
+    // up to RECEIVES_AT_ONCE datasets side by side, a new one after its parent: a pool of many
+    // datasets is not pulled one connection at a time
+    const moving = plans.flatMap(({ dataset, plan }) => (plan.action === 'full' || plan.action === 'incremental' ? [{ dataset, plan }] : []));
+    const results = await runTreeTasks(moving, receivedBefore, RECEIVES_AT_ONCE, (m) => this.receive(ctx, m.dataset, m.plan));
+    const failed = results.find((r) => !r.ok && !r.skipped) ?? results.find((r) => !r.ok);
+    if (failed && !failed.ok) throw failed.error;
     let bytes = 0;
-    let kind: PullResult['kind'] = 'none';
-    for (const { dataset, plan } of plans) {
-      if (plan.action !== 'full' && plan.action !== 'incremental') continue;
-      bytes += await this.receive(ctx, dataset, plan, keepAside);
-      if (plan.action === 'full') kind = 'full';
-      else if (kind === 'none') kind = 'incremental';
+    for (const [i, r] of results.entries()) {
+      if (!r.ok) continue;
+      const { dataset, plan } = moving[i];
+      if (r.value !== 'diverged') bytes += r.value;
+      else if (plan.action === 'incremental') {
+        // written to since its newest snapshot (a node that served while the other side was
+        // away): the replica's data is kept aside (once, with no receive running), then the
+        // dataset is rolled back to the base and received again
+        await keepAside();
+        const again = await this.receive(ctx, dataset, plan, `${dataset}@${plan.base.name}`);
+        if (again === 'diverged') throw new TandemError(ErrorCode.StreamFailed, `${dataset} on ${ctx.to} still differs from ${ctx.from} after a rollback to ${plan.base.name}`, 'pool');
+        bytes += again;
+      }
     }
+    const kind: PullResult['kind'] = moving.some((m) => m.plan.action === 'full') ? 'full' : moving.length > 0 ? 'incremental' : 'none';
 
     // the new base of this pair, held on both sides; the previous one released; then the passive's expiry
     const after = await this.snapshots(ctx.to, ctx.pool);
@@ -219,8 +252,12 @@ export class ReplicationSync {
     };
   }
 
-  /** One dataset's receive; an incremental onto a replica written to since its base is kept aside, rolled back and tried once more. */
-  private async receive(ctx: PullPlanContext, dataset: string, plan: Extract<DatasetPull, { action: 'full' | 'incremental' }>, keepAside: () => Promise<void>): Promise<number> {
+  /**
+   * One dataset's receive. `rollbackTo`: roll the replica back to that snapshot first. An
+   * incremental onto a replica written to since its base answers `diverged` (its data is kept
+   * aside and it is received again by the caller).
+   */
+  private async receive(ctx: PullPlanContext, dataset: string, plan: Extract<DatasetPull, { action: 'full' | 'incremental' }>, rollbackTo: string | null = null): Promise<number | 'diverged'> {
     const call = (rollbackTo: string | null) =>
       this.host.call(
         ctx.to,
@@ -240,14 +277,13 @@ export class ReplicationSync {
         TRANSFER_TIMEOUT_MS,
       );
     if (plan.action === 'full') return (await call(null)).bytes;
-    if (plan.rollbackTo) return (await call(`${dataset}@${plan.rollbackTo.name}`)).bytes;
+    rollbackTo ??= plan.rollbackTo ? `${dataset}@${plan.rollbackTo.name}` : null;
+    if (rollbackTo) return (await call(rollbackTo)).bytes;
     try {
       return (await call(null)).bytes;
     } catch (err) {
       if (!(err instanceof TandemError) || !DIVERGED.test(`${err.message} ${err.detail ?? ''}`)) throw err;
-      // written to since its newest snapshot (a node that served while the other side was away)
-      await keepAside();
-      return (await call(`${dataset}@${plan.base.name}`)).bytes;
+      return 'diverged';
     }
   }
 
