@@ -73,8 +73,20 @@ export class PoolConsumer {
     );
   }
 
+  /** A release older than the epoch this node serves the pool under (an old message played again) is refused. */
+  private refuseStaleRelease(pool: string, epoch: number | undefined): void {
+    const held = this.held.entries().find(([p]) => p === pool)?.[1];
+    if (!held || (epoch !== undefined && epoch >= held.epoch)) return;
+    throw new TandemError(ErrorCode.StaleEpoch, `pool ${pool} is served on this node under epoch ${held.epoch}: a release carrying epoch ${epoch ?? 'none'} is out of date and refused`, 'epoch');
+  }
+
   @MessagePattern('pool.export')
   async export(@Payload() req: HostOpParsed<'pool.export'>): Promise<HostOpResults['pool.export']> {
+    if (req.hardFenceAfterMs !== undefined) {
+      // a release may end with this node's ZFS daemon killed: only on the word of the pool's current record
+      await this.authority.check(req.pool, req.epoch, 'a release that may fence this node harder');
+      this.refuseStaleRelease(req.pool, req.epoch);
+    }
     const r = req.hardFenceAfterMs === undefined ? await this.zfs.exportPool(req) : await this.release(req.pool, req.hardFenceAfterMs);
     this.held.exported(req.pool);
     if (r.changed) this.events.publish(Events.poolExported, req.pool, { node: this.ctx.config.nodeId, forced: req.force });

@@ -48,7 +48,12 @@ export class PoolActions {
       case 'pool.export':
         if (step.hardFenceAfterMs !== undefined) {
           // the node must let go: it answers once exported, or once it fenced itself harder
-          const r = await this.host.call(step.node, 'pool.export', { pool: pool.name, force: true, hardFenceAfterMs: step.hardFenceAfterMs }, step.hardFenceAfterMs + 10_000);
+          const r = await this.host.call(
+            step.node,
+            'pool.export',
+            { pool: pool.name, force: true, hardFenceAfterMs: step.hardFenceAfterMs, epoch: step.epoch ?? pool.epoch },
+            step.hardFenceAfterMs + 10_000,
+          );
           if (r.hardFenced) this.logger.error(`pool ${pool.name} could not be exported on ${step.node}: that node fenced itself harder`);
           return;
         }

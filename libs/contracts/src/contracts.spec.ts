@@ -116,6 +116,11 @@ test('host operation requests reject unknown fields and hostile values, naming t
   assert.equal(send.success, false);
   const vdev = hostOpRequests['pool.create'].safeParse({ pool: 'p', vdevs: ['../x'] });
   assert.deepEqual(vdev.error?.issues[0]?.path, ['vdevs', 0]);
+  // a release that may kill the node's ZFS daemon comes only with the pool record's epoch
+  const release = hostOpRequests['pool.export'].safeParse({ pool: 'tank', force: true, hardFenceAfterMs: 2_000 });
+  assert.deepEqual(release.error?.issues[0]?.path, ['epoch']);
+  assert.equal(hostOpRequests['pool.export'].safeParse({ pool: 'tank', force: true, hardFenceAfterMs: 2_000, epoch: 3 }).success, true);
+  assert.equal(hostOpRequests['pool.export'].safeParse({ pool: 'tank' }).success, true, 'a plain export needs no epoch');
 });
 
 test('replication: durations, snapshot names, the send command a key may run, the effective schedule', () => {

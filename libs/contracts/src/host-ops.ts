@@ -47,8 +47,11 @@ export const hostOpRequests = {
        * answer never does) the node fences itself harder (TANDEM_HARD_FENCE).
        */
       hardFenceAfterMs: z.number().int().min(100).max(600_000).optional(),
+      /** The pool record's fencing epoch: a release that may fence the node harder carries it (a stale or forged one is refused). */
+      epoch,
     })
-    .strict(),
+    .strict()
+    .refine((r) => r.hardFenceAfterMs === undefined || r.epoch !== undefined, { message: "a release with hardFenceAfterMs must carry the pool record's epoch", path: ['epoch'] }),
   'pool.create': z
     .object({
       pool: poolNameSchema,

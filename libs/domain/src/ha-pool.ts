@@ -93,7 +93,7 @@ export function checkSharesUnique(shares: ShareSpec[]): void {
 export type Step =
   | { kind: 'share.stop'; node: string }
   | { kind: 'ip.remove'; node: string; vip: FloatingIp }
-  | { kind: 'pool.export'; node: string; force: boolean; hardFenceAfterMs?: number }
+  | { kind: 'pool.export'; node: string; force: boolean; hardFenceAfterMs?: number; epoch?: number }
   | { kind: 'pool.import'; node: string; epoch: number; force: boolean }
   /** A replicated pool's copy stops being served but stays imported: a passive replica, or (after an automatic failover away from a live owner) kept for data retrieval. */
   | { kind: 'pool.demote'; node: string; role: 'replica' | 'retrieval'; epoch: number }
@@ -117,7 +117,8 @@ export function bringDownSteps(pool: HaPool, node: string, force = false, end: '
 export function releaseSteps(pool: HaPool, node: string, hardFenceAfterMs: number, poolHealthy = true): Step[] {
   // a replicated pool's copy that still works stays there, read-only, for data retrieval (sync
   // is locked); one whose disks failed is let go of like any other
-  const last: Step = pool.mode === 'replicated' && poolHealthy ? { kind: 'pool.demote', node, role: 'retrieval', epoch: pool.epoch } : { kind: 'pool.export', node, force: true, hardFenceAfterMs };
+  const last: Step =
+    pool.mode === 'replicated' && poolHealthy ? { kind: 'pool.demote', node, role: 'retrieval', epoch: pool.epoch } : { kind: 'pool.export', node, force: true, hardFenceAfterMs, epoch: pool.epoch };
   return [...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), ...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), last];
 }
 
