@@ -94,7 +94,7 @@ describe('security: NATS identities and permissions (testbed)', () => {
     await refused(integrator.request('tandem.node.node-a.exec.pool.list', new TextEncoder().encode('{}'), { timeout: 3_000 }), 'a host call as the integrator');
   });
 
-  test('the API is not reachable from the client network, only on the admin and heartbeat networks', async () => {
+  test('the API and the health ports are not reachable from the client network, only on the admin (and heartbeat) networks', async () => {
     const tcp = (host: string) => ['bash', '-c', `exec 3<>/dev/tcp/${host}/8080`];
     for (const node of status.nodes.filter((n) => n.role === 'storage')) {
       const fromClient = await tb.client(tcp(node.addresses.client!), { timeoutMs: 10_000 });
@@ -104,6 +104,13 @@ describe('security: NATS identities and permissions (testbed)', () => {
         assert.equal(inside.exitCode, 0, `${node.name}'s API on ${addr}: ${inside.stderr}`);
       }
       assert.equal((await fetch(`${node.api!}/health/live`)).status, 200);
+      // the other services' health and metrics ports neither (host-executor 9101 … replication-scheduler 9104)
+      for (const port of [9101, 9102, 9103, 9104]) {
+        const other = await tb.client(['bash', '-c', `exec 3<>/dev/tcp/${node.addresses.client!}/${port}`], { timeoutMs: 10_000 });
+        assert.notEqual(other.exitCode, 0, `${node.name}'s port ${port} answers on the client network`);
+        const admin = await tb.exec(node.name, ['bash', '-c', `exec 3<>/dev/tcp/${node.addresses.admin!}/${port}`], { timeoutMs: 10_000 });
+        assert.equal(admin.exitCode, 0, `${node.name}'s port ${port} on the admin network: ${admin.stderr}`);
+      }
     }
   });
 

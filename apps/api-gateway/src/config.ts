@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { env, readEnv } from '@tandem/config';
-import { ipAddressSchema } from '@tandem/contracts';
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
@@ -31,12 +30,7 @@ export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
     {
       TANDEM_ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(1024, 'must be at most 1024 characters').describe('the password of the API user "admin"'),
       TANDEM_TOKEN_SECRET: z.string().min(16, 'must be at least 16 characters').describe('a random value shared by every node of the cluster, signs API tokens'),
-      TANDEM_API_BIND: z
-        .string()
-        .transform((v) => v.split(',').map((a) => a.trim()))
-        .pipe(z.array(ipAddressSchema).min(1).max(16))
-        .optional()
-        .describe('the addresses the API listens on, comma-separated (the admin and heartbeat addresses, 127.0.0.1): never the client network'),
+      TANDEM_API_BIND: env.addressList().optional().describe('the addresses the API listens on, comma-separated (the admin and heartbeat addresses, 127.0.0.1): never the client network'),
       TANDEM_API_READS: z.enum(['open', 'authenticated']).optional().describe('open (default): reads need no credentials; authenticated: every request but the token endpoint and /health needs them'),
       TANDEM_PEER_API_PORT: env.port(1).optional().describe("the API port of the other nodes' gateways, called by a join (default: this gateway's own port)"),
       TANDEM_LOGIN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).optional().describe('wrong passwords allowed a minute from one address (default 5)'),

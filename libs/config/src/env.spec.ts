@@ -15,6 +15,8 @@ test('a complete environment is read with defaults', () => {
   assert.equal(c.clusterId, 'tandem');
   assert.equal(c.stateDir, '/var/lib/tandem');
   assert.equal(c.logLevel, 'log');
+  assert.equal(c.healthBind, undefined, 'every address unless TANDEM_HEALTH_BIND says otherwise');
+  assert.deepEqual(readBaseConfig({ ...base, TANDEM_HEALTH_BIND: '127.0.0.1, 10.77.2.11' }).healthBind, ['127.0.0.1', '10.77.2.11']);
 });
 
 test('a missing or malformed value names the variable and what it expects', () => {
@@ -23,6 +25,7 @@ test('a missing or malformed value names the variable and what it expects', () =
     [{ ...base, TANDEM_NODE_ID: 'Node A' }, /TANDEM_NODE_ID is malformed/],
     [{ ...base, TANDEM_NATS_URL: 'http://x' }, /TANDEM_NATS_URL is malformed: must be nats:\/\//],
     [{ ...base, TANDEM_HEALTH_PORT: '70000' }, /TANDEM_HEALTH_PORT is malformed/],
+    [{ ...base, TANDEM_HEALTH_BIND: '0.0.0.0;rm -rf /' }, /TANDEM_HEALTH_BIND is malformed/],
     [{ ...base, TANDEM_STATE_DIR: 'relative' }, /TANDEM_STATE_DIR is malformed: must be an absolute path/],
   ];
   for (const [envv, re] of cases) {

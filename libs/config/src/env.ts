@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { nodeIdSchema } from '@tandem/contracts';
+import { ipAddressSchema, nodeIdSchema } from '@tandem/contracts';
 
 /** A configuration value that is missing or malformed. */
 export class ConfigError extends Error {
@@ -68,6 +68,12 @@ export function loadConfigOrExit<T>(fn: () => T): T {
 
 export const env = {
   nodeId: () => nodeIdSchema.describe('a node id such as node-a'),
+  /** Addresses to listen on, comma-separated (`127.0.0.1, 10.77.2.11`). */
+  addressList: () =>
+    z
+      .string()
+      .transform((v) => v.split(',').map((a) => a.trim()))
+      .pipe(z.array(ipAddressSchema).min(1).max(16)),
   natsUrl: () =>
     z
       .string()

@@ -14,6 +14,10 @@ export function readBaseConfig(source: NodeJS.ProcessEnv = process.env) {
         .optional()
         .describe("this service's NATS nkey seed (give it in a file: TANDEM_NATS_SEED_FILE); without it the connection is anonymous"),
       TANDEM_HEALTH_PORT: env.port(0).optional(),
+      TANDEM_HEALTH_BIND: env
+        .addressList()
+        .optional()
+        .describe("the addresses a service's health and metrics port listens on, comma-separated (127.0.0.1 and the admin address): never the client network"),
       TANDEM_STATE_DIR: env.absPath('/var/lib/tandem'),
       TANDEM_LOG_LEVEL: env.logLevel(),
       OTEL_EXPORTER_OTLP_ENDPOINT: env.optionalUrl(),
@@ -26,6 +30,8 @@ export function readBaseConfig(source: NodeJS.ProcessEnv = process.env) {
     natsUrl: e.TANDEM_NATS_URL,
     natsSeed: e.TANDEM_NATS_SEED,
     healthPort: e.TANDEM_HEALTH_PORT,
+    /** Where the health and metrics port listens (default: every address); the api-gateway listens where TANDEM_API_BIND says. */
+    healthBind: e.TANDEM_HEALTH_BIND,
     stateDir: e.TANDEM_STATE_DIR,
     logLevel: e.TANDEM_LOG_LEVEL,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,

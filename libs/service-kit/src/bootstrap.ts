@@ -19,7 +19,7 @@ export interface ServiceDefinition {
   readConfig?: () => unknown;
   /** Called after the HTTP server listens. */
   afterStart?: (app: INestApplication, ctx: ServiceContext) => Promise<void>;
-  /** The addresses the HTTP server listens on (default: every address, 0.0.0.0). */
+  /** The addresses the HTTP server listens on (default: TANDEM_HEALTH_BIND, else every address, 0.0.0.0). */
   listenOn?: () => readonly string[];
   /**
    * The failure detector and the fencer must keep their timing under CPU load (as cluster
@@ -85,7 +85,7 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
     await app.startAllMicroservices();
   }
   const port = config.healthPort ?? SERVICES[def.service].healthPort;
-  const [first = '0.0.0.0', ...more] = def.listenOn?.() ?? [];
+  const [first = '0.0.0.0', ...more] = def.listenOn?.() ?? config.healthBind ?? [];
   await app.listen(port, first);
   // one more server per further address, on the same handlers; closed with the first
   const extra = await Promise.all(

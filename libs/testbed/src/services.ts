@@ -64,6 +64,8 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     ...secretsFor(paths, app),
     // the API on the admin and heartbeat networks (and loopback), never the client network
     ...(app === 'api-gateway' ? { TANDEM_API_BIND: ['127.0.0.1', spec.addresses.admin, spec.addresses.heartbeat].filter((a): a is string => a !== null).join(',') } : {}),
+    // the other services' health and metrics ports: loopback and the admin network only
+    TANDEM_HEALTH_BIND: ['127.0.0.1', spec.addresses.admin].filter((a): a is string => a !== null).join(','),
     // its own NATS identity: the servers know its public key and what it may do
     TANDEM_NATS_SEED_FILE: serviceSeedFile(paths, app, spec.name),
     NO_COLOR: '1',
