@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { CommanderError } from 'commander';
-import { DEFAULT_API, HelpShown, UsageError, isMutating, parseArgs, parseShare, parseSshAddress, parseVip } from './args';
+import { DEFAULT_API, HelpShown, UsageError, isMutating, parseArgs, parseShare, parseSshAddress, parseVip, withShareAccess } from './args';
 
 const ENV = { TANDEM_PASSWORD: 'tandem-admin' };
 
@@ -33,6 +33,16 @@ test('--share NAME:smb|nfs[:PATH][:ro]', () => {
   usage(() => parseShare('data'), 'shares.0', /NAME:smb\|nfs/);
   usage(() => parseShare('data:', 1), 'shares.1');
   usage(() => parseShare('data:afp'), 'shares.0.protocol');
+  // who may use a share, and NFS root squash
+  const shares = [parseShare('files:smb'), parseShare('exp:nfs:x')];
+  assert.deepEqual(withShareAccess(shares, ['files=10.77.3.0/24,fd77::/64', 'exp=10.77.4.0/24'], ['exp']), [
+    { name: 'files', protocol: 'smb', clients: ['10.77.3.0/24', 'fd77::/64'] },
+    { name: 'exp', protocol: 'nfs', path: 'x', clients: ['10.77.4.0/24'], rootSquash: false },
+  ]);
+  usage(() => withShareAccess(shares, ['files=10.77.3.0'], []), 'shares.0.clients', /not ADDRESS\/PREFIX/);
+  usage(() => withShareAccess(shares, ['nope=10.77.3.0/24'], []), 'shares', /no share of that name/);
+  usage(() => withShareAccess(shares, ['files'], []), 'shares', /NAME=CIDR/);
+  usage(() => withShareAccess(shares, [], ['files']), 'shares.0.rootSquash', /only an NFS share/);
   usage(() => parseShare('da ta:smb'), 'shares.0.name');
   usage(() => parseShare('data:smb:../etc'), 'shares.0.path', /\.\./);
   usage(() => parseShare('data:smb:/abs'), 'shares.0.path');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
 import {
+  cidrSchema,
   clusterOpRequests,
   describeZodError,
   interfaceNameSchema,
@@ -111,7 +112,38 @@ export function changesSettings(body: ReplicationSettingsBody): boolean {
 }
 
 const VIP_HINT = 'give floating IPs as --vip INTERFACE:ADDRESS/PREFIX, e.g. --vip cli0:10.77.3.50/24';
-const SHARE_HINT = 'give shares as --share NAME:smb|nfs[:PATH][:ro], e.g. --share data:smb or --share backup:nfs:backups:ro';
+const SHARE_HINT = 'give shares as --share NAME:smb|nfs[:PATH][:ro], e.g. --share data:smb or --share backup:nfs:backups:ro; limit them with --share-clients NAME=10.77.3.0/24';
+
+/**
+ * `--share-clients NAME=CIDR[,CIDR…]` and `--keep-root NAME` applied to the shares given with
+ * `--share`: a name that is not one of them, or a network that is not ADDRESS/PREFIX, is refused.
+ */
+export function withShareAccess(shares: z.input<typeof shareSpecSchema>[], clients: readonly string[], keepRoot: readonly string[]): z.input<typeof shareSpecSchema>[] {
+  const named = (share: string, option: string) => {
+    const i = shares.findIndex((s) => s.name === share);
+    if (i < 0) throw new UsageError(`${option} ${share}: no share of that name is given with --share`, 'shares', SHARE_HINT);
+    return i;
+  };
+  const out = shares.map((s) => ({ ...s }));
+  for (const spec of clients) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--share-clients ${JSON.stringify(spec)}: must be NAME=CIDR[,CIDR…], e.g. files=10.77.3.0/24`, 'shares', SHARE_HINT);
+    const i = named(spec.slice(0, eq), '--share-clients');
+    const nets = spec
+      .slice(eq + 1)
+      .split(',')
+      .map((c) => c.trim());
+    const bad = nets.find((c) => !cidrSchema.safeParse(c).success);
+    if (bad !== undefined) throw new UsageError(`--share-clients ${JSON.stringify(spec)}: ${JSON.stringify(bad)} is not ADDRESS/PREFIX (e.g. 10.77.3.0/24)`, `shares.${i}.clients`, SHARE_HINT);
+    out[i].clients = [...(out[i].clients ?? []), ...nets];
+  }
+  for (const share of keepRoot) {
+    const i = named(share, '--keep-root');
+    if (out[i].protocol !== 'nfs') throw new UsageError(`--keep-root ${share}: only an NFS share squashes root`, `shares.${i}.rootSquash`, SHARE_HINT);
+    out[i].rootSquash = false;
+  }
+  return out;
+}
 
 /** `--vip IF:ADDRESS/PREFIX`, checked with the contract schema. */
 export function parseVip(spec: string, index = 0): string {
@@ -437,15 +469,21 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .option('--vip <IF:ADDRESS/PREFIX>', 'floating IP (repeat for several)', collect, [])
     .option('--fc', 'served over Fibre Channel (no floating IP needed)')
     .option('--share <NAME:smb|nfs[:PATH][:ro]>', 'share to start with the pool (repeat for several)', collect, [])
+    .option('--share-clients <NAME=CIDR[,CIDR…]>', 'only these client networks may use share NAME (repeat for several shares; default: every client)', collect, [])
+    .option('--keep-root <NAME>', "NFS share NAME: a client's root stays root (no root squash; by default it acts as nobody)", collect, [])
     .option('--replicated', 'shared nothing: every node has its own pool of this name, kept in sync by snapshot replication; --node serves it first')
     .option('--no-wait', 'with --replicated: do not follow the first sync (by default it is shown until it ends, at most 10 minutes)')
-    .action((name: string, opts: { node: string; vip: string[]; fc?: boolean; share: string[]; replicated?: boolean; wait: boolean }, cmd: Command) => {
+    .action((name: string, opts: { node: string; vip: string[]; fc?: boolean; share: string[]; shareClients: string[]; keepRoot: string[]; replicated?: boolean; wait: boolean }, cmd: Command) => {
       const body: AttachBody = {
         pool: name,
         node: opts.node,
         vips: opts.vip.map((v, i) => parseVip(v, i)),
         fc: opts.fc === true,
-        shares: opts.share.map((s, i) => parseShare(s, i)),
+        shares: withShareAccess(
+          opts.share.map((s, i) => parseShare(s, i)),
+          opts.shareClients,
+          opts.keepRoot,
+        ),
       };
       if (opts.replicated) body.replicated = true;
       checkRequest('pool.attach', body);

@@ -11,7 +11,7 @@ const tank: HaPool = {
   operation: null,
   reason: null,
   vips: [{ interface: 'cli0', address: '10.77.3.50', prefix: 24 }],
-  shares: [{ name: 'data', protocol: 'smb', path: '', readOnly: false }],
+  shares: [{ name: 'data', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: true }],
   fc: false,
   epoch: 3,
   mountpoint: '/tank',

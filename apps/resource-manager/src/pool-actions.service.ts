@@ -85,6 +85,8 @@ export class PoolActions {
           path: sharePath(mp, step.share.path),
           addresses: pool.vips.map((v) => v.address),
           readOnly: step.share.readOnly,
+          clients: step.share.clients,
+          rootSquash: step.share.rootSquash,
         });
         return;
       }

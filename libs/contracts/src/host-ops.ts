@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   epochSchema,
+  cidrSchema,
   datasetNameSchema,
   nodeIdSchema,
   holdTagSchema,
@@ -136,6 +137,10 @@ export const hostOpRequests = {
       path: safePathSchema,
       addresses: z.array(ipAddressSchema).min(1).max(32),
       readOnly: z.boolean().default(false),
+      /** Client networks allowed (ADDRESS/PREFIX); empty: every client. */
+      clients: z.array(cidrSchema).max(32).default([]),
+      /** NFS: squash a client's root to the anonymous user (default). */
+      rootSquash: z.boolean().default(true),
     })
     .strict(),
   'share.stop': z.object({ pool: poolNameSchema, name: shareNameSchema.optional(), protocol: z.enum(['smb', 'nfs']).optional() }).strict(),

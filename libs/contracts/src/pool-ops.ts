@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { replicationScheduleSchema, syncLockSchema } from './replication';
-import { actorSchema, interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema } from './names';
+import { actorSchema, cidrSchema, interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema } from './names';
 
 /**
  * HA pool operations: answered by the active resource-manager (rm-ops.ts), called by every
@@ -38,6 +38,10 @@ export const shareSpecSchema = z
       .refine((p) => !p.split('/').includes('..'), 'must not contain ..')
       .default(''),
     readOnly: z.boolean().default(false),
+    /** Who may reach the share: client networks (ADDRESS/PREFIX); empty, every client that reaches the floating IP. */
+    clients: z.array(cidrSchema).max(32).default([]),
+    /** NFS: a client's root acts as the anonymous user (65534) unless this is false. SMB shares ignore it. */
+    rootSquash: z.boolean().default(true),
   })
   .strict();
 export type ShareSpec = z.infer<typeof shareSpecSchema>;

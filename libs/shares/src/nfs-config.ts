@@ -20,6 +20,9 @@ export function nfsDirs(base: string): NfsDirs {
   };
 }
 
+/** The user and group a squashed root (and an anonymous client) acts as: nobody/nogroup. */
+export const ANONYMOUS_ID = 65534;
+
 export interface NfsRenderOptions {
   /** NFSv4 grace period after a (re)start, seconds; must be >= leaseSeconds. */
   graceSeconds?: number;
@@ -28,7 +31,9 @@ export interface NfsRenderOptions {
 
 /**
  * ganesha.conf for one pool's NFS-Ganesha: NFSv4 over TCP only, bound to the pool's single
- * floating IP, FSAL VFS, one EXPORT per share with pseudo path `/<share name>`.
+ * floating IP, FSAL VFS, one EXPORT per share with pseudo path `/<share name>`: a client's root
+ * squashed to nobody unless the share says otherwise, only the listed client networks when it
+ * lists any.
  * Inputs must have been validated (see validate.ts).
  */
 export function renderGaneshaConf(spec: ShareInstanceSpec, dirs: NfsDirs, opts: NfsRenderOptions = {}): string {
@@ -63,6 +68,8 @@ export function renderGaneshaConf(spec: ShareInstanceSpec, dirs: NfsDirs, opts: 
   const shares = [...spec.shares].sort((a, b) => (a.exportId ?? 0) - (b.exportId ?? 0));
   for (const s of shares) {
     if (!s.exportId) throw new Error(`renderGaneshaConf: share ${s.name} has no export id`);
+    const clients = s.clients ?? [];
+    const access = s.readOnly ? 'RO' : 'RW';
     lines.push(
       '',
       'EXPORT {',
@@ -71,9 +78,13 @@ export function renderGaneshaConf(spec: ShareInstanceSpec, dirs: NfsDirs, opts: 
       `  Pseudo = "/${s.name}";`,
       '  Protocols = 4;',
       '  Transports = TCP;',
-      `  Access_Type = ${s.readOnly ? 'RO' : 'RW'};`,
-      '  Squash = No_Root_Squash;',
+      // with an allow-list, nobody but the listed networks (the CLIENT block) has any access
+      `  Access_Type = ${clients.length ? 'None' : access};`,
+      `  Squash = ${s.rootSquash === false ? 'No_Root_Squash' : 'Root_Squash'};`,
+      `  Anonymous_Uid = ${ANONYMOUS_ID};`,
+      `  Anonymous_Gid = ${ANONYMOUS_ID};`,
       '  SecType = sys;',
+      ...(clients.length ? ['  CLIENT {', `    Clients = ${clients.join(', ')};`, `    Access_Type = ${access};`, '  }'] : []),
       '  FSAL {',
       '    Name = VFS;',
       '  }',

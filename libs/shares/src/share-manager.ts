@@ -517,7 +517,7 @@ function mergeShare(prev: ShareInstanceSpec | undefined, spec: Required<ShareSpe
     throw new ShareError('INVALID_ARGUMENT', `name: share ${spec.name} clashes with ${clash.name} of pool ${spec.pool} (names are case-insensitive)`, 'name');
   }
   const existing = shares.find((s) => s.name === spec.name);
-  const entry: ShareEntry = { name: spec.name, path: spec.path, readOnly: spec.readOnly };
+  const entry: ShareEntry = { name: spec.name, path: spec.path, readOnly: spec.readOnly, clients: spec.clients, rootSquash: spec.rootSquash };
   if (spec.protocol === 'nfs') {
     const used = new Set(shares.filter((s) => s.name !== spec.name).map((s) => s.exportId));
     let id = existing?.exportId;
@@ -538,7 +538,7 @@ function sameInstance(a: ShareInstanceSpec, b: ShareInstanceSpec): boolean {
   const key = (s: ShareInstanceSpec) =>
     JSON.stringify({
       addresses: s.addresses,
-      shares: [...s.shares].sort((x, y) => x.name.localeCompare(y.name)).map((x) => [x.name, x.path, x.readOnly, x.exportId ?? 0]),
+      shares: [...s.shares].sort((x, y) => x.name.localeCompare(y.name)).map((x) => [x.name, x.path, x.readOnly, x.exportId ?? 0, x.clients ?? [], x.rootSquash !== false]),
     });
   return key(a) === key(b);
 }

@@ -12,7 +12,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -214,7 +214,7 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     }
     work = await mkdtemp(join(tmpdir(), 'tb-it-shares-'));
     stateDir = join(work, 'state');
-    for (const d of ['alpha', 'alpha-ro', 'beta', 'gamma', 'nfs1', 'nfs-ro', 'client']) {
+    for (const d of ['alpha', 'alpha-ro', 'beta', 'gamma', 'lab', 'nfs1', 'nfs-ro', 'nfs-root', 'client']) {
       dirs[d] = join(work, d);
       await mkdir(dirs[d], { recursive: true });
     }
@@ -442,6 +442,23 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     await assertGone(st.pid!);
   });
 
+  test('an SMB share limited to client networks refuses every other client, and takes this one once listed', async () => {
+    const lab = { pool: 'tank-l', name: 'lab', protocol: 'smb' as const, path: dirs.lab, addresses: [A2] };
+    const st = await a().call<ShareStatus>('start', { ...lab, clients: ['10.77.8.0/24'] });
+    const local = join(dirs.client, 'lab.txt');
+    await writeFile(local, 'lab\n');
+    const refused = await smb(A2, 'lab', `put ${local} lab.txt`);
+    assert.equal(refused.ok, false, `a client outside 10.77.8.0/24 was let in: ${refused.out}`);
+    assert.equal(existsSync(join(dirs.lab, 'lab.txt')), false);
+    // the same share with this client's network: reloaded, and the client gets in
+    await a().call<ShareStatus>('start', { ...lab, clients: ['10.77.8.0/24', `${A_CLIENT}/32`] });
+    const let_in = await smb(A2, 'lab', `put ${local} lab.txt`);
+    assert.ok(let_in.ok, let_in.out);
+    assert.equal(await readFile(join(dirs.lab, 'lab.txt'), 'utf8'), 'lab\n');
+    await a().call('stop', 'tank-l');
+    await assertGone(st.pid!);
+  });
+
   describe('NFS (NFS-Ganesha, NFSv4, FSAL VFS)', { skip: hasGanesha ? false : 'ganesha.nfsd with FSAL VFS not installed' }, () => {
     const nfs = { pool: 'tank-a', name: 'nfs1', protocol: 'nfs' as const, path: '', addresses: [A1] };
     let nfsPid = 0;
@@ -459,16 +476,26 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
       assert.equal((await a().call<ShareStatus>('start', { ...nfs, path: dirs.nfs1 })).pid, nfsPid);
     });
 
-    test('a client writes and reads a file over NFSv4', { skip: hasNfsClient ? false : 'libnfs-utils (nfs-cp, nfs-cat) not installed' }, async () => {
+    test('a client writes and reads a file over NFSv4, its root squashed to nobody', { skip: hasNfsClient ? false : 'libnfs-utils (nfs-cp, nfs-cat) not installed' }, async () => {
       const local = join(dirs.client, 'nfs.txt');
       await writeFile(local, 'hello through nfs\n');
-      const put = await inClient(['nfs-cp', local, `nfs://${A1}/nfs1/nfs.txt?version=4`]);
+      // a directory everyone may write, set before any client looked (the server caches what it saw);
+      // nobody must also get through the test's own directory, made 0700 by mkdtemp
+      await chmod(work, 0o755);
+      await mkdir(join(dirs.nfs1, 'open'), { mode: 0o1777 });
+      await chmod(join(dirs.nfs1, 'open'), 0o1777);
+      // the client's root acts as nobody: the export's root, which only root may write, stays closed to it
+      const denied = await inClient(['nfs-cp', local, `nfs://${A1}/nfs1/nfs.txt?version=4`]);
+      assert.notEqual(denied.exitCode, 0, `root was not squashed: ${denied.stdout}${denied.stderr}`);
+      assert.equal(existsSync(join(dirs.nfs1, 'nfs.txt')), false);
+      const put = await inClient(['nfs-cp', local, `nfs://${A1}/nfs1/open/nfs.txt?version=4`]);
       assert.equal(put.exitCode, 0, put.stdout + put.stderr);
-      assert.equal(await readFile(join(dirs.nfs1, 'nfs.txt'), 'utf8'), 'hello through nfs\n');
-      const cat = await inClient(['nfs-cat', `nfs://${A1}/nfs1/nfs.txt?version=4`]);
+      assert.equal(await readFile(join(dirs.nfs1, 'open', 'nfs.txt'), 'utf8'), 'hello through nfs\n');
+      assert.equal((await stat(join(dirs.nfs1, 'open', 'nfs.txt'))).uid, 65534, 'written as nobody');
+      const cat = await inClient(['nfs-cat', `nfs://${A1}/nfs1/open/nfs.txt?version=4`]);
       assert.equal(cat.exitCode, 0, cat.stderr);
       assert.equal(cat.stdout, 'hello through nfs\n');
-      const wrong = await inClient(['nfs-cat', `nfs://${A2}/nfs1/nfs.txt?version=4`]);
+      const wrong = await inClient(['nfs-cat', `nfs://${A2}/nfs1/open/nfs.txt?version=4`]);
       assert.notEqual(wrong.exitCode, 0);
     });
 
@@ -488,6 +515,28 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
       assert.notEqual(put.exitCode, 0);
       assert.match(put.stdout + put.stderr, /ROFS|denied|PERM/i);
     });
+
+    test(
+      'an export without root squash keeps root; one limited to other networks refuses this client until it is listed',
+      { skip: hasNfsClient ? false : 'libnfs-utils (nfs-cp, nfs-cat) not installed' },
+      async () => {
+        const root = { ...nfs, name: 'nfs-root', path: dirs['nfs-root'], rootSquash: false };
+        assert.equal((await a().call<ShareStatus>('start', root)).pid, nfsPid, 'added by reload');
+        const local = join(dirs.client, 'root.txt');
+        await writeFile(local, 'as root\n');
+        const put = await inClient(['nfs-cp', local, `nfs://${A1}/nfs-root/root.txt?version=4`]);
+        assert.equal(put.exitCode, 0, put.stdout + put.stderr);
+        assert.equal((await stat(join(dirs['nfs-root'], 'root.txt'))).uid, 0, 'written as root');
+        // the same export for 10.77.8.0/24 only: this client (10.77.9.2) gets nothing
+        await a().call<ShareStatus>('start', { ...root, clients: ['10.77.8.0/24'] });
+        const refused = await inClient(['nfs-cat', `nfs://${A1}/nfs-root/root.txt?version=4`]);
+        assert.notEqual(refused.exitCode, 0, `a client outside the allow-list read the export: ${refused.stdout}`);
+        await a().call<ShareStatus>('start', { ...root, clients: ['10.77.8.0/24', `${A_CLIENT}/32`] });
+        const cat = await inClient(['nfs-cat', `nfs://${A1}/nfs-root/root.txt?version=4`]);
+        assert.equal(cat.exitCode, 0, cat.stderr);
+        assert.equal(cat.stdout, 'as root\n');
+      },
+    );
 
     test('SMB and NFS of one pool run side by side, and stop(pool) ends both', async () => {
       const smbSt = await a().call<ShareStatus>('start', { ...alpha, path: dirs.alpha });

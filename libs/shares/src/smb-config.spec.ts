@@ -101,6 +101,43 @@ test('renderGaneshaConf: NFSv4 only, bound to the single address, one export per
   assert.throws(() => renderGaneshaConf(spec({ protocol: 'nfs' }), nfsDirs('/st')), /exactly one address/);
 });
 
+test("renderGaneshaConf squashes a client's root unless told not to, and lists the allowed client networks", () => {
+  const text = renderGaneshaConf(
+    spec({
+      protocol: 'nfs',
+      addresses: ['10.77.9.1'],
+      shares: [
+        { name: 'open', path: '/tank/open', readOnly: false, exportId: 1 },
+        { name: 'lab', path: '/tank/lab', readOnly: true, exportId: 2, clients: ['10.77.8.0/24', 'fd77:8::/64'], rootSquash: false },
+      ],
+    }),
+    nfsDirs('/st'),
+  );
+  const [open, lab] = text.split('EXPORT {').slice(1);
+  assert.match(open, /Squash = Root_Squash;/, 'a state written before root squash existed squashes too');
+  assert.match(open, /Anonymous_Uid = 65534;/);
+  assert.match(open, /Access_Type = RW;/);
+  assert.doesNotMatch(open, /CLIENT/);
+  assert.match(lab, /Squash = No_Root_Squash;/);
+  assert.match(lab, /^ {2}Access_Type = None;/m, 'nobody but the listed networks');
+  assert.match(lab, /CLIENT \{\s*Clients = 10\.77\.8\.0\/24, fd77:8::\/64;\s*Access_Type = RO;\s*\}/);
+});
+
+test('renderSmbConf: a share with client networks allows those and denies the rest', () => {
+  const text = renderSmbConf(
+    spec({
+      shares: [
+        { name: 'lab', path: '/tank/lab', readOnly: false, clients: ['10.77.8.0/24'] },
+        { name: 'open', path: '/tank/open', readOnly: false },
+      ],
+    }),
+    smbDirs('/st'),
+  );
+  const [lab, open] = text.split(/^\[/m).slice(2);
+  assert.match(lab, /hosts allow = 10\.77\.8\.0\/24\n {2}hosts deny = ALL/);
+  assert.doesNotMatch(open, /hosts allow/);
+});
+
 function rejects(input: Record<string, unknown>, field: string): void {
   const good = { pool: 'tank', name: 'projects', protocol: 'smb', path: '/tank/projects', addresses: ['10.77.9.1'] };
   assert.throws(
@@ -137,6 +174,10 @@ test('validateShareSpec rejects anything that could break the config or a comman
   rejects({ addresses: ['fe80::1%eth0'] }, 'addresses');
   rejects({ protocol: 'nfs', addresses: ['10.77.9.1', '10.77.9.3'] }, 'addresses');
   rejects({ readOnly: 'yes' }, 'readOnly');
+  rejects({ clients: ['10.77.8.0'] }, 'clients');
+  rejects({ clients: ['10.77.8.0/24; rm -rf /'] }, 'clients');
+  rejects({ clients: '10.77.8.0/24' }, 'clients');
+  rejects({ rootSquash: 'no' }, 'rootSquash');
 });
 
 test('validateShareSpec normalizes addresses and defaults readOnly', () => {
@@ -149,5 +190,8 @@ test('validateShareSpec normalizes addresses and defaults readOnly', () => {
   });
   assert.deepEqual(s.addresses, ['10.77.9.3', 'fd00::1']);
   assert.equal(s.readOnly, false);
+  assert.equal(s.rootSquash, true, 'root is squashed unless the share says otherwise');
+  assert.deepEqual(s.clients, []);
+  assert.deepEqual(validateShareSpec({ ...s, clients: ['FD77:8:0::0/64', '10.77.8.0/24', '10.77.8.0/24'] }).clients, ['10.77.8.0/24', 'fd77:8::/64']);
   assert.equal(canonicalAddress('10.1.2.3'), '10.1.2.3');
 });

@@ -75,6 +75,8 @@ export function renderSmbConf(spec: ShareInstanceSpec, dirs: SmbDirs, opts: SmbR
       `[${s.name}]`,
       `  path = ${s.path}`,
       `  read only = ${s.readOnly ? 'yes' : 'no'}`,
+      // with an allow-list, every other address is refused at connect (the loopback too)
+      ...((s.clients ?? []).length ? [`  hosts allow = ${(s.clients ?? []).join(' ')}`, '  hosts deny = ALL'] : []),
       '  guest ok = yes',
       '  guest only = yes',
       `  force user = ${forceUser}`,

@@ -16,6 +16,10 @@ export interface ShareSpec {
    */
   addresses: string[];
   readOnly?: boolean;
+  /** Client networks (ADDRESS/PREFIX) allowed to use the share; empty or absent: every client. */
+  clients?: string[];
+  /** NFS: a client's root is squashed to the anonymous user (65534); default true. */
+  rootSquash?: boolean;
 }
 
 export interface ShareStatus {
@@ -33,6 +37,10 @@ export interface ShareEntry {
   name: string;
   path: string;
   readOnly: boolean;
+  /** Client networks allowed (canonical ADDRESS/PREFIX, sorted); empty or absent (a state written before they existed): every client. */
+  clients?: string[];
+  /** NFS: root squashed to the anonymous user; absent (an older state): squashed. */
+  rootSquash?: boolean;
   /** NFS only: the Export_Id, stable for as long as the share exists. */
   exportId?: number;
 }

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parseCidr } from '@tandem/contracts';
 import { ShareError } from './errors';
 import { SHARE_PROTOCOLS, ShareProtocol, ShareSpec } from './types';
 
@@ -14,6 +15,7 @@ export const SHARE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const PATH_CHARS_RE = /^[A-Za-z0-9_.:@+,=/-]+$/;
 const MAX_PATH = 1024;
 const MAX_ADDRESSES = 16;
+const MAX_CLIENTS = 32;
 /** Section names Samba reserves. */
 const RESERVED_SHARE_NAMES = new Set(['global', 'homes', 'printers']);
 
@@ -89,8 +91,24 @@ export function validateShareSpec(spec: unknown): Required<ShareSpec> {
   const path = validatePath(s.path);
   const addresses = validateAddresses(s.addresses);
   if (s.readOnly !== undefined && typeof s.readOnly !== 'boolean') invalid('readOnly', 'readOnly must be a boolean');
+  if (s.rootSquash !== undefined && typeof s.rootSquash !== 'boolean') invalid('rootSquash', 'rootSquash must be a boolean');
+  const clients = validateClients(s.clients);
   if (protocol === 'nfs' && addresses.length !== 1) {
     invalid('addresses', 'NFS-Ganesha binds exactly one address per instance: give one floating IP for an NFS share');
   }
-  return { pool, name, protocol, path, addresses, readOnly: s.readOnly ?? false };
+  return { pool, name, protocol, path, addresses, readOnly: s.readOnly ?? false, clients, rootSquash: s.rootSquash ?? true };
+}
+
+/** Client networks: ADDRESS/PREFIX each, the address the network's own (host bits zero is not required), de-duplicated and sorted. */
+export function validateClients(clients: unknown): string[] {
+  if (clients === undefined) return [];
+  if (!Array.isArray(clients)) invalid('clients', 'clients must be a list of ADDRESS/PREFIX');
+  if (clients.length > MAX_CLIENTS) invalid('clients', `at most ${MAX_CLIENTS} client networks`);
+  const out = new Set<string>();
+  for (const c of clients) {
+    const cidr = typeof c === 'string' ? parseCidr(c) : null;
+    if (!cidr || cidr.address.includes('%')) invalid('clients', `${JSON.stringify(c)} is not ADDRESS/PREFIX (e.g. 10.0.0.0/24)`);
+    out.add(`${canonicalAddress(cidr.address)}/${cidr.prefix}`);
+  }
+  return [...out].sort();
 }
