@@ -13,7 +13,9 @@ import { median, type BenchReport } from './stats';
  * in which the pool was imported on two nodes at once (must be 0; both nodes' zfs are asked
  * every 250 ms during every trial).
  *
- * Kinds: `power-off` (the owner loses power), `partition` (the owner is cut off the heartbeat
+ * Kinds: `power-off` (the owner loses power), `power-off-leader` (the same, with the owner the
+ * JetStream meta leader: the pool is first moved to the storage node that leads; when the witness
+ * leads, it is power-cycled first so that a storage node does), `partition` (the owner is cut off the heartbeat
  * and admin networks: it fences itself, the peer takes over), `client-link` (the owner's client
  * link goes down: it releases the pool, the peer takes it) and `disk` (every I/O of the owner's
  * ZFS to its vdevs fails: the disk probe makes ZFS suspend the pool, the owner fences itself
@@ -24,7 +26,7 @@ import { median, type BenchReport } from './stats';
 const POOL = 'benchfo';
 const VIP = '10.77.3.71';
 const NODES = ['node-a', 'node-b'] as const;
-export const FAILOVER_KINDS = ['power-off', 'partition', 'client-link', 'disk'] as const;
+export const FAILOVER_KINDS = ['power-off', 'power-off-leader', 'partition', 'client-link', 'disk'] as const;
 type Kind = (typeof FAILOVER_KINDS)[number];
 type FailedOver = typeof Events.poolFailedOver extends EventDefinition<infer T> ? T : never;
 
@@ -51,8 +53,14 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
       const samples: number[] = [];
       const phases: FailedOver['timings'][] = [];
       let doubleImports = 0;
+      let notLeading = 0;
       for (let i = 0; i < opts.trials; i++) {
         await steadyState(tb, nc);
+        if (kind === 'power-off-leader' && !(await ownerLeads(tb, nc, opts.log))) {
+          if (++notLeading > 2 * opts.trials) throw new Error('power-off-leader: the JetStream meta leader stayed on the witness; no trial possible');
+          i--;
+          continue;
+        }
         const before = await rmCall(nc, 'pool.get', { pool: POOL });
         const owner = before.node!;
         const peer = owner === 'node-a' ? 'node-b' : 'node-a';
@@ -68,7 +76,7 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
         })();
         const meta = await metaLeader(tb, peer);
         const t0 = performance.now();
-        if (kind === 'power-off') await tb.powerOff(owner);
+        if (kind === 'power-off' || kind === 'power-off-leader') await tb.powerOff(owner);
         else if (kind === 'client-link') await tb.cut(owner, 'client');
         else if (kind === 'disk') await tb.diskFail(owner);
         else {
@@ -102,7 +110,7 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
             `; double imports seen so far: ${doubleImports}`,
         );
         // back to two healthy nodes, and the pool allowed on both again
-        if (kind === 'power-off') await tb.powerOn(owner);
+        if (kind === 'power-off' || kind === 'power-off-leader') await tb.powerOn(owner);
         else if (kind === 'client-link') await tb.heal(owner, 'client');
         else if (kind === 'disk') {
           await tb.diskHeal(owner);
@@ -151,6 +159,28 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
   } finally {
     await nc.close();
   }
+}
+
+/** Make the bench pool's owner the JetStream meta leader when a storage node leads (the pool moves there). False: the witness leads. */
+async function ownerLeads(tb: Testbed, nc: NatsConnection, log: (l: string) => void): Promise<boolean> {
+  const owner = (await rmCall(nc, 'pool.get', { pool: POOL })).node!;
+  const leader = await metaLeader(tb, owner);
+  if (leader === owner) return true;
+  if (leader === 'witness') {
+    // leadership never moves by itself: the witness is power-cycled, and a storage node leads after
+    log('power-off-leader: the witness is the JetStream meta leader: power-cycling it so that a storage node leads');
+    await tb.powerOff('witness');
+    await tb.powerOn('witness');
+    await steadyState(tb, nc);
+    return false;
+  }
+  if (!leader || !(NODES as readonly string[]).includes(leader)) {
+    log(`power-off-leader: the JetStream meta leader is ${leader ?? 'unknown'}: no trial now`);
+    return false;
+  }
+  await rmCall(nc, 'pool.move', { pool: POOL, to: leader }, 60_000, 60_000, [ErrorCode.Unavailable, ErrorCode.Timeout]);
+  await steadyState(tb, nc);
+  return (await metaLeader(tb, leader)) === leader;
 }
 
 /** The JetStream meta leader, as `node`'s NATS server sees it (null: it does not say). */

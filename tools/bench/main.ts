@@ -4,7 +4,7 @@ import { benchQuiet } from './quiet';
 import { benchReplication } from './replication';
 import type { BenchReport } from './stats';
 
-/** npm run bench -- <name> [--json] [--trials N] (replication: one 256 MiB incremental per trial) [--minutes M (quiet)] [--kind power-off,partition,client-link,disk (failover)] */
+/** npm run bench -- <name> [--json] [--trials N] (replication: one 256 MiB incremental per trial) [--minutes M (quiet)] [--kind power-off,power-off-leader,partition,client-link,disk (failover)] */
 const BENCHES: Record<string, (o: { trials: number; minutes?: number; kinds?: never; log: (l: string) => void }) => Promise<BenchReport>> = {
   move: benchMove,
   failover: benchFailover,

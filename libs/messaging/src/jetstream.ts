@@ -46,7 +46,10 @@ export async function provisionStreams(jsm: JetStreamManager, streams: readonly 
  * it would fail. Leases, pool records and the cluster record are all read this way.
  */
 export function bindKv(nc: NatsConnection, bucket: string, timeoutMs = 5_000): Promise<KV> {
-  return nc.jetstream({ timeout: timeoutMs }).views.kv(bucket, { bindOnly: true });
+  // binding asks nothing of the servers: without checkAPI the client would first ask for the
+  // account's JetStream info, which only the meta leader answers — a node that lost its lease
+  // read would then wait for a new meta leader (seconds) when the dead node was the leader
+  return nc.jetstream({ timeout: timeoutMs, checkAPI: false }).views.kv(bucket, { bindOnly: true });
 }
 
 /**
