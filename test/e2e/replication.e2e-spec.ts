@@ -333,4 +333,36 @@ describe('shared-nothing replication (testbed)', () => {
     await write();
     await replicatedAfter(passive, t0, 90_000);
   });
+
+  test("a node's replication address moved to its admin address (--ssh-address): its endpoint listens there alone, and replication goes through it", async () => {
+    const owner = (await pool()).node!;
+    const passive = other(owner);
+    const node = status.nodes.find((n) => n.name === owner)!;
+    const admin = node.addresses.admin!;
+    const settings = await rm('replication.settings', { sshAddresses: { [owner]: admin } });
+    assert.equal(settings.sshAddresses[owner], admin);
+    const listening = async () => (await tb.exec(owner, ['ss', '-Hltn', `sport = :${settings.sshPort}`], { timeoutMs: 10_000 })).stdout;
+    await waitFor(async () => (await listening()).includes(`${admin}:${settings.sshPort}`), { timeoutMs: 30_000, intervalMs: 250, what: `${owner}'s endpoint listening on ${admin}` });
+    assert.ok(!(await listening()).includes(`${node.addresses.heartbeat!}:${settings.sshPort}`), 'no longer on the heartbeat address');
+    const t0 = Date.now();
+    await write();
+    await replicatedAfter(passive, t0, 90_000);
+  });
+
+  test('node offline of the active: its pool moves with a final sync, nothing lost; back online, it becomes the passive and catches up', async () => {
+    const owner = (await pool()).node!;
+    const passive = other(owner);
+    await write();
+    const off = await rm('node.offline', { node: owner });
+    assert.deepEqual(off.moved, [{ pool: POOL, to: passive }]);
+    await readAllBack();
+    await assertServedOnlyOn(passive);
+    assert.equal((await pool()).node, passive);
+    await rm('node.online', { node: owner });
+    const t0 = Date.now();
+    await write();
+    await replicatedAfter(owner, t0, 120_000);
+    assert.equal((await repl()).direction, `${passive} → ${owner}`);
+    await assertServedOnlyOn(passive);
+  });
 });
