@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { execa } from 'execa';
 import type { NatsConnection } from 'nats';
 import {
   CLUSTER_RECORD,
@@ -9,6 +11,7 @@ import {
   EVENTS_STREAM,
   Events,
   KEPT_DATASET,
+  LEADER_LEASE_RECORD,
   subjectFor,
   REPLICATION_RECORD,
   TandemError,
@@ -190,10 +193,23 @@ describe('shared-nothing replication (testbed)', () => {
     assert.deepEqual(props.stdout.trim().split('\n'), ['on', 'no']);
   });
 
-  test('files written on the active reach the passive within a pull interval of the next snapshot, by GUID; expiry on both sides', async () => {
+  test('files written on the active reach the passive within a pull interval of the next snapshot, by GUID, with progress events; expiry on both sides', async () => {
+    // every transfer tells its progress (bytes so far), on the pool's own subject
+    const progress: Array<{ from: string; to: string; dataset: string; bytes: number }> = [];
+    const sub = nc.subscribe(subjectFor(Events.replicationProgress, POOL), {
+      callback: (_err, msg) => {
+        const env = JSON.parse(new TextDecoder().decode(msg.data)) as { schema: string; data: unknown };
+        if (env.schema === Events.replicationProgress.schema) progress.push(Events.replicationProgress.data.parse(env.data));
+      },
+    });
     const t0 = Date.now();
     await write();
     await replicatedAfter('node-b', t0, (SNAPSHOT_S + PULL_S) * 1000 + 20_000);
+    sub.unsubscribe();
+    assert.ok(
+      progress.some((p) => p.from === 'node-a' && p.to === 'node-b' && p.dataset === `${POOL}/files` && p.bytes > 0),
+      `a progress event of ${POOL}/files from node-a to node-b: ${JSON.stringify(progress.slice(0, 3))}`,
+    );
     const s = await repl();
     assert.equal(s.replication?.replicas['node-b']?.lastTransfer?.kind, 'incremental');
     // retention 3: after a few more snapshots neither side holds more than 3 of Tandem's (+ the held base)
@@ -364,5 +380,29 @@ describe('shared-nothing replication (testbed)', () => {
     await replicatedAfter(owner, t0, 120_000);
     assert.equal((await repl()).direction, `${passive} → ${owner}`);
     await assertServedOnlyOn(passive);
+  });
+
+  test('the active replication-scheduler crashes (SIGKILL): the other node takes its lease, and snapshots and pulls go on from the timers in KV', async () => {
+    const leases = new KvRecordStore(nc, LEADER_LEASE_RECORD);
+    const holder = (await leases.get('replication-scheduler'))?.value.holder;
+    assert.ok(holder, 'a replication-scheduler holds the lease');
+    const pids = (await execa('ip', ['netns', 'pids', `tb-${holder}`])).stdout.split('\n').filter(Boolean);
+    let killed = 0;
+    for (const pid of pids)
+      if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('apps/replication-scheduler/src/main.js')) {
+        process.kill(Number(pid), 'SIGKILL');
+        killed++;
+      }
+    assert.equal(killed, 1, `one replication-scheduler killed on ${holder}`);
+    const t0 = Date.now();
+    await waitFor(async () => ((await leases.get('replication-scheduler'))?.value.holder === other(holder) ? true : false), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: `${other(holder)}'s replication-scheduler taking the lease`,
+    });
+    const passive = other((await pool()).node!);
+    await write();
+    await replicatedAfter(passive, t0, 90_000);
+    await tb.up({ nodes: 2 }); // the crashed one back, as a standby
   });
 });
