@@ -3,8 +3,25 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, nkeyAuthenticator, nkeys, type NatsConnection, type ConnectionOptions } from 'nats';
-import { EVENTS_STREAM, OWNERSHIP_BUCKET, OWNERSHIP_LEASE_RECORD, ownershipLeaseSchema } from '@tandem/contracts';
-import { Testbed, type TestbedStatus, INTEGRATOR_IDENTITY, observerConnection, testbedNatsAuthenticator } from '@tandem/testbed';
+import type { ZodTypeAny } from 'zod';
+import {
+  EVENTS_STREAM,
+  ErrorCode,
+  OWNERSHIP_BUCKET,
+  OWNERSHIP_LEASE_RECORD,
+  TandemError,
+  describeZodError,
+  hostOpRequests,
+  hostileValues,
+  operationFields,
+  ownershipLeaseSchema,
+  rmOpRequests,
+  ApiPaths,
+  type HostOperation,
+  type RmOperation,
+} from '@tandem/contracts';
+import { HostClient, ResourceManagerClient } from '@tandem/messaging';
+import { TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, INTEGRATOR_IDENTITY, observerConnection, testbedNatsAuthenticator } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { printNodeLogsOnFailure } from '../support/failure-logs';
 
@@ -112,6 +129,82 @@ describe('security: NATS identities and permissions (testbed)', () => {
         assert.equal(admin.exitCode, 0, `${node.name}'s port ${port} on the admin network: ${admin.stderr}`);
       }
     }
+  });
+
+  test('bad input over the wire: every field of every operation of the resource-manager and of a host-executor over NATS, and of every REST body, fed hostile values, is refused INVALID_ARGUMENT / 400 as the contract says, and nothing changes on the nodes', async () => {
+    const state = async () =>
+      Promise.all(
+        ['node-a', 'node-b'].map(async (n) =>
+          [
+            ['zpool', 'list', '-H', '-o', 'name'],
+            ['zfs', 'list', '-H', '-o', 'name', '-t', 'all'],
+            ['ip', '-o', 'addr'],
+            ['sh', '-c', 'ls /var/lib/tandem-testbed/nodes/*/state 2>/dev/null | sort'],
+          ]
+            .map(async (argv) => (await tb.exec(n, argv, { timeoutMs: 10_000 })).stdout)
+            .reduce(async (acc, x) => `${await acc}\n${await x}`, Promise.resolve(n)),
+        ),
+      );
+    const before = await state();
+    const host = new HostClient(observer);
+    const rm = new ResourceManagerClient(observer);
+    let sent = 0;
+    for (const [group, ops, ask] of [
+      ['host-executor', hostOpRequests, (op: string, req: Record<string, unknown>) => host.call('node-a', op as HostOperation, req as never, 5_000)],
+      ['resource-manager', rmOpRequests, (op: string, req: Record<string, unknown>) => rm.call(op as RmOperation, req as never, 5_000)],
+    ] as const) {
+      for (const [op, schema] of Object.entries(ops as Record<string, ZodTypeAny>)) {
+        for (const [field, type] of Object.entries(operationFields(schema))) {
+          for (const value of hostileValues(type)) {
+            const req = { [field]: value };
+            const local = schema.safeParse(req);
+            assert.ok(!local.success, `${group} ${op}: ${field}=${JSON.stringify(value)?.slice(0, 40)} passes its contract`);
+            const expected = describeZodError(local.error).field;
+            await assert.rejects(
+              ask(op, req),
+              (e: unknown) => e instanceof TandemError && e.code === ErrorCode.InvalidArgument && e.field === expected,
+              `${group} ${op}: ${field}=${JSON.stringify(value)?.slice(0, 40)} is not refused naming ${expected}`,
+            );
+            sent++;
+          }
+        }
+      }
+    }
+    assert.ok(sent > 500, `only ${sent} requests sent`);
+
+    // and through REST: every body field of the operations that take one, with a valid token
+    const api = status.nodes.find((n) => n.name === 'node-a')!.api!;
+    const { token } = (await (
+      await fetch(`${api}${ApiPaths.token}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: TESTBED_ADMIN_PASSWORD }) })
+    ).json()) as { token: string };
+    const routes: Array<{ method: string; path: string; op: RmOperation; set: Record<string, unknown> }> = [
+      { method: 'POST', path: ApiPaths.pools, op: 'pool.attach', set: { actor: 'admin' } },
+      ...(['move', 'mark-usable', 'detach', 'export', 'reattach'] as const).map((a) => ({
+        method: 'POST',
+        path: ApiPaths.poolAction('tank', a),
+        op: `pool.${a}` as RmOperation,
+        set: { pool: 'tank', actor: 'admin' },
+      })),
+      { method: 'PUT', path: ApiPaths.replicationSettings, op: 'replication.settings', set: { actor: 'admin' } },
+    ];
+    let viaRest = 0;
+    for (const r of routes) {
+      const schema = rmOpRequests[r.op] as ZodTypeAny;
+      for (const [field, type] of Object.entries(operationFields(schema))) {
+        if (field in r.set) continue;
+        for (const value of hostileValues(type)) {
+          const local = schema.safeParse({ [field]: value, ...r.set });
+          assert.ok(!local.success);
+          const res = await fetch(`${api}${r.path}`, { method: r.method, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ [field]: value }) });
+          const problem = (await res.json()) as { field?: string; code?: string };
+          assert.equal(res.status, 400, `${r.method} ${r.path} ${field}=${JSON.stringify(value)?.slice(0, 40)}: ${res.status} ${JSON.stringify(problem)}`);
+          assert.equal(problem.field, describeZodError(local.error).field, `${r.method} ${r.path}: the field named`);
+          viaRest++;
+        }
+      }
+    }
+    assert.ok(viaRest > 100, `only ${viaRest} REST requests sent`);
+    assert.deepEqual(await state(), before, 'pools, datasets, addresses and state files as they were');
   });
 
   test("no secret sits in a service's environment or command line: only the paths of files that hold them", () => {

@@ -16,3 +16,4 @@ export * from './consumers';
 export * from './heartbeat-packet';
 export * from './replication';
 export * from './nats-access';
+export * from './hostile-values';
