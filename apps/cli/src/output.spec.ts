@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClusterStatus, HaPool, ReplicationPoolStatus } from '@tandem/contracts';
 import { SseParser } from './client';
-import { Progress, clusterStatusText, eventLine, formatBytes, hintFor, humanDuration, moveDone, poolDetails, poolTable, rateText, seconds, table } from './output';
+import { Progress, clusterStatusText, eventLine, formatBytes, hintFor, humanDuration, moveDone, poolDetails, poolTable, rateText, seconds, shareText, table } from './output';
 
 const tank: HaPool = {
   name: 'tank',
@@ -224,4 +224,13 @@ test('hints for replication errors', () => {
   assert.match(hintFor(p('INVALID_ARGUMENT', 400, 'pool'), { api: '', pool: 'tank', command: 'replication.resume' }) ?? '', /tandem replication status/);
   assert.match(hintFor(p('TIMEOUT', 504), { api: '', command: 'replication.settings' }) ?? '', /tandem replication status/);
   assert.match(hintFor(p('TIMEOUT', 504), { api: '', node: 'node-b', command: 'replication.keys-rotate' }) ?? '', /old keys stay valid/);
+});
+
+test('a share says who may use it and, over NFS, whether root is kept', () => {
+  assert.equal(shareText({ name: 'data', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: true }), 'data (smb)');
+  assert.equal(
+    shareText({ name: 'lab', protocol: 'nfs', path: 'lab', readOnly: true, clients: ['10.77.8.0/24', 'fd77:8::/64'], rootSquash: false }),
+    'lab (nfs, lab, read-only, clients 10.77.8.0/24 fd77:8::/64, root kept)',
+  );
+  assert.equal(shareText({ name: 'x', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: false }), 'x (smb)', 'root squash means nothing to SMB');
 });

@@ -38,7 +38,13 @@ export function vipText(v: FloatingIp): string {
 }
 
 export function shareText(s: ShareSpec): string {
-  return `${s.name} (${s.protocol}${s.path ? `, ${s.path}` : ''}${s.readOnly ? ', read-only' : ''})`;
+  const access = [
+    ...(s.readOnly ? ['read-only'] : []),
+    // who may use it, and (NFS) whether a client's root stays root
+    ...((s.clients ?? []).length ? [`clients ${(s.clients ?? []).join(' ')}`] : []),
+    ...(s.protocol === 'nfs' && s.rootSquash === false ? ['root kept'] : []),
+  ];
+  return `${s.name} (${s.protocol}${s.path ? `, ${s.path}` : ''}${access.map((a) => `, ${a}`).join('')})`;
 }
 
 export function poolTable(pools: HaPool[]): string {
