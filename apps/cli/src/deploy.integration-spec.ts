@@ -56,6 +56,8 @@ test('deploy: both NATS configurations with the generated authorization are vali
       assert.match(compose.stdout, new RegExp(`TANDEM_NATS_SEED_FILE: /run/secrets/nats-${service}`), `${service} gets its own seed`);
     }
     assert.doesNotMatch(compose.stdout, /TANDEM_(CLUSTER_SECRET|TOKEN_SECRET|ADMIN_PASSWORD|NATS_SEED):/, 'no secret value in any environment');
+    // every service's health port on loopback and the admin address only
+    assert.equal(compose.stdout.match(/TANDEM_HEALTH_BIND: 127\.0\.0\.1,127\.0\.0\.1\n/g)?.length, 5, 'TANDEM_HEALTH_BIND for every Tandem service');
     assert.match(compose.stdout, /- --routes\n\s+- nats:\/\/route:route-secret@10\.0\.0\.2:6222,nats:\/\/route:route-secret@10\.0\.0\.3:6222/);
     // a required setting left out is named
     const missing = await execa('docker-compose', ['config'], {

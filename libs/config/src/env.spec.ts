@@ -17,6 +17,7 @@ test('a complete environment is read with defaults', () => {
   assert.equal(c.logLevel, 'log');
   assert.equal(c.healthBind, undefined, 'every address unless TANDEM_HEALTH_BIND says otherwise');
   assert.deepEqual(readBaseConfig({ ...base, TANDEM_HEALTH_BIND: '127.0.0.1, 10.77.2.11' }).healthBind, ['127.0.0.1', '10.77.2.11']);
+  assert.deepEqual(readBaseConfig({ ...base, TANDEM_HEALTH_BIND: '127.0.0.1,127.0.0.1' }).healthBind, ['127.0.0.1'], 'listened on once');
 });
 
 test('a missing or malformed value names the variable and what it expects', () => {

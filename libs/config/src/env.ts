@@ -72,7 +72,8 @@ export const env = {
   addressList: () =>
     z
       .string()
-      .transform((v) => v.split(',').map((a) => a.trim()))
+      // an address given twice is listened on once (a second listen on it would fail)
+      .transform((v) => [...new Set(v.split(',').map((a) => a.trim()))])
       .pipe(z.array(ipAddressSchema).min(1).max(16)),
   natsUrl: () =>
     z
