@@ -2,13 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { execa } from 'execa';
 import type { NatsConnection } from 'nats';
 import { ErrorCode, TandemError, type PoolOpRequest, type RmOperation, type RmOpRequest } from '@tandem/contracts';
 import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
+import { killService } from '../support/services';
 
 /**
  * HA pool operations on the testbed: a client reads and writes through an SMB share on the
@@ -51,20 +50,6 @@ describe('HA pool operations (testbed)', () => {
     const r = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', cmd], { timeoutMs: 30_000 });
     assert.equal(r.exitCode, 0, `smbclient ${cmd}: ${r.stdout}${r.stderr}`);
     return r.stdout;
-  }
-
-  /** SIGKILL one service of one node (pkill would match every node: there is no pid namespace). */
-  async function killService(node: string, app: string): Promise<void> {
-    const pids = (await execa('ip', ['netns', 'pids', `tb-${node}`])).stdout.split('\n').filter(Boolean);
-    let killed = 0;
-    for (const pid of pids) {
-      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.includes(`apps/${app}/src/main.js`)) {
-        process.kill(Number(pid), 'SIGKILL');
-        killed++;
-      }
-    }
-    assert.equal(killed, 1, `killed ${app} on ${node}`);
   }
 
   before(async () => {

@@ -7,6 +7,7 @@ import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tande
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { logsIfItFails, printNodeLogsOnFailure } from '../support/failure-logs';
+import { writeThroughShare } from '../support/services';
 
 /**
  * A replicated pool on three nodes: one active, two passives, each pulling from the active on its
@@ -31,10 +32,7 @@ describe('shared-nothing replication on three nodes (testbed)', () => {
 
   async function write(): Promise<void> {
     const name = `t${++files}.bin`;
-    await tb.client(['sh', '-c', `head -c 32768 /dev/urandom > /tmp/${name}`]);
-    sums.set(name, (await tb.client(['sha256sum', `/tmp/${name}`])).stdout.split(' ')[0]);
-    const put = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', `put /tmp/${name} ${name}`]);
-    assert.equal(put.exitCode, 0, `writing ${name} through ${VIP}: ${put.stdout}${put.stderr}`);
+    sums.set(name, await writeThroughShare(tb, VIP, 'files', name, 32768));
   }
 
   /** Every passive holds a snapshot of the active taken after `since`, by GUID. */
@@ -69,6 +67,15 @@ describe('shared-nothing replication on three nodes (testbed)', () => {
     }
   }
 
+  /** A file written now reaches `passives` (the active's only replicas), and every copy holds every file. */
+  async function writtenAndFollowedBy(passives: string[]): Promise<void> {
+    const t0 = Date.now();
+    await write();
+    await everyPassiveAfter(t0);
+    assert.deepEqual(Object.keys((await repl()).replication?.replicas ?? {}).sort(), passives);
+    for (const n of passives) await copyHoldsAll(n);
+  }
+
   before(() =>
     logsIfItFails(
       () => status?.root,
@@ -95,21 +102,13 @@ describe('shared-nothing replication on three nodes (testbed)', () => {
   test('attached on node-a, both other nodes bootstrap and then follow it', async () => {
     const attached = await rm('pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
     assert.deepEqual([attached.mode, attached.node], ['replicated', 'node-a']);
-    const t0 = Date.now();
-    await write();
-    await everyPassiveAfter(t0);
-    assert.deepEqual(Object.keys((await repl()).replication?.replicas ?? {}).sort(), ['node-b', 'node-c']);
-    for (const n of ['node-b', 'node-c']) await copyHoldsAll(n);
+    await writtenAndFollowedBy(['node-b', 'node-c']);
   });
 
   test('moved to node-c: node-a and node-b follow the new active, every file on every copy', async () => {
     await write();
     const moved = await rm('pool.move', { pool: POOL, to: 'node-c' });
     assert.deepEqual([moved.state, moved.node], ['serving', 'node-c']);
-    const t0 = Date.now();
-    await write();
-    await everyPassiveAfter(t0);
-    assert.deepEqual(Object.keys((await repl()).replication?.replicas ?? {}).sort(), ['node-a', 'node-b']);
-    for (const n of ['node-a', 'node-b']) await copyHoldsAll(n);
+    await writtenAndFollowedBy(['node-a', 'node-b']);
   });
 });

@@ -1,8 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { execa } from 'execa';
 import type { NatsConnection } from 'nats';
 import {
   CLUSTER_RECORD,
@@ -24,6 +22,7 @@ import { HostClient, KvRecordStore, ResourceManagerClient, retryWhileUnavailable
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { logsIfItFails, printNodeLogsOnFailure } from '../support/failure-logs';
 import { waitFor } from '@tandem/util';
+import { killService, writeThroughShare } from '../support/services';
 import { holdsFor } from '../support/wait';
 
 /**
@@ -61,10 +60,7 @@ describe('shared-nothing replication (testbed)', () => {
   /** A file written through the share on the serving node; its checksum kept to compare later. */
   async function write(): Promise<string> {
     const name = `r${++files}.bin`;
-    await tb.client(['sh', '-c', `head -c 65536 /dev/urandom > /tmp/${name}`]);
-    sums.set(name, (await tb.client(['sha256sum', `/tmp/${name}`])).stdout.split(' ')[0]);
-    const put = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', `put /tmp/${name} ${name}`]);
-    assert.equal(put.exitCode, 0, `writing ${name} through ${VIP}: ${put.stdout}${put.stderr}`);
+    sums.set(name, await writeThroughShare(tb, VIP, 'files', name, 65536));
     return name;
   }
 
@@ -386,14 +382,7 @@ describe('shared-nothing replication (testbed)', () => {
     const leases = new KvRecordStore(nc, LEADER_LEASE_RECORD);
     const holder = (await leases.get('replication-scheduler'))?.value.holder;
     assert.ok(holder, 'a replication-scheduler holds the lease');
-    const pids = (await execa('ip', ['netns', 'pids', `tb-${holder}`])).stdout.split('\n').filter(Boolean);
-    let killed = 0;
-    for (const pid of pids)
-      if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes('apps/replication-scheduler/src/main.js')) {
-        process.kill(Number(pid), 'SIGKILL');
-        killed++;
-      }
-    assert.equal(killed, 1, `one replication-scheduler killed on ${holder}`);
+    await killService(holder, 'replication-scheduler');
     const t0 = Date.now();
     await waitFor(async () => ((await leases.get('replication-scheduler'))?.value.holder === other(holder) ? true : false), {
       timeoutMs: 60_000,

@@ -132,19 +132,19 @@ describe('security: NATS identities and permissions (testbed)', () => {
   });
 
   test('bad input over the wire: every field of every operation of the resource-manager and of a host-executor over NATS, and of every REST body, fed hostile values, is refused INVALID_ARGUMENT / 400 as the contract says, and nothing changes on the nodes', async () => {
-    const state = async () =>
-      Promise.all(
-        ['node-a', 'node-b'].map(async (n) =>
-          [
-            ['zpool', 'list', '-H', '-o', 'name'],
-            ['zfs', 'list', '-H', '-o', 'name', '-t', 'all'],
-            ['ip', '-o', 'addr'],
-            ['sh', '-c', 'ls /var/lib/tandem-testbed/nodes/*/state 2>/dev/null | sort'],
-          ]
-            .map(async (argv) => (await tb.exec(n, argv, { timeoutMs: 10_000 })).stdout)
-            .reduce(async (acc, x) => `${await acc}\n${await x}`, Promise.resolve(n)),
-        ),
-      );
+    /** What a command that ran could have changed on the nodes: pools, datasets, addresses, state files. */
+    const state = async () => {
+      const out: string[] = [];
+      for (const n of ['node-a', 'node-b'])
+        for (const argv of [
+          ['zpool', 'list', '-H', '-o', 'name'],
+          ['zfs', 'list', '-H', '-o', 'name', '-t', 'all'],
+          ['ip', '-o', 'addr'],
+          ['sh', '-c', 'ls /var/lib/tandem-testbed/nodes/*/state 2>/dev/null | sort'],
+        ])
+          out.push(`${n}: ${(await tb.exec(n, argv, { timeoutMs: 10_000 })).stdout}`);
+      return out;
+    };
     const before = await state();
     const host = new HostClient(observer);
     const rm = new ResourceManagerClient(observer);

@@ -1,14 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
-import { readFile } from 'node:fs/promises';
-import { execa } from 'execa';
 import type { NatsConnection } from 'nats';
 import { ErrorCode, LEASES_BUCKET, SERVICE_NAMES, type RmOperation, type RmOpRequest } from '@tandem/contracts';
 import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { TAKEOVER_AFTER_MS } from '../support/timings';
+import { killService } from '../support/services';
 import { holdsFor } from '../support/wait';
 
 /**
@@ -24,18 +23,6 @@ describe('service crashes move nothing (testbed)', () => {
 
   const rm = <O extends RmOperation>(op: O, req: RmOpRequest<O>) =>
     retryWhileUnavailable(() => new ResourceManagerClient(nc).call(op, req, 30_000), { waitForMs: 20_000, codes: [ErrorCode.Unavailable, ErrorCode.Timeout] });
-
-  async function kill(node: string, app: string): Promise<void> {
-    const pids = (await execa('ip', ['netns', 'pids', `tb-${node}`])).stdout.split('\n').filter(Boolean);
-    let n = 0;
-    for (const pid of pids) {
-      if ((await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).includes(`apps/${app}/src/main.js`)) {
-        process.kill(Number(pid), 'SIGKILL');
-        n++;
-      }
-    }
-    assert.equal(n, 1, `one ${app} killed on ${node}`);
-  }
 
   /** The pool imported and its IP up on node-a, and on node-a only. */
   async function assertHeldByAOnly(): Promise<void> {
@@ -78,7 +65,7 @@ describe('service crashes move nothing (testbed)', () => {
     const kv = await nc.jetstream().views.kv(LEASES_BUCKET.bucket);
     const holder = (JSON.parse((await kv.get('leader.resource-manager'))!.string()) as { holder: string }).holder;
     assert.ok(['node-a', 'node-b'].includes(holder));
-    await kill(holder, 'resource-manager');
+    await killService(holder, 'resource-manager');
     const newHolder = await waitFor(
       async () => {
         const e = await kv.get('leader.resource-manager');
@@ -97,7 +84,7 @@ describe('service crashes move nothing (testbed)', () => {
 
   for (const app of SERVICE_NAMES) {
     test(`${app} of the owner crashes: the pool stays served where it is`, async () => {
-      await kill('node-a', app);
+      await killService('node-a', app);
       // longer than a lost owner takes to be taken over (TAKEOVER_AFTER_MS: heartbeat timeout +
       // downForMs, the ownership lease standing still for takeoverAfterMs), with 1.5 s to spare
       await holdsFor(TAKEOVER_AFTER_MS + 1_500, assertHeldByAOnly, `${app} of the owner crashed: the pool stays on node-a`);

@@ -41,7 +41,7 @@ export class PoolConsumer {
 
   @MessagePattern('pool.import')
   async import(@Payload() req: HostOpParsed<'pool.import'>): Promise<HostOpResults['pool.import']> {
-    if (req.role !== 'serve') this.refuseDemotingWhatIServe(req.pool, req.epoch);
+    if (req.role !== 'serve') this.refuseOlderThanServed(req.pool, req.epoch, 'it becomes a passive copy');
     // under the cluster's authority (an epoch): only with a fresh ownership lease
     if (req.epoch !== undefined && req.role === 'serve') this.lease.requireFresh(req.pool);
     // req.role: serve, replica or retrieval; a pool already imported is brought to it (changed, not imported)
@@ -59,25 +59,19 @@ export class PoolConsumer {
   }
 
   /**
-   * A pool this node serves under an epoch becomes a replica (or a retrieval copy) only when the
-   * operation that stops serving it here says so, with that epoch (a move, a release): never on
-   * the word of a scheduler that has not seen the pool move here yet.
+   * A pool this node serves under an epoch stops being served here (it becomes a replica or a
+   * retrieval copy, or is released) only on the word of the operation that carries that epoch or
+   * a newer one (a move, a failover): never on that of a scheduler that has not seen the pool move
+   * here yet, nor of an old message played again.
    */
-  private refuseDemotingWhatIServe(pool: string, epoch: number | undefined): void {
+  private refuseOlderThanServed(pool: string, epoch: number | undefined, what: string): void {
     const held = this.held.entries().find(([p]) => p === pool)?.[1];
     if (!held || (epoch !== undefined && epoch >= held.epoch)) return;
     throw new TandemError(
       ErrorCode.StaleEpoch,
-      `pool ${pool} is served on this node (epoch ${held.epoch}): it becomes a passive copy only when a move or a failover releases it here${epoch !== undefined ? ` (this request carries epoch ${epoch})` : ''}`,
+      `pool ${pool} is served on this node (epoch ${held.epoch}): ${what} only when a move or a failover releases it here${epoch !== undefined ? ` (this request carries epoch ${epoch})` : ''}`,
       'epoch',
     );
-  }
-
-  /** A release older than the epoch this node serves the pool under (an old message played again) is refused. */
-  private refuseStaleRelease(pool: string, epoch: number | undefined): void {
-    const held = this.held.entries().find(([p]) => p === pool)?.[1];
-    if (!held || (epoch !== undefined && epoch >= held.epoch)) return;
-    throw new TandemError(ErrorCode.StaleEpoch, `pool ${pool} is served on this node under epoch ${held.epoch}: a release carrying epoch ${epoch ?? 'none'} is out of date and refused`, 'epoch');
   }
 
   @MessagePattern('pool.export')
@@ -85,7 +79,7 @@ export class PoolConsumer {
     if (req.hardFenceAfterMs !== undefined) {
       // a release may end with this node's ZFS daemon killed: only on the word of the pool's current record
       await this.authority.check(req.pool, req.epoch, 'a release that may fence this node harder');
-      this.refuseStaleRelease(req.pool, req.epoch);
+      this.refuseOlderThanServed(req.pool, req.epoch, 'it is let go of');
     }
     const r = req.hardFenceAfterMs === undefined ? await this.zfs.exportPool(req) : await this.release(req.pool, req.hardFenceAfterMs);
     this.held.exported(req.pool);

@@ -176,20 +176,18 @@ export class ReplicationSync {
       ]),
     );
     if (root.action === 'full') await ctx.onFull?.(root.why);
-    let keptAside: string | null = null;
-    // once per pull, however many datasets diverged
-    let keeping: Promise<void> | null = null;
+    // once per pull, however many datasets diverged: where the replica's data went
+    let keptAside: Promise<string> | null = null;
     const keepAside = () =>
-      (keeping ??= this.host
-        .call(ctx.to, 'replication.keep-aside', { pool: ctx.pool, tag: tandemSnapshotName(new Date()).replace('tandem-', 'kept-') }, TRANSFER_TIMEOUT_MS)
-        .then((r) => void (keptAside = r.kept)));
+      (keptAside ??= this.host.call(ctx.to, 'replication.keep-aside', { pool: ctx.pool, tag: tandemSnapshotName(new Date()).replace('tandem-', 'kept-') }, TRANSFER_TIMEOUT_MS).then((r) => r.kept));
     if (ctx.keepAside || plans.some((p) => 'keepAside' in p.plan && p.plan.keepAside)) await keepAside();
 
     // up to RECEIVES_AT_ONCE datasets side by side, a new one after its parent: a pool of many
     // datasets is not pulled one connection at a time
     const moving = plans.flatMap(({ dataset, plan }) => (plan.action === 'full' || plan.action === 'incremental' ? [{ dataset, plan }] : []));
     const results = await runTreeTasks(moving, receivedBefore, RECEIVES_AT_ONCE, (m) => this.receive(ctx, m.dataset, m.plan));
-    const failed = results.find((r) => !r.ok && !r.skipped) ?? results.find((r) => !r.ok);
+    // the first receive that failed (one not run because its parent failed carries the same error)
+    const failed = results.find((r) => !r.ok && !r.skipped);
     if (failed && !failed.ok) throw failed.error;
     let bytes = 0;
     for (const [i, r] of results.entries()) {
@@ -245,7 +243,7 @@ export class ReplicationSync {
       bytes,
       ms: Math.round(performance.now() - t0),
       expired: [...expired].sort(),
-      keptAside,
+      keptAside: keptAside ? await keptAside : null,
       newestCommon: common,
       lagSeconds: lagSeconds(rootSource, rootReplica),
       why: null,
