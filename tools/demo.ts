@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import { connect } from 'nats';
 import { type RmOperation, type RmOpRequest, type RmOpResults } from '@tandem/contracts';
 import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
-import { TESTBED_ADMIN_PASSWORD, Testbed, testbedNatsAuthenticator } from '@tandem/testbed';
+import { TESTBED_ADMIN_PASSWORD, Testbed, testbedNatsOptions } from '@tandem/testbed';
 
 /**
  * The local demo: the testbed cluster (2 storage nodes, a witness, a client), the cluster formed
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const tb = new Testbed({ log: (l) => process.stderr.write(`${l}\n`) });
   const status = await tb.up({ nodes: 2 });
   const servers = status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`);
-  const nc = await connect({ servers, authenticator: testbedNatsAuthenticator(status.root) });
+  const nc = await connect({ servers, ...testbedNatsOptions(status.root) });
   const host = new HostClient(nc, 60_000);
   const rm = new ResourceManagerClient(nc);
   try {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { EVENTS_STREAM, Events, heartbeatSubject, heartbeatViewSchema, type EventEnvelope, type HeartbeatView, type PeerReport, type RmOperation, type RmOpRequest } from '@tandem/contracts';
 import { HeartbeatClient, ResourceManagerClient, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
-import { Testbed, type TestbedStatus, testbedNatsAuthenticator } from '@tandem/testbed';
+import { Testbed, type TestbedStatus, testbedNatsOptions } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { encodePacket, heartbeatKey } from '@tandem/contracts';
 import { HEARTBEAT_TIMEOUT_MS } from '../support/timings';
@@ -103,7 +103,7 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     status = await tb.up({ nodes: 2 });
     // not through node-b's server: node-b is cut off and powered off below
     const servers = status.nodes.filter((n) => n.name === 'node-a' || n.name === 'witness').map((n) => n.nats!);
-    nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, authenticator: testbedNatsAuthenticator(status.root) });
+    nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...testbedNatsOptions(status.root) });
     nc.subscribe('tandem.evt.node.*.*', {
       callback: (_e, m) => {
         const env = JSON.parse(new TextDecoder().decode(m.data)) as LivenessEvent;

@@ -1,6 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { connect, nkeyAuthenticator, nkeys, type NatsConnection, type ConnectionOptions } from 'nats';
 import type { ZodTypeAny } from 'zod';
@@ -20,8 +23,8 @@ import {
   type HostOperation,
   type RmOperation,
 } from '@tandem/contracts';
-import { HostClient, ResourceManagerClient } from '@tandem/messaging';
-import { TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, INTEGRATOR_IDENTITY, observerConnection, testbedNatsAuthenticator } from '@tandem/testbed';
+import { HostClient, ResourceManagerClient, issueCertificate, makeCa } from '@tandem/messaging';
+import { ROOT_ADMIN_IP, TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, INTEGRATOR_IDENTITY, observerConnection, testbedNatsOptions, testbedNatsCaFile } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { printNodeLogsOnFailure } from '../support/failure-logs';
 
@@ -40,7 +43,7 @@ describe('security: NATS identities and permissions (testbed)', () => {
   const servers = () => status.nodes.filter((n) => n.role === 'storage').map((n) => n.nats!);
   /** A connection as `identity` (a file under the testbed's nats-keys: `<service>@<node>`, `integrator`). */
   async function as(identity: string, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
-    const nc = await connect({ servers: servers(), timeout: 3_000, authenticator: testbedNatsAuthenticator(status.root, identity), ...extra });
+    const nc = await connect({ servers: servers(), timeout: 3_000, ...testbedNatsOptions(status.root, identity), ...extra });
     opened.push(nc);
     return nc;
   }
@@ -58,10 +61,93 @@ describe('security: NATS identities and permissions (testbed)', () => {
   });
 
   test('an anonymous client, and one with a key the servers do not know, are refused', async () => {
+    const tls = { ca: readFileSync(testbedNatsCaFile(status.root), 'utf8') };
     for (const url of servers()) {
-      await assert.rejects(connect({ servers: url, timeout: 3_000, reconnect: false }), /authorization violation/i, `anonymous at ${url}`);
+      await assert.rejects(connect({ servers: url, timeout: 3_000, reconnect: false, tls }), /authorization violation/i, `anonymous at ${url}`);
       const stranger = nkeyAuthenticator(nkeys.createUser().getSeed());
-      await assert.rejects(connect({ servers: url, timeout: 3_000, reconnect: false, authenticator: stranger }), /authorization violation/i, `unknown key at ${url}`);
+      await assert.rejects(connect({ servers: url, timeout: 3_000, reconnect: false, authenticator: stranger, tls }), /authorization violation/i, `unknown key at ${url}`);
+    }
+  });
+
+  test("a client connection must be TLS, and the server proves itself with the cluster CA's certificate", async () => {
+    for (const url of servers()) {
+      const { hostname, port } = new URL(url);
+      // a plain client: the server announces TLS and refuses to go on without it
+      const said = await new Promise<string>((resolve, reject) => {
+        let got = '';
+        const sock = netConnect({ host: hostname, port: Number(port) }, () => sock.write('CONNECT {"verbose":false}\r\nPING\r\n'));
+        sock.setTimeout(5_000, () => sock.destroy(new Error(`${url}: no answer`)));
+        sock.on('data', (d) => (got += d.toString('latin1')));
+        // the server closes a connection that does not begin TLS
+        sock.on('close', () => resolve(got));
+        sock.on('error', (e) => (got ? resolve(got) : reject(e)));
+      });
+      assert.match(said, /"tls_required":true/, `${url} announces TLS`);
+      assert.doesNotMatch(said, /PONG|\+OK/, `${url} never answered the plain client: it closed the connection`);
+      // a client that trusts another CA does not take the server's certificate (a server in the middle is found out the same way)
+      const otherCa = await makeCa('someone else');
+      await assert.rejects(
+        connect({ servers: url, timeout: 3_000, reconnect: false, ...testbedNatsOptions(status.root), tls: { ca: otherCa.cert } }),
+        /certificate|self.signed|verify/i,
+        `${url}: a certificate the client's CA did not sign`,
+      );
+    }
+  });
+
+  test("a server that knows the routes' secret but shows no certificate of the cluster's CA cannot join", async () => {
+    const a = status.nodes.find((n) => n.name === 'node-a')!;
+    const secret = readFileSync(join(status.root, 'nats-keys', 'route-secret'), 'utf8').trim();
+    const log = join(status.root, 'nodes', 'node-a', 'logs', 'nats.log');
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-stranger-'));
+    const otherCa = await makeCa('someone else');
+    const other = await issueCertificate(otherCa, 'stranger', [ROOT_ADMIN_IP]);
+    writeFileSync(join(dir, 's.pem'), other.cert);
+    writeFileSync(join(dir, 's.key'), other.key, { mode: 0o600 });
+    // the second trusts the cluster's CA (its certificate is no secret), so only node-a's check of the stranger's certificate can stop it
+    const variants = [
+      { what: 'without TLS', tls: '', refusal: /TLS route handshake error|TLS Handshake Failure/ },
+      {
+        what: 'with a certificate of another CA',
+        tls: `, tls { cert_file: "${dir}/s.pem", key_file: "${dir}/s.key", ca_file: "${testbedNatsCaFile(status.root)}", timeout: 2 }`,
+        // (Go's TLS client does not even offer a certificate that the server's CA list does not name)
+        refusal: /TLS route handshake error: .*(unknown authority|bad certificate|didn't provide a certificate)/,
+      },
+    ];
+    try {
+      for (const [i, v] of variants.entries()) {
+        const conf = join(dir, `s${i}.conf`);
+        writeFileSync(
+          conf,
+          [
+            `server_name: "stranger${i}"`,
+            `listen: "127.0.0.1:${14222 + i}"`,
+            `http: "127.0.0.1:${18222 + i}"`,
+            `cluster { name: "tandem", listen: "${ROOT_ADMIN_IP}:${16222 + i}", routes: ["nats://route:${secret}@${a.addresses.admin}:6222"]${v.tls} }`,
+          ].join('\n'),
+        );
+        const from = statSync(log).size;
+        const stranger = execa('nats-server', ['-c', conf], { reject: false, timeout: 60_000 });
+        try {
+          // node-a tells of the attempt: the handshake failed (no TLS, or a certificate it does not take)
+          await waitFor(
+            () =>
+              readFileSync(log, 'utf8')
+                .slice(from)
+                .split('\n')
+                .some((l) => l.includes(`${ROOT_ADMIN_IP}:`) && v.refusal.test(l)),
+            { timeoutMs: 20_000, intervalMs: 200, what: `node-a refusing the stranger's route ${v.what}` },
+          );
+          const routez = JSON.parse(await (await fetch(`http://${a.addresses.admin}:8222/routez`)).text()) as { routes: Array<{ ip: string }> };
+          assert.ok(!routez.routes.some((r) => r.ip === ROOT_ADMIN_IP), `node-a has no route from the stranger ${v.what}`);
+          const own = JSON.parse(await (await fetch(`http://127.0.0.1:${18222 + i}/routez`)).text()) as { num_routes: number };
+          assert.equal(own.num_routes, 0, `the stranger ${v.what} has no route`);
+        } finally {
+          stranger.kill('SIGKILL');
+          await stranger;
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

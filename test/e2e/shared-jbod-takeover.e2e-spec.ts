@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { SERVICES, SERVICE_NAMES } from '@tandem/contracts';
 import { HostClient } from '@tandem/messaging';
-import { Testbed, type TestbedStatus, testbedNatsAuthenticator } from '@tandem/testbed';
+import { Testbed, type TestbedStatus, testbedNatsOptions } from '@tandem/testbed';
 
 /**
  * The foundation end to end, on the real testbed: a pool on the shared JBOD is created on
@@ -32,7 +32,7 @@ describe('shared JBOD: takeover after power loss (testbed)', () => {
     // under the testbed's own directory, so nothing is left on the machine after down
     mnt = join(dirname(status.jbod), 'mnt', 'e2e');
     const servers = status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`);
-    nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, authenticator: testbedNatsAuthenticator(status.root) });
+    nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, ...testbedNatsOptions(status.root) });
     host = new HostClient(nc, 60_000);
   });
 

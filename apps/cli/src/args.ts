@@ -76,7 +76,8 @@ export type Invocation =
   | { command: 'log'; limit: number }
   | { command: 'events' }
   | { command: 'nats.keys'; node: string; dir: string }
-  | { command: 'nats.authorization'; files: string[]; operator?: string; integrator?: string };
+  | { command: 'nats.authorization'; files: string[]; operator?: string; integrator?: string }
+  | { command: 'nats.certs'; node: string; dir: string; addresses: string[] };
 
 export interface Parsed {
   globals: Globals;
@@ -603,6 +604,24 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
       if (opts.integrator !== undefined) inv.integrator = opts.integrator;
       onInvocation(inv, cmd);
     });
+
+  nats
+    .command('certs')
+    .description(
+      "make the cluster's TLS certificates: the CA (DIR/ca.pem, DIR/ca.key, made on the first run and kept) and NODE's certificate for its NATS server (DIR/NODE.pem, DIR/NODE.key, keys mode 0600), naming the node, loopback and every address given. Run it for every node and the witness in one DIR, then copy ca.pem and each node's two files to that node (ca.key stays where it is)",
+    )
+    .requiredOption('--node <node>', 'the node (or witness) the certificate is for')
+    .requiredOption('--dir <dir>', 'where the CA is kept and the certificate is written (e.g. secrets/nats-tls)')
+    .requiredOption('--address <ip>', "the node's addresses its server is reached at (admin, heartbeat), comma-separated or repeated", (v: string, prev: string[] = []) => [
+      ...prev,
+      ...v
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    ])
+    .action((opts: { node: string; dir: string; address: string[] }, cmd: Command) =>
+      onInvocation({ command: 'nats.certs', node: parseNode(opts.node, 'nats certs --node'), dir: opts.dir, addresses: opts.address }, cmd),
+    );
 
   return program;
 }

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
+import { ensureNodeCertificate } from '@tandem/messaging';
 import { authorizationFrom, makeNodeKeys } from './nats';
 
 /**
@@ -18,13 +19,20 @@ test('deploy: both NATS configurations with the generated authorization are vali
   try {
     mkdirSync(join(dir, 'deploy'));
     mkdirSync(join(dir, 'secrets'));
-    for (const f of ['nats.conf', 'nats-witness.conf']) copyFileSync(join(ROOT, 'deploy', f), join(dir, 'deploy', f));
+    // the servers' TLS files where the containers mount them (/etc/nats/tls), here under the test's directory
+    for (const f of ['nats.conf', 'nats-witness.conf']) writeFileSync(join(dir, 'deploy', f), readFileSync(join(ROOT, 'deploy', f), 'utf8').replaceAll('/etc/nats/tls/', `${dir}/tls/`));
     copyFileSync(join(ROOT, 'compose.yaml'), join(dir, 'compose.yaml'));
     makeNodeKeys('node-a', join(dir, 'secrets', 'nats'));
     makeNodeKeys('node-b', join(dir, 'node-b'));
     const block = authorizationFrom([join(dir, 'secrets', 'nats', 'public-keys.json'), join(dir, 'node-b', 'public-keys.json')]);
     writeFileSync(join(dir, 'deploy', 'authorization.conf'), block);
     writeFileSync(join(dir, 'secrets', 'nats', 'authorization.conf'), block);
+    const tlsDir = join(dir, 'secrets', 'nats-tls');
+    const certs = await ensureNodeCertificate(tlsDir, 'node-a', ['10.0.0.1']);
+    mkdirSync(join(dir, 'tls'));
+    copyFileSync(certs.files.ca, join(dir, 'tls', 'ca.pem'));
+    copyFileSync(certs.files.cert, join(dir, 'tls', 'server.pem'));
+    copyFileSync(certs.files.key, join(dir, 'tls', 'server.key'));
     for (const f of ['cluster-secret', 'token-secret', 'admin-password']) writeFileSync(join(dir, 'secrets', f), 'not-a-real-secret\n');
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -39,7 +47,12 @@ test('deploy: both NATS configurations with the generated authorization are vali
       const r = await execa('nats-server', ['-t', '-c', join(dir, 'deploy', conf), '--routes', routes], { env, extendEnv: false, reject: false, timeout: 10_000 });
       assert.equal(r.exitCode, 0, `${conf}: ${r.stderr}${r.stdout}`);
     }
-    // a configuration that is wrong is told apart: an authorization block with a broken key
+    // a configuration that is wrong is told apart: a server key that is not there
+    rmSync(join(dir, 'tls', 'server.key'));
+    const noKey = await execa('nats-server', ['-t', '-c', join(dir, 'deploy', 'nats.conf')], { env, extendEnv: false, reject: false, timeout: 10_000 });
+    assert.notEqual(noKey.exitCode, 0, 'nats-server starts without its TLS key');
+    copyFileSync(certs.files.key, join(dir, 'tls', 'server.key'));
+    // an authorization block with a broken key
     writeFileSync(join(dir, 'deploy', 'authorization.conf'), block.replace(/nkey: U/, 'nkey: X'));
     const broken = await execa('nats-server', ['-t', '-c', join(dir, 'deploy', 'nats.conf')], { env, extendEnv: false, reject: false, timeout: 10_000 });
     assert.notEqual(broken.exitCode, 0, 'nats-server takes a broken nkey');
@@ -55,6 +68,8 @@ test('deploy: both NATS configurations with the generated authorization are vali
     for (const service of ['host-executor', 'heartbeat', 'resource-manager', 'replication-scheduler', 'api-gateway']) {
       assert.match(compose.stdout, new RegExp(`TANDEM_NATS_SEED_FILE: /run/secrets/nats-${service}`), `${service} gets its own seed`);
     }
+    assert.equal(compose.stdout.match(/TANDEM_NATS_CA_FILE: \/run\/secrets\/nats-ca\n/g)?.length, 5, 'every Tandem service trusts the cluster CA');
+    assert.match(compose.stdout, /secrets\/nats-tls\/node-a\.pem/, "the server's own certificate is mounted");
     assert.doesNotMatch(compose.stdout, /TANDEM_(CLUSTER_SECRET|TOKEN_SECRET|ADMIN_PASSWORD|NATS_SEED):/, 'no secret value in any environment');
     // every service's health port on loopback and the admin address only
     assert.equal(compose.stdout.match(/TANDEM_HEALTH_BIND: 127\.0\.0\.1,127\.0\.0\.1\n/g)?.length, 5, 'TANDEM_HEALTH_BIND for every Tandem service');

@@ -17,6 +17,9 @@ import { offlineDecision, offlineDone } from './cluster';
 import { Progress, activityTable, clusterStatusText, eventLine, hintFor, moveDone, poolDetails, poolTable, seconds, vipText, type Out } from './output';
 import { bootstrapDoneText, keyText, replicationStatusText, settingsText, watchBootstrap } from './replication';
 import { NatsKeysError, authorizationFrom, makeNodeKeys } from './nats';
+import { CertificateError, certificateFingerprint, certificateNames, ensureNodeCertificate } from '@tandem/messaging';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * tandem — the command-line client of the api-gateway. A thin client: it checks arguments with
@@ -344,6 +347,17 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
     case 'nats.authorization':
       io.stdout.write(authorizationFrom(inv.files, { operator: inv.operator, integrator: inv.integrator }));
       return 0;
+    case 'nats.certs': {
+      const r = await ensureNodeCertificate(inv.dir, inv.node, ['127.0.0.1', 'localhost', ...inv.addresses]);
+      const fp = certificateFingerprint(readFileSync(r.files.cert, 'utf8'));
+      if (json) printJson(io, { ...r.files, written: r.written, fingerprint: fp, names: certificateNames(readFileSync(r.files.cert, 'utf8')) });
+      else {
+        io.stdout.write(`${inv.node}: ${r.written.length ? `wrote ${r.written.join(', ')}` : 'the certificate names every address already: nothing written'}\n`);
+        io.stdout.write(`certificate ${r.files.cert} (SHA-256 ${fp}) for ${certificateNames(readFileSync(r.files.cert, 'utf8')).join(', ')}\n`);
+        io.stdout.write(`copy ${r.files.ca}, ${r.files.cert} and ${r.files.key} to ${inv.node}; keep ${join(inv.dir, 'ca.key')} off the nodes\n`);
+      }
+      return 0;
+    }
   }
 }
 
@@ -367,7 +381,7 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
   try {
     return await execute(parsed, io);
   } catch (err) {
-    if (err instanceof NatsKeysError) {
+    if (err instanceof NatsKeysError || err instanceof CertificateError) {
       printError(io, parsed.globals.json, { type: problemType(ErrorCode.InvalidArgument), title: ErrorCode.InvalidArgument, status: 0, detail: err.message, field: err.field }, undefined);
       return 1;
     }

@@ -58,3 +58,26 @@ test("nats authorization: every node's services by their keys, an operator and a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('nats certs: the CA once, a certificate per node naming loopback and its addresses, its fingerprint shown; a bad address writes nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-nats-certs-'));
+  try {
+    const a = io();
+    assert.equal(await main(['nats', 'certs', '--node', 'node-a', '--dir', dir, '--address', '10.0.2.11,10.0.1.11', '--json'], a.io), 0, a.out.stderr);
+    const made = JSON.parse(a.out.stdout) as { written: string[]; fingerprint: string; names: string[]; cert: string };
+    assert.equal(made.written.length, 4, 'CA and node files');
+    assert.deepEqual([...made.names].sort(), ['10.0.1.11', '10.0.2.11', '127.0.0.1', 'localhost', 'node-a'].sort());
+    assert.match(made.fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    const b = io();
+    assert.equal(await main(['nats', 'certs', '--node', 'witness', '--dir', dir, '--address', '10.0.2.5'], b.io), 0, b.out.stderr);
+    assert.match(b.out.stdout, /wrote [^\n]*witness\.pem/);
+    assert.doesNotMatch(b.out.stdout, /wrote [^\n]*ca\.pem/, 'the CA is kept');
+    const bad = io();
+    const fresh = join(dir, 'fresh');
+    assert.equal(await main(['nats', 'certs', '--node', 'node-b', '--dir', fresh, '--address', '10.0.2.12;reboot'], bad.io), 1);
+    assert.match(bad.out.stderr, /10\.0\.2\.12;reboot.*neither an IP address nor a host name.*field: address/);
+    assert.throws(() => statSync(fresh), 'nothing written');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -13,6 +13,11 @@ export function readBaseConfig(source: NodeJS.ProcessEnv = process.env) {
         .regex(/^SU[A-Z2-7]{56}$/, 'must be an nkey user seed (SU…, 58 characters)')
         .optional()
         .describe("this service's NATS nkey seed (give it in a file: TANDEM_NATS_SEED_FILE); without it the connection is anonymous"),
+      TANDEM_NATS_CA: z
+        .string()
+        .regex(/^\s*-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/, 'must be a PEM certificate (the cluster CA, ca.pem)')
+        .optional()
+        .describe("the CA that signed the NATS servers' certificates (give it in a file: TANDEM_NATS_CA_FILE); with it the connection is TLS and the server must prove itself"),
       TANDEM_HEALTH_PORT: env.port(0).optional(),
       TANDEM_HEALTH_BIND: env
         .addressList()
@@ -29,6 +34,7 @@ export function readBaseConfig(source: NodeJS.ProcessEnv = process.env) {
     clusterId: e.TANDEM_CLUSTER_ID,
     natsUrl: e.TANDEM_NATS_URL,
     natsSeed: e.TANDEM_NATS_SEED,
+    natsCa: e.TANDEM_NATS_CA,
     healthPort: e.TANDEM_HEALTH_PORT,
     /** Where the health and metrics port listens (default: every address); the api-gateway listens where TANDEM_API_BIND says. */
     healthBind: e.TANDEM_HEALTH_BIND,

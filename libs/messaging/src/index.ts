@@ -10,3 +10,4 @@ export * from './leader-election';
 export * from './kv-records';
 export * from './durable-consumer';
 export * from './nkeys';
+export * from './certificates';

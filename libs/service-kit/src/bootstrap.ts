@@ -52,7 +52,7 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
   });
   startTelemetry({ serviceName: `tandem-${def.service}`, nodeId: config.nodeId, otlpEndpoint: config.otlpEndpoint });
   const logger = new Logger(def.service);
-  const nc = await connectNats({ servers: config.natsUrl, name: `${def.service}@${config.nodeId}`, seed: config.natsSeed });
+  const nc = await connectNats({ servers: config.natsUrl, name: `${def.service}@${config.nodeId}`, seed: config.natsSeed, ca: config.natsCa });
   const ctx: ServiceContext = { service: def.service, config, nc, startedAt: new Date() };
   // what the servers refused this identity (a permission it lacks): a configuration fault, said loudly
   void (async () => {

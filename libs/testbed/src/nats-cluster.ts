@@ -6,12 +6,12 @@ import { nodeHttpGet } from './probe';
 import { spawnDaemon, waitFor } from './proc';
 import { daemonExit } from './zfs-daemon';
 import { WITNESS_TAG, natsAuthorization } from '@tandem/contracts';
-import { routeSecret, testbedNatsUsers } from './nats-keys';
+import { routeSecret, testbedNatsCertificate, testbedNatsUsers } from './nats-keys';
 
 const READY_TIMEOUT_MS = 30_000;
 const LEADER_TIMEOUT_MS = 45_000;
 
-export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[]): string {
+export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[], tls: { ca: string; cert: string; key: string }): string {
   const secret = routeSecret(paths);
   const routes = all.filter((s) => runsNats(s) && s.name !== spec.name).map((s) => `    "nats://route:${secret}@${s.addresses.admin}:${NATS_CLUSTER_PORT}"`);
   const storage = all.filter((s) => s.role === 'storage').map((s) => s.name);
@@ -27,6 +27,13 @@ export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[
     ...(spec.role === 'witness' ? [`# the ownership leases live here alone (one replica): the witness is the cluster's tie-breaker`, `server_tags: ["${WITNESS_TAG}"]`] : []),
     `# every client authenticates with its nkey; each service and node may use only its own subjects`,
     natsAuthorization(testbedNatsUsers(paths, storage)),
+    `# every client connection is TLS: the server proves itself with a certificate of the cluster's CA`,
+    `tls {`,
+    `  cert_file: "${tls.cert}"`,
+    `  key_file: "${tls.key}"`,
+    `  ca_file: "${tls.ca}"`,
+    `  timeout: 2`,
+    `}`,
     `jetstream {`,
     `  store_dir: "${paths.natsStore(spec.name)}"`,
     `  max_memory_store: 256MB`,
@@ -39,6 +46,14 @@ export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[
     `  listen: "${spec.addresses.admin}:${NATS_CLUSTER_PORT}"`,
     `  # a server that does not know the routes' secret cannot join the cluster`,
     `  authorization { user: "route", password: "${secret}" }`,
+    `  # and routes are TLS both ways: each server shows a certificate of the cluster's CA`,
+    `  tls {`,
+    `    cert_file: "${tls.cert}"`,
+    `    key_file: "${tls.key}"`,
+    `    ca_file: "${tls.ca}"`,
+    `    verify: true`,
+    `    timeout: 2`,
+    `  }`,
     `  routes: [`,
     ...routes,
     `  ]`,
@@ -55,7 +70,7 @@ export async function natsHealthy(spec: NodeSpec): Promise<boolean> {
 /** Starts the node's nats-server if it does not answer; returns false when it was already healthy. */
 export async function ensureNats(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[], env: Record<string, string>): Promise<boolean> {
   fs.mkdirSync(paths.natsStore(spec.name), { recursive: true });
-  const conf = natsConfig(paths, spec, all);
+  const conf = natsConfig(paths, spec, all, await testbedNatsCertificate(paths, spec));
   const confFile = paths.natsConfig(spec.name);
   const same = fs.existsSync(confFile) && fs.readFileSync(confFile, 'utf8') === conf;
   if (same && (await natsHealthy(spec))) return false;

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { nkeyAuthenticator, type Authenticator } from 'nats';
 import { integratorPermissions, natsUserName, serviceUsers, type NatsUser, type ServiceName } from '@tandem/contracts';
-import { newNkeySeed, nkeyPublicKey } from '@tandem/messaging';
-import type { Paths } from './layout';
+import { certificateFiles, ensureCa, ensureNodeCertificate, newNkeySeed, nkeyPublicKey } from '@tandem/messaging';
+import type { NodeSpec, Paths } from './layout';
 import { secretFile } from './secret-files';
 
 /**
@@ -77,4 +77,30 @@ export function routeSecret(paths: Paths): string {
 /** How a test, a benchmark or the demo authenticates to the testbed's NATS: as `identity` (default: the observer, unrestricted). */
 export function testbedNatsAuthenticator(root: string, identity: string = OBSERVER_IDENTITY): Authenticator {
   return nkeyAuthenticator(new TextEncoder().encode(seedOf(root, identity)));
+}
+
+const tlsDirOf = (root: string) => path.join(root, 'nats-tls');
+const caMade = new Map<string, Promise<unknown>>();
+
+/**
+ * The testbed's certificates, made as production's are (`tandem nats certs`): one CA per testbed
+ * (made once, however many servers start at the same time) and a certificate per NATS server
+ * naming the node, loopback and each of its addresses. Returns the server's files.
+ */
+export async function testbedNatsCertificate(paths: Paths, spec: NodeSpec): Promise<{ ca: string; cert: string; key: string }> {
+  const dir = tlsDirOf(paths.root);
+  if (!caMade.has(dir)) caMade.set(dir, ensureCa(dir, 'Tandem testbed CA'));
+  await caMade.get(dir);
+  const addresses = Object.values(spec.addresses).filter((a): a is string => a !== null);
+  return (await ensureNodeCertificate(dir, spec.name, ['127.0.0.1', 'localhost', ...addresses])).files;
+}
+
+/** The CA file every client of the testbed's NATS trusts (its TANDEM_NATS_CA_FILE). */
+export function testbedNatsCaFile(root: string): string {
+  return certificateFiles(tlsDirOf(root), '').ca;
+}
+
+/** How a test, a benchmark or the demo connects to the testbed's NATS: as `identity` (default: the observer, unrestricted), over TLS. */
+export function testbedNatsOptions(root: string, identity: string = OBSERVER_IDENTITY): { authenticator: Authenticator; tls: { ca: string } } {
+  return { authenticator: testbedNatsAuthenticator(root, identity), tls: { ca: fs.readFileSync(testbedNatsCaFile(root), 'utf8') } };
 }

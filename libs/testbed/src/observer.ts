@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from 'nats';
-import { testbedNatsAuthenticator } from './nats-keys';
+import { testbedNatsOptions } from './nats-keys';
 import type { TestbedStatus } from './testbed';
 
 /**
@@ -18,6 +18,6 @@ export function observerConnection(status: TestbedStatus): Promise<NatsConnectio
     maxReconnectAttempts: -1,
     pingInterval: 1_000,
     maxPingOut: 2,
-    authenticator: testbedNatsAuthenticator(status.root),
+    ...testbedNatsOptions(status.root),
   });
 }

@@ -5,7 +5,7 @@ import type { ServiceName } from '@tandem/contracts';
 import { TestbedError } from './errors';
 import { NodeSpec, PG_PORT, NATS_CLIENT_PORT, Paths, SERVICES } from './layout';
 import { nsenterArgs, pidInNetns } from './namespaces';
-import { serviceSeedFile } from './nats-keys';
+import { serviceSeedFile, testbedNatsCaFile } from './nats-keys';
 import { secretFile } from './secret-files';
 import { nodeHttpGet } from './probe';
 import { killPid, readPidFile, sleep, spawnDaemon, tail, waitFor } from './proc';
@@ -68,6 +68,8 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_HEALTH_BIND: ['127.0.0.1', spec.addresses.admin].filter((a): a is string => a !== null).join(','),
     // its own NATS identity: the servers know its public key and what it may do
     TANDEM_NATS_SEED_FILE: serviceSeedFile(paths, app, spec.name),
+    // its server's certificate is checked against the testbed's CA
+    TANDEM_NATS_CA_FILE: testbedNatsCaFile(paths.root),
     NO_COLOR: '1',
   };
   // passed through from whoever brings the testbed up (tests that need a shorter hold-down)
