@@ -210,7 +210,7 @@ describe('automatic failover and fencing (testbed)', () => {
    */
   async function assertLoggedWithTrace(node: string, traceId: string): Promise<void> {
     const api = status.nodes.find((n) => n.name === node)!.api!;
-    const cli = (args: string[]) => runTandem(api, args, { timeoutMs: 60_000 });
+    const cli = (args: string[]) => runTandem(api, args, { timeoutMs: 60_000, ca: status.ca });
     type Row = { action: string; target: string; result: string; traceId: string | null };
     let rows: Row[] = [];
     let last = '';

@@ -6,7 +6,7 @@ import type { NatsConnection } from 'nats';
 import { HostClient } from '@tandem/messaging';
 import { TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
-import { runTandem } from '../support/tandem-cli';
+import { runTandem, trustTestbedApis } from '../support/tandem-cli';
 
 /**
  * The operator's workflow through the three doors — CLI, REST, events — on the testbed:
@@ -22,7 +22,7 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
   let nc: NatsConnection;
   const api = (node: string) => status.nodes.find((n) => n.name === node)!.api!;
 
-  const tandem = (node: string, args: string[], opts: { password?: string | null } = {}) => runTandem(api(node), args, opts);
+  const tandem = (node: string, args: string[], opts: { password?: string | null } = {}) => runTandem(api(node), args, { ...opts, ca: status.ca });
 
   async function tandemJson<T>(node: string, args: string[]): Promise<T> {
     const r = await tandem(node, ['--json', ...args]);
@@ -49,6 +49,7 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
 
   before(async () => {
     status = await tb.up({ nodes: 2 });
+    trustTestbedApis(status);
     nc = await observerConnection(status);
     const host = new HostClient(nc);
     await host.call('node-a', 'pool.create', { pool: 'tank', vdevs: ['tank-0'], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', 'tank') });
@@ -73,7 +74,19 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.equal((await tandem('node-b', ['cluster', 'create', '--heartbeat-interface', 'hb0'])).code, 1, 'a second cluster is refused');
 
-    const wrong = await tandem('node-b', ['cluster', 'join', '--peer', status.nodes[0].addresses.heartbeat!, '--password', 'not-the-password', '--local-password', TESTBED_ADMIN_PASSWORD]);
+    // the join speaks HTTPS and pins the peer's API certificate: the operator reads its fingerprint on node-a (its gateway logs it)
+    const logged = /API certificate SHA-256 ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})/.exec(readFileSync(join(status.root, 'nodes', 'node-a', 'logs', 'api-gateway.log'), 'utf8'))?.[1];
+    assert.ok(logged, "node-a's api-gateway logs its certificate's fingerprint");
+    const peer = status.nodes[0].addresses.heartbeat!;
+    const unpinned = await tandem('node-b', ['cluster', 'join', '--peer', peer, '--password', TESTBED_ADMIN_PASSWORD]);
+    assert.equal(unpinned.code, 1);
+    assert.match(unpinned.stderr, new RegExp(`presented API certificate SHA-256 ${logged}`), 'the refusal shows the fingerprint presented');
+    assert.match(unpinned.stderr, new RegExp(`hint: .*--peer-fingerprint ${logged}`));
+    const otherPin = 'AB:'.repeat(31) + 'AB';
+    const mismatch = await tandem('node-b', ['cluster', 'join', '--peer', peer, '--peer-fingerprint', otherPin, '--password', TESTBED_ADMIN_PASSWORD]);
+    assert.equal(mismatch.code, 1);
+    assert.match(mismatch.stderr, /HOST_KEY_REFUSED|not AB:AB/);
+    const wrong = await tandem('node-b', ['cluster', 'join', '--peer', peer, '--peer-fingerprint', logged, '--password', 'not-the-password', '--local-password', TESTBED_ADMIN_PASSWORD]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /password/i);
     const unreachable = await tandem('node-b', ['cluster', 'join', '--peer', '10.77.1.99', '--password', TESTBED_ADMIN_PASSWORD]);
@@ -86,7 +99,7 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
       'nothing half-joined',
     );
 
-    const ok = await tandem('node-b', ['cluster', 'join', '--peer', status.nodes[0].addresses.heartbeat!, '--password', TESTBED_ADMIN_PASSWORD]);
+    const ok = await tandem('node-b', ['cluster', 'join', '--peer', peer, '--peer-fingerprint', logged, '--password', TESTBED_ADMIN_PASSWORD]);
     assert.equal(ok.code, 0, ok.stderr + ok.stdout);
     // right after a join the replicated streams may elect leaders: the status says "retry in a few seconds" until then
     const answered = (node: string, args: string[]) =>

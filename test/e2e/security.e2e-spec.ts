@@ -27,6 +27,7 @@ import { HostClient, ResourceManagerClient, issueCertificate, makeCa } from '@ta
 import { ROOT_ADMIN_IP, TESTBED_ADMIN_PASSWORD, Testbed, type TestbedStatus, INTEGRATOR_IDENTITY, observerConnection, testbedNatsOptions, testbedNatsCaFile } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { printNodeLogsOnFailure } from '../support/failure-logs';
+import { trustTestbedApis } from '../support/tandem-cli';
 
 /**
  * The control plane as an attacker on the network meets it: NATS takes no anonymous or unknown
@@ -51,6 +52,7 @@ describe('security: NATS identities and permissions (testbed)', () => {
 
   before(async () => {
     status = await tb.up({ nodes: 2 });
+    trustTestbedApis(status);
     observer = await observerConnection(status);
   });
 
@@ -207,6 +209,9 @@ describe('security: NATS identities and permissions (testbed)', () => {
         assert.equal(inside.exitCode, 0, `${node.name}'s API on ${addr}: ${inside.stderr}`);
       }
       assert.equal((await fetch(`${node.api!}/health/live`)).status, 200);
+      // HTTPS only off the node: plain HTTP on the admin address gets no answer (loopback alone stays plain)
+      assert.match(node.api!, /^https:/);
+      await assert.rejects(fetch(`http://${node.addresses.admin!}:8080/health/live`, { signal: AbortSignal.timeout(5_000) }), `${node.name} answers plain HTTP on the admin network`);
       // the other services' health and metrics ports neither (host-executor 9101 … replication-scheduler 9104)
       for (const port of [9101, 9102, 9103, 9104]) {
         const other = await tb.client(['bash', '-c', `exec 3<>/dev/tcp/${node.addresses.client!}/${port}`], { timeoutMs: 10_000 });

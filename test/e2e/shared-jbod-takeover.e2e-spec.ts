@@ -54,7 +54,7 @@ describe('shared JBOD: takeover after power loss (testbed)', () => {
     const a = nodeByName('node-a');
     assert.match(a.netns, /^tb-/);
     assert.match(a.addresses.heartbeat ?? '', /^\d+\.\d+\.\d+\.\d+$/);
-    assert.equal(a.api, `http://${a.addresses.admin}:8080`);
+    assert.equal(a.api, `https://${a.addresses.admin}:8080`);
     assert.equal(nodeByName('client').addresses.heartbeat, null);
     assert.match(status.jbod, /^\//);
   });

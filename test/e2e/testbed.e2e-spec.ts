@@ -106,8 +106,8 @@ describe('testbed', { skip: skip ?? false, timeout: 300_000 }, () => {
     assert.deepEqual(b!.addresses, { heartbeat: '10.77.1.12', admin: '10.77.2.12', client: '10.77.3.12' });
     assert.deepEqual(w!.addresses, { heartbeat: '10.77.1.5', admin: '10.77.2.5', client: null });
     assert.deepEqual(c!.addresses, { heartbeat: null, admin: null, client: '10.77.3.100' });
-    assert.equal(a!.api, 'http://10.77.2.11:8080');
-    assert.equal(b!.api, 'http://10.77.2.12:8080');
+    assert.equal(a!.api, 'https://10.77.2.11:8080');
+    assert.equal(b!.api, 'https://10.77.2.12:8080');
     assert.equal(w!.api, null);
     assert.equal(c!.api, null);
     // the JSON form has the documented keys

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { Client } from 'pg';
 import { CLUSTER_BUCKET, CLUSTER_RECORD, rmSubject, type ClusterRecord, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
-import { provisionKv } from '@tandem/messaging';
+import { certificateFingerprint, provisionKv } from '@tandem/messaging';
 
 /**
  * The real api-gateway process against this machine's NATS JetStream and a throwaway Postgres
@@ -133,6 +133,8 @@ async function startGateway(opts: { port: number; nodeId: string; password: stri
       TANDEM_TOKEN_SECRET: SECRET,
       TANDEM_LOG_LEVEL: 'warn',
       NO_COLOR: '1',
+      // loopback only: plain HTTP (an address off loopback is HTTPS)
+      TANDEM_API_BIND: '127.0.0.1',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -163,10 +165,14 @@ async function stopGateway(g: Gateway | undefined): Promise<void> {
 
 /**
  * A second real gateway, "the peer" of joins, with another admin password: the gateway under
- * test calls it on 127.0.0.1 (its TANDEM_PEER_API_PORT). The peer's own TANDEM_PEER_API_PORT is
- * a port nobody listens on, so a join asked of the peer cannot reach anyone.
+ * test calls it on 127.0.0.2 (its TANDEM_PEER_API_PORT), an address off 127.0.0.1 where it
+ * serves HTTPS only, with the certificate it made at its first start (the join pins its
+ * fingerprint, PEER_FP). The peer's own TANDEM_PEER_API_PORT is a port nobody listens on, so a
+ * join asked of the peer cannot reach anyone.
  */
 const PEER_PASSWORD = 'peer-admin-pw';
+const PEER = '127.0.0.2';
+let PEER_FP = '';
 let peerGateway: Gateway | undefined;
 let closedPort = 0;
 
@@ -181,10 +187,17 @@ before(async () => {
   const [main, peer] = await Promise.all([
     // these two take many wrong passwords on purpose: their throttle is set out of the way (it has a test of its own)
     startGateway({ port, nodeId: `gw-${run}`, password: PASSWORD, env: { TANDEM_PEER_API_PORT: String(peerPort), TANDEM_LOGIN_FAILURES_PER_MINUTE: '1000' } }),
-    startGateway({ port: peerPort, nodeId: `peer-${run}`, password: PEER_PASSWORD, env: { TANDEM_PEER_API_PORT: String(closed), TANDEM_LOGIN_FAILURES_PER_MINUTE: '1000' } }),
+    startGateway({
+      port: peerPort,
+      nodeId: `peer-${run}`,
+      password: PEER_PASSWORD,
+      env: { TANDEM_PEER_API_PORT: String(closed), TANDEM_LOGIN_FAILURES_PER_MINUTE: '1000', TANDEM_API_BIND: `127.0.0.1,${PEER}` },
+    }),
   ]);
   gateway = main;
   peerGateway = peer;
+  // made at the peer's first start, under its state directory
+  PEER_FP = certificateFingerprint(readFileSync(`/tmp/tandem-gw-it-${run}-peer-${run}/api-tls/peer-${run}.pem`, 'utf8'));
 });
 
 after(async () => {
@@ -418,7 +431,7 @@ test('the OpenAPI document lists the cluster paths with bodies, auth and problem
 const CLUSTER_CALLS: Array<{ method: string; path: string; body?: unknown }> = [
   { method: 'POST', path: '/api/v1/cluster', body: { heartbeatInterface: 'hb0' } },
   { method: 'POST', path: '/api/v1/cluster/nodes', body: { node: 'node-b' } },
-  { method: 'POST', path: '/api/v1/cluster/join', body: { peer: '127.0.0.1', password: PEER_PASSWORD } },
+  { method: 'POST', path: '/api/v1/cluster/join', body: { peer: '127.0.0.2', password: PEER_PASSWORD } },
   { method: 'PUT', path: '/api/v1/cluster/maintenance', body: { on: true } },
   { method: 'POST', path: '/api/v1/nodes/node-b/offline' },
   { method: 'POST', path: '/api/v1/nodes/node-b/online' },
@@ -435,7 +448,11 @@ test('cluster: no credentials → 401, a bad value → 400 naming the field, and
       assertProblem(await http(c.method, c.path, { body: c.body, headers: basic('not-the-password'), timeoutMs: 5_000 }), 401, 'UNAUTHORIZED');
     }
     // The peer's password does not open this node's gateway.
-    assertProblem(await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PEER_PASSWORD }, headers: basic(PEER_PASSWORD), timeoutMs: 5_000 }), 401, 'UNAUTHORIZED');
+    assertProblem(
+      await http('POST', '/api/v1/cluster/join', { body: { peer: PEER, password: PEER_PASSWORD, peerFingerprint: PEER_FP }, headers: basic(PEER_PASSWORD), timeoutMs: 5_000 }),
+      401,
+      'UNAUTHORIZED',
+    );
 
     const auth = basic(PASSWORD);
     const bad = async (method: string, path: string, body: unknown, field: string, re?: RegExp) => {
@@ -482,14 +499,42 @@ test('join: a peer that does not listen → 502 naming peer', async () => {
 
 test("join: a wrong password for the peer → 401 naming password; the right one reaches the peer's gateway", async () => {
   // The peer is the second gateway (another admin password); this gateway is asked with its own.
-  const wrong = assertProblem(await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PASSWORD }, headers: basic(PASSWORD) }), 401, 'UNAUTHORIZED', 'password');
-  assert.equal(wrong.detail, 'wrong admin password for the node at 127.0.0.1');
+  const wrong = assertProblem(
+    await http('POST', '/api/v1/cluster/join', { body: { peer: PEER, password: PASSWORD, peerFingerprint: PEER_FP }, headers: basic(PASSWORD) }),
+    401,
+    'UNAUTHORIZED',
+    'password',
+  );
+  assert.equal(wrong.detail, `wrong admin password for the node at ${PEER}`);
 
   // The right password: a token from the peer, then POST /api/v1/cluster/nodes there, whose
   // problem details come back as they are (no resource-manager answers the peer either).
   assert.equal(await clusterResourceManagerAnswers(), false, 'no resource-manager may answer on the NATS this test uses');
-  const relayed = assertProblem(await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PEER_PASSWORD }, headers: basic(PASSWORD) }), 503, 'UNAVAILABLE');
+  const relayed = assertProblem(await http('POST', '/api/v1/cluster/join', { body: { peer: PEER, password: PEER_PASSWORD, peerFingerprint: PEER_FP }, headers: basic(PASSWORD) }), 503, 'UNAVAILABLE');
   assert.match(relayed.detail, /^no resource-manager answers cluster\.join/);
+});
+
+test('join: over HTTPS to the certificate the peer made at its first start, pinned: unpinned 400 showing it, another 409, plain HTTP refused', async () => {
+  const unpinned = assertProblem(await http('POST', '/api/v1/cluster/join', { body: { peer: PEER, password: PEER_PASSWORD }, headers: basic(PASSWORD) }), 400, 'INVALID_ARGUMENT', 'peerFingerprint');
+  assert.ok(unpinned.detail.includes(`presented API certificate SHA-256 ${PEER_FP}`), unpinned.detail);
+  const other = 'AB:'.repeat(31) + 'AB';
+  const mismatch = assertProblem(
+    await http('POST', '/api/v1/cluster/join', { body: { peer: PEER, password: PEER_PASSWORD, peerFingerprint: other }, headers: basic(PASSWORD) }),
+    409,
+    'HOST_KEY_REFUSED',
+    'peerFingerprint',
+  );
+  assert.ok(mismatch.detail.includes(PEER_FP) && mismatch.detail.includes(other), mismatch.detail);
+  // the peer answers plain HTTP on 127.0.0.1 only; off loopback it is HTTPS, and a plain request gets nothing
+  await assert.rejects(fetch(`http://${PEER}:${peerGateway!.port}/health/live`, { signal: AbortSignal.timeout(5_000) }));
+  // where the peer's port serves plain HTTP (on 127.0.0.1) the join is refused: it never speaks it, the password goes nowhere
+  const plain = assertProblem(
+    await http('POST', '/api/v1/cluster/join', { body: { peer: '127.0.0.1', password: PEER_PASSWORD, peerFingerprint: PEER_FP }, headers: basic(PASSWORD) }),
+    502,
+    'UNAVAILABLE',
+    'peer',
+  );
+  assert.match(plain.detail, /^the node at 127\.0\.0\.1:\d+ does not speak HTTPS/);
 });
 
 test('cluster calls with no resource-manager running: 503 problem details', async () => {
@@ -511,10 +556,10 @@ test('the CLI for the cluster: errors with clear messages and exit codes', async
   assert.match(status.stderr, /^tandem: no resource-manager answers cluster\.status/m);
   assert.match(status.stderr, /^hint: check that the resource-manager runs/m);
 
-  const join = await cli(['cluster', 'join', '--peer', '127.0.0.1', '--password', 'not-the-peer-password'], { TANDEM_PASSWORD: PASSWORD });
+  const join = await cli(['cluster', 'join', '--peer', PEER, '--peer-fingerprint', PEER_FP, '--password', 'not-the-peer-password'], { TANDEM_PASSWORD: PASSWORD });
   assert.equal(join.code, 1, join.stderr);
-  assert.match(join.stdout, /^joining gw-[0-9a-f]+ to the cluster of the node at 127\.0\.0\.1 …$/m);
-  assert.match(join.stderr, /^tandem: wrong admin password for the node at 127\.0\.0\.1 \(field: password\)$/m);
+  assert.match(join.stdout, /^joining gw-[0-9a-f]+ to the cluster of the node at 127\.0\.0\.2 …$/m);
+  assert.match(join.stderr, /^tandem: wrong admin password for the node at 127\.0\.0\.2 \(field: password\)$/m);
   assert.match(join.stderr, /^hint: --password is the admin password of the node at --peer/m);
 
   const unreachable = await cli(['--api', peerGateway!.base, '--json', 'cluster', 'join', '--peer', '127.0.0.1', '--password', PASSWORD, '--local-password', PEER_PASSWORD]);

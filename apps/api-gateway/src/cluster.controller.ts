@@ -145,16 +145,17 @@ export class ClusterController {
   @ApiOperation({
     summary: "Join this gateway's node to the cluster of the node at `peer`",
     description:
-      `Refused (409) when this node is already in a cluster. Otherwise gets a token from the api-gateway at \`peer\` (its heartbeat address; port: TANDEM_PEER_API_PORT, ` +
+      `Refused (409) when this node is already in a cluster. Otherwise gets a token, over HTTPS, from the api-gateway at \`peer\` (its heartbeat address; port: TANDEM_PEER_API_PORT, ` +
       `default this gateway's own) with \`password\`, that node's admin password (within ${PEER_TOKEN_TIMEOUT_MS / 1000} s), then asks it to add this node ` +
-      '(POST /api/v1/cluster/nodes) and answers what it answered. A wrong password is 401 naming `password`; a peer that cannot be reached is 502 naming `peer`.',
+      '(POST /api/v1/cluster/nodes) and answers what it answered. A wrong password is 401 naming `password`; a peer that cannot be reached is 502 naming `peer`. ' +
+      "The peer's certificate must have the SHA-256 fingerprint `peerFingerprint` before anything is sent: without it 400, another one 409 HOST_KEY_REFUSED, both naming `peerFingerprint` and the fingerprint shown.",
   })
   @ApiHeader({ name: ACTOR_HEADER, required: false })
   @ApiBody({ schema: ref('JoinClusterRequest') })
   @ApiResponse({ status: 200, description: 'Joined: the cluster with this node added', schema: schemaOf(clusterOpResults['cluster.join']) })
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   async join(@Body() body: unknown, @Headers(ACTOR_HEADER) actorHeader?: string): Promise<ClusterOpResults['cluster.join']> {
-    const { peer, password } = joinRequest(body);
+    const { peer, password, peerFingerprint } = joinRequest(body);
     const actor = this.actor(actorHeader);
     const port = this.config.peerApiPort ?? this.ctx.config.healthPort ?? SERVICES['api-gateway'].healthPort;
     return inSpan('api cluster.join this node', { 'tandem.node': this.nodeId, 'tandem.peer': peer }, async (span) => {
@@ -164,7 +165,7 @@ export class ClusterController {
         if (current?.cluster && current.nodes.some((n) => n.id === this.nodeId)) {
           throw new ProblemException(problem(ErrorCode.AlreadyExists, 409, `this node is already in cluster ${current.cluster.id} (as ${this.nodeId})`, { traceId }));
         }
-        const gateway = new PeerGateway(peer, port, PEER_JOIN_TIMEOUT_MS);
+        const gateway = new PeerGateway(peer, port, PEER_JOIN_TIMEOUT_MS, peerFingerprint);
         const token = await gateway.token(password);
         return await gateway.addNode(token, this.nodeId, actor);
       } catch (err) {

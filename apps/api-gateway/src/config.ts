@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { env, readEnv } from '@tandem/config';
+import { ConfigError, env, readEnv } from '@tandem/config';
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
@@ -23,6 +23,8 @@ export interface GatewayConfig {
   loginFailuresPerMinute?: number;
   /** Clients of the live event feed at once; default 64. */
   maxEventStreams?: number;
+  /** The operator's certificate and key for HTTPS (`TANDEM_API_CERT(_FILE)`, `TANDEM_API_KEY(_FILE)`); default: one made at first start. */
+  certificate?: { cert: string; key: string };
 }
 
 export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -34,6 +36,16 @@ export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
       TANDEM_API_READS: z.enum(['open', 'authenticated']).optional().describe('open (default): reads need no credentials; authenticated: every request but the token endpoint and /health needs them'),
       TANDEM_PEER_API_PORT: env.port(1).optional().describe("the API port of the other nodes' gateways, called by a join (default: this gateway's own port)"),
       TANDEM_LOGIN_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).optional().describe('wrong passwords allowed a minute from one address (default 5)'),
+      TANDEM_API_CERT: z
+        .string()
+        .regex(/^\s*-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/, 'must be a PEM certificate')
+        .optional()
+        .describe("the API's HTTPS certificate, PEM (give it in a file: TANDEM_API_CERT_FILE; with TANDEM_API_KEY_FILE); default: one made at first start under the state directory"),
+      TANDEM_API_KEY: z
+        .string()
+        .regex(/^\s*-----BEGIN (EC |RSA )?PRIVATE KEY-----[\s\S]+-----END (EC |RSA )?PRIVATE KEY-----\s*$/, 'must be a PEM private key')
+        .optional()
+        .describe('the private key of TANDEM_API_CERT (give it in a file: TANDEM_API_KEY_FILE)'),
       TANDEM_API_MAX_EVENT_STREAMS: z.coerce.number().int().min(1).max(10_000).optional().describe('clients of the live event feed at once (default 64)'),
     },
     source,
@@ -44,5 +56,9 @@ export function readGatewayConfig(source: NodeJS.ProcessEnv = process.env): Gate
   if (e.TANDEM_PEER_API_PORT !== undefined) config.peerApiPort = e.TANDEM_PEER_API_PORT as number;
   if (e.TANDEM_LOGIN_FAILURES_PER_MINUTE !== undefined) config.loginFailuresPerMinute = e.TANDEM_LOGIN_FAILURES_PER_MINUTE;
   if (e.TANDEM_API_MAX_EVENT_STREAMS !== undefined) config.maxEventStreams = e.TANDEM_API_MAX_EVENT_STREAMS;
+  if ((e.TANDEM_API_CERT === undefined) !== (e.TANDEM_API_KEY === undefined)) {
+    throw new ConfigError(e.TANDEM_API_CERT === undefined ? 'TANDEM_API_CERT' : 'TANDEM_API_KEY', 'is needed too: give the certificate and its key together, or neither (one is made at first start)');
+  }
+  if (e.TANDEM_API_CERT !== undefined && e.TANDEM_API_KEY !== undefined) config.certificate = { cert: e.TANDEM_API_CERT, key: e.TANDEM_API_KEY };
   return config;
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { ACTOR_HEADER, ApiPaths, ErrorCode, PEER_TOKEN_TIMEOUT_MS, isProblemDetails, type ClusterOpResults, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
+import { PinMismatch, pinnedRequest } from './pinned-https';
 import { ProblemException, problem } from './problem';
 
 /** `10.77.1.11:8080`, `[fd00::11]:8080` */
@@ -35,18 +36,50 @@ export function unreachableReason(err: unknown, timeoutMs: number): string {
  */
 export class PeerGateway {
   readonly address: string;
-  private readonly base: string;
 
   constructor(
     readonly peer: string,
     readonly port: number,
     private readonly joinTimeoutMs: number,
+    /** The SHA-256 fingerprint of the peer's API certificate, as the operator read it on that node. */
+    private readonly fingerprint: string | undefined,
   ) {
     this.address = hostPort(peer, port);
-    this.base = `http://${this.address}`;
   }
 
   private unreachable(err: unknown, timeoutMs: number): ProblemException {
+    if (err instanceof PinMismatch) {
+      const how = `Compare it with the fingerprint that node's api-gateway logs at start ("API certificate SHA-256 …")`;
+      if (!err.pinned) {
+        return new ProblemException(
+          problem(
+            ErrorCode.InvalidArgument,
+            400,
+            `the node at ${this.address} presented API certificate SHA-256 ${err.presented}; nothing was sent to it. ${how} and join again with peerFingerprint (tandem cluster join --peer-fingerprint) set to it`,
+            { field: 'peerFingerprint' },
+          ),
+        );
+      }
+      return new ProblemException(
+        problem(
+          ErrorCode.HostKeyRefused,
+          409,
+          `the node at ${this.address} presented API certificate SHA-256 ${err.presented}, not ${err.pinned}: refused, nothing was sent to it (the password included). ${how}; if it differs, something else answers at that address`,
+          { field: 'peerFingerprint' },
+        ),
+      );
+    }
+    const code = (err as { code?: string }).code ?? '';
+    if (/^ERR_SSL_|^EPROTO$/.test(code) || /wrong version number|packet length too long/i.test((err as Error).message)) {
+      return new ProblemException(
+        problem(
+          ErrorCode.Unavailable,
+          502,
+          `the node at ${this.address} does not speak HTTPS (${(err as Error).message}): a join never speaks plain HTTP — is a current Tandem api-gateway listening there?`,
+          { field: 'peer' },
+        ),
+      );
+    }
     const detail = `cannot reach the node at ${this.address}: ${unreachableReason(err, timeoutMs)} — check the address and that its api-gateway runs`;
     return new ProblemException(problem(ErrorCode.Unavailable, 502, detail, { field: 'peer' }));
   }
@@ -55,16 +88,19 @@ export class PeerGateway {
     return new ProblemException(problem(ErrorCode.Unavailable, 502, `the node at ${this.address} ${what}: is a Tandem api-gateway listening there?`, { field: 'peer' }));
   }
 
-  private async post(path: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<{ res: Response; text: string }> {
+  private async post(path: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<{ res: { status: number; ok: boolean }; text: string }> {
     try {
-      const res = await fetch(`${this.base}${path}`, {
+      const r = await pinnedRequest({
+        host: this.peer,
+        port: this.port,
+        path,
         method: 'POST',
         headers: { accept: 'application/json', 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'error',
+        timeoutMs,
+        pin: this.fingerprint,
       });
-      return { res, text: await res.text() };
+      return { res: { status: r.status, ok: r.status >= 200 && r.status < 300 }, text: r.text };
     } catch (err) {
       throw this.unreachable(err, timeoutMs);
     }
@@ -97,7 +133,7 @@ export class PeerGateway {
 
   /** Ask the peer to add `node` to its cluster; its answer (or its problem details) as it is. */
   async addNode(token: string, node: string, actor: string): Promise<ClusterOpResults['cluster.join']> {
-    let r: { res: Response; text: string };
+    let r: { res: { status: number; ok: boolean }; text: string };
     try {
       r = await this.post(ApiPaths.clusterNodes, { node }, { authorization: `Bearer ${token}`, [ACTOR_HEADER]: actor }, this.joinTimeoutMs);
     } catch (err) {

@@ -25,6 +25,7 @@ test('every wire error code has its HTTP status; unknown codes are 502', () => {
     POOL_NOT_IMPORTABLE: 409,
     POOL_IMPORTED_ELSEWHERE: 409,
     SYNC_LOCKED: 409,
+    HOST_KEY_REFUSED: 409,
     INTERFACE_NOT_FOUND: 400,
     UNAVAILABLE: 503,
     NOT_LEADER: 503,

@@ -28,6 +28,7 @@ const STATUS: Partial<Record<string, number>> = {
   [ErrorCode.StaleEpoch]: 409,
   [ErrorCode.PoolNotImportable]: 409,
   [ErrorCode.SyncLocked]: 409,
+  [ErrorCode.HostKeyRefused]: 409,
   [ErrorCode.Unavailable]: 503,
   [ErrorCode.NotLeader]: 503,
   [ErrorCode.Timeout]: 504,

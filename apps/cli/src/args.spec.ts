@@ -147,6 +147,19 @@ test("cluster join: --password is the peer's, sent in the body; the local gatewa
   usage(() => join(['--peer', 'node-a', '--password', 'pw'], {}), 'peer');
   usage(() => join(['--peer', 'fe80::1%hb0', '--password', 'pw'], {}), 'peer', /zone/);
   usage(() => join(['--peer', '10.77.1.11', '--password', ''], {}), 'password', /must not be empty/);
+  const fp = 'ab:'.repeat(31) + 'ab';
+  assert.deepEqual(join(['--peer', '10.77.1.11', '--peer-fingerprint', fp, '--password', 'pw'], {}).invocation, { command: 'cluster.join', peer: '10.77.1.11', password: 'pw', peerFingerprint: fp });
+  usage(() => join(['--peer', '10.77.1.11', '--peer-fingerprint', 'AB:CD', '--password', 'pw'], {}), 'peerFingerprint', /^--peer-fingerprint: must be a SHA-256 fingerprint/);
+});
+
+test('an https:// API is trusted by a CA file or by its certificate fingerprint; bad ones are usage errors', () => {
+  const fp = 'AB:'.repeat(31) + 'AB';
+  assert.deepEqual(parseArgs(['--api', 'https://10.77.2.11:8080', '--api-fingerprint', fp, 'cluster', 'status'], {}).globals.apiTrust, { fingerprint: fp });
+  assert.deepEqual(parseArgs(['cluster', 'status'], { TANDEM_API: 'https://10.77.2.11:8080', TANDEM_API_FINGERPRINT: fp }).globals.apiTrust, { fingerprint: fp });
+  assert.equal(parseArgs(['cluster', 'status'], {}).globals.apiTrust, undefined, 'none asked: the system CAs');
+  usage(() => parseArgs(['--api-fingerprint', 'nope', 'cluster', 'status'], {}), 'api-fingerprint', /SHA-256 fingerprint/);
+  usage(() => parseArgs(['--api-ca', '/nonexistent/ca.pem', 'cluster', 'status'], {}), 'api-ca', /cannot be read \(ENOENT\)/);
+  usage(() => parseArgs(['--api-ca', '/etc/hostname', 'cluster', 'status'], {}), 'api-ca', /holds no PEM certificate/);
 });
 
 test('bad cluster values are usage errors naming the field, checked before the password', () => {

@@ -44,6 +44,8 @@ export interface Globals {
   api: string;
   json: boolean;
   password?: string;
+  /** How an https:// API's certificate is trusted: a CA file's certificates, or one certificate's SHA-256 fingerprint. */
+  apiTrust?: { ca: string } | { fingerprint: string };
 }
 
 export type AttachBody = Omit<PoolOpRequest<'pool.attach'>, 'actor'>;
@@ -62,7 +64,7 @@ export type Invocation =
   | { command: 'pool.reattach'; pool: string; node: string }
   | { command: 'pool.remove'; pool: string }
   | { command: 'cluster.create'; heartbeatInterface: string }
-  | { command: 'cluster.join'; peer: string; password: string }
+  | { command: 'cluster.join'; peer: string; password: string; peerFingerprint?: string }
   | { command: 'cluster.status' }
   | { command: 'node.offline'; node: string; yes: boolean }
   | { command: 'node.online'; node: string }
@@ -219,7 +221,8 @@ export function parseOnOff(value: string): boolean {
   throw new UsageError(`maintenance ${JSON.stringify(value)}: must be on or off`, 'on', 'tandem maintenance on, or tandem maintenance off');
 }
 
-const JOIN_HINT = "tandem cluster join --peer IP --password-file FILE: IP is the heartbeat address of a node of the cluster, FILE holds that node's admin password (or set TANDEM_PEER_PASSWORD)";
+const JOIN_HINT =
+  "tandem cluster join --peer IP --peer-fingerprint FP --password-file FILE: IP is the heartbeat address of a node of the cluster, FP the SHA-256 fingerprint of its API certificate (its api-gateway logs it at start), FILE holds that node's admin password (or set TANDEM_PEER_PASSWORD)";
 
 /**
  * The password in `file` (its first line), for --password-file: a password given so never shows
@@ -243,14 +246,15 @@ export function readPasswordFile(file: string | undefined): string | undefined {
 }
 
 /** `cluster join --peer IP --password PW`, checked with the contract of POST /api/v1/cluster/join. */
-export function checkJoin(peer: string, password: string | undefined): { peer: string; password: string } {
+export function checkJoin(peer: string, password: string | undefined, peerFingerprint?: string): { peer: string; password: string; peerFingerprint?: string } {
   if (password === undefined) throw new UsageError('cluster join needs the admin password of the node at --peer: --password-file FILE, TANDEM_PEER_PASSWORD, or --password', 'password', JOIN_HINT);
-  const r = joinClusterRequestSchema.safeParse({ peer, password });
+  const r = joinClusterRequestSchema.safeParse({ peer, password, ...(peerFingerprint !== undefined ? { peerFingerprint } : {}) });
   if (!r.success) {
     const { field, message } = describeZodError(r.error);
-    throw new UsageError(`--${field}${field === 'peer' ? ` ${JSON.stringify(peer)}` : ''}: ${message.slice(field.length + 2)}`, field, JOIN_HINT);
+    const option = field === 'peerFingerprint' ? 'peer-fingerprint' : field;
+    throw new UsageError(`--${option}${field === 'peer' ? ` ${JSON.stringify(peer)}` : ''}: ${message.slice(field.length + 2)}`, field, JOIN_HINT);
   }
-  return { peer, password };
+  return peerFingerprint !== undefined ? { peer, password, peerFingerprint } : { peer, password };
 }
 
 const SETTINGS_HINT = 'durations are a whole number followed by s, m, h or d, e.g. --snapshot-interval 15m --pull-interval 3m --stall-timeout 1m; see tandem replication settings --help';
@@ -368,6 +372,8 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .option('--json', 'machine-readable output (JSON)')
     .addOption(new Option('--password <password>', 'admin password for changes (prefer --password-file or env TANDEM_PASSWORD: arguments are visible to other users)'))
     .addOption(new Option('--password-file <file>', 'read the admin password from the first line of FILE'))
+    .addOption(new Option('--api-ca <file>', "an https:// API's certificate is trusted when this CA signed it (env TANDEM_API_CA_FILE)"))
+    .addOption(new Option('--api-fingerprint <FP>', "an https:// API's certificate is trusted when it has this SHA-256 fingerprint (env TANDEM_API_FINGERPRINT; logged by the api-gateway at start)"))
     .addHelpText(
       'after',
       '\nReads need no password (unless the API is set to TANDEM_API_READS=authenticated); changes (cluster create/join, node offline/online/remove, maintenance,\n' +
@@ -388,8 +394,12 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
   cluster
     .command('join')
     .description('join the node of the API (--api) to the cluster of the node at --peer')
-    .usage('--peer IP (--password-file FILE | --password PW) [--local-password PW]')
-    .requiredOption('--peer <IP>', 'heartbeat address of a node of the cluster (its api-gateway is called there)')
+    .usage('--peer IP --peer-fingerprint FP (--password-file FILE | --password PW) [--local-password PW]')
+    .requiredOption('--peer <IP>', 'heartbeat address of a node of the cluster (its api-gateway is called there, over HTTPS)')
+    .option(
+      '--peer-fingerprint <FP>',
+      "SHA-256 fingerprint of the peer's API certificate (AB:CD:…, logged by its api-gateway at start): nothing is sent to a node showing another; without it the join is refused, showing the fingerprint the peer presented",
+    )
     .addOption(new Option('--local-password <password>', 'admin password of the node of the API, when it differs (env TANDEM_PASSWORD; default: --password)'))
     .addHelpText(
       'after',
@@ -400,11 +410,11 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
         "This node's api-gateway gets a token from the peer with it.",
       ].join('\n'),
     )
-    .action((opts: { peer: string }, cmd: Command) => {
+    .action((opts: { peer: string; peerFingerprint?: string }, cmd: Command) => {
       // --password is also the global option: commander gives it to the program wherever it is written.
       const o = cmd.optsWithGlobals<{ password?: string; passwordFile?: string }>();
       const password = o.password ?? readPasswordFile(o.passwordFile) ?? (env.TANDEM_PEER_PASSWORD || undefined);
-      onInvocation({ command: 'cluster.join', ...checkJoin(opts.peer, password) }, cmd);
+      onInvocation({ command: 'cluster.join', ...checkJoin(opts.peer, password, opts.peerFingerprint) }, cmd);
     });
 
   cluster
@@ -627,7 +637,7 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
 }
 
 function globalsFrom(cmd: Command, env: NodeJS.ProcessEnv): Globals {
-  const o = cmd.optsWithGlobals<{ api?: string; json?: boolean; password?: string; passwordFile?: string }>();
+  const o = cmd.optsWithGlobals<{ api?: string; json?: boolean; password?: string; passwordFile?: string; apiCa?: string; apiFingerprint?: string }>();
   const api = (o.api ?? env.TANDEM_API ?? DEFAULT_API).replace(/\/+$/, '');
   let url: URL;
   try {
@@ -641,6 +651,22 @@ function globalsFrom(cmd: Command, env: NodeJS.ProcessEnv): Globals {
   const password = o.password ?? readPasswordFile(o.passwordFile) ?? (env.TANDEM_PASSWORD || undefined);
   const g: Globals = { api, json: o.json === true };
   if (password !== undefined) g.password = password;
+  const fingerprint = o.apiFingerprint ?? (env.TANDEM_API_FINGERPRINT || undefined);
+  const caFile = o.apiCa ?? (env.TANDEM_API_CA_FILE || undefined);
+  if (fingerprint !== undefined) {
+    const r = joinClusterRequestSchema.shape.peerFingerprint.safeParse(fingerprint);
+    if (!r.success) throw new UsageError(`--api-fingerprint ${JSON.stringify(fingerprint)}: ${r.error.issues[0]?.message}`, 'api-fingerprint');
+    g.apiTrust = { fingerprint };
+  } else if (caFile !== undefined) {
+    let ca: string;
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--api-ca ${caFile}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'api-ca');
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--api-ca ${caFile}: holds no PEM certificate`, 'api-ca');
+    g.apiTrust = { ca };
+  }
   return g;
 }
 

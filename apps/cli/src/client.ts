@@ -1,4 +1,6 @@
 import { hostname, userInfo } from 'node:os';
+import type { TLSSocket } from 'node:tls';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { ACTOR_HEADER, ApiPaths, ErrorCode, actorSchema, isProblemDetails, problemType, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
 
 /** A failed API call, always as problem details (made up locally when the API could not be reached). */
@@ -30,15 +32,42 @@ function localProblem(code: ErrorCode, detail: string): ProblemDetails {
   return { type: problemType(code), title: code, status: 0, detail };
 }
 
+/**
+ * How the CLI trusts an https:// API: the certificates a CA file holds, or one certificate by its
+ * SHA-256 fingerprint (a node's own certificate, signed by nobody this machine knows).
+ */
+export function apiDispatcher(trust: { ca: string } | { fingerprint: string }): Dispatcher {
+  if ('ca' in trust) return new Agent({ connect: { ca: trust.ca } });
+  const pin = trust.fingerprint.toUpperCase();
+  // the chain is not checked: the fingerprint is, before any request goes out
+  const connector = buildConnector({ rejectUnauthorized: false });
+  return new Agent({
+    connect: (opts, cb) =>
+      connector(opts, (err, socket) => {
+        if (err || !socket) return cb(err ?? new Error('no connection'), null);
+        const presented = (socket as TLSSocket).getPeerCertificate?.().fingerprint256 ?? '(not TLS)';
+        if (presented.toUpperCase() !== pin) {
+          socket.destroy();
+          return cb(Object.assign(new Error(`the API presented certificate SHA-256 ${presented}, not ${pin}`), { code: 'CERT_FINGERPRINT_MISMATCH' }), null);
+        }
+        cb(null, socket);
+      }),
+  });
+}
+
 /** A thin client of the api-gateway (fetch). */
 export class ApiClient {
   private token?: string;
+  private readonly dispatcher: Dispatcher | undefined;
 
   constructor(
     readonly base: string,
     private readonly password?: string,
     private readonly actor = cliActor(),
-  ) {}
+    trust?: { ca: string } | { fingerprint: string },
+  ) {
+    this.dispatcher = trust ? apiDispatcher(trust) : undefined;
+  }
 
   private async request(method: string, path: string, init: { body?: unknown; auth?: boolean; timeoutMs: number; accept?: string; signal?: AbortSignal }): Promise<Response> {
     const headers: Record<string, string> = { accept: init.accept ?? 'application/json' };
@@ -49,11 +78,21 @@ export class ApiClient {
     if (init.signal) signals.push(init.signal);
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.any(signals) });
+      const req = { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.any(signals), dispatcher: this.dispatcher };
+      res = await fetch(`${this.base}${path}`, req as RequestInit);
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
       if (e.name === 'TimeoutError') throw new ApiError(localProblem(ErrorCode.Timeout, `no answer from ${this.base} within ${init.timeoutMs / 1000} s`));
       const why = e.cause?.code ?? e.cause?.message ?? e.message;
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
+        const detail = e.cause?.message && e.cause.message !== why ? `${why}: ${e.cause.message}` : why;
+        throw new ApiError(
+          localProblem(
+            ErrorCode.Unavailable,
+            `the API at ${this.base} is not trusted (${detail}): give its CA (--api-ca FILE, TANDEM_API_CA_FILE) or its certificate's SHA-256 fingerprint (--api-fingerprint FP, TANDEM_API_FINGERPRINT; its api-gateway logs it at start)`,
+          ),
+        );
+      }
       throw new ApiError(localProblem(ErrorCode.Unavailable, `cannot reach the API at ${this.base}: ${why}`));
     }
     if (!res.ok) throw new ApiError(await problemOf(res));

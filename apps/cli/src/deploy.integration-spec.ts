@@ -70,6 +70,8 @@ test('deploy: both NATS configurations with the generated authorization are vali
     }
     assert.equal(compose.stdout.match(/TANDEM_NATS_CA_FILE: \/run\/secrets\/nats-ca\n/g)?.length, 5, 'every Tandem service trusts the cluster CA');
     assert.match(compose.stdout, /secrets\/nats-tls\/node-a\.pem/, "the server's own certificate is mounted");
+    assert.match(compose.stdout, /TANDEM_API_CERT_FILE: \/run\/secrets\/api-cert\n/, 'the API serves HTTPS with the node certificate');
+    assert.match(compose.stdout, /api-key:\n\s+file: \S+\/secrets\/nats-tls\/node-a\.key/, "the API's key is the node's own");
     assert.doesNotMatch(compose.stdout, /TANDEM_(CLUSTER_SECRET|TOKEN_SECRET|ADMIN_PASSWORD|NATS_SEED):/, 'no secret value in any environment');
     // every service's health port on loopback and the admin address only
     assert.equal(compose.stdout.match(/TANDEM_HEALTH_BIND: 127\.0\.0\.1,127\.0\.0\.1\n/g)?.length, 5, 'TANDEM_HEALTH_BIND for every Tandem service');

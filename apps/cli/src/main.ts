@@ -78,7 +78,7 @@ async function replicationOf(api: ApiClient, pool: string): Promise<ReplicationP
 }
 
 async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<number> {
-  const api = new ApiClient(globals.api, globals.password);
+  const api = new ApiClient(globals.api, globals.password, undefined, globals.apiTrust);
   const json = globals.json;
   switch (inv.command) {
     case 'pool.list': {
@@ -210,7 +210,12 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
         io,
         json,
         `joining ${node ?? 'the node of the API'} to the cluster of the node at ${inv.peer}`,
-        () => api.change<ClusterOpResults['cluster.join']>('POST', ApiPaths.clusterJoin, { peer: inv.peer, password: inv.password }),
+        () =>
+          api.change<ClusterOpResults['cluster.join']>('POST', ApiPaths.clusterJoin, {
+            peer: inv.peer,
+            password: inv.password,
+            ...(inv.peerFingerprint !== undefined ? { peerFingerprint: inv.peerFingerprint } : {}),
+          }),
         (c) => `${node ?? 'the node'} joined cluster ${c.id} in {t}; its nodes: ${c.nodes.map((n) => n.id).join(', ')}`,
       );
       return 0;

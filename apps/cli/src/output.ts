@@ -283,6 +283,12 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
   const aboutCluster = ctx.command !== undefined && /^(cluster|node|maintenance)/.test(ctx.command);
   const aboutReplication = ctx.command !== undefined && ctx.command.startsWith('replication');
   if (p.field === 'peer' && (p.title === ErrorCode.Unavailable || p.title === ErrorCode.Timeout)) return PEER_HINT;
+  if (p.field === 'peerFingerprint') {
+    const shown = /SHA-256 ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})/.exec(p.detail)?.[1];
+    return p.title === ErrorCode.HostKeyRefused
+      ? "compare the fingerprint the peer's api-gateway logged at start with the one given; join again with the right one, or find what answers at that address"
+      : `read the fingerprint the peer's api-gateway logged at start ("API certificate SHA-256 …"); if it is ${shown ?? 'the one shown'}, join again with --peer-fingerprint ${shown ?? 'FP'}`;
+  }
   switch (p.title) {
     case ErrorCode.Unavailable:
       if (p.status === 0) return `is the api-gateway running at ${ctx.api}? give another node's API with --api URL (or TANDEM_API)`;

@@ -80,6 +80,15 @@ export const joinClusterRequestSchema = z
       .refine((v) => !v.includes('%'), 'must be an address without a zone (%…)'),
     /** The admin password of the node at `peer` (exchanged there for a token, never stored). */
     password: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters'),
+    /**
+     * The SHA-256 fingerprint of the API certificate of the node at `peer` (its gateway logs it at
+     * start). The join speaks HTTPS and sends nothing, the password included, to a node that
+     * shows another certificate; without it the join is refused naming the fingerprint shown.
+     */
+    peerFingerprint: z
+      .string()
+      .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'must be a SHA-256 fingerprint: 32 hex pairs separated by colons (AB:CD:…)')
+      .optional(),
   })
   .strict();
 export type JoinClusterRequest = z.infer<typeof joinClusterRequestSchema>;

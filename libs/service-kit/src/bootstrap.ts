@@ -1,5 +1,6 @@
 import { setPriority } from 'node:os';
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit, readBaseConfig, type BaseConfig } from '@tandem/config';
@@ -22,11 +23,26 @@ export interface ServiceDefinition {
   /** The addresses the HTTP server listens on (default: TANDEM_HEALTH_BIND, else every address, 0.0.0.0). */
   listenOn?: () => readonly string[];
   /**
+   * A certificate to serve HTTPS with: then every address but loopback (127.0.0.1, ::1: the
+   * node itself, its local tools and health checks) is HTTPS only.
+   */
+  tls?: (ctx: ServiceContext) => Promise<{ cert: string; key: string }>;
+  /**
    * The failure detector and the fencer must keep their timing under CPU load (as cluster
    * daemons do): they run at a raised scheduling priority (nice −15 unless TANDEM_NICE says
    * otherwise; needs root or CAP_SYS_NICE, else a warning).
    */
   timingCritical?: boolean;
+}
+
+/** Addresses only the node itself reaches: served plain even when the service has a certificate. */
+const LOOPBACK = new Set(['127.0.0.1', '::1']);
+
+function listenHttp(server: Server, port: number, host: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
+  });
 }
 
 const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
@@ -85,22 +101,29 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
     await app.startAllMicroservices();
   }
   const port = config.healthPort ?? SERVICES[def.service].healthPort;
-  const [first = '0.0.0.0', ...more] = def.listenOn?.() ?? config.healthBind ?? [];
-  await app.listen(port, first);
-  // one more server per further address, on the same handlers; closed with the first
-  const extra = await Promise.all(
-    more.map(
-      (host) =>
-        new Promise<Server>((resolve, reject) => {
-          const server = createServer(app.getHttpAdapter().getInstance() as RequestListener);
-          server.once('error', reject);
-          server.listen(port, host, () => resolve(server));
-        }),
-    ),
-  );
-  (app.getHttpServer() as Server).once('close', () => extra.forEach((s) => s.close()));
+  const addresses = def.listenOn?.() ?? config.healthBind ?? [];
+  const tls = def.tls ? await def.tls(ctx) : null;
+  let where: string;
+  if (!tls) {
+    const [first = '0.0.0.0', ...more] = addresses;
+    await app.listen(port, first);
+    // one more server per further address, on the same handlers; closed with the first
+    const extra = await Promise.all(more.map((host) => listenHttp(createServer(app.getHttpAdapter().getInstance() as RequestListener), port, host)));
+    (app.getHttpServer() as Server).once('close', () => extra.forEach((s) => s.close()));
+    where = `HTTP on ${[first, ...more].join(', ')} port ${port}`;
+  } else {
+    // every server is made here (plain on loopback, HTTPS elsewhere) on Nest's handlers; they close with Nest's own (never listening)
+    await app.init();
+    const handler = app.getHttpAdapter().getInstance() as RequestListener;
+    const hosts = addresses.length > 0 ? addresses : ['0.0.0.0'];
+    const servers = await Promise.all(hosts.map((host) => listenHttp(LOOPBACK.has(host) ? createServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler), port, host)));
+    (app.getHttpServer() as Server).once('close', () => servers.forEach((s) => s.close()));
+    const plain = hosts.filter((h) => LOOPBACK.has(h));
+    const secure = hosts.filter((h) => !LOOPBACK.has(h));
+    where = [secure.length ? `HTTPS on ${secure.join(', ')}` : '', plain.length ? `HTTP on ${plain.join(', ')}` : ''].filter(Boolean).join(' and ') + ` port ${port}`;
+  }
   await def.afterStart?.(app, ctx);
-  logger.log(`${def.service} ready on node ${config.nodeId} (HTTP on ${[first, ...more].join(', ')} port ${port})`);
+  logger.log(`${def.service} ready on node ${config.nodeId} (${where})`);
   await new EventPublisher(nc, config.clusterId, `${def.service}@${config.nodeId}`)
     .publish(Events.nodeServiceStarted, config.nodeId, { service: def.service, version: '0.1.0' })
     .catch((err) => logger.warn(`could not publish service-started: ${(err as Error).message}`));

@@ -8,3 +8,4 @@ export { NETWORKS, NETWORK_NAMES, ROOT_ADMIN_IP, SERVICES, DEFAULT_ROOT, RUN_DIR
 export { TESTBED_ADMIN_PASSWORD } from './services';
 export { startIsolatedNode, type IsolatedNode } from './isolated-node';
 export { INTEGRATOR_IDENTITY, OBSERVER_IDENTITY, testbedNatsCaFile, testbedNatsOptions } from './nats-keys';
+export { testbedHttps } from './probe';

@@ -95,7 +95,13 @@ export async function testbedNatsCertificate(paths: Paths, spec: NodeSpec): Prom
   return (await ensureNodeCertificate(dir, spec.name, ['127.0.0.1', 'localhost', ...addresses])).files;
 }
 
-/** The CA file every client of the testbed's NATS trusts (its TANDEM_NATS_CA_FILE). */
+/** A node's certificate and key (made at up with its NATS server's): its api-gateway serves HTTPS with them too. */
+export function testbedNodeCertificate(root: string, node: string): { cert: string; key: string } {
+  const f = certificateFiles(tlsDirOf(root), node);
+  return { cert: f.cert, key: f.key };
+}
+
+/** The CA file every client of the testbed's NATS and APIs trusts (its TANDEM_NATS_CA_FILE). */
 export function testbedNatsCaFile(root: string): string {
   return certificateFiles(tlsDirOf(root), '').ca;
 }

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { execa, type Options as ExecaOptions } from 'execa';
@@ -231,9 +232,9 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, opts:
 }
 
 /** HTTP GET with a timeout; resolves to the status code and body, or null on connection errors. */
-export async function httpGet(url: string, timeoutMs = 2_000): Promise<{ status: number; body: string } | null> {
+export async function httpGet(url: string, timeoutMs = 2_000, dispatcher?: Dispatcher): Promise<{ status: number; body: string } | null> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), dispatcher } as RequestInit);
     return { status: res.status, body: await res.text() };
   } catch {
     return null;

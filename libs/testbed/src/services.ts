@@ -3,11 +3,11 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ServiceName } from '@tandem/contracts';
 import { TestbedError } from './errors';
-import { NodeSpec, PG_PORT, NATS_CLIENT_PORT, Paths, SERVICES } from './layout';
+import { API_PORT, NodeSpec, PG_PORT, NATS_CLIENT_PORT, Paths, SERVICES } from './layout';
 import { nsenterArgs, pidInNetns } from './namespaces';
-import { serviceSeedFile, testbedNatsCaFile } from './nats-keys';
+import { serviceSeedFile, testbedNatsCaFile, testbedNodeCertificate } from './nats-keys';
 import { secretFile } from './secret-files';
-import { nodeHttpGet } from './probe';
+import { nodeHttpGet, testbedHttps } from './probe';
 import { killPid, readPidFile, sleep, spawnDaemon, tail, waitFor } from './proc';
 
 const READY_TIMEOUT_MS = 60_000;
@@ -63,6 +63,8 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_ZFS_DAEMON_PIDFILE: paths.zfsPid(spec.name),
     ...secretsFor(paths, app),
     // the API on the admin and heartbeat networks (and loopback), never the client network
+    // HTTPS with the node's certificate of the testbed's CA (as an operator gives one); loopback stays plain
+    ...(app === 'api-gateway' ? { TANDEM_API_CERT_FILE: testbedNodeCertificate(paths.root, spec.name).cert, TANDEM_API_KEY_FILE: testbedNodeCertificate(paths.root, spec.name).key } : {}),
     ...(app === 'api-gateway' ? { TANDEM_API_BIND: ['127.0.0.1', spec.addresses.admin, spec.addresses.heartbeat].filter((a): a is string => a !== null).join(',') } : {}),
     // the other services' health and metrics ports: loopback and the admin network only
     TANDEM_HEALTH_BIND: ['127.0.0.1', spec.addresses.admin].filter((a): a is string => a !== null).join(','),
@@ -80,8 +82,9 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
   return env;
 }
 
-async function serviceReady(spec: NodeSpec, port: number): Promise<boolean> {
-  const res = await nodeHttpGet(spec, port, '/health/ready');
+async function serviceReady(paths: Paths, spec: NodeSpec, port: number): Promise<boolean> {
+  // the API is HTTPS on the admin address (plain on the node's loopback only)
+  const res = await nodeHttpGet(spec, port, '/health/ready', undefined, port === API_PORT ? testbedHttps(paths.root) : undefined);
   return res !== null && res.status === 200;
 }
 
@@ -100,7 +103,7 @@ export async function ensureServices(paths: Paths, spec: NodeSpec, storageNames:
         log(`${spec.name}: WARNING ${app} not started: ${main} does not exist (build it with \`npm run build\`)`);
         return;
       }
-      if (await serviceReady(spec, port)) return;
+      if (await serviceReady(paths, spec, port)) return;
       const t0 = Date.now();
       const pidFile = paths.servicePid(spec.name, app);
       const old = readPidFile(pidFile);
@@ -116,14 +119,14 @@ export async function ensureServices(paths: Paths, spec: NodeSpec, storageNames:
         throw failed(`exited (${code === null ? 'killed by a signal' : `exit ${code}`}) before it was ready`);
       });
       try {
-        await waitFor(`${spec.name}: ${app}`, () => serviceReady(spec, port), {
+        await waitFor(`${spec.name}: ${app}`, () => serviceReady(paths, spec, port), {
           timeoutMs: READY_TIMEOUT_MS,
           intervalMs: 200,
           abort,
         });
       } catch (err) {
         if (err instanceof TestbedError && err.code === 'TIMEOUT') {
-          throw failed(`did not answer GET http://${spec.addresses.admin}:${port}/health/ready with 200 within ${READY_TIMEOUT_MS / 1000} s`);
+          throw failed(`did not answer GET ${port === API_PORT ? 'https' : 'http'}://${spec.addresses.admin}:${port}/health/ready with 200 within ${READY_TIMEOUT_MS / 1000} s`);
         }
         throw err;
       }

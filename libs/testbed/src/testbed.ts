@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { knownNatsIdentities } from './nats-keys';
+import { knownNatsIdentities, testbedNatsCaFile } from './nats-keys';
 import * as path from 'node:path';
 import { TestbedError } from './errors';
 import {
@@ -51,7 +51,7 @@ export interface TestbedNode {
   role: NodeRole;
   netns: string;
   addresses: Record<NetworkName, string | null>;
-  /** http://<admin ip>:8080 for storage nodes, null otherwise. */
+  /** https://<admin ip>:8080 for storage nodes (its certificate signed by the testbed's CA: `ca`), null otherwise. */
   api: string | null;
   /** Extra: running = the node's namespaces exist; off = powered off. */
   state: 'running' | 'off';
@@ -67,6 +67,8 @@ export interface TestbedStatus {
   /** Extra: false when the testbed is down (no state file). */
   up: boolean;
   root: string;
+  /** The testbed's CA (PEM file): it signed every node's NATS and API certificate. */
+  ca: string;
 }
 
 export interface TestbedOptions {
@@ -242,7 +244,7 @@ export class Testbed {
 
   async status(): Promise<TestbedStatus> {
     const state = this.readState();
-    if (!state) return { nodes: [], jbod: this.paths.jbod, up: false, root: this.root };
+    if (!state) return { nodes: [], jbod: this.paths.jbod, up: false, root: this.root, ca: testbedNatsCaFile(this.root) };
     const links = new Map((await listLinks()).map((l) => [l.name, l]));
     const nodes = clusterSpec(state.storageNodes).map((spec): TestbedNode => {
       const running = netnsExists(spec) && (spec.role !== 'storage' || mountNsExists(this.paths, spec.name));
@@ -259,13 +261,13 @@ export class Testbed {
         role: spec.role,
         netns: spec.netns,
         addresses: { ...spec.addresses },
-        api: spec.role === 'storage' ? `http://${spec.addresses.admin}:${API_PORT}` : null,
+        api: spec.role === 'storage' ? `https://${spec.addresses.admin}:${API_PORT}` : null,
         state: running ? 'running' : 'off',
         nats: runsNats(spec) ? `nats://${spec.addresses.admin}:${NATS_CLIENT_PORT}` : null,
         links: linkState,
       };
     });
-    return { nodes, jbod: this.paths.jbod, up: true, root: this.root };
+    return { nodes, jbod: this.paths.jbod, up: true, root: this.root, ca: testbedNatsCaFile(this.root) };
   }
 
   // -------------------------------------------------------------------------------------------
