@@ -79,7 +79,8 @@ export type Invocation =
   | { command: 'events' }
   | { command: 'nats.keys'; node: string; dir: string }
   | { command: 'nats.authorization'; files: string[]; operator?: string; integrator?: string }
-  | { command: 'nats.certs'; node: string; dir: string; addresses: string[] };
+  | { command: 'nats.certs'; node: string; dir: string; addresses: string[] }
+  | { command: 'nats.config'; witness: boolean };
 
 export interface Parsed {
   globals: Globals;
@@ -615,6 +616,11 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
       onInvocation(inv, cmd);
     });
 
+  nats
+    .command('config')
+    .description("print a NATS server's configuration for production (deploy/nats.conf; with --witness deploy/nats-witness.conf): the same generator the testbed runs")
+    .option('--witness', "the witness's server")
+    .action((opts: { witness?: boolean }, cmd: Command) => onInvocation({ command: 'nats.config', witness: opts.witness === true }, cmd));
   nats
     .command('certs')
     .description(

@@ -10,6 +10,7 @@ import {
   type PoolOpResults,
   type ProblemDetails,
   type ReplicationPoolStatus,
+  productionNatsConfig,
 } from '@tandem/contracts';
 import { HelpShown, UsageError, changesSettings, parseArgs, type Parsed } from './args';
 import { ApiClient, ApiError } from './client';
@@ -351,6 +352,9 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
     }
     case 'nats.authorization':
       io.stdout.write(authorizationFrom(inv.files, { operator: inv.operator, integrator: inv.integrator }));
+      return 0;
+    case 'nats.config':
+      io.stdout.write(productionNatsConfig(inv.witness));
       return 0;
     case 'nats.certs': {
       const r = await ensureNodeCertificate(inv.dir, inv.node, ['127.0.0.1', 'localhost', ...inv.addresses]);

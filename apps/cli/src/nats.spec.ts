@@ -81,3 +81,18 @@ test('nats certs: the CA once, a certificate per node naming loopback and its ad
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('nats config: deploy/nats.conf and deploy/nats-witness.conf are what the generator the testbed runs prints (they cannot drift)', async () => {
+  const root = join(__dirname, '..', '..', '..', '..');
+  for (const [args, file] of [
+    [['nats', 'config'], 'nats.conf'],
+    [['nats', 'config', '--witness'], 'nats-witness.conf'],
+  ] as const) {
+    const r = io();
+    assert.equal(await main([...args], r.io), 0, r.out.stderr);
+    assert.equal(readFileSync(join(root, 'deploy', file), 'utf8'), r.out.stdout, `deploy/${file} differs from \`tandem ${args.join(' ')}\`: write it again with that command`);
+  }
+  const storage = io();
+  await main(['nats', 'config'], storage.io);
+  assert.doesNotMatch(storage.out.stdout, /server_tags/, 'a storage node carries no witness tag');
+});

@@ -17,3 +17,4 @@ export * from './heartbeat-packet';
 export * from './replication';
 export * from './nats-access';
 export * from './hostile-values';
+export * from './nats-server-config';

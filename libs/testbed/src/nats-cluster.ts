@@ -5,7 +5,7 @@ import { killNamedInNetns, nsenterArgs } from './namespaces';
 import { nodeHttpGet } from './probe';
 import { spawnDaemon, waitFor } from './proc';
 import { daemonExit } from './zfs-daemon';
-import { WITNESS_TAG, natsAuthorization } from '@tandem/contracts';
+import { natsAuthorization, natsServerConfig } from '@tandem/contracts';
 import { routeSecret, testbedNatsCertificate, testbedNatsUsers } from './nats-keys';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -13,53 +13,25 @@ const LEADER_TIMEOUT_MS = 45_000;
 
 export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[], tls: { ca: string; cert: string; key: string }): string {
   const secret = routeSecret(paths);
-  const routes = all.filter((s) => runsNats(s) && s.name !== spec.name).map((s) => `    "nats://route:${secret}@${s.addresses.admin}:${NATS_CLUSTER_PORT}"`);
   const storage = all.filter((s) => s.role === 'storage').map((s) => s.name);
-  return [
-    `# written by the Tandem testbed`,
-    `server_name: "${spec.name}"`,
-    `listen: "0.0.0.0:${NATS_CLIENT_PORT}"`,
-    `http: "0.0.0.0:${NATS_HTTP_PORT}"`,
-    `pid_file: "${paths.natsPid(spec.name)}"`,
-    `# a dead peer (power cut: no FIN, no RST) is noticed in seconds, not minutes`,
-    `ping_interval: "1s"`,
-    `ping_max: 3`,
-    ...(spec.role === 'witness' ? [`# the ownership leases live here alone (one replica): the witness is the cluster's tie-breaker`, `server_tags: ["${WITNESS_TAG}"]`] : []),
-    `# every client authenticates with its nkey; each service and node may use only its own subjects`,
-    natsAuthorization(testbedNatsUsers(paths, storage)),
-    `# every client connection is TLS: the server proves itself with a certificate of the cluster's CA`,
-    `tls {`,
-    `  cert_file: "${tls.cert}"`,
-    `  key_file: "${tls.key}"`,
-    `  ca_file: "${tls.ca}"`,
-    `  timeout: 2`,
-    `}`,
-    `jetstream {`,
-    `  store_dir: "${paths.natsStore(spec.name)}"`,
-    `  max_memory_store: 256MB`,
-    `  max_file_store: 4GB`,
-    `}`,
-    `cluster {`,
-    `  name: "tandem"`,
-    `  # routes run over the admin network: the heartbeat network carries the UDP heartbeats,`,
-    `  # so a cut of either one alone leaves the nodes one channel to hear each other`,
-    `  listen: "${spec.addresses.admin}:${NATS_CLUSTER_PORT}"`,
-    `  # a server that does not know the routes' secret cannot join the cluster`,
-    `  authorization { user: "route", password: "${secret}" }`,
-    `  # and routes are TLS both ways: each server shows a certificate of the cluster's CA`,
-    `  tls {`,
-    `    cert_file: "${tls.cert}"`,
-    `    key_file: "${tls.key}"`,
-    `    ca_file: "${tls.ca}"`,
-    `    verify: true`,
-    `    timeout: 2`,
-    `  }`,
-    `  routes: [`,
-    ...routes,
-    `  ]`,
-    `}`,
-    ``,
-  ].join('\n');
+  // production's generator (deploy/nats.conf), with the testbed's addresses, files and users in place of its variables
+  return natsServerConfig({
+    header: ['written by the Tandem testbed'],
+    serverName: spec.name,
+    client: { host: '0.0.0.0', port: NATS_CLIENT_PORT },
+    http: { host: '0.0.0.0', port: NATS_HTTP_PORT },
+    pidFile: paths.natsPid(spec.name),
+    witness: spec.role === 'witness',
+    jetstream: { storeDir: paths.natsStore(spec.name), maxMemory: '256MB', maxFile: '4GB' },
+    authorization: { block: natsAuthorization(testbedNatsUsers(paths, storage)) },
+    tls,
+    cluster: {
+      host: spec.addresses.admin!,
+      port: NATS_CLUSTER_PORT,
+      routeSecret: secret,
+      routes: all.filter((s) => runsNats(s) && s.name !== spec.name).map((s) => `nats://route:${secret}@${s.addresses.admin}:${NATS_CLUSTER_PORT}`),
+    },
+  });
 }
 
 export async function natsHealthy(spec: NodeSpec): Promise<boolean> {
