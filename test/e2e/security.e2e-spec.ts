@@ -181,7 +181,7 @@ describe('security: NATS identities and permissions (testbed)', () => {
     assert.ok(err && /permission/i.test(err.message), `node-b's heartbeat may not answer node-a's view: ${err?.message ?? 'no refusal'}`);
   });
 
-  test('no service can purge or delete the events stream; an integrator reads events and can ask nothing', async () => {
+  test('no service can purge or delete the events stream, or change its limits; an integrator reads events and can ask nothing', async () => {
     const jsm = await observer.jetstreamManager();
     const count = (await jsm.streams.info(EVENTS_STREAM.name)).state.messages;
     assert.ok(count > 0, 'events were published');
@@ -190,6 +190,16 @@ describe('security: NATS identities and permissions (testbed)', () => {
     await refused(rmJsm.streams.purge(EVENTS_STREAM.name), 'purge as the resource-manager');
     await refused(rmJsm.streams.delete(EVENTS_STREAM.name), 'delete as the resource-manager');
     assert.ok((await jsm.streams.info(EVENTS_STREAM.name)).state.messages >= count, 'nothing purged');
+    // nor empty it by its limits: only host-executor declares streams and buckets (create, update)
+    const before = (await jsm.streams.info(EVENTS_STREAM.name)).config;
+    for (const who of ['resource-manager@node-a', 'api-gateway@node-b', 'replication-scheduler@node-a']) {
+      const other = await (await as(who)).jetstreamManager();
+      await refused(other.streams.update(EVENTS_STREAM.name, { ...before, max_msgs: 1 }), `limits of the events stream changed as ${who}`);
+      await refused(other.streams.add({ name: `STRANGER_${who.replace(/[^a-z]/g, '')}`, subjects: ['stranger.>'] }), `a stream made as ${who}`);
+    }
+    const after = (await jsm.streams.info(EVENTS_STREAM.name)).config;
+    assert.equal(after.max_msgs, before.max_msgs, 'the limits are as they were');
+    assert.ok((await jsm.streams.info(EVENTS_STREAM.name)).state.messages >= count, 'nothing dropped');
 
     const integrator = await as(INTEGRATOR_IDENTITY);
     const consumer = await integrator.jetstream().consumers.get(EVENTS_STREAM.name);

@@ -9,8 +9,8 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { Client } from 'pg';
-import { CLUSTER_BUCKET, CLUSTER_RECORD, rmSubject, type ClusterRecord, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
-import { certificateFingerprint, provisionKv } from '@tandem/messaging';
+import { CLUSTER_BUCKET, CLUSTER_RECORD, KV_BUCKETS, STREAMS, rmSubject, type ClusterRecord, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
+import { certificateFingerprint, provisionKv, provisionStreams } from '@tandem/messaging';
 
 /**
  * The real api-gateway process against this machine's NATS JetStream and a throwaway Postgres
@@ -178,6 +178,9 @@ let closedPort = 0;
 
 before(async () => {
   nc = await connect({ servers: NATS_URL, name: `gateway-it-${run}` });
+  // what a node's host-executor declares at its start (no host-executor runs here): the gateway waits for them
+  await provisionStreams(await nc.jetstreamManager(), STREAMS);
+  await provisionKv(nc, KV_BUCKETS);
   admin = new Client({ connectionString: PG_ADMIN });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${db}`);

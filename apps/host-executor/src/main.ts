@@ -6,6 +6,8 @@ import { readHostExecutorConfig } from './host-executor.config';
 runService({
   service: 'host-executor',
   timingCritical: true,
+  // the first service of a node to start: it declares the streams and buckets every other one uses
+  declaresJetStream: true,
   readConfig: readHostExecutorConfig,
   module: (ctx) => HostExecutorModule.register(ctx, readHostExecutorConfig()),
   rpc: (ctx) => ({

@@ -70,6 +70,27 @@ test('nobody deletes or purges a stream; integrators read events and nothing els
   assert.equal(may(i.subscribe, 'tandem.node.node-a.exec.pool.list'), false);
 });
 
+test("only host-executor declares streams and buckets, only the resource-manager moves a stream's leader, and nobody administers JetStream", () => {
+  const declare = ['$JS.API.STREAM.CREATE.TANDEM_EVENTS', '$JS.API.STREAM.UPDATE.TANDEM_EVENTS', '$JS.API.STREAM.UPDATE.KV_tandem-pools'];
+  for (const s of SERVICE_NAMES) {
+    const p = servicePermissions(s, 'node-a').publish;
+    for (const subject of declare) assert.equal(may(p, subject), s === 'host-executor', `${s}: ${subject}`);
+    assert.equal(may(p, '$JS.API.STREAM.LEADER.STEPDOWN.KV_tandem-pools'), s === 'resource-manager', `${s}: stepdown`);
+    for (const subject of [
+      '$JS.API.STREAM.SNAPSHOT.TANDEM_EVENTS',
+      '$JS.API.STREAM.RESTORE.TANDEM_EVENTS',
+      '$JS.API.STREAM.PEER.REMOVE.KV_tandem-pools',
+      '$JS.API.META.LEADER.STEPDOWN',
+      '$JS.API.SERVER.REMOVE',
+      '$JS.API.ACCOUNT.PURGE.$G',
+    ])
+      assert.equal(may(p, subject), false, `${s}: ${subject}`);
+    // what every service does with JetStream stays open: stream info, consumers, KV reads
+    for (const subject of ['$JS.API.STREAM.INFO.KV_tandem-pools', '$JS.API.CONSUMER.CREATE.TANDEM_EVENTS.x', '$JS.API.DIRECT.GET.KV_tandem-pools.$KV.tandem-pools.pool.tank'])
+      assert.equal(may(p, subject), true, `${s}: ${subject}`);
+  }
+});
+
 test('the authorization block: one user per service and node by nkey, its permissions; a malformed key is refused', () => {
   const key = (n: number) => `U${String(n).padStart(55, 'A').replace(/[0-9]/g, 'B')}`;
   let n = 0;

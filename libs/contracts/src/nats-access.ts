@@ -24,7 +24,7 @@ import { EVENTS_WILDCARD, HEARTBEAT_WILDCARD, RESOURCE_MANAGER_WILDCARD, SUBJECT
  * - nobody deletes or purges a stream or a stored message.
  *
  * Not expressible here, and so not claimed: which *keys* of a bucket a writer may touch beyond
- * the ownership lease, and which JetStream API calls other than deletes and purges a service makes.
+ * the ownership lease, and which consumers a service may delete (a consumer's name is not its owner's).
  */
 export interface NatsPermissions {
   publish: { allow: string[]; deny: string[] };
@@ -33,6 +33,16 @@ export interface NatsPermissions {
 
 /** The JetStream API calls nobody makes: deleting or purging a stream or a stored message. */
 export const JS_DESTRUCTIVE = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$JS.API.STREAM.MSG.DELETE.>'];
+/**
+ * Declaring streams and buckets (creating them, changing their limits: a changed retention can
+ * empty a stream as surely as a purge): host-executor alone, at its start (the others wait for
+ * them, see libs/service-kit).
+ */
+export const JS_DECLARE = ['$JS.API.STREAM.CREATE.>', '$JS.API.STREAM.UPDATE.>'];
+/** Moving a stream's leader: the resource-manager alone (it keeps the leaders off a node that is going away). */
+export const JS_STEPDOWN = '$JS.API.STREAM.LEADER.STEPDOWN.>';
+/** JetStream administration no service makes: snapshots and restores, removing peers or servers, the meta leader, purging the account. */
+export const JS_ADMIN = ['$JS.API.STREAM.SNAPSHOT.>', '$JS.API.STREAM.RESTORE.>', '$JS.API.STREAM.PEER.REMOVE.>', '$JS.API.META.LEADER.STEPDOWN', '$JS.API.SERVER.REMOVE', '$JS.API.ACCOUNT.PURGE.>'];
 
 const INBOX = '_INBOX.>';
 /** The JetStream API (stream and consumer info, KV reads and watches, publishing acknowledgements, acks). */
@@ -54,7 +64,9 @@ export function servicePermissions(service: ServiceName, node: string): NatsPerm
   const pub = [INBOX, ...JS_API, eventSubject('node', node, Events.nodeServiceStarted.verb)];
   const sub = [INBOX];
   const allExec = `${SUBJECT_ROOT}.node.*.exec.>`;
-  const deny = [...JS_DESTRUCTIVE];
+  const deny = [...JS_DESTRUCTIVE, ...JS_ADMIN];
+  if (service !== 'host-executor') deny.push(...JS_DECLARE);
+  if (service !== 'resource-manager') deny.push(JS_STEPDOWN);
   switch (service) {
     case 'host-executor':
       // the heartbeat views (its own node's and its peers') decide whether it fences itself

@@ -39,6 +39,17 @@ export async function provisionStreams(jsm: JetStreamManager, streams: readonly 
   }
 }
 
+/** Resolves once every stream and bucket exists (declared by another service); throws naming the first missing. */
+export async function awaitDeclared(nc: NatsConnection, streams: readonly StreamDeclaration[], buckets: readonly KvBucketDeclaration[]): Promise<void> {
+  const jsm = await nc.jetstreamManager({ timeout: 5_000 });
+  for (const name of [...streams.map((s) => s.name), ...buckets.map((b) => `KV_${b.bucket}`)]) {
+    const info = await jsm.streams.info(name).catch((err: Error) => {
+      throw new Error(`${name} is not there yet (${err.message})`);
+    });
+    if (!info) throw new Error(`${name} is not there yet`);
+  }
+}
+
 /**
  * A provisioned KV bucket, bound so that every read is answered by the stream's Raft leader. A
  * replica that is still catching up (its server just restarted) would otherwise answer a direct

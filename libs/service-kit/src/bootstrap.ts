@@ -5,7 +5,7 @@ import { Logger, type DynamicModule, type INestApplication, type LogLevel } from
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit, readBaseConfig, type BaseConfig } from '@tandem/config';
 import { Events, KV_BUCKETS, SERVICES, STREAMS, type ServiceName } from '@tandem/contracts';
-import { connectNats, EventPublisher, NatsRpcServer, RpcPassthroughFilter, provisionKv, provisionStreams, type RpcRoute } from '@tandem/messaging';
+import { connectNats, EventPublisher, NatsRpcServer, RpcPassthroughFilter, awaitDeclared, provisionKv, provisionStreams, type RpcRoute } from '@tandem/messaging';
 import { startTelemetry, stopTelemetry } from '@tandem/telemetry';
 import type { ZodTypeAny } from 'zod';
 import type { ServiceContext } from './tokens';
@@ -22,6 +22,12 @@ export interface ServiceDefinition {
   afterStart?: (app: INestApplication, ctx: ServiceContext) => Promise<void>;
   /** The addresses the HTTP server listens on (default: TANDEM_HEALTH_BIND, else every address, 0.0.0.0). */
   listenOn?: () => readonly string[];
+  /**
+   * This service declares the JetStream streams and buckets (creates them, brings their limits up
+   * to date): host-executor, the first service of a node to start. The others may not (their
+   * NATS permissions deny it) and wait until they exist.
+   */
+  declaresJetStream?: boolean;
   /**
    * A certificate to serve HTTPS with: then every address but loopback (127.0.0.1, ::1: the
    * node itself, its local tools and health checks) is HTTPS only.
@@ -80,14 +86,18 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
     }
   })().catch(() => undefined);
 
-  await withRetry(
-    'declaring JetStream streams and buckets',
-    async () => {
-      await provisionStreams(await nc.jetstreamManager({ timeout: 5_000 }), STREAMS);
-      await provisionKv(nc, KV_BUCKETS);
-    },
-    60_000,
-  );
+  if (def.declaresJetStream) {
+    await withRetry(
+      'declaring JetStream streams and buckets',
+      async () => {
+        await provisionStreams(await nc.jetstreamManager({ timeout: 5_000 }), STREAMS);
+        await provisionKv(nc, KV_BUCKETS);
+      },
+      60_000,
+    );
+  } else {
+    await withRetry('waiting for the JetStream streams and buckets that host-executor declares (is it running?)', () => awaitDeclared(nc, STREAMS, KV_BUCKETS), 120_000);
+  }
 
   const app = await NestFactory.create(def.module(ctx), {
     logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
