@@ -6,6 +6,7 @@ import { connect, type NatsConnection } from 'nats';
 import { SERVICES, SERVICE_NAMES } from '@tandem/contracts';
 import { HostClient } from '@tandem/messaging';
 import { Testbed, type TestbedStatus, testbedNatsOptions } from '@tandem/testbed';
+import { trustTestbedApis } from '../support/tandem-cli';
 
 /**
  * The foundation end to end, on the real testbed: a pool on the shared JBOD is created on
@@ -29,6 +30,7 @@ describe('shared JBOD: takeover after power loss (testbed)', () => {
 
   before(async () => {
     status = await tb.up({ nodes: 2 });
+    trustTestbedApis(status);
     // under the testbed's own directory, so nothing is left on the machine after down
     mnt = join(dirname(status.jbod), 'mnt', 'e2e');
     const servers = status.nodes.filter((n) => n.role === 'storage').map((n) => `nats://${n.addresses.admin}:4222`);
@@ -62,7 +64,8 @@ describe('shared JBOD: takeover after power loss (testbed)', () => {
   test('every service of every storage node is ready', async () => {
     for (const node of status.nodes.filter((n) => n.role === 'storage')) {
       for (const svc of SERVICE_NAMES) {
-        const res = await fetch(`http://${node.addresses.admin}:${SERVICES[svc].healthPort}/health/ready`);
+        // the api-gateway's port is the API: HTTPS off loopback
+        const res = await fetch(`${svc === 'api-gateway' ? 'https' : 'http'}://${node.addresses.admin}:${SERVICES[svc].healthPort}/health/ready`);
         const body = (await res.json()) as { status: string; node: string; service: string };
         assert.equal(res.status, 200, `${svc} on ${node.name}: ${JSON.stringify(body)}`);
         assert.equal(body.node, node.name);
