@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       if (!imported && !importable.some((p) => p.name === POOL)) {
         say(`creating pool ${POOL} on the shared JBOD (${status.jbod})`);
         await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`, `${POOL}-1`], sizeMiB: 256, mountpoint });
-        await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files` });
+        await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files`, mode: '1777' });
         await host.call('node-a', 'pool.export', { pool: POOL });
       }
       say(`attaching ${POOL} to node-a with floating IP ${VIP}/24 and SMB share "files"`);

@@ -53,7 +53,7 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     nc = await observerConnection(status);
     const host = new HostClient(nc);
     await host.call('node-a', 'pool.create', { pool: 'tank', vdevs: ['tank-0'], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', 'tank') });
-    await host.call('node-a', 'dataset.create', { dataset: 'tank/files' });
+    await host.call('node-a', 'dataset.create', { dataset: 'tank/files', mode: '1777' });
   });
 
   after(async () => {

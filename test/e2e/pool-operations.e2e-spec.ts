@@ -58,7 +58,7 @@ describe('HA pool operations (testbed)', () => {
     nc = await observerConnection(status);
     host = new HostClient(nc);
     await host.call('node-a', 'pool.create', { pool: 'tank', vdevs: ['tank-0', 'tank-1'], sizeMiB: 128, mountpoint: mnt });
-    await host.call('node-a', 'dataset.create', { dataset: 'tank/files' });
+    await host.call('node-a', 'dataset.create', { dataset: 'tank/files', mode: '1777' });
   });
 
   after(async () => {

@@ -89,7 +89,7 @@ describe('shared-nothing replication on three nodes (testbed)', () => {
         for (const n of ['node-b', 'node-c'] as const) await rm('cluster.join', { node: n });
         await rm('replication.settings', { snapshotInterval: '4s', pullInterval: '2s', retention: 4 });
         for (const n of NODES) await host.call(n, 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 256, disks: 'local', mountpoint: mountpoint() });
-        await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files` });
+        await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files`, mode: '1777' });
       },
     ),
   );

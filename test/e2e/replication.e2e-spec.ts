@@ -163,7 +163,7 @@ describe('shared-nothing replication (testbed)', () => {
 
   test('attach is refused, naming the node, while a node lacks a pool of that name', async () => {
     await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 256, disks: 'local', mountpoint: mountpoint() });
-    await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files` });
+    await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files`, mode: '1777' });
     await assert.rejects(
       rm('pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] }),
       (e: unknown) => e instanceof TandemError && e.code === ErrorCode.PoolNotImportable && /node-b has none/.test(e.message),

@@ -29,7 +29,7 @@ export async function benchCluster(pool: string, vip: string, log: (l: string) =
     if (!(await rmCall(nc, 'pool.list', {})).some((p) => p.name === pool)) {
       log(`creating pool ${pool} with ${vip} and an SMB share`);
       await host.call('node-a', 'pool.create', { pool, vdevs: [`${pool}-0`], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', pool) });
-      await host.call('node-a', 'dataset.create', { dataset: `${pool}/files` });
+      await host.call('node-a', 'dataset.create', { dataset: `${pool}/files`, mode: '1777' });
       await rmCall(nc, 'pool.attach', { pool, node: 'node-a', vips: [`cli0:${vip}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
     }
     const put = await tb.client(['smbclient', '-N', `//${vip}/files`, '-c', 'put /etc/hostname probe.txt']);

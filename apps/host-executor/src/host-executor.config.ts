@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { env, readEnv, readFailoverConfig } from '@tandem/config';
 
 /** host-executor's own settings. */
@@ -14,6 +15,12 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
       TANDEM_HARD_FENCE: env.oneOf(['reboot', 'kill-zfs-daemon', 'none'] as const, 'reboot'),
       TANDEM_ZFS_DAEMON_PIDFILE: env.absPath('/run/zfs-fuse.pid'),
       TANDEM_ENABLE_TEST_OPS: env.oneOf(['0', '1'] as const, '0'),
+      TANDEM_SMB_GUEST_USER: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a unix user name')
+        .refine((u) => u !== 'root', 'must not be root: an anonymous SMB client would act as root on the pool')
+        .default('nobody')
+        .describe('the unix account SMB guests act as (default nobody): what they write is owned by it, and they may write only where it may'),
     },
     source,
   );
@@ -42,6 +49,8 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
      * pools its operator made; nothing on the bus can create, destroy or overwrite one.
      */
     enableTestOps: e.TANDEM_ENABLE_TEST_OPS === '1',
+    /** The unprivileged account SMB guests act as (never root). */
+    smbGuestUser: e.TANDEM_SMB_GUEST_USER,
   };
 }
 export type HostExecutorConfig = ReturnType<typeof readHostExecutorConfig>;

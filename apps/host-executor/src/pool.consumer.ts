@@ -132,6 +132,6 @@ export class PoolConsumer {
   @MessagePattern('dataset.create')
   createDataset(@Payload() req: HostOpParsed<'dataset.create'>): Promise<HostOpResults['dataset.create']> {
     this.testOps.require('dataset.create');
-    return this.zfs.createDataset(req.dataset);
+    return this.zfs.createDataset(req.dataset, req.mode);
   }
 }

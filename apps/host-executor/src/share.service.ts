@@ -4,6 +4,7 @@ import { ErrorCode, TandemError, type HostOpParsed, type HostOpResults, type Sha
 import { ProcessRunner } from '@tandem/host';
 import { ShareError, ShareManager } from '@tandem/shares';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
 
 /** SMB and NFS shares of pools, each bound to its pool's floating IPs only. */
 @Injectable()
@@ -11,8 +12,9 @@ export class ShareService implements OnApplicationShutdown {
   private readonly logger = new Logger('shares');
   private readonly manager: ShareManager;
 
-  constructor(runner: ProcessRunner, @Inject(SERVICE_CONTEXT) ctx: ServiceContext) {
-    this.manager = new ShareManager(runner, join(ctx.config.stateDir, 'host-executor'));
+  constructor(runner: ProcessRunner, @Inject(SERVICE_CONTEXT) ctx: ServiceContext, @Inject(HOST_EXECUTOR_CONFIG) cfg: HostExecutorConfig) {
+    // SMB guests act as an unprivileged account, never as root
+    this.manager = new ShareManager(runner, join(ctx.config.stateDir, 'host-executor'), { smbForceUser: cfg.smbGuestUser });
   }
 
   private map(err: unknown): never {

@@ -29,3 +29,10 @@ test('TANDEM_ENABLE_TEST_OPS=1 turns them on; any other value than 0 or 1 is ref
   assert.equal(readHostExecutorConfig({ TANDEM_ENABLE_TEST_OPS: '0' }).enableTestOps, false);
   assert.throws(() => readHostExecutorConfig({ TANDEM_ENABLE_TEST_OPS: 'yes' }), /TANDEM_ENABLE_TEST_OPS/);
 });
+
+test('SMB guests act as nobody unless TANDEM_SMB_GUEST_USER names another account; root is refused at start', () => {
+  assert.equal(readHostExecutorConfig({}).smbGuestUser, 'nobody');
+  assert.equal(readHostExecutorConfig({ TANDEM_SMB_GUEST_USER: 'smbguest' }).smbGuestUser, 'smbguest');
+  assert.throws(() => readHostExecutorConfig({ TANDEM_SMB_GUEST_USER: 'root' }), /TANDEM_SMB_GUEST_USER.*must not be root/);
+  assert.throws(() => readHostExecutorConfig({ TANDEM_SMB_GUEST_USER: 'a b' }), /TANDEM_SMB_GUEST_USER/);
+});

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, TandemError, type DatasetInfo, type HostOpParsed, type HostOpResults, type ImportablePool, type PoolSummary, type SnapshotInfo } from '@tandem/contracts';
 import { CommandFailedError, ProcessRunner, poolMountPoints, readMountTable, type CommandResult } from '@tandem/host';
@@ -365,11 +365,17 @@ export class ZfsService {
     return datasetsFromGet((await this.run(zfs.getDatasets(root))).stdout);
   }
 
-  createDataset(dataset: string): Promise<HostOpResults['dataset.create']> {
+  /** A filesystem (kept when there); `mode`: its mountpoint's permission bits afterwards (octal). */
+  createDataset(dataset: string, mode?: string): Promise<HostOpResults['dataset.create']> {
     return this.locks.run(this.lockOf(dataset), async () => {
-      if ((await this.listDatasets(dataset).catch(() => [])).some((d) => d.name === dataset)) return { changed: false };
-      await this.run(zfs.create(dataset));
-      return { changed: true };
+      const existed = (await this.listDatasets(dataset).catch(() => [])).some((d) => d.name === dataset);
+      if (!existed) await this.run(zfs.create(dataset));
+      if (mode !== undefined) {
+        const mountpoint = (await this.listDatasets(dataset)).find((d) => d.name === dataset)?.mountpoint;
+        if (!mountpoint?.startsWith('/')) throw new TandemError(ErrorCode.InvalidArgument, `${dataset} is not mounted: its permissions cannot be set`, 'mode');
+        await chmod(mountpoint, Number.parseInt(mode, 8));
+      }
+      return { changed: !existed || mode !== undefined };
     });
   }
 

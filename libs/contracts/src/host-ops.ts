@@ -66,7 +66,16 @@ export const hostOpRequests = {
   'pool.destroy': z.object({ pool: poolNameSchema, force: z.boolean().default(false) }).strict(),
 
   'dataset.list': z.object({ root: datasetNameSchema }).strict(),
-  'dataset.create': z.object({ dataset: datasetNameSchema }).strict(),
+  'dataset.create': z
+    .object({
+      dataset: datasetNameSchema,
+      /** Permission bits of its mountpoint afterwards (e.g. `1777`: a directory SMB guests, acting as nobody, may write to). */
+      mode: z
+        .string()
+        .regex(/^[0-7]{3,4}$/, 'must be octal permission bits, e.g. 1777')
+        .optional(),
+    })
+    .strict(),
 
   'snapshot.create': z.object({ dataset: datasetNameSchema, name: snapshotShortNameSchema, recursive: z.boolean().default(false) }).strict(),
   'snapshot.list': z.object({ dataset: datasetNameSchema, recursive: z.boolean().default(false) }).strict(),

@@ -18,7 +18,7 @@ export interface ShareManagerOptions {
   smbdPath?: string;
   smbcontrolPath?: string;
   ganeshaPath?: string;
-  /** Unix user that guest SMB sessions act as (default root, as in the testbed). */
+  /** Unix user that guest SMB sessions act as (default nobody: never root). */
   smbForceUser?: string;
   nfsGraceSeconds?: number;
   nfsLeaseSeconds?: number;

@@ -213,10 +213,13 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
       await ip('-n', ns, 'link', 'set', dev, 'up');
     }
     work = await mkdtemp(join(tmpdir(), 'tb-it-shares-'));
+    // SMB guests act as nobody: the shared directories are theirs to write to (as an operator makes them)
+    await chmod(work, 0o755);
     stateDir = join(work, 'state');
     for (const d of ['alpha', 'alpha-ro', 'beta', 'gamma', 'lab', 'nfs1', 'nfs-ro', 'nfs-root', 'client']) {
       dirs[d] = join(work, d);
       await mkdir(dirs[d], { recursive: true });
+      if (['alpha', 'beta', 'gamma', 'lab'].includes(d)) await chmod(dirs[d], 0o1777);
     }
     await writeFile(join(dirs['alpha-ro'], 'readme.txt'), 'read only\n');
     await writeFile(join(dirs['nfs-ro'], 'readme.txt'), 'nfs read only\n');
@@ -292,6 +295,14 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     assert.ok(r.ok, r.out);
     assert.equal(await readFile(join(dirs.alpha, 'hello.txt'), 'utf8'), 'hello through smb\n');
     assert.equal(await readFile(back, 'utf8'), 'hello through smb\n');
+    // a guest acts as nobody, never as root: its file is nobody's, and a directory only root may write to refuses it
+    assert.equal((await stat(join(dirs.alpha, 'hello.txt'))).uid, 65534, 'written as nobody');
+    await mkdir(join(dirs.alpha, 'root-only'), { mode: 0o755 });
+    await chmod(join(dirs.alpha, 'root-only'), 0o755);
+    const denied = await smb(A1, 'alpha', `put ${local} root-only/nope.txt`);
+    assert.equal(denied.ok, false, `a guest wrote where only root may: ${denied.out}`);
+    assert.match(denied.out, /NT_STATUS_ACCESS_DENIED/);
+    await assert.rejects(stat(join(dirs.alpha, 'root-only', 'nope.txt')), 'nothing was written');
   });
 
   test('starting the identical share again is a no-op (same pid)', async () => {

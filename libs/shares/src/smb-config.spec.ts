@@ -71,6 +71,7 @@ test('renderSmbConf writes one section per share, sorted, with guest access and 
   assert.equal(conf.archive['read only'], 'yes');
   assert.equal(conf.archive['guest ok'], 'yes');
   assert.equal(conf.archive['force user'], 'nobody');
+  assert.match(renderSmbConf(spec(), smbDirs(base)), /^ {2}force user = nobody$/m, 'guests act as nobody unless told otherwise: never root by default');
   // Deterministic: the same spec renders the same bytes (start() relies on it for no-ops).
   assert.equal(renderSmbConf(spec({ shares: [...spec().shares].reverse() }), smbDirs(base), { forceUser: 'nobody' }), text);
 });
