@@ -62,6 +62,7 @@ test('event lines and hints', () => {
   assert.match(line, /^\d\d:\d\d:\d\d\.123  pool\.changed\s+pool\/tank\s+resource-manager@node-a\s+\{"pool":\{"name":"tank"\}\}$/);
   const unreachable = { type: 'urn:tandem:error:UNAVAILABLE', title: 'UNAVAILABLE', status: 0, detail: 'x' };
   assert.match(hintFor(unreachable, { api: 'http://h:8080' }) ?? '', /api-gateway running at http:\/\/h:8080/);
+  assert.match(hintFor({ ...unreachable, detail: 'the API at https://h:8080 is not trusted (…)' }, { api: 'https://h:8080' }) ?? '', /signed its certificate.*fingerprint is in its api-gateway's log/);
   assert.match(hintFor({ ...unreachable, status: 503 }, { api: 'http://h:8080' }) ?? '', /resource-manager/);
   assert.match(hintFor({ ...unreachable, title: 'IN_TRANSITION', status: 409 }, { api: '' }) ?? '', /wait/);
 });
