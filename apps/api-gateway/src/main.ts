@@ -15,9 +15,10 @@ runService({
   module: (ctx) => ApiGatewayModule.register(ctx),
   listenOn: () => readGatewayConfig().bind ?? [],
   tls: async (ctx) => {
-    const c = await apiCertificate(readGatewayConfig(), ctx.config.stateDir, ctx.config.nodeId);
+    const cfg = readGatewayConfig();
+    const c = await apiCertificate(cfg, ctx.config.stateDir, ctx.config.nodeId);
     new Logger('api-gateway').log(
-      `API certificate SHA-256 ${c.fingerprint} (${c.made ? 'made now' : readGatewayConfig().certificate ? "the operator's" : 'kept'}): a node joining through this one pins it (tandem cluster join --peer-fingerprint)`,
+      `API certificate SHA-256 ${c.fingerprint} (${c.made ? 'made now' : cfg.certificate ? "the operator's" : 'kept'}): a node joining through this one pins it (tandem cluster join --peer-fingerprint)`,
     );
     return c;
   },

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { ACTOR_HEADER, ApiPaths, ErrorCode, PEER_TOKEN_TIMEOUT_MS, isProblemDetails, type ClusterOpResults, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
-import { PinMismatch, pinnedRequest } from './pinned-https';
+import type { Dispatcher } from 'undici';
+import { PinMismatch, pinnedDispatcher } from '@tandem/messaging';
 import { ProblemException, problem } from './problem';
 
 /** `10.77.1.11:8080`, `[fd00::11]:8080` */
@@ -36,6 +37,8 @@ export function unreachableReason(err: unknown, timeoutMs: number): string {
  */
 export class PeerGateway {
   readonly address: string;
+  private readonly base: string;
+  private readonly dispatcher: Dispatcher;
 
   constructor(
     readonly peer: string,
@@ -45,9 +48,13 @@ export class PeerGateway {
     private readonly fingerprint: string | undefined,
   ) {
     this.address = hostPort(peer, port);
+    this.base = `https://${this.address}`;
+    this.dispatcher = pinnedDispatcher(fingerprint);
   }
 
-  private unreachable(err: unknown, timeoutMs: number): ProblemException {
+  private unreachable(thrown: unknown, timeoutMs: number): ProblemException {
+    // fetch fails with a TypeError whose cause is what the connection met
+    const err = (thrown as { cause?: unknown }).cause instanceof Error ? (thrown as { cause: Error }).cause : thrown;
     if (err instanceof PinMismatch) {
       const how = `Compare it with the fingerprint that node's api-gateway logs at start ("API certificate SHA-256 …")`;
       if (!err.pinned) {
@@ -80,7 +87,7 @@ export class PeerGateway {
         ),
       );
     }
-    const detail = `cannot reach the node at ${this.address}: ${unreachableReason(err, timeoutMs)} — check the address and that its api-gateway runs`;
+    const detail = `cannot reach the node at ${this.address}: ${unreachableReason(thrown, timeoutMs)} — check the address and that its api-gateway runs`;
     return new ProblemException(problem(ErrorCode.Unavailable, 502, detail, { field: 'peer' }));
   }
 
@@ -88,19 +95,18 @@ export class PeerGateway {
     return new ProblemException(problem(ErrorCode.Unavailable, 502, `the node at ${this.address} ${what}: is a Tandem api-gateway listening there?`, { field: 'peer' }));
   }
 
-  private async post(path: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<{ res: { status: number; ok: boolean }; text: string }> {
+  private async post(path: string, body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<{ res: Response; text: string }> {
     try {
-      const r = await pinnedRequest({
-        host: this.peer,
-        port: this.port,
-        path,
+      // HTTPS only, to the pinned certificate: the TLS connection is checked before the request goes out
+      const res = await fetch(`${this.base}${path}`, {
         method: 'POST',
         headers: { accept: 'application/json', 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
-        timeoutMs,
-        pin: this.fingerprint,
-      });
-      return { res: { status: r.status, ok: r.status >= 200 && r.status < 300 }, text: r.text };
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: 'error',
+        dispatcher: this.dispatcher,
+      } as RequestInit);
+      return { res, text: await res.text() };
     } catch (err) {
       throw this.unreachable(err, timeoutMs);
     }
@@ -133,7 +139,7 @@ export class PeerGateway {
 
   /** Ask the peer to add `node` to its cluster; its answer (or its problem details) as it is. */
   async addNode(token: string, node: string, actor: string): Promise<ClusterOpResults['cluster.join']> {
-    let r: { res: { status: number; ok: boolean }; text: string };
+    let r: { res: Response; text: string };
     try {
       r = await this.post(ApiPaths.clusterNodes, { node }, { authorization: `Bearer ${token}`, [ACTOR_HEADER]: actor }, this.joinTimeoutMs);
     } catch (err) {

@@ -1,6 +1,6 @@
 import { hostname, userInfo } from 'node:os';
-import type { TLSSocket } from 'node:tls';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { trustDispatcher } from '@tandem/messaging';
 import { ACTOR_HEADER, ApiPaths, ErrorCode, actorSchema, isProblemDetails, problemType, type ProblemDetails, type TokenResponse } from '@tandem/contracts';
 
 /** A failed API call, always as problem details (made up locally when the API could not be reached). */
@@ -32,29 +32,6 @@ function localProblem(code: ErrorCode, detail: string): ProblemDetails {
   return { type: problemType(code), title: code, status: 0, detail };
 }
 
-/**
- * How the CLI trusts an https:// API: the certificates a CA file holds, or one certificate by its
- * SHA-256 fingerprint (a node's own certificate, signed by nobody this machine knows).
- */
-export function apiDispatcher(trust: { ca: string } | { fingerprint: string }): Dispatcher {
-  if ('ca' in trust) return new Agent({ connect: { ca: trust.ca } });
-  const pin = trust.fingerprint.toUpperCase();
-  // the chain is not checked: the fingerprint is, before any request goes out
-  const connector = buildConnector({ rejectUnauthorized: false });
-  return new Agent({
-    connect: (opts, cb) =>
-      connector(opts, (err, socket) => {
-        if (err || !socket) return cb(err ?? new Error('no connection'), null);
-        const presented = (socket as TLSSocket).getPeerCertificate?.().fingerprint256 ?? '(not TLS)';
-        if (presented.toUpperCase() !== pin) {
-          socket.destroy();
-          return cb(Object.assign(new Error(`the API presented certificate SHA-256 ${presented}, not ${pin}`), { code: 'CERT_FINGERPRINT_MISMATCH' }), null);
-        }
-        cb(null, socket);
-      }),
-  });
-}
-
 /** A thin client of the api-gateway (fetch). */
 export class ApiClient {
   private token?: string;
@@ -66,7 +43,8 @@ export class ApiClient {
     private readonly actor = cliActor(),
     trust?: { ca: string } | { fingerprint: string },
   ) {
-    this.dispatcher = trust ? apiDispatcher(trust) : undefined;
+    // an https:// API: by its CA, or by its certificate's fingerprint
+    this.dispatcher = trust ? trustDispatcher(trust) : undefined;
   }
 
   private async request(method: string, path: string, init: { body?: unknown; auth?: boolean; timeoutMs: number; accept?: string; signal?: AbortSignal }): Promise<Response> {

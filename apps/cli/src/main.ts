@@ -358,11 +358,13 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       return 0;
     case 'nats.certs': {
       const r = await ensureNodeCertificate(inv.dir, inv.node, ['127.0.0.1', 'localhost', ...inv.addresses]);
-      const fp = certificateFingerprint(readFileSync(r.files.cert, 'utf8'));
-      if (json) printJson(io, { ...r.files, written: r.written, fingerprint: fp, names: certificateNames(readFileSync(r.files.cert, 'utf8')) });
+      const cert = readFileSync(r.files.cert, 'utf8');
+      const fp = certificateFingerprint(cert);
+      const names = certificateNames(cert);
+      if (json) printJson(io, { ...r.files, written: r.written, fingerprint: fp, names });
       else {
         io.stdout.write(`${inv.node}: ${r.written.length ? `wrote ${r.written.join(', ')}` : 'the certificate names every address already: nothing written'}\n`);
-        io.stdout.write(`certificate ${r.files.cert} (SHA-256 ${fp}) for ${certificateNames(readFileSync(r.files.cert, 'utf8')).join(', ')}\n`);
+        io.stdout.write(`certificate ${r.files.cert} (SHA-256 ${fp}) for ${names.join(', ')}\n`);
         io.stdout.write(`copy ${r.files.ca}, ${r.files.cert} and ${r.files.key} to ${inv.node}; keep ${join(inv.dir, 'ca.key')} off the nodes\n`);
       }
       return 0;

@@ -11,3 +11,4 @@ export * from './kv-records';
 export * from './durable-consumer';
 export * from './nkeys';
 export * from './certificates';
+export * from './tls-trust';

@@ -113,25 +113,17 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
   const port = config.healthPort ?? SERVICES[def.service].healthPort;
   const addresses = def.listenOn?.() ?? config.healthBind ?? [];
   const tls = def.tls ? await def.tls(ctx) : null;
-  let where: string;
-  if (!tls) {
-    const [first = '0.0.0.0', ...more] = addresses;
-    await app.listen(port, first);
-    // one more server per further address, on the same handlers; closed with the first
-    const extra = await Promise.all(more.map((host) => listenHttp(createServer(app.getHttpAdapter().getInstance() as RequestListener), port, host)));
-    (app.getHttpServer() as Server).once('close', () => extra.forEach((s) => s.close()));
-    where = `HTTP on ${[first, ...more].join(', ')} port ${port}`;
-  } else {
-    // every server is made here (plain on loopback, HTTPS elsewhere) on Nest's handlers; they close with Nest's own (never listening)
-    await app.init();
-    const handler = app.getHttpAdapter().getInstance() as RequestListener;
-    const hosts = addresses.length > 0 ? addresses : ['0.0.0.0'];
-    const servers = await Promise.all(hosts.map((host) => listenHttp(LOOPBACK.has(host) ? createServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler), port, host)));
-    (app.getHttpServer() as Server).once('close', () => servers.forEach((s) => s.close()));
-    const plain = hosts.filter((h) => LOOPBACK.has(h));
-    const secure = hosts.filter((h) => !LOOPBACK.has(h));
-    where = [secure.length ? `HTTPS on ${secure.join(', ')}` : '', plain.length ? `HTTP on ${plain.join(', ')}` : ''].filter(Boolean).join(' and ') + ` port ${port}`;
-  }
+  // one server per address on Nest's handlers (plain, or HTTPS off loopback when the service has a
+  // certificate); they close with Nest's own, which never listens
+  await app.init();
+  const handler = app.getHttpAdapter().getInstance() as RequestListener;
+  const hosts = addresses.length > 0 ? addresses : ['0.0.0.0'];
+  const secure = (host: string) => tls !== null && !LOOPBACK.has(host);
+  const servers = await Promise.all(hosts.map((host) => listenHttp(secure(host) ? createHttpsServer({ cert: tls!.cert, key: tls!.key }, handler) : createServer(handler), port, host)));
+  (app.getHttpServer() as Server).once('close', () => servers.forEach((s) => s.close()));
+  const https = hosts.filter(secure);
+  const http = hosts.filter((h) => !secure(h));
+  const where = [https.length ? `HTTPS on ${https.join(', ')}` : '', http.length ? `HTTP on ${http.join(', ')}` : ''].filter(Boolean).join(' and ') + ` port ${port}`;
   await def.afterStart?.(app, ctx);
   logger.log(`${def.service} ready on node ${config.nodeId} (${where})`);
   await new EventPublisher(nc, config.clusterId, `${def.service}@${config.nodeId}`)

@@ -44,6 +44,8 @@ function secretsFor(paths: Paths, app: string): Record<string, string> {
   return {};
 }
 
+const apiCertificateEnv = (c: { cert: string; key: string }) => ({ TANDEM_API_CERT_FILE: c.cert, TANDEM_API_KEY_FILE: c.key });
+
 export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly string[], app: ServiceName, port: number): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -64,7 +66,7 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     ...secretsFor(paths, app),
     // the API on the admin and heartbeat networks (and loopback), never the client network
     // HTTPS with the node's certificate of the testbed's CA (as an operator gives one); loopback stays plain
-    ...(app === 'api-gateway' ? { TANDEM_API_CERT_FILE: testbedNodeCertificate(paths.root, spec.name).cert, TANDEM_API_KEY_FILE: testbedNodeCertificate(paths.root, spec.name).key } : {}),
+    ...(app === 'api-gateway' ? apiCertificateEnv(testbedNodeCertificate(paths.root, spec.name)) : {}),
     ...(app === 'api-gateway' ? { TANDEM_API_BIND: ['127.0.0.1', spec.addresses.admin, spec.addresses.heartbeat].filter((a): a is string => a !== null).join(',') } : {}),
     // the other services' health and metrics ports: loopback and the admin network only
     TANDEM_HEALTH_BIND: ['127.0.0.1', spec.addresses.admin].filter((a): a is string => a !== null).join(','),
