@@ -34,7 +34,7 @@ describe('automatic failover and fencing (testbed)', () => {
   const VIP = '10.77.3.91';
   const NODES = ['node-a', 'node-b'] as const;
   let status: TestbedStatus;
-  printNodeLogsOnFailure(() => status?.root, [...NODES]);
+  printNodeLogsOnFailure(() => tb.root, [...NODES]);
   let nc: NatsConnection;
   let host: HostClient;
   let rmc: ResourceManagerClient;
@@ -266,7 +266,7 @@ describe('automatic failover and fencing (testbed)', () => {
 
   before(() =>
     logsIfItFails(
-      () => status?.root,
+      () => tb.root,
       [...NODES],
       async () => {
         // the services export their traces to this collector, over the admin network, as to Jaeger

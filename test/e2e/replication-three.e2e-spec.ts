@@ -20,7 +20,7 @@ describe('shared-nothing replication on three nodes (testbed)', () => {
   const VIP = '10.77.3.82';
   const NODES = ['node-a', 'node-b', 'node-c'] as const;
   let status: TestbedStatus;
-  printNodeLogsOnFailure(() => status?.root, [...NODES]);
+  printNodeLogsOnFailure(() => tb.root, [...NODES]);
   let nc: NatsConnection;
   let files = 0;
   const sums = new Map<string, string>();
@@ -78,7 +78,7 @@ describe('shared-nothing replication on three nodes (testbed)', () => {
 
   before(() =>
     logsIfItFails(
-      () => status?.root,
+      () => tb.root,
       [...NODES],
       async () => {
         status = await tb.up({ nodes: 3 });

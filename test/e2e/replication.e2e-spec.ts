@@ -41,7 +41,7 @@ describe('shared-nothing replication (testbed)', () => {
   const SNAPSHOT_S = 4;
   const PULL_S = 2;
   let status: TestbedStatus;
-  printNodeLogsOnFailure(() => status?.root, [...NODES]);
+  printNodeLogsOnFailure(() => tb.root, [...NODES]);
   let nc: NatsConnection;
   let host: HostClient;
   let rmc: ResourceManagerClient;
@@ -126,7 +126,7 @@ describe('shared-nothing replication (testbed)', () => {
 
   before(() =>
     logsIfItFails(
-      () => status?.root,
+      () => tb.root,
       [...NODES],
       async () => {
         status = await tb.up({ nodes: 2 });

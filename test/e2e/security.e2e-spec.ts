@@ -39,7 +39,7 @@ describe('security: NATS identities and permissions (testbed)', () => {
   let status: TestbedStatus;
   let observer: NatsConnection;
   const opened: NatsConnection[] = [];
-  printNodeLogsOnFailure(() => status?.root, ['node-a', 'node-b']);
+  printNodeLogsOnFailure(() => tb.root, ['node-a', 'node-b']);
 
   const servers = () => status.nodes.filter((n) => n.role === 'storage').map((n) => n.nats!);
   /** A connection as `identity` (a file under the testbed's nats-keys: `<service>@<node>`, `integrator`). */

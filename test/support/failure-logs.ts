@@ -2,12 +2,12 @@ import { afterEach } from 'node:test';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SERVICES = ['resource-manager', 'host-executor', 'replication-scheduler', 'heartbeat'];
+const SERVICES = ['nats', 'resource-manager', 'host-executor', 'replication-scheduler', 'heartbeat'];
 
-/** Print the last `lines` lines of every node's service logs, headed by why. */
+/** Print the last `lines` lines of every node's service logs (and the witness's NATS log), headed by why. */
 export function printNodeLogs(root: string | undefined, nodes: string[], why: string, lines = 40): void {
   if (!root) return;
-  for (const node of nodes) {
+  for (const node of [...nodes, 'witness']) {
     for (const service of SERVICES) {
       const file = join(root, 'nodes', node, 'logs', `${service}.log`);
       if (!existsSync(file)) continue;

@@ -40,12 +40,12 @@ export async function natsHealthy(spec: NodeSpec): Promise<boolean> {
 }
 
 /** Starts the node's nats-server if it does not answer; returns false when it was already healthy. */
-export async function ensureNats(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[], env: Record<string, string>): Promise<boolean> {
+export async function ensureNats(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[], env: Record<string, string>, opts: { restart?: boolean } = {}): Promise<boolean> {
   fs.mkdirSync(paths.natsStore(spec.name), { recursive: true });
   const conf = natsConfig(paths, spec, all, await testbedNatsCertificate(paths, spec));
   const confFile = paths.natsConfig(spec.name);
   const same = fs.existsSync(confFile) && fs.readFileSync(confFile, 'utf8') === conf;
-  if (same && (await natsHealthy(spec))) return false;
+  if (same && !opts.restart && (await natsHealthy(spec))) return false;
   fs.writeFileSync(confFile, conf, { mode: 0o600 }); // it holds the routes' secret
   fs.chmodSync(confFile, 0o600);
   await killNamedInNetns(spec.netns, ['nats-server']);
@@ -61,34 +61,78 @@ export async function ensureNats(paths: Paths, spec: NodeSpec, all: readonly Nod
   return true;
 }
 
-async function metaLeader(spec: NodeSpec): Promise<string | null> {
-  const res = await nodeHttpGet(spec, NATS_HTTP_PORT, '/jsz');
-  if (res === null || res.status !== 200) return null;
-  try {
-    const body = JSON.parse(res.body) as { meta_cluster?: { leader?: string } };
-    const leader = body.meta_cluster?.leader;
-    return typeof leader === 'string' && leader.length > 0 ? leader : null;
-  } catch {
-    return null;
-  }
+export interface MetaView {
+  server: string;
+  leader: string | null;
+  /** Names of the servers it has a route to. */
+  routes: string[];
 }
 
-/** Waits until every given server reports the same JetStream meta leader; returns its name. */
-export async function waitForMetaLeader(servers: readonly NodeSpec[], paths: Paths): Promise<string> {
+async function metaView(spec: NodeSpec): Promise<MetaView> {
+  const json = async <T>(path: string): Promise<T | null> => {
+    const res = await nodeHttpGet(spec, NATS_HTTP_PORT, path);
+    if (res === null || res.status !== 200) return null;
+    try {
+      return JSON.parse(res.body) as T;
+    } catch {
+      return null;
+    }
+  };
+  const [jsz, routez] = await Promise.all([json<{ meta_cluster?: { leader?: string } }>('/jsz'), json<{ routes?: Array<{ remote_name?: string }> }>('/routez')]);
+  const leader = jsz?.meta_cluster?.leader;
+  return {
+    server: spec.name,
+    leader: typeof leader === 'string' && leader.length > 0 ? leader : null,
+    routes: [...new Set((routez?.routes ?? []).map((r) => r.remote_name ?? '?'))].sort(),
+  };
+}
+
+function describeViews(views: readonly MetaView[]): string {
+  return views.map((v) => `${v.server}: leader ${v.leader ?? 'none'}, routes to [${v.routes.join(', ')}]`).join('; ');
+}
+
+/** Servers that see no leader, or another leader than most, or lack a route to one of `expected`. */
+export function leftOut(views: readonly MetaView[], expected: readonly string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const v of views) if (v.leader) counts.set(v.leader, (counts.get(v.leader) ?? 0) + 1);
+  const majority = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+  return views.filter((v) => v.leader === null || v.leader !== majority || expected.some((e) => e !== v.server && !v.routes.includes(e))).map((v) => v.server);
+}
+
+/**
+ * Waits until every given server reports the same JetStream meta leader; returns its name.
+ * A fresh cluster of this nats-server (2.9) whose servers all start at once now and then settles
+ * its duplicate routes into a cluster where one server is left out and no leader is agreed on. If
+ * that lasts `restartAfterMs`, `restart` (when given) starts the servers left out again, once,
+ * and says so; the error after that names what each server sees.
+ */
+export async function waitForMetaLeader(
+  servers: readonly NodeSpec[],
+  paths: Paths,
+  opts: { restart?: (spec: NodeSpec) => Promise<void>; log?: (line: string) => void; restartAfterMs?: number; expectedRoutes?: readonly string[] } = {},
+): Promise<string> {
   let leader: string | null = null;
-  await waitFor(
-    'NATS JetStream meta leader',
-    async () => {
-      const leaders = await Promise.all(servers.map((s) => metaLeader(s)));
-      leader = leaders[0] ?? null;
-      return leader !== null && leaders.every((l) => l === leader);
-    },
-    {
-      timeoutMs: LEADER_TIMEOUT_MS,
-      intervalMs: 250,
-      hint: `check the cluster routes in ${servers.map((s) => paths.logFile(s.name, 'nats')).join(', ')}`,
-    },
-  );
+  let views: MetaView[] = [];
+  const agreed = async (): Promise<boolean> => {
+    views = await Promise.all(servers.map((s) => metaView(s)));
+    leader = views[0]?.leader ?? null;
+    return leader !== null && views.every((v) => v.leader === leader);
+  };
+  const hint = () => `${describeViews(views)}; check the cluster routes in ${servers.map((s) => paths.logFile(s.name, 'nats')).join(', ')}`;
+  const restart = opts.restart;
+  try {
+    await waitFor('NATS JetStream meta leader', agreed, { timeoutMs: restart ? (opts.restartAfterMs ?? 20_000) : LEADER_TIMEOUT_MS, intervalMs: 250 });
+  } catch (err) {
+    if (!restart) throw new TestbedError('TIMEOUT', `NATS JetStream meta leader: not agreed after ${LEADER_TIMEOUT_MS / 1000} s (${hint()})`);
+    const again = leftOut(views, opts.expectedRoutes ?? servers.map((s) => s.name));
+    const targets = servers.filter((s) => again.includes(s.name));
+    opts.log?.(`NATS JetStream meta leader: not agreed (${describeViews(views)}); starting ${targets.map((s) => s.name).join(', ') || 'nothing'} again`);
+    if (targets.length === 0) throw err;
+    for (const s of targets) await restart(s);
+    await waitFor('NATS JetStream meta leader', agreed, { timeoutMs: LEADER_TIMEOUT_MS, intervalMs: 250 }).catch(() => {
+      throw new TestbedError('TIMEOUT', `NATS JetStream meta leader: not agreed after a restart (${hint()})`);
+    });
+  }
   if (leader === null) throw new TestbedError('TIMEOUT', 'NATS JetStream has no meta leader');
   return leader;
 }

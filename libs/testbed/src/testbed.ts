@@ -108,6 +108,10 @@ interface StateFile {
 
 const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 
+function daemonEnv(): Record<string, string> {
+  return { PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+}
+
 function isNetwork(n: string): n is NetworkName {
   return (NETWORK_NAMES as readonly string[]).includes(n);
 }
@@ -179,7 +183,7 @@ export class Testbed {
     const natsServers = specs.filter((s) => runsNats(s) && hostLinkUp(s, 'admin'));
     if (natsServers.length > 0) {
       const t1 = Date.now();
-      const leader = await waitForMetaLeader(natsServers, this.paths);
+      const leader = await waitForMetaLeader(natsServers, this.paths, { log: this.log, restart: (s) => this.restartNats(s, specs) });
       this.log(`NATS JetStream meta leader: ${leader} (${elapsed(t1)})`);
     }
 
@@ -305,7 +309,8 @@ export class Testbed {
     if (runsNats(spec) && !hostLinkUp(spec, 'admin')) {
       this.log(`${spec.name}: admin link is cut, not waiting for its NATS to join the cluster`);
     } else if (runsNats(spec)) {
-      const leader = await waitForMetaLeader([spec], this.paths);
+      const peers = specs.filter((s) => runsNats(s) && !state.off.includes(s.name) && hostLinkUp(s, 'admin')).map((s) => s.name);
+      const leader = await waitForMetaLeader([spec], this.paths, { log: this.log, restart: (s) => this.restartNats(s, specs), expectedRoutes: peers });
       this.log(`${spec.name}: NATS sees JetStream meta leader ${leader}`);
     }
     if (spec.role === 'storage' && (opts.services ?? state.services)) {
@@ -412,8 +417,12 @@ export class Testbed {
     if (spec.role === 'storage') await ensureMountNs(this.paths, spec);
   }
 
+  private async restartNats(spec: NodeSpec, all: readonly NodeSpec[]): Promise<void> {
+    await ensureNats(this.paths, spec, all, daemonEnv(), { restart: true });
+  }
+
   private async bootDaemons(spec: NodeSpec, all: readonly NodeSpec[], template: Promise<void>): Promise<void> {
-    const env = { PATH: process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+    const env = daemonEnv();
     const step = async (what: string, fn: () => Promise<boolean>) => {
       const t0 = Date.now();
       const started = await fn();
