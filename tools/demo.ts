@@ -44,7 +44,7 @@ async function main(): Promise<void> {
         await host.call('node-a', 'pool.export', { pool: POOL });
       }
       say(`attaching ${POOL} to node-a with floating IP ${VIP}/24 and SMB share "files"`);
-      await call(rm, 'pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }], actor: 'demo' });
+      await call(rm, 'pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }], actor: 'demo' });
     }
     const pool = (await call(rm, 'pool.list', {})).find((p) => p.name === POOL);
     say(`ready: pool ${POOL} ${pool?.state} on ${pool?.node}`);

@@ -280,7 +280,7 @@ describe('automatic failover and fencing (testbed)', () => {
         await rm('cluster.join', { node: 'node-b' });
         await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', POOL) });
         await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files`, mode: '1777' });
-        await rm('pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+        await rm('pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] });
         await tb.client(['mkdir', '-p', '/tmp/back']);
         await writeSynced('node-a');
         await assertServedOnlyOn('node-a');

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
@@ -10,11 +10,13 @@ import { runTandem, trustTestbedApis } from '../support/tandem-cli';
 
 /**
  * The operator's workflow through the three doors — CLI, REST, events — on the testbed:
- * form the cluster, join a node (a wrong password changes nothing), attach a pool with a
- * floating IP and an SMB share, move it, take its node offline, read the activity log, and keep
- * reading configuration while a node (and its Postgres) is powered off.
+ * form the cluster, join a node (a wrong password changes nothing), add a share user, attach a
+ * pool with a floating IP and an SMB share only that user gets into, move it, take its node
+ * offline, read the activity log, and keep reading configuration while a node (and its Postgres)
+ * is powered off.
  */
 const VIP = '10.77.3.80';
+const ALICE = { name: 'alice', password: 'alice-first-pw', next: 'alice-second-pw' };
 
 describe('operator workflow: CLI, REST and events (testbed)', () => {
   const tb = new Testbed({ log: (l) => process.stderr.write(`${l}\n`) });
@@ -41,10 +43,25 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     return { imported, vip };
   }
 
+  /** smbclient from the client namespace: as `user` with `password` (an authentication file, never the command line), or as a guest. */
+  async function smbAs(login: { user: string; password: string } | 'guest', cmd: string) {
+    const auth = ['-N'];
+    if (login !== 'guest') {
+      const file = `/tmp/tandem-smb-${login.user}.auth`;
+      await tb.client(['sh', '-c', `umask 077; printf 'username = %s\\npassword = %s\\n' "$1" "$2" > ${file}`, 'sh', login.user, login.password]);
+      auth.splice(0, 1, '-A', file);
+    }
+    return tb.client(['smbclient', ...auth, `//${VIP}/files`, '-c', cmd], { timeoutMs: 30_000 });
+  }
+  let alicePassword = ALICE.password;
   async function smb(cmd: string): Promise<string> {
-    const r = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', cmd], { timeoutMs: 30_000 });
-    assert.equal(r.exitCode, 0, `smbclient ${cmd}: ${r.stdout}${r.stderr}`);
+    const r = await smbAs({ user: ALICE.name, password: alicePassword }, cmd);
+    assert.equal(r.exitCode, 0, `smbclient as ${ALICE.name}: ${cmd}: ${r.stdout}${r.stderr}`);
     return r.stdout;
+  }
+  /** The owner (uid and name) of a file of the share on `node`, as that node's own accounts say. */
+  async function owner(node: string, file: string): Promise<string> {
+    return (await tb.exec(node, ['stat', '-c', '%u %U', join(dirname(status.jbod), 'mnt', 'tank', 'files', file)])).stdout.trim();
   }
 
   before(async () => {
@@ -183,15 +200,67 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     );
   });
 
+  test('a share user: added through the CLI (its password from a file), made on every node with the same uid; bad input refused', async () => {
+    const pwFile = join(status.root, 'alice.pw');
+    writeFileSync(pwFile, `${ALICE.password}\n`, { mode: 0o600 });
+    const add = await tandem('node-a', ['share', 'user', 'add', ALICE.name, '--user-password-file', pwFile]);
+    assert.equal(add.code, 0, add.stderr + add.stdout);
+    assert.match(add.stdout, /added share user alice \(uid 20000 on every node\)/);
+    const again = await tandem('node-b', ['share', 'user', 'add', ALICE.name, '--user-password-file', pwFile]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /share user alice exists/);
+    assert.match(again.stderr, /tandem share user list/, 'the hint is about share users');
+    const bad = await tandem('node-a', ['share', 'user', 'add', 'root', '--user-password-file', pwFile]);
+    assert.equal(bad.code, 2, 'a system account is refused before anything is sent');
+    // over REST, the same rules: a short password is refused naming the field
+    const login = await fetch(`${api('node-a')}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: TESTBED_ADMIN_PASSWORD }) });
+    const { token } = (await login.json()) as { token: string };
+    const short = await fetch(`${api('node-a')}/api/v1/share-users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name: 'bob', password: 'short' }),
+    });
+    assert.equal(short.status, 400);
+    assert.equal(((await short.json()) as { field: string }).field, 'password');
+    const users = await tandemJson<Array<{ name: string; uid: number; shares: string[] }>>('node-b', ['share', 'user', 'list']);
+    assert.deepEqual(
+      users.map((u) => [u.name, u.uid, u.shares]),
+      [['alice', 20000, []]],
+    );
+    assert.ok(!JSON.stringify(users).includes('ntHash'), 'the hash is never shown');
+    for (const n of ['node-a', 'node-b'])
+      await waitFor(
+        async () => {
+          const r = await tb.exec(n, ['getent', 'passwd', ALICE.name]);
+          if (!r.stdout.startsWith('alice:x:20000:100:Tandem share user:')) throw new Error(`${n}: ${r.stdout || 'no account yet'}`);
+          return true;
+        },
+        { timeoutMs: 15_000, intervalMs: 200, what: `${n} making the account of alice` },
+      );
+  });
+
   test('attach, then configuration reads the same through node-b as through node-a', async () => {
     const events: string[] = [];
     const sub = nc.subscribe('tandem.evt.pool.tank.>', { callback: (_e, m) => events.push(m.subject) });
     try {
-      const r = await tandem('node-a', ['pool', 'attach', 'tank', '--node', 'node-a', '--vip', `cli0:${VIP}/24`, '--share', 'files:smb:files']);
+      const base = ['pool', 'attach', 'tank', '--node', 'node-a', '--vip', `cli0:${VIP}/24`, '--share', 'files:smb:files'];
+      const noAccess = await tandem('node-a', base);
+      assert.equal(noAccess.code, 2, 'an SMB share says who gets in');
+      assert.match(noAccess.stderr, /--share-users NAME=USER/);
+      const unknown = await tandem('node-a', [...base, '--share-users', 'files=mallory']);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /no share user mallory/);
+      const r = await tandem('node-a', [...base, '--share-users', `files=${ALICE.name}`]);
       assert.equal(r.code, 0, r.stderr + r.stdout);
       assert.deepEqual(await where('tank'), { imported: ['node-a'], vip: ['node-a'] });
       await tb.client(['sh', '-c', 'echo written-on-a > /tmp/a.txt']);
+      // only alice, with her password: no guest, no wrong password
+      const guest = await smbAs('guest', 'ls');
+      assert.notEqual(guest.exitCode, 0, `a guest got in: ${guest.stdout}`);
+      const wrong = await smbAs({ user: ALICE.name, password: 'not-her-password' }, 'ls');
+      assert.notEqual(wrong.exitCode, 0, `a wrong password got in: ${wrong.stdout}`);
       await smb('put /tmp/a.txt a.txt');
+      assert.equal(await owner('node-a', 'a.txt'), '20000 alice', 'what alice writes is her own');
       const a = await (await fetch(`${api('node-a')}/api/v1/pools`)).json();
       const b = await (await fetch(`${api('node-b')}/api/v1/pools`)).json();
       assert.deepEqual(b, a);
@@ -213,6 +282,25 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     assert.equal(m.code, 0, m.stderr + m.stdout);
     assert.deepEqual(await where('tank'), { imported: ['node-b'], vip: ['node-b'] });
     assert.match(await smb('ls'), /a\.txt/);
+    assert.equal(await owner('node-b', 'a.txt'), '20000 alice', 'the same owner on the node it moved to');
+    // a new password: the old one stops, the new one works, on the node serving now
+    const pwFile = join(status.root, 'alice.pw');
+    writeFileSync(pwFile, `${ALICE.next}\n`, { mode: 0o600 });
+    const pw = await tandem('node-a', ['share', 'user', 'passwd', ALICE.name, '--user-password-file', pwFile]);
+    assert.equal(pw.code, 0, pw.stderr + pw.stdout);
+    alicePassword = ALICE.next;
+    await waitFor(
+      async () => {
+        const r = await smbAs({ user: ALICE.name, password: ALICE.next }, 'ls');
+        if (r.exitCode !== 0) throw new Error(r.stdout + r.stderr);
+        return true;
+      },
+      { timeoutMs: 15_000, intervalMs: 200, what: 'the new password of alice working on node-b' },
+    );
+    assert.notEqual((await smbAs({ user: ALICE.name, password: ALICE.password }, 'ls')).exitCode, 0, 'the old password no longer works');
+    const rm = await tandem('node-a', ['share', 'user', 'remove', ALICE.name]);
+    assert.equal(rm.code, 1, 'a user a share lets in is not removed');
+    assert.match(rm.stderr, /tank\/files/);
     const off = await tandem('node-a', ['node', 'offline', 'node-b']);
     assert.equal(off.code, 0, off.stderr + off.stdout);
     assert.deepEqual(await where('tank'), { imported: ['node-a'], vip: ['node-a'] });

@@ -110,7 +110,7 @@ describe('HA pool operations (testbed)', () => {
   });
 
   test('attach: imported, floating IP up, SMB share served to the client', async () => {
-    const pool = await rm('pool.attach', { pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    const pool = await rm('pool.attach', { pool: 'tank', node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] });
     assert.equal(pool.state, 'serving');
     assert.equal(pool.node, 'node-a');
     assert.equal(pool.epoch, 1);

@@ -100,7 +100,7 @@ describe('shared-nothing replication on three nodes (testbed)', () => {
   });
 
   test('attached on node-a, both other nodes bootstrap and then follow it', async () => {
-    const attached = await rm('pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    const attached = await rm('pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] });
     assert.deepEqual([attached.mode, attached.node], ['replicated', 'node-a']);
     await writtenAndFollowedBy(['node-b', 'node-c']);
   });

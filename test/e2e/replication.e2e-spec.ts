@@ -165,7 +165,7 @@ describe('shared-nothing replication (testbed)', () => {
     await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 256, disks: 'local', mountpoint: mountpoint() });
     await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files`, mode: '1777' });
     await assert.rejects(
-      rm('pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] }),
+      rm('pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] }),
       (e: unknown) => e instanceof TandemError && e.code === ErrorCode.PoolNotImportable && /node-b has none/.test(e.message),
     );
     assert.equal((await rm('pool.list', {})).length, 0, 'nothing attached');
@@ -173,7 +173,7 @@ describe('shared-nothing replication (testbed)', () => {
 
   test('attach with copies of unequal sizes: a warning; the bootstrap brings the passive in sync by itself', async () => {
     await host.call('node-b', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 128, disks: 'local', mountpoint: mountpoint() });
-    const attached = await rm('pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    const attached = await rm('pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] });
     assert.deepEqual([attached.mode, attached.state, attached.node], ['replicated', 'serving', 'node-a']);
     assert.match((attached.warnings ?? []).join(), /differ in size by more than 10 %/);
     const t0 = Date.now();

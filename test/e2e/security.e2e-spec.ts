@@ -9,6 +9,7 @@ import { connect, nkeyAuthenticator, nkeys, type NatsConnection, type Connection
 import type { ZodTypeAny } from 'zod';
 import {
   EVENTS_STREAM,
+  SHARE_USERS_BUCKET,
   ErrorCode,
   OWNERSHIP_BUCKET,
   OWNERSHIP_LEASE_RECORD,
@@ -207,6 +208,25 @@ describe('security: NATS identities and permissions (testbed)', () => {
     assert.ok(first?.subject.startsWith('tandem.evt.'), 'the integrator reads the events stream');
     await refused(integrator.request('tandem.cluster.rm.cluster.status', new TextEncoder().encode('{}'), { timeout: 3_000 }), 'a resource-manager call as the integrator');
     await refused(integrator.request('tandem.node.node-a.exec.pool.list', new TextEncoder().encode('{}'), { timeout: 3_000 }), 'a host call as the integrator');
+  });
+
+  test("the share users' NT hashes are read by the host-executors and the resource-manager, and by no other service or integrator", async () => {
+    const bucket = SHARE_USERS_BUCKET.bucket;
+    const record = { name: 'probe', uid: 59_999, ntHash: '8846f7eaee8fb117ad06bdd830b7586c', createdAt: new Date().toISOString(), passwordSetAt: new Date().toISOString(), by: 'security-test' };
+    const kvAs = async (nc: NatsConnection) => nc.jetstream({ timeout: 3_000, checkAPI: false }).views.kv(bucket, { bindOnly: true });
+    const own = await kvAs(observer);
+    await own.put('user.probe', new TextEncoder().encode(JSON.stringify(record)));
+    try {
+      for (const who of ['host-executor@node-b', 'resource-manager@node-a']) {
+        const e = await (await kvAs(await as(who))).get('user.probe');
+        assert.equal(e?.json<{ ntHash: string }>().ntHash, record.ntHash, `${who} reads the share users`);
+      }
+      for (const who of ['api-gateway@node-a', 'heartbeat@node-b', 'replication-scheduler@node-a', INTEGRATOR_IDENTITY]) {
+        await refused((async () => (await kvAs(await as(who))).get('user.probe'))(), `${who} reading a share user's hash`);
+      }
+    } finally {
+      await own.purge('user.probe');
+    }
   });
 
   test('the API and the health ports are not reachable from the client network, only on the admin (and heartbeat) networks', async () => {

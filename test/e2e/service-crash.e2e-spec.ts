@@ -50,7 +50,7 @@ describe('service crashes move nothing (testbed)', () => {
     await rm('cluster.join', { node: 'node-b' });
     await host.call('node-a', 'pool.create', { pool: 'crash', vdevs: ['crash-0'], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', 'crash') });
     await host.call('node-a', 'dataset.create', { dataset: 'crash/files', mode: '1777' });
-    await rm('pool.attach', { pool: 'crash', node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+    await rm('pool.attach', { pool: 'crash', node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] });
     await tb.client(['sh', '-c', 'echo kept > /tmp/kept-src.txt']);
     const put = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-c', 'put /tmp/kept-src.txt kept.txt']);
     assert.equal(put.exitCode, 0, put.stdout + put.stderr);

@@ -30,7 +30,7 @@ export async function benchCluster(pool: string, vip: string, log: (l: string) =
       log(`creating pool ${pool} with ${vip} and an SMB share`);
       await host.call('node-a', 'pool.create', { pool, vdevs: [`${pool}-0`], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', pool) });
       await host.call('node-a', 'dataset.create', { dataset: `${pool}/files`, mode: '1777' });
-      await rmCall(nc, 'pool.attach', { pool, node: 'node-a', vips: [`cli0:${vip}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files' }] });
+      await rmCall(nc, 'pool.attach', { pool, node: 'node-a', vips: [`cli0:${vip}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] });
     }
     const put = await tb.client(['smbclient', '-N', `//${vip}/files`, '-c', 'put /etc/hostname probe.txt']);
     if (put.exitCode !== 0) throw new Error(`cannot write through the share: ${put.stdout}${put.stderr}`);

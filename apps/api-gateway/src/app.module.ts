@@ -6,6 +6,7 @@ import { NodesController } from './nodes.controller';
 import { ActivityController } from './activity.controller';
 import { ClusterController } from './cluster.controller';
 import { AuthController, AuthGuard, AuthService } from './auth';
+import { ShareUsersController } from './share-users.controller';
 import { LoginThrottle } from './login-throttle';
 import { TokenRevocations } from './token-revocation';
 import { GATEWAY_CONFIG, readGatewayConfig, type GatewayConfig } from './config';
@@ -21,7 +22,7 @@ export class ApiGatewayModule {
     return {
       module: ApiGatewayModule,
       imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(readDatabaseConfig().url, `tandem-api-gateway@${ctx.config.nodeId}`)],
-      controllers: [AuthController, ClusterController, PoolsController, ReplicationController, EventsController, ActivityController, NodesController],
+      controllers: [AuthController, ClusterController, PoolsController, ReplicationController, EventsController, ActivityController, NodesController, ShareUsersController],
       providers: [
         { provide: GATEWAY_CONFIG, useFactory: () => readGatewayConfig() },
         AuthService,

@@ -10,7 +10,6 @@ import {
   actorSchema,
   clusterOpRequests,
   clusterOpResults,
-  describeZodError,
   joinClusterRequestSchema,
   nodeIdSchema,
   type ClusterOpResults,
@@ -25,7 +24,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from './config';
 import { ApiAuthenticated, ApiProblems, ref, schemaOf } from './openapi';
 import { PeerGateway } from './peer';
 import { ProblemException, problem, problemFromTandemError } from './problem';
-import { askResourceManager, contractRequest, pathParam } from './resource-manager';
+import { askResourceManager, contractRequest, parseBody, pathParam } from './resource-manager';
 
 /** Taking a node offline moves its pools away first (each a whole move); everything else is quick. */
 export const NODE_OFFLINE_TIMEOUT_MS = 120_000;
@@ -40,14 +39,7 @@ export function clusterRequest(op: ClusterOperation, body: unknown, set: Record<
 
 /** The body of POST /api/v1/cluster/join, checked before anything is sent: 400 naming the field. */
 export function joinRequest(body: unknown): JoinClusterRequest {
-  const b: unknown = body ?? {};
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new TandemError(ErrorCode.InvalidArgument, '(body): must be a JSON object', '(body)');
-  const r = joinClusterRequestSchema.safeParse(b);
-  if (!r.success) {
-    const { field, message } = describeZodError(r.error);
-    throw new TandemError(ErrorCode.InvalidArgument, message, field);
-  }
-  return r.data;
+  return parseBody(joinClusterRequestSchema, body);
 }
 
 /**

@@ -41,6 +41,10 @@ import {
   replicationSettingsResultSchema,
   replicationStateSchema,
   shareSpecSchema,
+  shareUserAddBodySchema,
+  shareUserInfoSchema,
+  shareUserNameSchema,
+  shareUserPasswordBodySchema,
   tokenRequestSchema,
   tokenResponseSchema,
 } from '@tandem/contracts';
@@ -281,6 +285,18 @@ const COMPONENTS = {
     schema: clusterOpResults['node.offline'],
     properties: { moved: 'Where its pools went', clusterDestroyed: 'It was the last online node: the cluster ended', exported: 'Pools exported because the cluster ended' },
   },
+  ShareUserName: { schema: shareUserNameSchema, description: 'A share user: 1-32 lower-case letters, digits, _ -, starting with a letter or _; not a system account', example: 'alice' },
+  ShareUser: {
+    schema: shareUserInfoSchema,
+    properties: {
+      uid: 'Its unix id, the same on every node',
+      passwordSetAt: 'When its password was last set',
+      by: 'Who added it or last set its password',
+      shares: 'The SMB shares that let it in (POOL/SHARE)',
+    },
+  },
+  AddShareUserRequest: { schema: shareUserAddBodySchema, properties: { password: { description: '8-128 characters; kept only as its NT hash', format: 'password' } } },
+  ShareUserPasswordRequest: { schema: shareUserPasswordBodySchema, properties: { password: { description: '8-128 characters; kept only as its NT hash', format: 'password' } } },
   TokenRequest: { schema: tokenRequestSchema, properties: { password: { description: `The admin password (user ${ADMIN_USER})`, format: 'password' } } },
   TokenResponse: { schema: tokenResponseSchema, properties: { token: 'Send as "Authorization: Bearer <token>"', expiresAt: 'When the token is refused from' } },
   ActivityEntry: {
@@ -409,6 +425,7 @@ export function buildOpenApiConfig(): Omit<OpenAPIObject, 'paths'> {
     .addBasicAuth({ type: 'http', scheme: 'basic', description: `User "${ADMIN_USER}" and the admin password` }, 'basic')
     .addTag('cluster', 'The cluster and its nodes: form, join, status, offline/online, remove, maintenance (served by the active resource-manager)')
     .addTag('pools', 'HA pools under cluster control (served by the active resource-manager)')
+    .addTag('shares', 'SMB share users: logins of the SMB shares, the same on every node (served by the active resource-manager)')
     .addTag('replication', 'Shared-nothing (replicated) pools: status, settings, resuming a locked sync, key rotation (served by the active resource-manager)')
     .addTag('auth', 'Tokens')
     .addTag('events', 'Live event feed')

@@ -8,7 +8,7 @@ function invalid(fn: () => unknown, field: string, re?: RegExp): void {
 }
 
 test('the validated input is what is forwarded: vips stay strings for the resource-manager to parse', () => {
-  const body = { pool: 'tank', node: 'node-a', vips: ['cli0:10.77.3.50/24'], shares: [{ name: 'data', protocol: 'smb' }] };
+  const body = { pool: 'tank', node: 'node-a', vips: ['cli0:10.77.3.50/24'], shares: [{ name: 'data', protocol: 'smb', guest: true }] };
   assert.deepEqual(poolRequest('pool.attach', body, { actor: 'api@node-a' }), { ...body, actor: 'api@node-a' });
   assert.deepEqual(poolRequest('pool.move', { to: 'node-b' }, { pool: 'tank', actor: 'cli:alice@h1' }), { to: 'node-b', pool: 'tank', actor: 'cli:alice@h1' });
   assert.deepEqual(poolRequest('pool.detach', undefined, { pool: 'tank', actor: 'x' }), { pool: 'tank', actor: 'x' });

@@ -1,4 +1,4 @@
-import type { ZodTypeAny } from 'zod';
+import type { z, ZodTypeAny } from 'zod';
 import { ACTOR_HEADER, ErrorCode, TandemError, describeZodError, type RmOpRequest, type RmOpResults, type RmOperation } from '@tandem/contracts';
 import { ResourceManagerClient } from '@tandem/messaging';
 import { inSpan } from '@tandem/telemetry';
@@ -26,6 +26,18 @@ export function contractRequest(schema: ZodTypeAny, body: unknown, set: Record<s
     throw new TandemError(ErrorCode.InvalidArgument, message, field);
   }
   return req;
+}
+
+/** A body the gateway itself takes (not an operation's request): an object, checked with `schema`, 400 naming the field. */
+export function parseBody<S extends ZodTypeAny>(schema: S, body: unknown): z.output<S> {
+  const b: unknown = body ?? {};
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new TandemError(ErrorCode.InvalidArgument, '(body): must be a JSON object', '(body)');
+  const r = schema.safeParse(b);
+  if (!r.success) {
+    const { field, message } = describeZodError(r.error);
+    throw new TandemError(ErrorCode.InvalidArgument, message, field);
+  }
+  return r.data as z.output<S>;
 }
 
 /** A path parameter checked with a contract schema: 400 naming the parameter. */

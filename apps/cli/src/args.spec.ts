@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { CommanderError } from 'commander';
@@ -52,7 +52,10 @@ test('pool commands parse into requests', () => {
   assert.deepEqual(parseArgs(['pool', 'list'], {}), { globals: { api: DEFAULT_API, json: false }, invocation: { command: 'pool.list' } });
   assert.deepEqual(parseArgs(['pool', 'show', 'tank'], {}).invocation, { command: 'pool.show', pool: 'tank' });
   assert.deepEqual(
-    parseArgs(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:10.77.3.50/24', '--vip', 'cli1:10.77.4.50/24', '--share', 'data:smb', '--share', 'b:nfs:x:ro'], ENV).invocation,
+    parseArgs(
+      ['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:10.77.3.50/24', '--vip', 'cli1:10.77.4.50/24', '--share', 'data:smb', '--share', 'b:nfs:x:ro', '--share-guest', 'data'],
+      ENV,
+    ).invocation,
     {
       command: 'pool.attach',
       body: {
@@ -61,7 +64,7 @@ test('pool commands parse into requests', () => {
         vips: ['cli0:10.77.3.50/24', 'cli1:10.77.4.50/24'],
         fc: false,
         shares: [
-          { name: 'data', protocol: 'smb' },
+          { name: 'data', protocol: 'smb', guest: true },
           { name: 'b', protocol: 'nfs', path: 'x', readOnly: true },
         ],
       },
@@ -317,4 +320,41 @@ test('a password never has to be on the command line: --password-file (its first
   usage(() => parseArgs(['--password-file', joinPath(dir, 'missing'), 'pool', 'remove', 'tank'], {}), 'password-file', /--password-file .*missing: cannot be read \(ENOENT\)/);
   writeFileSync(joinPath(dir, 'empty'), '\n');
   usage(() => parseArgs(['--password-file', joinPath(dir, 'empty'), 'pool', 'remove', 'tank'], {}), 'password-file', /its first line is empty/);
+});
+
+test('--share-users and --share-guest say who gets into an SMB share; one of them is needed', () => {
+  const attach = (...extra: string[]) =>
+    parseArgs(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:10.77.3.50/24', '--share', 'team:smb:team', '--share', 'pub:smb', ...extra], ENV).invocation;
+  assert.deepEqual((attach('--share-users', 'team=alice,bob', '--share-guest', 'pub') as { body: { shares: unknown[] } }).body.shares, [
+    { name: 'team', protocol: 'smb', path: 'team', users: ['alice', 'bob'] },
+    { name: 'pub', protocol: 'smb', guest: true },
+  ]);
+  usage(() => attach('--share-guest', 'pub'), 'shares.0.users', /needs its users/);
+  usage(() => attach('--share-users', 'team=alice', '--share-guest', 'team', '--share-guest', 'pub'), 'shares.0.guest', /cannot also let guests in/);
+  usage(() => attach('--share-users', 'team=Alice', '--share-guest', 'pub'), 'shares.0.users');
+  usage(() => attach('--share-users', 'team=root', '--share-guest', 'pub'), 'shares.0.users');
+  usage(() => attach('--share-users', 'nope=alice', '--share-guest', 'pub'), 'shares', /no share of that name/);
+  usage(() => attach('--share-users', 'team', '--share-guest', 'pub'), 'shares', /NAME=USER/);
+  usage(() => parseArgs(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:10.77.3.50/24', '--share', 'lab:nfs', '--share-guest', 'lab'], ENV), 'shares.0', /only an SMB share/);
+});
+
+test('share user commands: names and passwords checked before anything is sent; the password never on the command line', () => {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'tandem-share-user-'));
+  const file = joinPath(dir, 'pw');
+  writeFileSync(file, 'correct horse\nignored\n');
+  assert.deepEqual(parseArgs(['share', 'user', 'list'], {}).invocation, { command: 'share-user.list' });
+  assert.deepEqual(parseArgs(['share', 'user', 'add', 'alice', '--user-password-file', file], ENV).invocation, { command: 'share-user.add', name: 'alice', password: 'correct horse' });
+  assert.deepEqual(parseArgs(['share', 'user', 'passwd', 'alice'], { ...ENV, TANDEM_SHARE_PASSWORD: 'from the env' }).invocation, {
+    command: 'share-user.passwd',
+    name: 'alice',
+    password: 'from the env',
+  });
+  assert.deepEqual(parseArgs(['share', 'user', 'add', 'bob'], ENV).invocation, { command: 'share-user.add', name: 'bob' }, 'no password given: asked at the terminal');
+  assert.deepEqual(parseArgs(['share', 'user', 'remove', 'alice'], ENV).invocation, { command: 'share-user.remove', name: 'alice' });
+  usage(() => parseArgs(['share', 'user', 'add', 'Root'], ENV), 'name');
+  usage(() => parseArgs(['share', 'user', 'add', 'nobody'], ENV), 'name', /system account/);
+  usage(() => parseArgs(['share', 'user', 'add', 'alice'], { ...ENV, TANDEM_SHARE_PASSWORD: 'short' }), 'password', /at least 8/);
+  usage(() => parseArgs(['share', 'user', 'add', 'alice', '--user-password-file', joinPath(dir, 'missing')], ENV), 'user-password-file', /cannot be read/);
+  usage(() => parseArgs(['share', 'user', 'remove', 'alice'], {}), 'password', /admin password/);
+  rmSync(dir, { recursive: true, force: true });
 });

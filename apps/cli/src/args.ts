@@ -12,6 +12,8 @@ import {
   poolNameSchema,
   poolOpRequests,
   shareSpecSchema,
+  sharePasswordSchema,
+  shareUserNameSchema,
   vipSpecSchema,
   type ClusterOpRequest,
   type PoolOperation,
@@ -80,7 +82,12 @@ export type Invocation =
   | { command: 'nats.keys'; node: string; dir: string }
   | { command: 'nats.authorization'; files: string[]; operator?: string; integrator?: string }
   | { command: 'nats.certs'; node: string; dir: string; addresses: string[] }
-  | { command: 'nats.config'; witness: boolean };
+  | { command: 'nats.config'; witness: boolean }
+  | { command: 'share-user.list' }
+  /** `password` absent: asked at the terminal (twice). */
+  | { command: 'share-user.add'; name: string; password?: string }
+  | { command: 'share-user.passwd'; name: string; password?: string }
+  | { command: 'share-user.remove'; name: string };
 
 export interface Parsed {
   globals: Globals;
@@ -104,6 +111,9 @@ const MUTATING = new Set<Invocation['command']>([
   'auth.revoke-tokens',
   'replication.resume',
   'replication.keys-rotate',
+  'share-user.add',
+  'share-user.passwd',
+  'share-user.remove',
 ]);
 export function isMutating(inv: Invocation): boolean {
   if (inv.command === 'replication.settings') return changesSettings(inv.body);
@@ -116,7 +126,8 @@ export function changesSettings(body: ReplicationSettingsBody): boolean {
 }
 
 const VIP_HINT = 'give floating IPs as --vip INTERFACE:ADDRESS/PREFIX, e.g. --vip cli0:10.77.3.50/24';
-const SHARE_HINT = 'give shares as --share NAME:smb|nfs[:PATH][:ro], e.g. --share data:smb or --share backup:nfs:backups:ro; limit them with --share-clients NAME=10.77.3.0/24';
+const SHARE_HINT =
+  'give shares as --share NAME:smb|nfs[:PATH][:ro], e.g. --share data:smb --share-users data=alice or --share backup:nfs:backups:ro; an SMB share needs --share-users NAME=USER,… or --share-guest NAME; limit them with --share-clients NAME=10.77.3.0/24';
 
 /**
  * `--share-clients NAME=CIDR[,CIDR…]` and `--keep-root NAME` applied to the shares given with
@@ -146,6 +157,50 @@ export function withShareAccess(shares: z.input<typeof shareSpecSchema>[], clien
     if (out[i].protocol !== 'nfs') throw new UsageError(`--keep-root ${share}: only an NFS share squashes root`, `shares.${i}.rootSquash`, SHARE_HINT);
     out[i].rootSquash = false;
   }
+  return out;
+}
+
+const USER_HINT = 'share users are added with: tandem share user add NAME (tandem share user list shows them)';
+
+/** A share user's name, checked with the contract. */
+export function parseShareUser(name: string): string {
+  const r = shareUserNameSchema.safeParse(name);
+  if (!r.success) throw new UsageError(`NAME ${JSON.stringify(name)}: ${r.error.issues[0]?.message ?? 'invalid'}`, 'name', USER_HINT);
+  return name;
+}
+
+/** A share user's password, checked with the contract (the same rule the api-gateway applies). */
+export function checkSharePassword(password: string): string {
+  const r = sharePasswordSchema.safeParse(password);
+  if (!r.success) throw new UsageError(`the password ${r.error.issues[0]?.message ?? 'is invalid'}`, 'password', '8-128 characters, no control characters');
+  return password;
+}
+
+/**
+ * `--share-users NAME=USER[,USER…]` and `--share-guest NAME` applied to the SMB shares given with
+ * `--share`: a name that is not one of them, or an NFS share, is refused.
+ */
+export function withShareUsers(shares: z.input<typeof shareSpecSchema>[], users: readonly string[], guests: readonly string[]): z.input<typeof shareSpecSchema>[] {
+  const out = shares.map((s) => ({ ...s }));
+  const smb = (share: string, option: string) => {
+    const i = out.findIndex((s) => s.name === share);
+    if (i < 0) throw new UsageError(`${option} ${share}: no share of that name is given with --share`, 'shares', SHARE_HINT);
+    if (out[i].protocol !== 'smb') throw new UsageError(`${option} ${share}: only an SMB share has users or guests (limit an NFS share with --share-clients)`, `shares.${i}`, SHARE_HINT);
+    return i;
+  };
+  for (const spec of users) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--share-users ${JSON.stringify(spec)}: must be NAME=USER[,USER…], e.g. files=alice,bob`, 'shares', SHARE_HINT);
+    const i = smb(spec.slice(0, eq), '--share-users');
+    const names = spec
+      .slice(eq + 1)
+      .split(',')
+      .map((u) => u.trim());
+    const bad = names.find((u) => !shareUserNameSchema.safeParse(u).success);
+    if (bad !== undefined) throw new UsageError(`--share-users ${JSON.stringify(spec)}: ${JSON.stringify(bad)} is not a share user name`, `shares.${i}.users`, USER_HINT);
+    out[i].users = [...(out[i].users ?? []), ...names];
+  }
+  for (const share of guests) out[smb(share, '--share-guest')].guest = true;
   return out;
 }
 
@@ -229,20 +284,16 @@ const JOIN_HINT =
  * The password in `file` (its first line), for --password-file: a password given so never shows
  * in the process list. Unreadable or empty: a usage error naming the option.
  */
-export function readPasswordFile(file: string | undefined): string | undefined {
+export function readPasswordFile(file: string | undefined, option = '--password-file'): string | undefined {
   if (file === undefined) return undefined;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(
-      `--password-file ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
-      'password-file',
-      'give a file holding the password on its first line',
-    );
+    throw new UsageError(`${option} ${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, option.slice(2), 'give a file holding the password on its first line');
   }
   const password = text.split(/\r?\n/)[0];
-  if (!password) throw new UsageError(`--password-file ${file}: its first line is empty`, 'password-file', 'give a file holding the password on its first line');
+  if (!password) throw new UsageError(`${option} ${file}: its first line is empty`, option.slice(2), 'give a file holding the password on its first line');
   return password;
 }
 
@@ -379,7 +430,7 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
       'after',
       '\nReads need no password (unless the API is set to TANDEM_API_READS=authenticated); changes (cluster create/join, node offline/online/remove, maintenance,\n' +
         'auth revoke-tokens, pool attach/move/mark-usable/detach/export/reattach/remove, replication settings with a change, replication resume,\n' +
-        'replication keys rotate) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.',
+        'replication keys rotate, share user add/passwd/remove) do.\nExit codes: 0 done, 1 the operation failed, 2 usage error.',
     );
 
   const cluster = program.command('cluster').description('the cluster: form it, join nodes to it, its status');
@@ -483,24 +534,47 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .option('--share <NAME:smb|nfs[:PATH][:ro]>', 'share to start with the pool (repeat for several)', collect, [])
     .option('--share-clients <NAME=CIDR[,CIDR…]>', 'only these client networks may use share NAME (repeat for several shares; default: every client)', collect, [])
     .option('--keep-root <NAME>', "NFS share NAME: a client's root stays root (no root squash; by default it acts as nobody)", collect, [])
+    .option('--share-users <NAME=USER[,USER…]>', 'SMB share NAME lets in only these share users (tandem share user add), each acting as its own account (repeat for several shares)', collect, [])
+    .option('--share-guest <NAME>', 'SMB share NAME lets anyone in without a password, acting as the unprivileged guest account (repeat for several shares)', collect, [])
     .option('--replicated', 'shared nothing: every node has its own pool of this name, kept in sync by snapshot replication; --node serves it first')
     .option('--no-wait', 'with --replicated: do not follow the first sync (by default it is shown until it ends, at most 10 minutes)')
-    .action((name: string, opts: { node: string; vip: string[]; fc?: boolean; share: string[]; shareClients: string[]; keepRoot: string[]; replicated?: boolean; wait: boolean }, cmd: Command) => {
-      const body: AttachBody = {
-        pool: name,
-        node: opts.node,
-        vips: opts.vip.map((v, i) => parseVip(v, i)),
-        fc: opts.fc === true,
-        shares: withShareAccess(
-          opts.share.map((s, i) => parseShare(s, i)),
-          opts.shareClients,
-          opts.keepRoot,
-        ),
-      };
-      if (opts.replicated) body.replicated = true;
-      checkRequest('pool.attach', body);
-      onInvocation({ command: 'pool.attach', body, wait: opts.replicated === true && opts.wait }, cmd);
-    });
+    .action(
+      (
+        name: string,
+        opts: {
+          node: string;
+          vip: string[];
+          fc?: boolean;
+          share: string[];
+          shareClients: string[];
+          keepRoot: string[];
+          shareUsers: string[];
+          shareGuest: string[];
+          replicated?: boolean;
+          wait: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const body: AttachBody = {
+          pool: name,
+          node: opts.node,
+          vips: opts.vip.map((v, i) => parseVip(v, i)),
+          fc: opts.fc === true,
+          shares: withShareUsers(
+            withShareAccess(
+              opts.share.map((s, i) => parseShare(s, i)),
+              opts.shareClients,
+              opts.keepRoot,
+            ),
+            opts.shareUsers,
+            opts.shareGuest,
+          ),
+        };
+        if (opts.replicated) body.replicated = true;
+        checkRequest('pool.attach', body);
+        onInvocation({ command: 'pool.attach', body, wait: opts.replicated === true && opts.wait }, cmd);
+      },
+    );
 
   pool
     .command('move')
@@ -546,6 +620,45 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
       checkRequest('pool.reattach', { pool: name, node: opts.node });
       onInvocation({ command: 'pool.reattach', pool: name, node: opts.node }, cmd);
     });
+
+  const share = program.command('share').description('SMB share users: the logins of the SMB shares, the same on every node');
+  const shareUser = share.command('user').description('share users (each a unix account of the same uid on every node; its password kept only as its NT hash)');
+  const userPassword = (name: string, opts: { userPasswordFile?: string }): string | undefined => {
+    const p = readPasswordFile(opts.userPasswordFile, '--user-password-file') ?? (env.TANDEM_SHARE_PASSWORD || undefined);
+    if (p !== undefined) checkSharePassword(p);
+    parseShareUser(name);
+    return p;
+  };
+  const passwordHelp = '\nThe new password: --user-password-file FILE (its first line), env TANDEM_SHARE_PASSWORD, or asked at the terminal (twice). 8-128 characters.';
+  shareUser
+    .command('list')
+    .description('the share users: uid, when added and password set, the SMB shares that let each in')
+    .action((_opts, cmd: Command) => onInvocation({ command: 'share-user.list' }, cmd));
+  shareUser
+    .command('add')
+    .description('add a share user (every node makes its account); let it into SMB shares with pool attach --share-users')
+    .argument('<name>', 'user name: 1-32 lower-case letters, digits, _ -, starting with a letter or _')
+    .option('--user-password-file <file>', "read the user's password from the first line of FILE")
+    .addHelpText('after', passwordHelp)
+    .action((name: string, opts: { userPasswordFile?: string }, cmd: Command) => {
+      const password = userPassword(name, opts);
+      onInvocation(password === undefined ? { command: 'share-user.add', name } : { command: 'share-user.add', name, password }, cmd);
+    });
+  shareUser
+    .command('passwd')
+    .description("set a share user's password (on every node, from its next login)")
+    .argument('<name>', 'user name')
+    .option('--user-password-file <file>', "read the user's new password from the first line of FILE")
+    .addHelpText('after', passwordHelp)
+    .action((name: string, opts: { userPasswordFile?: string }, cmd: Command) => {
+      const password = userPassword(name, opts);
+      onInvocation(password === undefined ? { command: 'share-user.passwd', name } : { command: 'share-user.passwd', name, password }, cmd);
+    });
+  shareUser
+    .command('remove')
+    .description('remove a share user (refused while an SMB share lets it in); its uid is never given again')
+    .argument('<name>', 'user name')
+    .action((name: string, _opts, cmd: Command) => onInvocation({ command: 'share-user.remove', name: parseShareUser(name) }, cmd));
 
   const replication = program.command('replication').description('shared-nothing (replicated) pools: settings, status, resuming sync, replication keys');
 
@@ -691,7 +804,12 @@ export function parseArgs(args: readonly string[], env: NodeJS.ProcessEnv = proc
         globals.password = cmd.opts<{ localPassword?: string }>().localPassword ?? (env.TANDEM_PASSWORD || undefined) ?? invocation.password;
       }
       if (isMutating(invocation) && globals.password === undefined) {
-        const name = invocation.command === 'replication.keys-rotate' ? 'replication keys rotate' : invocation.command.replace('.', ' ');
+        const name =
+          invocation.command === 'replication.keys-rotate'
+            ? 'replication keys rotate'
+            : invocation.command.startsWith('share-user.')
+              ? `share user ${invocation.command.slice(11)}`
+              : invocation.command.replace('.', ' ');
         throw new UsageError(`${name} changes the cluster and needs the admin password`, 'password', 'set TANDEM_PASSWORD, or give --password-file FILE');
       }
       parsed = { globals, invocation };

@@ -10,12 +10,14 @@ import {
   type PoolOpResults,
   type ProblemDetails,
   type ReplicationPoolStatus,
+  type ShareUserInfo,
   productionNatsConfig,
 } from '@tandem/contracts';
-import { HelpShown, UsageError, changesSettings, parseArgs, type Parsed } from './args';
+import { HelpShown, UsageError, changesSettings, checkSharePassword, parseArgs, type Parsed } from './args';
+import { read } from 'read';
 import { ApiClient, ApiError } from './client';
 import { offlineDecision, offlineDone } from './cluster';
-import { Progress, activityTable, clusterStatusText, eventLine, hintFor, moveDone, poolDetails, poolTable, seconds, vipText, type Out } from './output';
+import { Progress, activityTable, clusterStatusText, eventLine, hintFor, moveDone, poolDetails, poolTable, seconds, shareUsersTable, vipText, type Out } from './output';
 import { bootstrapDoneText, keyText, replicationStatusText, settingsText, watchBootstrap } from './replication';
 import { NatsKeysError, authorizationFrom, makeNodeKeys } from './nats';
 import { CertificateError, certificateFingerprint, certificateNames, ensureNodeCertificate } from '@tandem/messaging';
@@ -31,9 +33,27 @@ export interface Io {
   stdout: Out;
   stderr: Out;
   env: NodeJS.ProcessEnv;
+  /** Asks for a secret at the terminal, not echoed; null when there is no terminal to ask at. */
+  askSecret?: (prompt: string) => Promise<string | null>;
 }
 
-const processIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, env: process.env });
+async function askAtTerminal(prompt: string): Promise<string | null> {
+  if (!process.stdin.isTTY) return null;
+  return String(await read({ prompt, silent: true, replace: '', output: process.stderr }));
+}
+
+const processIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, askSecret: askAtTerminal });
+
+/** A share user's new password: given (file or env), or asked twice at the terminal. */
+async function sharePassword(io: Io, given: string | undefined, name: string): Promise<string> {
+  if (given !== undefined) return given;
+  const ask = io.askSecret ?? (() => Promise.resolve(null));
+  const first = await ask(`new password of share user ${name}: `);
+  if (first === null) throw new UsageError(`no password for share user ${name}, and no terminal to ask it at`, 'password', 'give --user-password-file FILE, or set TANDEM_SHARE_PASSWORD');
+  checkSharePassword(first);
+  if ((await ask('the same again: ')) !== first) throw new UsageError('the two passwords differ: nothing was changed', 'password', 'run the command again');
+  return first;
+}
 
 function printJson(io: Io, v: unknown): void {
   io.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
@@ -339,6 +359,43 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       await api.events((e) => io.stdout.write(`${json ? JSON.stringify(e) : eventLine(e)}\n`));
       throw new ApiError({ type: problemType(ErrorCode.Unavailable), title: ErrorCode.Unavailable, status: 0, detail: `the event feed from ${globals.api} closed (the gateway stopped?)` });
     }
+    case 'share-user.list': {
+      const users = await api.get<ShareUserInfo[]>(ApiPaths.shareUsers);
+      if (json) printJson(io, users);
+      else io.stdout.write(shareUsersTable(users));
+      return 0;
+    }
+    case 'share-user.add': {
+      const password = await sharePassword(io, inv.password, inv.name);
+      await change(
+        io,
+        json,
+        `adding share user ${inv.name}`,
+        () => api.change<ShareUserInfo>('POST', ApiPaths.shareUsers, { name: inv.name, password }),
+        (u) => `added share user ${u.name} (uid ${u.uid} on every node) in {t}; let it into an SMB share with: tandem pool attach POOL … --share-users SHARE=${u.name}`,
+      );
+      return 0;
+    }
+    case 'share-user.passwd': {
+      const password = await sharePassword(io, inv.password, inv.name);
+      await change(
+        io,
+        json,
+        `setting the password of share user ${inv.name}`,
+        () => api.change<ShareUserInfo>('PUT', ApiPaths.shareUserPassword(inv.name), { password }),
+        (u) => `set the password of share user ${u.name} in {t}: every node checks it from its next login`,
+      );
+      return 0;
+    }
+    case 'share-user.remove':
+      await change(
+        io,
+        json,
+        `removing share user ${inv.name}`,
+        () => api.change<{ name: string }>('DELETE', ApiPaths.shareUser(inv.name)),
+        (r) => `removed share user ${r.name} in {t}: every node removes its account (its uid is never given again)`,
+      );
+      return 0;
     case 'nats.keys': {
       const r = makeNodeKeys(inv.node, inv.dir);
       if (json) printJson(io, { ...r.publicKeys, created: r.created, kept: r.kept });
@@ -392,6 +449,12 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
   try {
     return await execute(parsed, io);
   } catch (err) {
+    if (err instanceof UsageError) {
+      const p: ProblemDetails = { type: problemType(ErrorCode.InvalidArgument), title: ErrorCode.InvalidArgument, status: 0, detail: err.message };
+      if (err.field) p.field = err.field;
+      printError(io, parsed.globals.json, p, err.hint);
+      return 2;
+    }
     if (err instanceof NatsKeysError || err instanceof CertificateError) {
       printError(io, parsed.globals.json, { type: problemType(ErrorCode.InvalidArgument), title: ErrorCode.InvalidArgument, status: 0, detail: err.message, field: err.field }, undefined);
       return 1;

@@ -11,7 +11,7 @@ const tank: HaPool = {
   operation: null,
   reason: null,
   vips: [{ interface: 'cli0', address: '10.77.3.50', prefix: 24 }],
-  shares: [{ name: 'data', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: true }],
+  shares: [{ name: 'data', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: true, users: [], guest: true }],
   fc: false,
   epoch: 3,
   mountpoint: '/tank',
@@ -228,10 +228,19 @@ test('hints for replication errors', () => {
 });
 
 test('a share says who may use it and, over NFS, whether root is kept', () => {
-  assert.equal(shareText({ name: 'data', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: true }), 'data (smb)');
+  assert.equal(shareText({ name: 'data', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: true, users: [], guest: true }), 'data (smb, guests)');
+  assert.equal(shareText({ name: 'data', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: true, users: ['alice', 'bob'], guest: false }), 'data (smb, users alice bob)');
   assert.equal(
-    shareText({ name: 'lab', protocol: 'nfs', path: 'lab', readOnly: true, clients: ['10.77.8.0/24', 'fd77:8::/64'], rootSquash: false }),
+    shareText({ name: 'lab', protocol: 'nfs', path: 'lab', readOnly: true, clients: ['10.77.8.0/24', 'fd77:8::/64'], rootSquash: false, users: [], guest: false }),
     'lab (nfs, lab, read-only, clients 10.77.8.0/24 fd77:8::/64, root kept)',
   );
-  assert.equal(shareText({ name: 'x', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: false }), 'x (smb)', 'root squash means nothing to SMB');
+  assert.equal(shareText({ name: 'x', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: false, users: [], guest: true }), 'x (smb, guests)', 'root squash means nothing to SMB');
+});
+
+test('share user errors point at the share users, not the pools', () => {
+  const p = (title: string, detail: string, field?: string) => ({ type: `urn:tandem:error:${title}`, title, status: 409, detail, ...(field ? { field } : {}) });
+  assert.match(hintFor(p('ALREADY_EXISTS', 'share user alice exists', 'name'), { api: 'x', command: 'share-user.add' }) ?? '', /tandem share user list/);
+  assert.match(hintFor(p('INVALID_ARGUMENT', 'share user alice is let in by tank/files', 'name'), { api: 'x', command: 'share-user.remove' }) ?? '', /which shares let it in/);
+  assert.match(hintFor(p('NOT_FOUND', 'no share user mallory', 'shares.0.users'), { api: 'x', command: 'pool.attach' }) ?? '', /tandem share user add/);
+  assert.match(hintFor(p('ALREADY_EXISTS', 'pool tank is already under cluster control', 'pool'), { api: 'x', command: 'pool.attach' }) ?? '', /pool list/);
 });

@@ -10,6 +10,7 @@ import {
   type ReplicationPoolStatus,
   type ReplicationSchedule,
   type ShareSpec,
+  type ShareUserInfo,
 } from '@tandem/contracts';
 
 export interface Out {
@@ -43,8 +44,17 @@ export function shareText(s: ShareSpec): string {
     // who may use it, and (NFS) whether a client's root stays root
     ...((s.clients ?? []).length ? [`clients ${(s.clients ?? []).join(' ')}`] : []),
     ...(s.protocol === 'nfs' && s.rootSquash === false ? ['root kept'] : []),
+    // SMB: its users, or guests (a record from before users existed lets guests in)
+    ...(s.protocol === 'smb' ? [(s.users ?? []).length ? `users ${(s.users ?? []).join(' ')}` : 'guests'] : []),
   ];
   return `${s.name} (${s.protocol}${s.path ? `, ${s.path}` : ''}${access.map((a) => `, ${a}`).join('')})`;
+}
+
+export function shareUsersTable(users: ShareUserInfo[]): string {
+  if (users.length === 0) return 'no share users (add one with: tandem share user add NAME)\n';
+  const rows = [['USER', 'UID', 'PASSWORD SET', 'BY', 'SHARES']];
+  for (const u of users) rows.push([u.name, String(u.uid), u.passwordSetAt, u.by, u.shares.join(', ') || '-']);
+  return table(rows);
 }
 
 export function poolTable(pools: HaPool[]): string {
@@ -282,6 +292,9 @@ const PEER_HINT =
 export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; node?: string; command?: string }): string | undefined {
   const aboutCluster = ctx.command !== undefined && /^(cluster|node|maintenance)/.test(ctx.command);
   const aboutReplication = ctx.command !== undefined && ctx.command.startsWith('replication');
+  if (ctx.command?.startsWith('share-user.') && (p.title === ErrorCode.AlreadyExists || p.title === ErrorCode.NotFound || p.title === ErrorCode.InvalidArgument))
+    return /let in by/.test(p.detail) ? 'see which shares let it in: tandem share user list' : 'see the share users: tandem share user list';
+  if (p.field?.endsWith('.users') && p.title === ErrorCode.NotFound) return 'see the share users: tandem share user list (add one: tandem share user add NAME)';
   if (p.field === 'peer' && (p.title === ErrorCode.Unavailable || p.title === ErrorCode.Timeout)) return PEER_HINT;
   if (p.field === 'peerFingerprint') {
     const shown = /SHA-256 ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})/.exec(p.detail)?.[1];

@@ -22,6 +22,7 @@ import { SshEndpointService } from './replication/ssh-endpoint.service';
 import { SshKeysService } from './replication/ssh-keys.service';
 import { ShareConsumer } from './share.consumer';
 import { ShareService } from './share.service';
+import { ShareUsersService } from './share-users.service';
 import { SnapshotConsumer } from './snapshot.consumer';
 import { StreamService } from './stream.service';
 import { TestOpsGuard } from './test-ops.guard';
@@ -47,6 +48,7 @@ export class HostExecutorModule implements OnModuleInit {
         ZfsService,
         NetworkService,
         ShareService,
+        ShareUsersService,
         StreamService,
         FactsService,
         LeaseRenewer,

@@ -5,6 +5,7 @@ import { ProcessRunner } from '@tandem/host';
 import { ShareError, ShareManager } from '@tandem/shares';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
+import { shareUsersPassdb } from './share-users.service';
 
 /** SMB and NFS shares of pools, each bound to its pool's floating IPs only. */
 @Injectable()
@@ -14,7 +15,8 @@ export class ShareService implements OnApplicationShutdown {
 
   constructor(runner: ProcessRunner, @Inject(SERVICE_CONTEXT) ctx: ServiceContext, @Inject(HOST_EXECUTOR_CONFIG) cfg: HostExecutorConfig) {
     // SMB guests act as an unprivileged account, never as root
-    this.manager = new ShareManager(runner, join(ctx.config.stateDir, 'host-executor'), { smbForceUser: cfg.smbGuestUser });
+    // SMB users' logins are checked against the share users' file (ShareUsersService keeps it)
+    this.manager = new ShareManager(runner, join(ctx.config.stateDir, 'host-executor'), { smbForceUser: cfg.smbGuestUser, smbPassdb: shareUsersPassdb(ctx.config.stateDir) });
   }
 
   private map(err: unknown): never {

@@ -13,6 +13,8 @@ import { OperationLocks } from './operation-locks';
 import { PoolActions } from './pool-actions.service';
 import { PoolOpsConsumer } from './pool-ops.consumer';
 import { PoolService } from './pool.service';
+import { ShareUsersConsumer } from './share-users.consumer';
+import { ShareUsersService } from './share-users.service';
 import { PoolStore } from './pool.store';
 import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config';
 import { ReplicationOpsConsumer } from './replication/replication-ops.consumer';
@@ -26,7 +28,7 @@ export class ResourceManagerModule {
     return {
       module: ResourceManagerModule,
       imports: [ServiceKitModule.forRoot(ctx), DatabaseModule.forRoot(cfg.database.url, `tandem-resource-manager@${ctx.config.nodeId}`)],
-      controllers: [PoolOpsConsumer, ClusterOpsConsumer, ReplicationOpsConsumer],
+      controllers: [PoolOpsConsumer, ClusterOpsConsumer, ReplicationOpsConsumer, ShareUsersConsumer],
       providers: [
         { provide: RESOURCE_MANAGER_CONFIG, useValue: cfg },
         LeadershipService,
@@ -37,6 +39,7 @@ export class ResourceManagerModule {
         ActivityService,
         ActivityProjector,
         PoolService,
+        ShareUsersService,
         // shared-nothing replication: settings, status, resume, keys (the schedules run in the replication-scheduler)
         replicationStoreProvider(ctx),
         ReplicationService,

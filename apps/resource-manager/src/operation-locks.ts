@@ -19,6 +19,11 @@ export class OperationLocks {
     return this.exclusive('cluster', 'the cluster', 'cluster', fn);
   }
 
+  /** Adding, changing and removing share users (uids are given out one at a time). */
+  shareUsers<T>(fn: () => Promise<T>): Promise<T> {
+    return this.exclusive('share-users', 'the share users', 'name', fn);
+  }
+
   private exclusive<T>(key: string, what: string, field: string, fn: () => Promise<T>): Promise<T> {
     if (this.locks.isBusy(key)) return Promise.reject(new TandemError(ErrorCode.InTransition, `${what} is in transition: another operation on it is running, try again when it is done`, field));
     return this.locks.run(key, fn);

@@ -87,6 +87,7 @@ export class PoolActions {
           readOnly: step.share.readOnly,
           clients: step.share.clients,
           rootSquash: step.share.rootSquash,
+          users: step.share.protocol === 'smb' ? (step.share.users ?? []) : [],
         });
         return;
       }

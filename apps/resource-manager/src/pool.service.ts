@@ -19,6 +19,7 @@ import { ReplicationSync, replicationEndpoint } from '@tandem/replication';
 import { inSpan } from '@tandem/telemetry';
 import { ActivityService } from './activity.service';
 import { PoolActions } from './pool-actions.service';
+import { ShareUsersService } from './share-users.service';
 import { PoolStore } from './pool.store';
 import { ClusterStore } from './cluster.store';
 
@@ -39,6 +40,7 @@ export class PoolService {
     private readonly events: OrderedEvents,
     private readonly activity: ActivityService,
     private readonly cluster: ClusterStore,
+    private readonly shareUsers: ShareUsersService,
   ) {
     this.sync = new ReplicationSync(host);
   }
@@ -100,6 +102,7 @@ export class PoolService {
       await this.requireNode(req.node, 'node');
       if (await this.store.get(req.pool)) throw new TandemError(ErrorCode.AlreadyExists, `pool ${req.pool} is already under cluster control`, 'pool');
       checkSharesUnique(req.shares);
+      for (const [i, share] of req.shares.entries()) await this.shareUsers.requireUsers(share.users, `shares.${i}.users`);
       if (req.shares.length && req.vips.length === 0) throw new TandemError(ErrorCode.InvalidArgument, 'shares need at least one floating IP to serve on', 'shares');
       checkVipsFree(req.vips, await this.store.list());
       checkVipsOffClusterNetworks(req.vips, (await this.cluster.require()).cluster);

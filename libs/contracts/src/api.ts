@@ -36,6 +36,12 @@ export const ApiPaths = {
   replicationSettings: `${API_PREFIX}/replication/settings`,
   /** POST: replace a node's replication SSH keys. */
   replicationKeysRotate: (node: string) => `${API_PREFIX}/nodes/${encodeURIComponent(node)}/replication-keys/rotate`,
+  /** GET the share users, POST one (name and password). */
+  shareUsers: `${API_PREFIX}/share-users`,
+  /** DELETE a share user. */
+  shareUser: (name: string) => `${API_PREFIX}/share-users/${encodeURIComponent(name)}`,
+  /** PUT a share user's new password. */
+  shareUserPassword: (name: string) => `${API_PREFIX}/share-users/${encodeURIComponent(name)}/password`,
   docs: '/api/docs',
   docsJson: '/api/docs-json',
   /** Liveness of the gateway; says which node it runs on (`{status, service, node}`). */

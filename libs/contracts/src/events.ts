@@ -85,6 +85,13 @@ export const Events = {
     peerLivenessData,
   ),
   nodeDown: define('node', 'down', 1, 'An observer has heard nothing from a peer node on any heartbeat channel for the heartbeat timeout', peerLivenessData),
+  nodeShareUserRefused: define(
+    'node',
+    'share-user-refused',
+    1,
+    'A share user cannot log in on a node: its unix account could not be made there (the name or the uid belongs to another account of that node)',
+    z.object({ node: z.string(), user: z.string(), uid: z.number(), reason: z.string() }),
+  ),
   nodeHealthChanged: define('node', 'health-changed', 1, 'The local health of a node changed: its client link, its pools, its services', localHealthSchema),
   poolFailedOver: define(
     'pool',

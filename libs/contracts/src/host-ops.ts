@@ -11,6 +11,7 @@ import {
   prefixLengthSchema,
   safePathSchema,
   shareNameSchema,
+  shareUserNameSchema,
   snapshotNameSchema,
   snapshotShortNameSchema,
   vdevFileNameSchema,
@@ -150,6 +151,8 @@ export const hostOpRequests = {
       clients: z.array(cidrSchema).max(32).default([]),
       /** NFS: squash a client's root to the anonymous user (default). */
       rootSquash: z.boolean().default(true),
+      /** SMB: the share users let in (each acts as its own account); none: guests, acting as the node's guest account. */
+      users: z.array(shareUserNameSchema).max(64).default([]),
     })
     .strict(),
   'share.stop': z.object({ pool: poolNameSchema, name: shareNameSchema.optional(), protocol: z.enum(['smb', 'nfs']).optional() }).strict(),

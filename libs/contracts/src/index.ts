@@ -18,3 +18,4 @@ export * from './replication';
 export * from './nats-access';
 export * from './hostile-values';
 export * from './nats-server-config';
+export * from './share-users';

@@ -62,6 +62,50 @@ export function parseCidr(v: string): { address: string; prefix: number; family:
 
 export const shareNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ -');
 
+/** Accounts a share user may never be: they exist on every node and mean something else there. */
+export const RESERVED_SHARE_USERS: readonly string[] = [
+  'root',
+  'nobody',
+  'daemon',
+  'bin',
+  'sys',
+  'sync',
+  'games',
+  'man',
+  'lp',
+  'mail',
+  'news',
+  'uucp',
+  'proxy',
+  'www-data',
+  'backup',
+  'list',
+  'irc',
+  'gnats',
+  'systemd-network',
+  'systemd-resolve',
+  'messagebus',
+  'sshd',
+  'postgres',
+  'nats',
+  'tandem',
+];
+
+/**
+ * A share user: the name of an SMB login and of the unix account it acts as on every node
+ * (lower-case letters, digits, _ and -, starting with a letter or _, at most 32: what useradd takes everywhere).
+ */
+export const shareUserNameSchema = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be 1-32 lower-case letters, digits, _ -, starting with a letter or _')
+  .refine(
+    (v) => !RESERVED_SHARE_USERS.includes(v),
+    (v) => ({ message: `"${v}" is a system account on every node: pick another name` }),
+  );
+
+/** The unix ids share users get, the same on every node (so files keep their owner across a failover). */
+export const SHARE_USER_UIDS = { min: 20_000, max: 59_999 } as const;
+
 /** A file name inside the device directory (a vdev of the shared JBOD). */
 export const vdevFileNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a plain file name');
 

@@ -103,3 +103,17 @@ test('the authorization block: one user per service and node by nkey, its permis
   assert.match(text, /subscribe: \{ allow: \["_INBOX\.>", "tandem\.node\.node-a\.exec\.>", "tandem\.node\.node-a\.stream\.>"\] \}/);
   assert.throws(() => natsAuthorization([{ name: 'x', nkey: 'not-a-key', permissions: null }]), /NATS user x: not-a-key is not an nkey user public key/);
 });
+
+test("the share users' bucket (NT hashes) is read by the resource-manager and the host-executors only, written by the resource-manager only", () => {
+  const reads = ['$JS.API.DIRECT.GET.KV_tandem-share-users.$KV.tandem-share-users.user.alice', '$JS.API.STREAM.MSG.GET.KV_tandem-share-users', '$JS.API.CONSUMER.CREATE.KV_tandem-share-users'];
+  for (const svc of SERVICE_NAMES) {
+    const p = servicePermissions(svc, 'node-a');
+    const reader = svc === 'resource-manager' || svc === 'host-executor';
+    for (const s of reads) assert.equal(may(p.publish, s), reader, `${svc}: ${s}`);
+    assert.equal(may(p.subscribe, '$KV.tandem-share-users.user.alice'), false, `${svc}: a plain subscription to the bucket's subjects`);
+    assert.equal(may(p.publish, '$KV.tandem-share-users.user.alice'), svc === 'resource-manager', `${svc}: writes a share user`);
+    // the other buckets stay readable by everyone
+    assert.equal(may(p.publish, '$JS.API.DIRECT.GET.KV_tandem-pools.$KV.tandem-pools.pool.tank'), true, `${svc}: reads the pool records`);
+  }
+  assert.equal(may(integratorPermissions().publish, reads[0]), false);
+});

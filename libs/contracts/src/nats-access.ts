@@ -1,6 +1,6 @@
 import { nodeIdSchema } from './names';
 import { SERVICE_NAMES, type ServiceName } from './services';
-import { CLUSTER_BUCKET, EVENTS_STREAM, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, REPLICATION_BUCKET } from './streams';
+import { CLUSTER_BUCKET, EVENTS_STREAM, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET } from './streams';
 import { Events } from './events';
 import { EVENTS_WILDCARD, HEARTBEAT_WILDCARD, RESOURCE_MANAGER_WILDCARD, SUBJECT_ROOT, eventSubject, execSubject, execWildcard, healthSubject, heartbeatSubject } from './subjects';
 
@@ -20,7 +20,9 @@ import { EVENTS_WILDCARD, HEARTBEAT_WILDCARD, RESOURCE_MANAGER_WILDCARD, SUBJECT
  * - only the api-gateway asks the resource-manager (`tandem.cluster.rm.*`), which alone answers;
  * - events (`tandem.evt.>`) are published by the services that act; the gateway only tells that
  *   it started;
- * - KV buckets are written only by their writers (see each bucket below), read by all services;
+ * - KV buckets are written only by their writers (see each bucket below), read by all services —
+ *   but the share users' (NT hashes, as good as passwords to SMB): the resource-manager and the
+ *   host-executors alone read it, nobody else may get its values or watch its subjects;
  * - nobody deletes or purges a stream or a stored message.
  *
  * Not expressible here, and so not claimed: which *keys* of a bucket a writer may touch beyond
@@ -44,6 +46,22 @@ export const JS_STEPDOWN = '$JS.API.STREAM.LEADER.STEPDOWN.>';
 /** JetStream administration no service makes: snapshots and restores, removing peers or servers, the meta leader, purging the account. */
 export const JS_ADMIN = ['$JS.API.STREAM.SNAPSHOT.>', '$JS.API.STREAM.RESTORE.>', '$JS.API.STREAM.PEER.REMOVE.>', '$JS.API.META.LEADER.STEPDOWN', '$JS.API.SERVER.REMOVE', '$JS.API.ACCOUNT.PURGE.>'];
 
+/** Reading the share users' bucket (its values, by direct get, message get, a consumer or a plain subscription). */
+export function secretBucketReads(bucket = SHARE_USERS_BUCKET.bucket): { publish: string[]; subscribe: string[] } {
+  const stream = `KV_${bucket}`;
+  return {
+    publish: [
+      `$JS.API.DIRECT.GET.${stream}`,
+      `$JS.API.DIRECT.GET.${stream}.>`,
+      `$JS.API.STREAM.MSG.GET.${stream}`,
+      `$JS.API.CONSUMER.CREATE.${stream}`,
+      `$JS.API.CONSUMER.CREATE.${stream}.>`,
+      `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.>`,
+    ],
+    subscribe: [`$KV.${bucket}.>`],
+  };
+}
+
 const INBOX = '_INBOX.>';
 /** The JetStream API (stream and consumer info, KV reads and watches, publishing acknowledgements, acks). */
 const JS_API = ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>'];
@@ -65,7 +83,12 @@ export function servicePermissions(service: ServiceName, node: string): NatsPerm
   const sub = [INBOX];
   const allExec = `${SUBJECT_ROOT}.node.*.exec.>`;
   const deny = [...JS_DESTRUCTIVE, ...JS_ADMIN];
+  const subDeny: string[] = [];
   if (service !== 'host-executor') deny.push(...JS_DECLARE);
+  if (service !== 'host-executor' && service !== 'resource-manager') {
+    deny.push(...secretBucketReads().publish);
+    subDeny.push(...secretBucketReads().subscribe);
+  }
   if (service !== 'resource-manager') deny.push(JS_STEPDOWN);
   switch (service) {
     case 'host-executor':
@@ -85,7 +108,12 @@ export function servicePermissions(service: ServiceName, node: string): NatsPerm
       sub.push(HEARTBEAT_WILDCARD, healthSubject(node, 'heartbeat'));
       break;
     case 'resource-manager':
-      pub.push(EVENTS_WILDCARD, allExec, `${SUBJECT_ROOT}.node.*.health.heartbeat`, ...[POOLS_BUCKET, CLUSTER_BUCKET, LEASES_BUCKET, REPLICATION_BUCKET].map((b) => kvWrite(b.bucket)));
+      pub.push(
+        EVENTS_WILDCARD,
+        allExec,
+        `${SUBJECT_ROOT}.node.*.health.heartbeat`,
+        ...[POOLS_BUCKET, CLUSTER_BUCKET, LEASES_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET].map((b) => kvWrite(b.bucket)),
+      );
       sub.push(RESOURCE_MANAGER_WILDCARD, EVENTS_WILDCARD);
       deny.push(...LIVENESS_EVENTS);
       break;
@@ -99,7 +127,7 @@ export function servicePermissions(service: ServiceName, node: string): NatsPerm
       sub.push(EVENTS_WILDCARD);
       break;
   }
-  return { publish: { allow: pub, deny }, subscribe: { allow: sub, deny: [] } };
+  return { publish: { allow: pub, deny }, subscribe: { allow: sub, deny: subDeny } };
 }
 
 /** Integrators: the events, live (`tandem.evt.>`) and from the events stream, and nothing else. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { replicationScheduleSchema, syncLockSchema } from './replication';
-import { actorSchema, cidrSchema, interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema } from './names';
+import { actorSchema, cidrSchema, interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema, shareUserNameSchema } from './names';
 
 /**
  * HA pool operations: answered by the active resource-manager (rm-ops.ts), called by every
@@ -42,9 +42,35 @@ export const shareSpecSchema = z
     clients: z.array(cidrSchema).max(32).default([]),
     /** NFS: a client's root acts as the anonymous user (65534) unless this is false. SMB shares ignore it. */
     rootSquash: z.boolean().default(true),
+    /** SMB: the share users (`tandem share user add`) it lets in, each acting as its own account. */
+    users: z.array(shareUserNameSchema).max(64).default([]),
+    /** SMB: anyone gets in without a password, acting as the node's unprivileged guest account (never root). */
+    guest: z.boolean().default(false),
   })
   .strict();
 export type ShareSpec = z.infer<typeof shareSpecSchema>;
+
+/**
+ * An SMB share says who gets in: its users, or explicitly guests; an NFS share has neither (it is
+ * limited by client networks). Checked on every request that gives shares (a record written
+ * before these fields existed serves guests, as it did).
+ */
+export function checkShareAccess(shares: ReadonlyArray<z.output<typeof shareSpecSchema>>, ctx: z.RefinementCtx, at: Array<string | number> = ['shares']): void {
+  shares.forEach((s, i) => {
+    const dupes = s.users.filter((u, j) => s.users.indexOf(u) !== j);
+    if (dupes.length) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...at, i, 'users'], message: `share ${s.name} names ${dupes[0]} twice` });
+    if (s.protocol === 'nfs' && (s.users.length > 0 || s.guest))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...at, i, s.guest ? 'guest' : 'users'], message: `share ${s.name} is NFS: it has no users or guests; limit it by client networks (clients)` });
+    if (s.protocol === 'smb' && s.users.length === 0 && !s.guest)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [...at, i, 'users'],
+        message: `SMB share ${s.name} needs its users (share users added with tandem share user add) or guest access said explicitly`,
+      });
+    if (s.protocol === 'smb' && s.users.length > 0 && s.guest)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...at, i, 'guest'], message: `SMB share ${s.name} has users: it cannot also let guests in` });
+  });
+}
 
 export const poolOpRequests = {
   'pool.list': z.object({}).strict(),
@@ -61,7 +87,10 @@ export const poolOpRequests = {
       actor: actorSchema.default('operator'),
     })
     .strict()
-    .refine((r) => r.fc || r.vips.length > 0, { message: 'give at least one floating IP (--vip IF:ADDRESS/PREFIX) or --fc', path: ['vips'] }),
+    .superRefine((r, ctx) => {
+      if (!r.fc && r.vips.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'give at least one floating IP (--vip IF:ADDRESS/PREFIX) or --fc', path: ['vips'] });
+      checkShareAccess(r.shares, ctx);
+    }),
   'pool.move': z.object({ pool: poolNameSchema, to: nodeIdSchema, actor: actorSchema.default('operator') }).strict(),
   'pool.detach': z.object({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),
   'pool.export': z.object({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),

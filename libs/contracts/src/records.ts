@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { clusterRecordSchema, type ClusterRecord } from './cluster-ops';
-import { nodeIdSchema } from './names';
+import { SHARE_USER_UIDS, nodeIdSchema, shareUserNameSchema } from './names';
 import { haPoolSchema, type HaPool } from './pool-ops';
 import { replicationStateSchema, type ReplicationState } from './replication';
-import { CLUSTER_BUCKET, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, REPLICATION_BUCKET, type KvBucketDeclaration } from './streams';
+import { shareUserRecordSchema, type ShareUserRecord } from './share-users';
+import { CLUSTER_BUCKET, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET, type KvBucketDeclaration } from './streams';
 
 /**
  * Every record Tandem keeps in a JetStream KV bucket: its bucket, how its key is spelled, and
@@ -67,3 +68,18 @@ export const LEADER_LEASE_RECORD: KvRecordDeclaration<LeaderLease> = prefixed('l
 
 /** The replication state of a replicated pool, by pool name: written by the active replication-scheduler only. */
 export const REPLICATION_RECORD: KvRecordDeclaration<ReplicationState> = prefixed('replication record', REPLICATION_BUCKET, 'pool', replicationStateSchema, z.string().min(1));
+
+/** An SMB share user, by name: written by the resource-manager only, read by it and the host-executors (nobody else may read the bucket). */
+export const SHARE_USER_RECORD: KvRecordDeclaration<ShareUserRecord> = prefixed('share user record', SHARE_USERS_BUCKET, 'user', shareUserRecordSchema, shareUserNameSchema);
+
+/** The next uid to give a share user: it only grows, so a new user never owns the files of a removed one. */
+export const shareUserUidSchema = z.object({ next: z.number().int().min(SHARE_USER_UIDS.min) });
+export type ShareUserUid = z.infer<typeof shareUserUidSchema>;
+export const SHARE_USER_UID_RECORD: KvRecordDeclaration<ShareUserUid> = {
+  name: 'share user uid counter',
+  bucket: SHARE_USERS_BUCKET,
+  schema: shareUserUidSchema,
+  key: () => 'next-uid',
+  keyFilter: 'next-uid',
+  idOf: (key) => (key === 'next-uid' ? 'next-uid' : null),
+};

@@ -87,7 +87,20 @@ export const REPLICATION_BUCKET: KvBucketDeclaration = {
   maxAgeSeconds: 0,
 };
 
-export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET, REPLICATION_BUCKET];
+/**
+ * SMB share users: name, unix id and NT hash (what an SMB login is checked against — as good as the
+ * password to SMB, so only the resource-manager, which writes it, and the host-executors, which
+ * give it to smbd, may read this bucket).
+ */
+export const SHARE_USERS_BUCKET: KvBucketDeclaration = {
+  bucket: 'tandem-share-users',
+  description: 'SMB share users: their unix id, the same on every node, and the NT hash their logins are checked against (tandem share user)',
+  history: 5,
+  replicas: 3,
+  maxAgeSeconds: 0,
+};
+
+export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET];
 
 /** The streams replicated across the storage nodes and the witness (the events, and each KV bucket's stream). */
 export const REPLICATED_STREAMS: readonly string[] = [EVENTS_STREAM.name, ...KV_BUCKETS.map((b) => `KV_${b.bucket}`)];

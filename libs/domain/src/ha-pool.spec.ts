@@ -5,7 +5,7 @@ import { begin, bringDownSteps, bringUpSteps, checkMove, checkReattach, checkVip
 
 const now = new Date('2026-01-01T00:00:00Z');
 const vip = { interface: 'cli0', address: '10.0.0.50', prefix: 24 };
-const share = { name: 'files', protocol: 'smb' as const, path: 'files', readOnly: false, clients: [], rootSquash: true };
+const share = { name: 'files', protocol: 'smb' as const, path: 'files', readOnly: false, clients: [], rootSquash: true, users: [], guest: true };
 const nodes = ['node-a', 'node-b'];
 
 function code(fn: () => void): string | undefined {

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CommandFailedError, ProcessRunner } from '@tandem/host';
 import { KeyedMutex } from '@tandem/util';
 import { ShareError } from './errors';
@@ -20,6 +20,12 @@ export interface ShareManagerOptions {
   ganeshaPath?: string;
   /** Unix user that guest SMB sessions act as (default nobody: never root). */
   smbForceUser?: string;
+  /**
+   * The smbpasswd file every smbd checks its users' logins against (kept by whoever manages the
+   * share users; read by smbd at each login, so a change needs no reload). Absent: each smbd's own
+   * empty passdb, and only guest shares let anyone in.
+   */
+  smbPassdb?: string;
   nfsGraceSeconds?: number;
   nfsLeaseSeconds?: number;
   /**
@@ -77,6 +83,7 @@ export class ShareManager {
     private readonly opts: ShareManagerOptions = {},
   ) {
     if (!stateDir.startsWith('/')) throw new Error('ShareManager: stateDir must be absolute');
+    if (opts.smbPassdb !== undefined) validatePath(opts.smbPassdb);
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.stopTimeoutMs = opts.stopTimeoutMs ?? 5_000;
     this.drivers = { smb: this.smbDriver(), nfs: this.nfsDriver() };
@@ -438,8 +445,14 @@ export class ShareManager {
           await mkdir(dir, { recursive: true, mode: 0o755 });
         }
         await mkdir(dirs.private, { recursive: true, mode: 0o700 });
+        const passdb = this.opts.smbPassdb;
+        if (passdb !== undefined) {
+          // until the share users are known, nobody's login is (an empty file, never one smbd makes up)
+          await mkdir(dirname(passdb), { recursive: true, mode: 0o700 });
+          await writeFile(passdb, '', { mode: 0o600, flag: 'a' });
+        }
       },
-      render: (spec, base) => renderSmbConf(spec, smbDirs(base), { forceUser: this.opts.smbForceUser }),
+      render: (spec, base) => renderSmbConf(spec, smbDirs(base), { forceUser: this.opts.smbForceUser, passdb: this.opts.smbPassdb }),
       // Daemon mode: smbd forks, calls setsid (its own process group) and writes its pid file.
       launchArgv: (base) => [smbd, '--daemon', '--configfile', join(base, 'smb.conf'), '--log-basename', base],
       needsRestart: (prev, next) => !sameList(prev.addresses, next.addresses),
@@ -518,6 +531,7 @@ function mergeShare(prev: ShareInstanceSpec | undefined, spec: Required<ShareSpe
   }
   const existing = shares.find((s) => s.name === spec.name);
   const entry: ShareEntry = { name: spec.name, path: spec.path, readOnly: spec.readOnly, clients: spec.clients, rootSquash: spec.rootSquash };
+  if (spec.protocol === 'smb' && spec.users.length > 0) entry.users = spec.users;
   if (spec.protocol === 'nfs') {
     const used = new Set(shares.filter((s) => s.name !== spec.name).map((s) => s.exportId));
     let id = existing?.exportId;
@@ -538,7 +552,7 @@ function sameInstance(a: ShareInstanceSpec, b: ShareInstanceSpec): boolean {
   const key = (s: ShareInstanceSpec) =>
     JSON.stringify({
       addresses: s.addresses,
-      shares: [...s.shares].sort((x, y) => x.name.localeCompare(y.name)).map((x) => [x.name, x.path, x.readOnly, x.exportId ?? 0, x.clients ?? [], x.rootSquash !== false]),
+      shares: [...s.shares].sort((x, y) => x.name.localeCompare(y.name)).map((x) => [x.name, x.path, x.readOnly, x.exportId ?? 0, x.clients ?? [], x.rootSquash !== false, x.users ?? []]),
     });
   return key(a) === key(b);
 }

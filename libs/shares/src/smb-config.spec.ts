@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShareError } from './errors';
 import { nfsDirs, renderGaneshaConf } from './nfs-config';
-import { renderSmbConf, smbDirs } from './smb-config';
+import { renderSmbConf, smbDirs, smbpasswdLine } from './smb-config';
 import { ShareInstanceSpec } from './types';
 import { canonicalAddress, validateShareSpec } from './validate';
 
@@ -195,4 +195,60 @@ test('validateShareSpec normalizes addresses and defaults readOnly', () => {
   assert.deepEqual(s.clients, []);
   assert.deepEqual(validateShareSpec({ ...s, clients: ['FD77:8:0::0/64', '10.77.8.0/24', '10.77.8.0/24'] }).clients, ['10.77.8.0/24', 'fd77:8::/64']);
   assert.equal(canonicalAddress('10.1.2.3'), '10.1.2.3');
+});
+
+test('a share with users lets in only them, each as its own account; guest shares stay guest-only as nobody', () => {
+  const conf = parseIni(
+    renderSmbConf(
+      spec({
+        shares: [
+          { name: 'team', path: '/tank/team', readOnly: false, users: ['alice', 'bob'] },
+          { name: 'public', path: '/tank/public', readOnly: true },
+        ],
+      }),
+      smbDirs(base),
+      { passdb: '/var/lib/tandem/host-executor/smb-users/smbpasswd' },
+    ),
+  );
+  assert.equal(conf.global['passdb backend'], 'smbpasswd:/var/lib/tandem/host-executor/smb-users/smbpasswd');
+  assert.equal(conf.global['lanman auth'], 'no');
+  assert.equal(conf.global['ntlm auth'], 'ntlmv2-only');
+  assert.equal(conf.team['valid users'], 'alice bob');
+  assert.equal(conf.team['guest ok'], 'no');
+  assert.equal(conf.team['force user'], undefined, 'a user acts as itself');
+  assert.equal(conf.team['guest only'], undefined);
+  assert.equal(conf.public['guest ok'], 'yes');
+  assert.equal(conf.public['guest only'], 'yes');
+  assert.equal(conf.public['force user'], 'nobody');
+  assert.equal(conf.public['valid users'], undefined);
+});
+
+test('without a passdb file, smbd keeps its own (no passdb backend line)', () => {
+  assert.equal(parseIni(renderSmbConf(spec(), smbDirs(base))).global['passdb backend'], undefined);
+});
+
+test('smbpasswd line: no LanMan hash, the NT hash upper-case, a normal account, the time its password was set', () => {
+  assert.equal(
+    smbpasswdLine({ name: 'alice', uid: 20001, ntHash: '8846f7eaee8fb117ad06bdd830b7586c', passwordSetAt: '2026-12-04T00:00:00.000Z' }),
+    `alice:20001:${'X'.repeat(32)}:8846F7EAEE8FB117AD06BDD830B7586C:[U          ]:LCT-${(Date.parse('2026-12-04T00:00:00Z') / 1000).toString(16).toUpperCase()}:`,
+  );
+  assert.throws(() => smbpasswdLine({ name: 'al:ice', uid: 20001, ntHash: '8846f7eaee8fb117ad06bdd830b7586c', passwordSetAt: '' }), /invalid user name/);
+  assert.throws(() => smbpasswdLine({ name: 'alice', uid: 20001, ntHash: 'zz', passwordSetAt: '' }), /NT hash/);
+  assert.throws(() => smbpasswdLine({ name: 'alice', uid: 0, ntHash: '8846f7eaee8fb117ad06bdd830b7586c', passwordSetAt: '' }), /invalid uid/);
+});
+
+test('share users are checked: names only, none for NFS', () => {
+  const ok = validateShareSpec({ pool: 'tank', name: 'team', protocol: 'smb', path: '/tank/team', addresses: ['10.77.9.1'], users: ['bob', 'alice', 'bob'] });
+  assert.deepEqual(ok.users, ['alice', 'bob']);
+  for (const bad of [['root'], ['Alice'], ['a b'], ['x;rm'], 'alice']) {
+    assert.throws(
+      () => validateShareSpec({ pool: 'tank', name: 'team', protocol: 'smb', path: '/tank/team', addresses: ['10.77.9.1'], users: bad }),
+      (e: unknown) => e instanceof ShareError && e.field === 'users',
+      JSON.stringify(bad),
+    );
+  }
+  assert.throws(
+    () => validateShareSpec({ pool: 'tank', name: 'lab', protocol: 'nfs', path: '/tank/lab', addresses: ['10.77.9.1'], users: ['alice'] }),
+    (e: unknown) => e instanceof ShareError && e.field === 'users',
+  );
 });

@@ -30,12 +30,28 @@ export function smbDirs(base: string): SmbDirs {
 export interface SmbRenderOptions {
   /** Unix user every guest session acts as (default nobody). */
   forceUser?: string;
+  /** The smbpasswd file users' logins are checked against; absent: the instance's own (empty) passdb. */
+  passdb?: string;
   logLevel?: number;
 }
 
 /**
+ * One line of an smbpasswd file (the format of smbd's `smbpasswd:` passdb backend): the user, its
+ * unix id, no LanMan hash (never kept: it is breakable in seconds), the NT hash, an account that
+ * is a normal user, and the time its password was set.
+ */
+export function smbpasswdLine(user: { name: string; uid: number; ntHash: string; passwordSetAt: string }): string {
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(user.name)) throw new Error(`smbpasswd: invalid user name ${JSON.stringify(user.name)}`);
+  if (!Number.isInteger(user.uid) || user.uid < 1) throw new Error(`smbpasswd: invalid uid ${user.uid} for ${user.name}`);
+  if (!/^[0-9a-f]{32}$/.test(user.ntHash)) throw new Error(`smbpasswd: the NT hash of ${user.name} is not 32 hex digits`);
+  const set = Math.floor((Date.parse(user.passwordSetAt) || 0) / 1000);
+  const lct = set.toString(16).toUpperCase().padStart(8, '0');
+  return `${user.name}:${user.uid}:${'X'.repeat(32)}:${user.ntHash.toUpperCase()}:[U          ]:LCT-${lct}:`;
+}
+
+/**
  * smb.conf for one pool's smbd: bound to the pool's addresses only, every directory of its
- * own (so several instances run side by side on one node), guest access, no NetBIOS,
+ * own (so several instances run side by side on one node), users or guests per share, no NetBIOS,
  * printing or usershares. Inputs must have been validated (see validate.ts).
  */
 export function renderSmbConf(spec: ShareInstanceSpec, dirs: SmbDirs, opts: SmbRenderOptions = {}): string {
@@ -60,6 +76,10 @@ export function renderSmbConf(spec: ShareInstanceSpec, dirs: SmbDirs, opts: SmbR
     `  log level = ${opts.logLevel ?? 1}`,
     '  max log size = 1000',
     '  map to guest = Bad User',
+    // users' logins: NTLMv2 only (no LanMan, no NTLMv1), checked against the share users' file
+    ...(opts.passdb ? [`  passdb backend = smbpasswd:${opts.passdb}`] : []),
+    '  lanman auth = no',
+    '  ntlm auth = ntlmv2-only',
     '  load printers = no',
     '  printing = bsd',
     '  printcap name = /dev/null',
@@ -77,9 +97,10 @@ export function renderSmbConf(spec: ShareInstanceSpec, dirs: SmbDirs, opts: SmbR
       `  read only = ${s.readOnly ? 'yes' : 'no'}`,
       // with an allow-list, every other address is refused at connect (the loopback too)
       ...((s.clients ?? []).length ? [`  hosts allow = ${(s.clients ?? []).join(' ')}`, '  hosts deny = ALL'] : []),
-      '  guest ok = yes',
-      '  guest only = yes',
-      `  force user = ${forceUser}`,
+      ...((s.users ?? []).length
+        ? // its users only, each acting as its own account (the same uid on every node)
+          [`  valid users = ${(s.users ?? []).join(' ')}`, '  guest ok = no']
+        : ['  guest ok = yes', '  guest only = yes', `  force user = ${forceUser}`]),
       '  browseable = yes',
       // every write reaches stable storage before it is acknowledged: what a client was told
       // is written survives a failover (the new owner imports exactly what was on disk)

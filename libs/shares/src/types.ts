@@ -20,6 +20,8 @@ export interface ShareSpec {
   clients?: string[];
   /** NFS: a client's root is squashed to the anonymous user (65534); default true. */
   rootSquash?: boolean;
+  /** SMB: the users let in (each acting as its own unix account, checked against the passdb); empty or absent: guests. */
+  users?: string[];
 }
 
 export interface ShareStatus {
@@ -41,6 +43,8 @@ export interface ShareEntry {
   clients?: string[];
   /** NFS: root squashed to the anonymous user; absent (an older state): squashed. */
   rootSquash?: boolean;
+  /** SMB: the users let in; empty or absent (a state written before they existed): guests. */
+  users?: string[];
   /** NFS only: the Export_Id, stable for as long as the share exists. */
   exportId?: number;
 }

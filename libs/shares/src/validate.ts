@@ -93,10 +93,22 @@ export function validateShareSpec(spec: unknown): Required<ShareSpec> {
   if (s.readOnly !== undefined && typeof s.readOnly !== 'boolean') invalid('readOnly', 'readOnly must be a boolean');
   if (s.rootSquash !== undefined && typeof s.rootSquash !== 'boolean') invalid('rootSquash', 'rootSquash must be a boolean');
   const clients = validateClients(s.clients);
+  const users = validateUsers(s.users);
+  if (protocol === 'nfs' && users.length > 0) invalid('users', 'an NFS share has no users: limit it by client networks');
   if (protocol === 'nfs' && addresses.length !== 1) {
     invalid('addresses', 'NFS-Ganesha binds exactly one address per instance: give one floating IP for an NFS share');
   }
-  return { pool, name, protocol, path, addresses, readOnly: s.readOnly ?? false, clients, rootSquash: s.rootSquash ?? true };
+  return { pool, name, protocol, path, addresses, readOnly: s.readOnly ?? false, clients, rootSquash: s.rootSquash ?? true, users };
+}
+
+/** Unix account names a share lets in (what smb.conf's `valid users` takes unquoted): de-duplicated and sorted. */
+export const SHARE_USER_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
+export function validateUsers(users: unknown): string[] {
+  if (users === undefined) return [];
+  if (!Array.isArray(users)) invalid('users', 'users must be a list of user names');
+  if (users.length > 64) invalid('users', 'at most 64 users');
+  for (const u of users) if (typeof u !== 'string' || !SHARE_USER_RE.test(u) || u === 'root') invalid('users', `${JSON.stringify(u)} is not a share user name`);
+  return [...new Set(users as string[])].sort();
 }
 
 /** Client networks: ADDRESS/PREFIX each, the address the network's own (host bits zero is not required), de-duplicated and sorted. */

@@ -61,7 +61,7 @@ const serving = (over: Partial<HaPool> = {}): HaPool => ({
   operation: null,
   reason: null,
   vips: [VIP],
-  shares: [{ name: 'files', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: true }],
+  shares: [{ name: 'files', protocol: 'smb', path: '', readOnly: false, clients: [], rootSquash: true, users: [], guest: true }],
   fc: false,
   epoch: 4,
   mountpoint: '/tank',
