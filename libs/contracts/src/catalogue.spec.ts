@@ -20,3 +20,9 @@ test('docs/events.md is generated from the catalogue and up to date (npm run doc
   const file = resolve(__dirname, '..', '..', '..', '..', 'docs', 'events.md');
   assert.equal(readFileSync(file, 'utf8'), eventCatalogueMarkdown());
 });
+
+test('event payloads leave additionalProperties open (consumers ignore fields they do not know)', () => {
+  const text = JSON.stringify(eventCatalogue());
+  assert.doesNotMatch(text, /"additionalProperties":false/);
+  assert.match(eventCatalogueMarkdown(), /must ignore the fields it does not know/);
+});
