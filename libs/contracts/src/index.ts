@@ -19,3 +19,4 @@ export * from './nats-access';
 export * from './hostile-values';
 export * from './nats-server-config';
 export * from './share-users';
+export * from './asyncapi';
