@@ -69,7 +69,16 @@ try {
 } catch {
   throw new Error(`eslint.config.mjs: Nx has no cached project graph; ${refresh}`);
 }
-const cachedTags = new Map(Object.values(graph.nodes).map((n) => [n.data.root, [...(n.data.tags ?? [])].sort().join()]));
+// Nx adds tags of its own from a project's package.json (`npm:public` for libs/contracts, published as @tandem/contracts): not ours to compare.
+const cachedTags = new Map(
+  Object.values(graph.nodes).map((n) => [
+    n.data.root,
+    [...(n.data.tags ?? [])]
+      .filter((t) => !t.startsWith('npm:'))
+      .sort()
+      .join(),
+  ]),
+);
 const stale = projects.filter((p) => cachedTags.get(p.dir) !== [...p.tags].sort().join());
 if (stale.length) {
   throw new Error(`eslint.config.mjs: Nx's cached project graph is out of date for ${stale.map((p) => p.dir).join(', ')}; ${refresh}`);
