@@ -11,7 +11,8 @@
 //   type:pure  libs without I/O and without Nest: contracts, domain, util, zfs (argv builders and
 //              output parsers; the zfs/zpool processes run in host-executor).
 //   type:test  test/ (end-to-end tests and their support code).
-//   type:tool  tools/ (demo, bench, events-doc, the runtime path resolver).
+//   type:tool  tools/ (demo, bench, events-doc, the runtime path resolver), and examples/ (integrators'
+//              examples: scope:shared, so they never lean on the testbed).
 //
 //   scope:testbed  test-only code: libs/testbed, test/, tools/. Shipped code (every other scope)
 //                  may not depend on it; test files anywhere (TEST_FILES below) may.
@@ -42,8 +43,8 @@ import tseslint from 'typescript-eslint';
 
 const root = import.meta.dirname;
 
-/** Every Nx project of the workspace: apps/*, libs/*, test, tools (a folder without project.json is reported below). */
-const projects = [...['apps', 'libs'].flatMap((dir) => readdirSync(join(root, dir)).map((name) => `${dir}/${name}`)), 'test', 'tools'].map((dir) => {
+/** Every Nx project of the workspace: apps/*, libs/*, test, tools, examples (a folder without project.json is reported below). */
+const projects = [...['apps', 'libs'].flatMap((dir) => readdirSync(join(root, dir)).map((name) => `${dir}/${name}`)), 'test', 'tools', 'examples'].map((dir) => {
   const file = join(root, dir, 'project.json');
   return { dir, tags: existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')).tags ?? []) : null };
 });
