@@ -7,5 +7,5 @@ export type { TestbedErrorCode } from './errors';
 export { NETWORKS, NETWORK_NAMES, ROOT_ADMIN_IP, SERVICES, DEFAULT_ROOT, RUN_DIR } from './layout';
 export { TESTBED_ADMIN_PASSWORD } from './services';
 export { startIsolatedNode, type IsolatedNode } from './isolated-node';
-export { INTEGRATOR_IDENTITY, OBSERVER_IDENTITY, testbedNatsCaFile, testbedNatsOptions } from './nats-keys';
+export { INTEGRATOR_IDENTITY, OBSERVER_IDENTITY, natsSeedFile, testbedNatsCaFile, testbedNatsOptions } from './nats-keys';
 export { testbedHttps } from './probe';
