@@ -1,27 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from 'nats';
-import { EVENTS_STREAM, Events, subjectFor } from '@tandem/contracts';
+import { EVENTS_STREAM, EVENT_EXAMPLES, Events, subjectFor } from '@tandem/contracts';
 import { DAY_MS, FAILOVER_SUBJECTS, POOL_EVENTS, consumerFilter, followFailovers, formatFailover, parseArguments, parseFailover, type Failover } from './follow-failovers';
 
-const AT = '2026-12-04T10:00:00.000Z';
-const failedOver = {
-  schema: Events.poolFailedOver.schema,
-  id: 'e1a2b3c4-0000-4000-8000-000000000001',
-  clusterId: 'tandem',
-  at: AT,
-  traceparent: null,
-  source: 'resource-manager@node-b',
-  entity: { kind: 'pool', id: 'tank' },
-  data: {
-    from: 'node-a',
-    to: 'node-b',
-    reason: 'node-down',
-    epoch: 7,
-    timings: { detectionMs: 2500, fenceWaitMs: 1000, releaseMs: 0, importMs: 800, ipsMs: 200, sharesMs: 80, totalMs: 4580 },
-    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-  },
-};
+const failedOver = { ...EVENT_EXAMPLES.poolFailedOver, at: '2026-12-04T10:00:00.000Z' };
+const AT = failedOver.at;
 const failoverFailed = { ...failedOver, schema: Events.poolFailoverFailed.schema, id: 'e1a2b3c4-0000-4000-8000-000000000002', data: { from: 'node-a', reason: 'no node can run it' } };
 const bytes = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
 

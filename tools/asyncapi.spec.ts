@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Parser } from '@asyncapi/parser';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
-import { EVENT_ENVELOPE_SCHEMA_ID, Events, eventSchemaFile, eventSchemaId, subjectFor, type EventDefinition } from '@tandem/contracts';
+import { EVENT_ENVELOPE_SCHEMA_ID, EVENT_EXAMPLES, Events, eventSchemaFile, eventSchemaId, subjectFor, type EventDefinition } from '@tandem/contracts';
 import { DOCS, integratorDocs, schemaFilesPresent } from './asyncapi';
 
 const definitions = Object.values(Events) as EventDefinition<unknown>[];
@@ -58,6 +60,9 @@ test('every event has its own schema file with an $id, and no object refuses fie
   const ids = schemas.map(([, s]) => s.$id as string);
   assert.equal(new Set(ids).size, ids.length, 'the $ids are unique');
   assert.ok(ids.includes(EVENT_ENVELOPE_SCHEMA_ID));
+  // each a valid JSON Schema (draft-07) that a strict validator compiles
+  const ajv = addFormats(new Ajv({ strict: true }));
+  for (const [p, s] of schemas) assert.doesNotThrow(() => ajv.compile(s), p);
   for (const def of definitions) assert.equal(schemas.find(([p]) => p === join('schemas', eventSchemaFile(def)))?.[1].$id, eventSchemaId(def), def.schema);
   assert.equal(eventSchemaFile(Events.poolFailedOver), 'events/pool.failed-over.v1.json');
   // a consumer ignores unknown fields: no schema may say `additionalProperties: false`
@@ -68,4 +73,28 @@ test('every event has its own schema file with an $id, and no object refuses fie
     [],
   );
   assert.deepEqual(closed(parse(readFileSync(join(DOCS, 'asyncapi.yaml'), 'utf8')), 'asyncapi.yaml'), []);
+});
+
+test('the schema files accept what the contracts accept — fields they do not list included — and refuse what they refuse', () => {
+  const ajv = new Ajv({ strict: true, allErrors: true });
+  addFormats(ajv);
+  const schema = (path: string) => JSON.parse(readFileSync(join(DOCS, 'schemas', path), 'utf8'));
+  const failedOver = ajv.compile(schema(eventSchemaFile(Events.poolFailedOver)));
+  const envelope = ajv.compile(schema('event-envelope.json'));
+  const event = EVENT_EXAMPLES.poolFailedOver;
+  assert.ok(ajv.validate(schema(eventSchemaFile(Events.poolFailoverFailed)), EVENT_EXAMPLES.poolFailoverFailed), 'the other example');
+  const later = { ...event, region: 'eu', data: { ...event.data, newField: 1, timings: { ...event.data.timings, dnsMs: 3 } } };
+  for (const e of [event, later]) {
+    assert.ok(Events.poolFailedOver.data.safeParse(e.data).success, 'the contract accepts it');
+    assert.ok(failedOver(e), ajv.errorsText(failedOver.errors));
+    assert.ok(envelope(e), ajv.errorsText(envelope.errors));
+  }
+  for (const bad of [
+    { ...event, data: { ...event.data, to: undefined } },
+    { ...event, data: { ...event.data, reason: 'bored' } },
+    { ...event, schema: 'tandem.pool.failed-over/2' },
+    { ...event, at: 'yesterday' },
+  ]) {
+    assert.equal(failedOver(JSON.parse(JSON.stringify(bad))), false, JSON.stringify(bad));
+  }
 });

@@ -1,4 +1,5 @@
-import { Events, eventEnvelopeSchema, type EventDefinition } from './events';
+import type { z } from 'zod';
+import { Events, eventEnvelopeSchema, type EventDefinition, type EventEnvelope } from './events';
 import { EVENT_ENTITY_IDS, contractJsonSchema, eventSubjectPattern } from './catalogue';
 import { integratorPermissions } from './nats-access';
 import { EVENTS_STREAM } from './streams';
@@ -27,6 +28,37 @@ export function eventSchemaFile(def: EventDefinition<unknown>): string {
   return `events/${def.entity}.${def.verb}.v${version}.json`;
 }
 export const EVENT_ENVELOPE_SCHEMA_FILE = 'event-envelope.json';
+
+/** Examples of events, shown with their messages in the AsyncAPI document (and valid by their schemas: a unit test checks). */
+export const EVENT_EXAMPLES: { readonly [N in 'poolFailedOver' | 'poolFailoverFailed']: EventEnvelope<z.infer<(typeof Events)[N]['data']>> } = {
+  poolFailedOver: {
+    schema: Events.poolFailedOver.schema,
+    id: 'b3f1c2d4-5e6f-4a1b-8c2d-3e4f5a6b7c8d',
+    clusterId: 'tandem',
+    at: '2026-12-04T10:00:04.580Z',
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    source: 'resource-manager@node-b',
+    entity: { kind: 'pool', id: 'tank' },
+    data: {
+      from: 'node-a',
+      to: 'node-b',
+      reason: 'node-down',
+      epoch: 7,
+      timings: { detectionMs: 2500, fenceWaitMs: 1000, releaseMs: 0, importMs: 800, ipsMs: 200, sharesMs: 80, totalMs: 4580 },
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    },
+  },
+  poolFailoverFailed: {
+    schema: Events.poolFailoverFailed.schema,
+    id: 'c4a2d3e5-6f70-4b2c-9d3e-4f5a6b7c8d9e',
+    clusterId: 'tandem',
+    at: '2026-12-04T10:00:04.100Z',
+    traceparent: null,
+    source: 'resource-manager@node-b',
+    entity: { kind: 'pool', id: 'vault' },
+    data: { from: 'node-a', reason: 'no online node can run it' },
+  },
+};
 
 const events = (): [string, EventDefinition<unknown>][] => Object.entries(Events) as [string, EventDefinition<unknown>][];
 
@@ -99,6 +131,7 @@ export function asyncApiDocument(version: string): Record<string, unknown> {
         },
       },
       payload,
+      ...(name in EVENT_EXAMPLES ? { examples: [{ name: 'example', payload: EVENT_EXAMPLES[name as keyof typeof EVENT_EXAMPLES] }] } : {}),
     };
   }
   const days = Math.round(EVENTS_STREAM.maxAgeSeconds / 86400);
