@@ -502,6 +502,17 @@ test('the activity log pages back with a cursor in the Link header and is filter
   assertProblem(await http('GET', '/api/v1/activity?before=a%20b'), 400, 'INVALID_ARGUMENT', 'before');
   assert.match(assertProblem(await http('GET', '/api/v1/activity?before=ev-nowhere'), 400, 'INVALID_ARGUMENT', 'before').detail, /no entry ev-nowhere/);
   assertProblem(await http('GET', '/api/v1/activity?target=tank'), 400, 'INVALID_ARGUMENT', 'target');
+
+  // the CLI: a page, and the command line of the one before on stderr
+  const cliPage = await cli(['log', '--limit', '2', '--pool', pool]);
+  assert.equal(cliPage.code, 0, cliPage.stderr);
+  assert.equal(cliPage.stdout.trimEnd().split('\n').length, 3);
+  assert.equal(cliPage.stderr, `more: tandem log --before ev-${run}-2 --limit 2 --pool ${pool}\n`);
+  const cliNext = await cli(['--json', 'log', '--before', `ev-${run}-2`, '--limit', '2', '--pool', pool]);
+  assert.deepEqual(
+    (JSON.parse(cliNext.stdout) as Array<{ eventId: string }>).map((e) => e.eventId),
+    [`ev-${run}-1`, `ev-${run}-0`],
+  );
 });
 
 test('the CLI against the gateway: errors with clear messages and exit codes', async () => {
@@ -514,14 +525,19 @@ test('the CLI against the gateway: errors with clear messages and exit codes', a
 
   const human = await cli(['pool', 'move', 'tank', '--to', 'node-b'], { TANDEM_PASSWORD: PASSWORD });
   assert.equal(human.code, 1);
-  assert.match(human.stdout, /^moving tank to node-b …$/m, 'a progress line (printed once: not a terminal)');
+  assert.match(human.stderr, /^moving tank to node-b …$/m, 'a progress line on stderr (printed once: not a terminal)');
+  assert.equal(human.stdout, '', 'no result');
   assert.match(human.stderr, /^tandem: no resource-manager answers pool\.move/m);
 
   const vip = await cli(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:999.1.1.1/24'], { TANDEM_PASSWORD: PASSWORD });
   assert.equal(vip.code, 2, vip.stderr);
   assert.match(vip.stderr, /^tandem: --vip "cli0:999\.1\.1\.1\/24": .*\(field: vips\.0\)$/m);
 
-  const wrong = await cli(['pool', 'remove', 'tank'], { TANDEM_PASSWORD: 'not-the-password' });
+  const unconfirmed = await cli(['pool', 'remove', 'tank'], { TANDEM_PASSWORD: PASSWORD });
+  assert.equal(unconfirmed.code, 2, 'no terminal to confirm at');
+  assert.match(unconfirmed.stderr, /^hint: add --yes to confirm: tandem pool remove tank --yes$/m);
+
+  const wrong = await cli(['pool', 'remove', 'tank', '--yes'], { TANDEM_PASSWORD: 'not-the-password' });
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /^tandem: wrong password$/m);
   assert.match(wrong.stderr, /^hint: check the password/m);
@@ -709,7 +725,7 @@ test('the CLI for the cluster: errors with clear messages and exit codes', async
 
   const join = await cli(['cluster', 'join', '--peer', PEER, '--peer-fingerprint', PEER_FP, '--password', 'not-the-peer-password'], { TANDEM_PASSWORD: PASSWORD });
   assert.equal(join.code, 1, join.stderr);
-  assert.match(join.stdout, /^joining gw-[0-9a-f]+ to the cluster of the node at 127\.0\.0\.2 …$/m);
+  assert.match(join.stderr, /^joining gw-[0-9a-f]+ to the cluster of the node at 127\.0\.0\.2 …$/m);
   assert.match(join.stderr, /^tandem: wrong admin password for the node at 127\.0\.0\.2 \(field: password\)$/m);
   assert.match(join.stderr, /^hint: --password is the admin password of the node at --peer/m);
 

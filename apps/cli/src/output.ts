@@ -229,12 +229,19 @@ export function localTime(iso: string | Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function activityTable(entries: ActivityEntry[]): string {
-  if (entries.length === 0) return 'the activity log is empty\n';
+export function activityTable(entries: ActivityEntry[], filtered = false): string {
+  if (entries.length === 0) return filtered ? 'no entries\n' : 'the activity log is empty\n';
   const rows = [['TIME', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'ERROR', 'TRACE ID']];
   for (const e of [...entries].reverse()) rows.push([localTime(e.at), e.actor, e.action, e.target, e.result, e.error ?? '-', e.traceId ?? '-']);
   // The error column can be long: keep it before the trace id but do not let it widen every row.
   return table(rows.map((r) => r.map((c, i) => (i === 5 && c.length > 60 ? `${c.slice(0, 59)}…` : c))));
+}
+
+/** After a page of `tandem log` with entries before it: the command line of the next page. */
+export function logMoreLine(query: { limit: number; pool?: string; node?: string; result?: string }, cursor: string): string {
+  const options = [`--before ${cursor}`, ...(query.limit !== 20 ? [`--limit ${query.limit}`] : [])];
+  for (const k of ['pool', 'node', 'result'] as const) if (query[k] !== undefined) options.push(`--${k} ${query[k]}`);
+  return `more: tandem log ${options.join(' ')}`;
 }
 
 /** One readable line per event. */
