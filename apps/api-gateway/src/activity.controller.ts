@@ -21,10 +21,20 @@ export class ActivityController {
       "the cursor is the last entry's `eventId` (the same on every node, so the next page may be asked of any gateway) or, without one, its `id`.",
   })
   @ApiQuery({ name: 'limit', required: false, description: 'How many entries, newest first', schema: schemaOf(q.limit) })
-  @ApiQuery({ name: 'before', required: false, description: 'Only the entries before this cursor (from the `Link` header of the page before)', schema: schemaOf(q.before) })
-  @ApiQuery({ name: 'pool', required: false, description: "Only the entries about this pool (pool operations, its failovers, its replication's settings and resume)", schema: schemaOf(q.pool) })
-  @ApiQuery({ name: 'node', required: false, description: 'Only the entries about this node (cluster create/join, node offline/online/remove, its replication keys)', schema: schemaOf(q.node) })
-  @ApiQuery({ name: 'result', required: false, description: 'Only the entries of this result', schema: schemaOf(q.result) })
+  @ApiQuery({ name: 'before', required: false, description: 'Only the entries before this cursor (from the `Link` header of the page before)', schema: schemaOf(q.before.unwrap()) })
+  @ApiQuery({
+    name: 'pool',
+    required: false,
+    description: "Only the entries about this pool (pool operations, its failovers, its replication's settings and resume)",
+    schema: schemaOf(q.pool.unwrap()),
+  })
+  @ApiQuery({
+    name: 'node',
+    required: false,
+    description: 'Only the entries about this node (cluster create/join, node offline/online/remove, its replication keys)',
+    schema: schemaOf(q.node.unwrap()),
+  })
+  @ApiQuery({ name: 'result', required: false, description: 'Only the entries of this result', schema: schemaOf(q.result.unwrap()) })
   @ApiResponse({
     status: 200,
     schema: schemaOf(z.array(activityEntrySchema)),

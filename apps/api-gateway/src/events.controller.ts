@@ -69,8 +69,8 @@ export class EventsController implements BeforeApplicationShutdown {
       'a comment line says so when some are no longer kept. `entity` (and `id`) limit the feed to one kind of entity (one entity). Comment lines keep the connection alive.',
   })
   @ApiProduces('text/event-stream')
-  @ApiQuery({ name: 'entity', required: false, description: 'Only the events about this kind of entity', schema: schemaOf(eventsQuerySchema.shape.entity) })
-  @ApiQuery({ name: 'id', required: false, description: 'With entity: only the events about this one (a pool name, a node id ...)', schema: schemaOf(eventsQuerySchema.shape.id) })
+  @ApiQuery({ name: 'entity', required: false, description: 'Only the events about this kind of entity', schema: schemaOf(eventsQuerySchema.shape.entity.unwrap()) })
+  @ApiQuery({ name: 'id', required: false, description: 'With entity: only the events about this one (a pool name, a node id ...)', schema: schemaOf(eventsQuerySchema.shape.id.unwrap()) })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The `id:` of the last event the client got: the feed goes on after it', schema: schemaOf(lastEventIdSchema) })
   @ApiResponse({ status: 200, description: 'text/event-stream; each `data:` line is an EventEnvelope', content: { 'text/event-stream': { schema: schemaOf(eventEnvelopeSchema) } } })
   @ApiProblems(400, 429, 503)
