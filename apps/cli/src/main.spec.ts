@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -150,6 +150,28 @@ test('completion: the bash script knows every command and their options, from th
   assert.deepEqual(complete('--api', 'http://x', 'log', '--result', 's'), ['started', 'succeeded']);
   assert.deepEqual(complete('events', '--entity', 'po'), ['pool']);
   assert.ok(complete('node', 'remove', 'node-b', '--').includes('--yes'));
+});
+
+const zsh = ['/bin/zsh', '/usr/bin/zsh'].find((f) => existsSync(f));
+test('completion: the zsh script parses, and offers the commands with their descriptions and the choices of an option', { skip: zsh === undefined && 'no zsh here' }, () => {
+  const script = zshCompletion(createProgram(() => undefined, { writeOut: () => undefined, writeErr: () => undefined }, {}));
+  // what the script hands to zsh's completion system, the system itself stood in for
+  const offered = (...words: string[]) =>
+    execFileSync(
+      zsh!,
+      [
+        '-c',
+        `${script}\ncompadd() { local a; for a in "$@"; do [[ $a == -- ]] || print -r -- "$a"; done }\n_describe() { print -rl -- "\${(@P)4}"; }\nwords=(tandem "$@"); CURRENT=$#words; _tandem`,
+        'zsh',
+        ...words,
+      ],
+      { encoding: 'utf8' },
+    )
+      .split('\n')
+      .filter(Boolean);
+  assert.ok(offered('pool', 'at').includes('attach:put a pool under cluster control, served on a node'));
+  assert.deepEqual(offered('log', '--result', ''), ['started', 'succeeded', 'failed']);
+  assert.ok(offered('pool', 'attach', 'tank', '--').includes('--share-clients'));
 });
 
 test('pool export, pool remove and node remove ask to confirm at a terminal; without one they need --yes (exit 2), and nothing is sent', async () => {
