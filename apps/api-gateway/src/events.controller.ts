@@ -73,7 +73,11 @@ export class EventsController implements BeforeApplicationShutdown {
   @ApiQuery({ name: 'id', required: false, description: 'With entity: only the events about this one (a pool name, a node id ...)', schema: schemaOf(eventsQuerySchema.shape.id.unwrap()) })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The `id:` of the last event the client got: the feed goes on after it', schema: schemaOf(lastEventIdSchema) })
   @ApiResponse({ status: 200, description: 'text/event-stream; each `data:` line is an EventEnvelope', content: { 'text/event-stream': { schema: schemaOf(eventEnvelopeSchema) } } })
-  @ApiProblems(400, 429, 503)
+  @ApiProblems(
+    400,
+    [429, 'The feed serves as many clients as it may (TANDEM_API_MAX_EVENT_STREAMS, default 64): try again after `Retry-After` seconds'],
+    [503, 'The TANDEM_EVENTS stream cannot be followed (JetStream unavailable)'],
+  )
   async stream(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
     const feed = feedOf(query, req.header('last-event-id'));
     const max = this.config.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS;
