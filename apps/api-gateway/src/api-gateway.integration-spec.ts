@@ -421,6 +421,20 @@ test('the event feed resumes after Last-Event-ID, and is filtered by entity (and
     pools.close();
   }
 
+  // an id the stream never had (it was made anew since): from now on, saying so
+  const stranger = await openFeed(`?entity=pool&id=${mine}`, { 'last-event-id': '999999999999' });
+  try {
+    await stranger.readUntil(/: event 999999999999 is not in the stream \(its newest is \d+\): from the next one on\n/, 5_000);
+    const next = await publishProbe(mine, 7);
+    await stranger.readUntil(new RegExp(`probe-${run}-${mine}-7`), 10_000);
+    assert.deepEqual(
+      sseMessages(stranger.text()).map((m) => m.id),
+      [String(next.seq)],
+    );
+  } finally {
+    stranger.close();
+  }
+
   // without Last-Event-ID: from now on
   const now = await openFeed(`?entity=pool&id=${mine}`);
   try {

@@ -103,8 +103,11 @@ export class EventsController implements BeforeApplicationShutdown {
     let lost = '';
     const opened = (async () => {
       const state = (await (await this.ctx.nc.jetstreamManager()).streams.info(EVENTS_STREAM.name)).state;
-      const start = (feed.after ?? state.last_seq) + 1;
-      if (feed.after !== undefined && start < state.first_seq && state.messages > 0) lost = `: events ${start}-${state.first_seq - 1} are no longer kept\n\n`;
+      // an id past the stream's newest event is not of this stream (one made anew): from now on
+      const after = feed.after !== undefined && feed.after > state.last_seq ? undefined : feed.after;
+      if (after !== feed.after) lost = `: event ${feed.after} is not in the stream (its newest is ${state.last_seq}): from the next one on\n\n`;
+      const start = (after ?? state.last_seq) + 1;
+      if (after !== undefined && start < state.first_seq && state.messages > 0) lost = `: events ${start}-${state.first_seq - 1} are no longer kept\n\n`;
       const consumer = await this.ctx.nc.jetstream().consumers.get(EVENTS_STREAM.name, {
         // one subject (filter_subject): NATS 2.9 knows no filter_subjects
         filterSubjects: feed.subject,
