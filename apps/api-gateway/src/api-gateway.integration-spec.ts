@@ -421,33 +421,25 @@ test('the event feed resumes after Last-Event-ID, and is filtered by entity (and
     pools.close();
   }
 
-  // an id the stream never had (it was made anew since): from now on, saying so
-  const stranger = await openFeed(`?entity=pool&id=${mine}`, { 'last-event-id': '999999999999' });
-  try {
-    await stranger.readUntil(/: event 999999999999 is not in the stream \(its newest is \d+\): from the next one on\n/, 5_000);
-    const next = await publishProbe(mine, 7);
-    await stranger.readUntil(new RegExp(`probe-${run}-${mine}-7`), 10_000);
-    assert.deepEqual(
-      sseMessages(stranger.text()).map((m) => m.id),
-      [String(next.seq)],
-    );
-  } finally {
-    stranger.close();
-  }
-
-  // without Last-Event-ID: from now on
-  const now = await openFeed(`?entity=pool&id=${mine}`);
-  try {
-    await now.readUntil(/: tandem event feed/, 5_000);
-    const sixth = await publishProbe(mine, 6);
-    await now.readUntil(new RegExp(`probe-${run}-${mine}-6`), 10_000);
-    assert.deepEqual(
-      sseMessages(now.text()).map((m) => m.id),
-      [String(sixth.seq)],
-    );
-  } finally {
-    now.close();
-  }
+  /** A feed of this pool opened with `headers` gets only what is published from now on, after `first` shows. */
+  const fromNow = async (headers: Record<string, string>, first: RegExp, n: number) => {
+    const feed = await openFeed(`?entity=pool&id=${mine}`, headers);
+    try {
+      await feed.readUntil(first, 5_000);
+      const next = await publishProbe(mine, n);
+      await feed.readUntil(new RegExp(`probe-${run}-${mine}-${n}`), 10_000);
+      assert.deepEqual(
+        sseMessages(feed.text()).map((m) => m.id),
+        [String(next.seq)],
+      );
+    } finally {
+      feed.close();
+    }
+  };
+  // without Last-Event-ID
+  await fromNow({}, /: tandem event feed/, 6);
+  // with an id the stream never had (it was made anew since), saying so
+  await fromNow({ 'last-event-id': '999999999999' }, /: event 999999999999 is not in the stream \(its newest is \d+\): from the next one on\n/, 7);
 });
 
 test('the event feed refuses a bad filter or Last-Event-ID: 400 naming it', async () => {
