@@ -313,7 +313,7 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
     case ErrorCode.Unavailable:
       if (p.status === 0 && /is not trusted/.test(p.detail))
         return `the CA is the one that signed its certificate (tandem nats certs' ca.pem, when it serves the node's certificate); the fingerprint is in its api-gateway's log`;
-      if (p.status === 0) return `is the api-gateway running at ${ctx.api}? give another node's API with --api URL (or TANDEM_API)`;
+      if (p.status === 0) return `is the api-gateway running at ${ctx.api}? give another node's API with --api URL, or several to try in turn: --api URL,URL (or TANDEM_API)`;
       if (p.field === 'node') return `is ${ctx.node ?? 'the node'} running (its host-executor)? see tandem cluster status`;
       return 'check that the resource-manager runs on the nodes (its /health/ready), then retry';
     case ErrorCode.NotLeader:
