@@ -329,6 +329,7 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
       if (p.field?.startsWith('sshAddresses')) return 'give replication addresses as --ssh-address NODE=IP, cluster-wide (without --pool)';
       if (aboutReplication && p.field === 'pool') return 'see the replicated pools: tandem replication status';
       if (p.field === 'node' && /offline first/.test(p.detail)) return `take it offline first: tandem node offline ${ctx.node ?? 'NODE'}`;
+      if (p.field === 'before') return 'give a cursor printed by tandem log (its line "more: tandem log --before CURSOR …" on stderr), or leave --before out for the newest entries';
       return 'see: tandem --help';
     case ErrorCode.InterfaceNotFound:
       return 'every node needs the heartbeat interface under the same name: check ip link on the node (tandem cluster status shows the interface)';
