@@ -442,6 +442,32 @@ test('the event feed resumes after Last-Event-ID, and is filtered by entity (and
   await fromNow({ 'last-event-id': '999999999999' }, /: event 999999999999 is not in the stream \(its newest is \d+\): from the next one on\n/, 7);
 });
 
+test('the CLI follows the feed of one pool, one envelope a line', async () => {
+  const pool = `c-${run}`;
+  const child = spawn(process.execPath, [resolve(ROOT, 'bin/tandem'), '--api', base, '--json', 'events', '--entity', 'pool', '--id', pool], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  try {
+    // the feed is open once the gateway has made its consumer: publish until the CLI prints
+    let n = 0;
+    const deadline = Date.now() + 20_000;
+    while (!(stdout.includes(`probe-${run}-${pool}-`) && stdout.endsWith('\n'))) {
+      assert.ok(Date.now() < deadline, `nothing printed; stdout: ${stdout}`);
+      await publishProbe(`other-${run}`, n);
+      await publishProbe(pool, n++);
+      await sleep(250);
+    }
+    const lines = stdout.trimEnd().split('\n');
+    for (const l of lines) assert.equal((JSON.parse(l) as { entity: { id: string } }).entity.id, pool, 'only this pool');
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
+
 test('the event feed refuses a bad filter or Last-Event-ID: 400 naming it', async () => {
   const refused = async (query: string, field: string, headers: Record<string, string> = {}) => {
     const r = await http('GET', `/api/v1/events${query}`, { headers, timeoutMs: 5_000 });
