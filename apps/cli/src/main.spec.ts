@@ -334,7 +334,7 @@ test('log: filters and a cursor go to the API; the cursor of the page before is 
   }
 });
 
-test('events: when the feed ends it is asked again after the last event seen (Last-Event-ID), with its filter', async () => {
+test('events: when the feed ends it is asked again after the last event seen (Last-Event-ID), with its filter, also past a 503; given up after 5 attempts without an event', async () => {
   let connection = 0;
   const api = await fakeApi((_req, res) => {
     connection++;
@@ -347,10 +347,10 @@ test('events: when the feed ends it is asked again after the last event seen (La
   try {
     const c = io();
     await assert.rejects(followEvents(new ApiClient(api.base), c.io, true, { entity: 'pool', id: 'tank' }, 10), (e: unknown) => e instanceof ApiError && e.problem.status === 503);
-    assert.deepEqual(api.asked, ['GET /api/v1/events?entity=pool&id=tank', 'GET /api/v1/events?entity=pool&id=tank', 'GET /api/v1/events?entity=pool&id=tank']);
+    assert.deepEqual(api.asked, Array(6).fill('GET /api/v1/events?entity=pool&id=tank'));
     assert.deepEqual(
       api.headers.map((h) => h['last-event-id']),
-      [undefined, '8', '9'],
+      [undefined, '8', '9', '9', '9', '9'],
     );
     assert.deepEqual(
       c.out.stdout
@@ -358,6 +358,18 @@ test('events: when the feed ends it is asked again after the last event seen (La
         .split('\n')
         .map((l) => (JSON.parse(l) as { data: { n: number } }).data.n),
       [7, 8, 9],
+    );
+    // refused (4xx) on the way: at once
+    let n = 0;
+    await withApi(
+      (_req, res) => {
+        if (n++ === 0) return res.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: 3\ndata: {}\n\n');
+        json(res, 400, { type: 'urn:tandem:error:INVALID_ARGUMENT', title: 'INVALID_ARGUMENT', status: 400, detail: 'Last-Event-ID: no', field: 'Last-Event-ID' });
+      },
+      async (refusing) => {
+        await assert.rejects(followEvents(new ApiClient(refusing.base), io().io, true, {}, 10), (e: unknown) => e instanceof ApiError && e.problem.status === 400);
+        assert.equal(refusing.asked.length, 2);
+      },
     );
     // a feed that cannot be had at all: at once
     const refused = await closedPort();

@@ -465,30 +465,33 @@ const EVENTS_RETRY_MS = 2_000;
 /**
  * `tandem events`: the feed, printed as it comes; when it ends (the gateway stopped, the
  * connection broke) it is asked again — of the APIs in order — after the last event seen, so
- * nothing is missed. Gives up (1) after EVENTS_RETRIES attempts in a row that get no event; at
- * once when the feed cannot be had at all (the first attempt fails).
+ * nothing is missed: also when the gateway answers 5xx or 429 meanwhile (it is starting, its
+ * JetStream is recovering). Gives up (1) after EVENTS_RETRIES attempts in a row that get no
+ * event, with the last one's error; at once when the feed cannot be had at all (the first
+ * attempt fails) or is refused (4xx).
  */
 export async function followEvents(api: ApiClient, io: Io, json: boolean, inv: { entity?: string; id?: string }, retryMs = EVENTS_RETRY_MS): Promise<number> {
   const filter = new URLSearchParams(Object.entries({ entity: inv.entity, id: inv.id }).filter((e): e is [string, string] => e[1] !== undefined)).toString();
   if (!json) io.stderr.write(`following events${filter ? ` (${filter.replace('&', ', ')})` : ''} from ${api.base} (Ctrl+C to stop)\n`);
   let last: string | undefined;
   let failures = 0;
-  let why = '';
   let followed = false;
   for (;;) {
     const before = last;
+    let ended: ApiError;
     try {
       last = await api.events((e) => io.stdout.write(`${json ? JSON.stringify(e) : eventLine(e)}\n`), { query: filter ? `?${filter}` : '', lastEventId: last });
-      why = `the event feed from ${api.base} closed (the gateway stopped?)`;
+      ended = new ApiError({ type: problemType(ErrorCode.Unavailable), title: ErrorCode.Unavailable, status: 0, detail: `the event feed from ${api.base} closed (the gateway stopped?)` });
       followed = true;
     } catch (err) {
-      if (!(err instanceof ApiError) || err.problem.status !== 0 || !followed) throw err;
-      why = err.problem.detail;
+      const status = err instanceof ApiError ? err.problem.status : -1;
+      if (!followed || !(status === 0 || status === 429 || status >= 500)) throw err;
+      ended = err as ApiError;
     }
     failures = last !== before ? 1 : failures + 1;
-    if (failures >= EVENTS_RETRIES) throw new ApiError({ type: problemType(ErrorCode.Unavailable), title: ErrorCode.Unavailable, status: 0, detail: why });
+    if (failures >= EVENTS_RETRIES) throw ended;
     api.forgetAnswered();
-    if (!json) io.stderr.write(`tandem: ${why}; following again${last !== undefined ? ` after event ${last}` : ''} …\n`);
+    if (!json) io.stderr.write(`tandem: ${ended.problem.detail}; following again${last !== undefined ? ` after event ${last}` : ''} …\n`);
     await new Promise((r) => setTimeout(r, retryMs));
   }
 }
