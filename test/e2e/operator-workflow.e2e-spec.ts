@@ -363,7 +363,7 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
         .filter((l) => /WARN|ERROR/.test(l))
         .slice(-15)
         .join('\n');
-    const ex = await tandem('node-a', ['pool', 'export', 'tank']);
+    const ex = await tandem('node-a', ['pool', 'export', 'tank', '--yes']);
     assert.equal(ex.code, 0, `${ex.stderr}${ex.stdout}\n${rmLog()}`);
     assert.deepEqual(await where('tank'), { imported: [], vip: [] });
     const re = await tandem('node-a', ['pool', 'reattach', 'tank', '--node', 'node-a']);

@@ -315,45 +315,236 @@ test('with no resource-manager running, an authenticated valid call is 503 probl
   assertProblem(await http('DELETE', '/api/v1/pools/tank', { headers: { authorization: `Bearer ${token}` } }), 503, 'UNAVAILABLE');
 });
 
-test('the event feed streams what is published on tandem.evt.>', async () => {
-  const id = `x-${run}`;
+/** The event feed of the gateway under test: its answer, and its text read until a pattern shows. */
+async function openFeed(query = '', headers: Record<string, string> = {}) {
   const ac = new AbortController();
-  const res = await fetch(`${base}/api/v1/events`, { signal: ac.signal });
+  const res = await fetch(`${base}/api/v1/events${query}`, { signal: ac.signal, headers });
+  let text = '';
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const readUntil = async (re: RegExp, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!re.test(text)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`not seen ${re} in:\n${text}`);
+      const chunk = await Promise.race([reader.read(), sleep(left).then(() => null)]);
+      if (!chunk || chunk.done) continue;
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+  };
+  return { res, readUntil, text: () => text, close: () => ac.abort() };
+}
+
+/** A probe event about pool `pool`, published through JetStream: its sequence in the events stream and its envelope. */
+async function publishProbe(pool: string, n: number, kind = 'pool'): Promise<{ seq: number; envelope: Record<string, unknown> }> {
+  const envelope = {
+    schema: 'tandem.test.probe/1',
+    id: `probe-${run}-${pool}-${n}`,
+    clusterId: 'gateway-it',
+    at: new Date().toISOString(),
+    traceparent: null,
+    source: `gateway-it@${run}`,
+    entity: { kind, id: pool },
+    data: { probe: run, n },
+  };
+  const ack = await nc.jetstream().publish(`tandem.evt.${kind}.${pool}.changed`, new TextEncoder().encode(JSON.stringify(envelope)));
+  return { seq: ack.seq, envelope };
+}
+
+/** The SSE messages of a feed's text: each one's id and envelope. */
+function sseMessages(text: string): Array<{ id: string; data: { id: string } }> {
+  return text
+    .split('\n\n')
+    .map((frame) => ({ id: /^id: (.*)$/m.exec(frame)?.[1], data: /^data: (.*)$/m.exec(frame)?.[1] }))
+    .filter((m): m is { id: string; data: string } => m.id !== undefined && m.data !== undefined)
+    .map((m) => ({ id: m.id, data: JSON.parse(m.data) as { id: string } }));
+}
+
+test('the event feed streams what is published on tandem.evt.>, each message with its sequence in the events stream as its id', async () => {
+  const feed = await openFeed();
   try {
-    assert.equal(res.status, 200);
-    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    const readUntil = async (re: RegExp, ms: number) => {
-      const deadline = Date.now() + ms;
-      while (!re.test(text)) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`not seen ${re} in:\n${text}`);
-        const chunk = await Promise.race([reader.read(), sleep(left).then(() => null)]);
-        if (!chunk || chunk.done) continue;
-        text += decoder.decode(chunk.value, { stream: true });
-      }
-    };
-    await readUntil(/: tandem event feed/, 5_000);
-    const envelope = {
-      schema: 'tandem.test.probe/1',
-      id: `probe-${run}`,
-      clusterId: 'gateway-it',
-      at: new Date().toISOString(),
-      traceparent: null,
-      source: `gateway-it@${run}`,
-      entity: { kind: 'pool', id },
-      data: { probe: run },
-    };
-    nc.publish(`tandem.evt.pool.${id}.changed`, new TextEncoder().encode(JSON.stringify(envelope)));
-    await readUntil(new RegExp(`data: .*probe-${run}.*\\n\\n`), 10_000);
-    const frame = text.slice(text.indexOf(`id: probe-${run}`));
-    const data = /data: (.*)\n/.exec(frame)?.[1];
-    assert.deepEqual(JSON.parse(data!), envelope);
+    assert.equal(feed.res.status, 200);
+    assert.match(feed.res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    await feed.readUntil(/: tandem event feed/, 5_000);
+    const probe = await publishProbe(`x-${run}`, 1);
+    await feed.readUntil(new RegExp(`data: .*probe-${run}.*\\n\\n`), 10_000);
+    const got = sseMessages(feed.text()).find((m) => m.data.id === probe.envelope.id);
+    assert.deepEqual(got, { id: String(probe.seq), data: probe.envelope });
+    // a core NATS publish is in the stream too
+    const core = { ...probe.envelope, id: `probe-${run}-core` };
+    nc.publish(`tandem.evt.pool.x-${run}.changed`, new TextEncoder().encode(JSON.stringify(core)));
+    await feed.readUntil(new RegExp(`probe-${run}-core`), 10_000);
+    const ids = sseMessages(feed.text()).map((m) => Number(m.id));
+    assert.ok(
+      ids.every((id, i) => i === 0 || id > ids[i - 1]),
+      `ids in stream order: ${ids.join(', ')}`,
+    );
   } finally {
-    ac.abort();
+    feed.close();
   }
+});
+
+test('the event feed resumes after Last-Event-ID, and is filtered by entity (and id)', async () => {
+  const [mine, other] = [`r-${run}`, `o-${run}`];
+  const first = await publishProbe(mine, 1);
+  const second = await publishProbe(mine, 2);
+  await publishProbe(other, 1);
+  const third = await publishProbe(mine, 3);
+  await publishProbe(mine, 4, 'node');
+
+  // the events after the client's last one (it reconnects), of this pool only
+  const resumed = await openFeed(`?entity=pool&id=${mine}`, { 'last-event-id': String(first.seq) });
+  try {
+    assert.equal(resumed.res.status, 200);
+    await resumed.readUntil(new RegExp(`probe-${run}-${mine}-3`), 10_000);
+    assert.match(resumed.text(), new RegExp(`^: tandem event feed \\(tandem\\.evt\\.pool\\.${mine}\\.\\*\\)$`, 'm'));
+    assert.deepEqual(
+      sseMessages(resumed.text()).map((m) => [m.id, m.data.id]),
+      [second, third].map((p) => [String(p.seq), p.envelope.id]),
+    );
+    // and what comes next
+    const fifth = await publishProbe(mine, 5);
+    await resumed.readUntil(new RegExp(`probe-${run}-${mine}-5`), 10_000);
+    assert.equal(sseMessages(resumed.text()).pop()?.id, String(fifth.seq));
+  } finally {
+    resumed.close();
+  }
+
+  // every pool's events, none of the nodes'
+  const pools = await openFeed('?entity=pool', { 'last-event-id': String(first.seq) });
+  try {
+    await pools.readUntil(new RegExp(`probe-${run}-${mine}-5`), 10_000);
+    const seen = sseMessages(pools.text()).map((m) => m.data.id);
+    assert.ok(seen.includes(`probe-${run}-${other}-1`), seen.join(' '));
+    assert.ok(!seen.includes(`probe-${run}-${mine}-4`), 'not a node event');
+  } finally {
+    pools.close();
+  }
+
+  /** A feed of this pool opened with `headers` gets only what is published from now on, after `first` shows. */
+  const fromNow = async (headers: Record<string, string>, first: RegExp, n: number) => {
+    const feed = await openFeed(`?entity=pool&id=${mine}`, headers);
+    try {
+      await feed.readUntil(first, 5_000);
+      const next = await publishProbe(mine, n);
+      await feed.readUntil(new RegExp(`probe-${run}-${mine}-${n}`), 10_000);
+      assert.deepEqual(
+        sseMessages(feed.text()).map((m) => m.id),
+        [String(next.seq)],
+      );
+    } finally {
+      feed.close();
+    }
+  };
+  // without Last-Event-ID
+  await fromNow({}, /: tandem event feed/, 6);
+  // with an id the stream never had (it was made anew since), saying so
+  await fromNow({ 'last-event-id': '999999999999' }, /: event 999999999999 is not in the stream \(its newest is \d+\): from the next one on\n/, 7);
+});
+
+test('the CLI follows the feed of one pool, one envelope a line', async () => {
+  const pool = `c-${run}`;
+  const child = spawn(process.execPath, [resolve(ROOT, 'bin/tandem'), '--api', base, '--json', 'events', '--entity', 'pool', '--id', pool], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  try {
+    // the feed is open once the gateway has made its consumer: publish until the CLI prints
+    let n = 0;
+    const deadline = Date.now() + 20_000;
+    while (!(stdout.includes(`probe-${run}-${pool}-`) && stdout.endsWith('\n'))) {
+      assert.ok(Date.now() < deadline, `nothing printed; stdout: ${stdout}`);
+      await publishProbe(`other-${run}`, n);
+      await publishProbe(pool, n++);
+      await sleep(250);
+    }
+    const lines = stdout.trimEnd().split('\n');
+    for (const l of lines) assert.equal((JSON.parse(l) as { entity: { id: string } }).entity.id, pool, 'only this pool');
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
+
+test('the event feed refuses a bad filter or Last-Event-ID: 400 naming it', async () => {
+  const refused = async (query: string, field: string, headers: Record<string, string> = {}) => {
+    const r = await http('GET', `/api/v1/events${query}`, { headers, timeoutMs: 5_000 });
+    return assertProblem(r, 400, 'INVALID_ARGUMENT', field);
+  };
+  await refused('?entity=disk', 'entity');
+  assert.match((await refused('?id=tank', 'id')).detail, /needs entity/);
+  await refused('?entity=pool&id=a.b', 'id');
+  await refused('?entity=pool&id=%3E', 'id');
+  await refused('?since=4', 'since');
+  await refused('', 'Last-Event-ID', { 'last-event-id': 'abc' });
+  await refused('', 'Last-Event-ID', { 'last-event-id': '-1' });
+});
+
+test('the activity log pages back with a cursor in the Link header and is filtered by pool, node and result; bad values are 400 naming them', async () => {
+  const pg = new Client({ connectionString: PG_ADMIN.replace(/\/[^/]*$/, `/${db}`) });
+  await pg.connect();
+  const pool = `p${run}`;
+  try {
+    const rows: Array<[string, string, string]> = [
+      ['pool.attach', pool, 'succeeded'],
+      ['pool.move', pool, 'started'],
+      ['pool.move', pool, 'failed'],
+      ['node.offline', 'node-b', 'succeeded'],
+      ['pool.move', pool, 'succeeded'],
+    ];
+    for (const [i, [action, target, result]] of rows.entries()) {
+      await pg.query(`INSERT INTO activity_log (actor, action, target, result, event_id) VALUES ('operator', $1, $2, $3, $4)`, [action, target, result, `ev-${run}-${i}`]);
+    }
+  } finally {
+    await pg.end();
+  }
+  const page1 = await http('GET', `/api/v1/activity?limit=2&pool=${pool}`);
+  const res1 = await fetch(`${base}/api/v1/activity?limit=2&pool=${pool}`);
+  assert.equal(page1.status, 200);
+  assert.deepEqual(
+    (page1.json as Array<{ eventId: string }>).map((e) => e.eventId),
+    [`ev-${run}-4`, `ev-${run}-2`],
+  );
+  const link = res1.headers.get('link') ?? '';
+  assert.equal(link, `</api/v1/activity?limit=2&pool=${pool}&before=ev-${run}-2>; rel="next"`);
+  const page2 = await http('GET', /<([^>]*)>/.exec(link)![1]);
+  assert.deepEqual(
+    (page2.json as Array<{ eventId: string }>).map((e) => e.eventId),
+    [`ev-${run}-1`, `ev-${run}-0`],
+  );
+  const res3 = await fetch(`${base}/api/v1/activity?limit=2&pool=${pool}&before=ev-${run}-0`);
+  assert.deepEqual(await res3.json(), []);
+  assert.equal(res3.headers.get('link'), null, 'no page before the first entry');
+  const failed = await http('GET', `/api/v1/activity?pool=${pool}&result=failed`);
+  assert.deepEqual(
+    (failed.json as Array<{ eventId: string }>).map((e) => e.eventId),
+    [`ev-${run}-2`],
+  );
+  const node = await http('GET', `/api/v1/activity?node=node-b&before=ev-${run}-4&limit=1`);
+  assert.deepEqual(
+    (node.json as Array<{ eventId: string }>).map((e) => e.eventId),
+    [`ev-${run}-3`],
+  );
+
+  assertProblem(await http('GET', '/api/v1/activity?pool=%24(reboot)'), 400, 'INVALID_ARGUMENT', 'pool');
+  assertProblem(await http('GET', '/api/v1/activity?node=Node_B'), 400, 'INVALID_ARGUMENT', 'node');
+  assertProblem(await http('GET', '/api/v1/activity?result=done'), 400, 'INVALID_ARGUMENT', 'result');
+  assertProblem(await http('GET', '/api/v1/activity?before=a%20b'), 400, 'INVALID_ARGUMENT', 'before');
+  assert.match(assertProblem(await http('GET', '/api/v1/activity?before=ev-nowhere'), 400, 'INVALID_ARGUMENT', 'before').detail, /no entry ev-nowhere/);
+  assertProblem(await http('GET', '/api/v1/activity?target=tank'), 400, 'INVALID_ARGUMENT', 'target');
+
+  // the CLI: a page, and the command line of the one before on stderr
+  const cliPage = await cli(['log', '--limit', '2', '--pool', pool]);
+  assert.equal(cliPage.code, 0, cliPage.stderr);
+  assert.equal(cliPage.stdout.trimEnd().split('\n').length, 3);
+  assert.equal(cliPage.stderr, `more: tandem log --before ev-${run}-2 --limit 2 --pool ${pool}\n`);
+  const cliNext = await cli(['--json', 'log', '--before', `ev-${run}-2`, '--limit', '2', '--pool', pool]);
+  assert.deepEqual(
+    (JSON.parse(cliNext.stdout) as Array<{ eventId: string }>).map((e) => e.eventId),
+    [`ev-${run}-1`, `ev-${run}-0`],
+  );
 });
 
 test('the CLI against the gateway: errors with clear messages and exit codes', async () => {
@@ -366,14 +557,19 @@ test('the CLI against the gateway: errors with clear messages and exit codes', a
 
   const human = await cli(['pool', 'move', 'tank', '--to', 'node-b'], { TANDEM_PASSWORD: PASSWORD });
   assert.equal(human.code, 1);
-  assert.match(human.stdout, /^moving tank to node-b …$/m, 'a progress line (printed once: not a terminal)');
+  assert.match(human.stderr, /^moving tank to node-b …$/m, 'a progress line on stderr (printed once: not a terminal)');
+  assert.equal(human.stdout, '', 'no result');
   assert.match(human.stderr, /^tandem: no resource-manager answers pool\.move/m);
 
   const vip = await cli(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:999.1.1.1/24'], { TANDEM_PASSWORD: PASSWORD });
   assert.equal(vip.code, 2, vip.stderr);
   assert.match(vip.stderr, /^tandem: --vip "cli0:999\.1\.1\.1\/24": .*\(field: vips\.0\)$/m);
 
-  const wrong = await cli(['pool', 'remove', 'tank'], { TANDEM_PASSWORD: 'not-the-password' });
+  const unconfirmed = await cli(['pool', 'remove', 'tank'], { TANDEM_PASSWORD: PASSWORD });
+  assert.equal(unconfirmed.code, 2, 'no terminal to confirm at');
+  assert.match(unconfirmed.stderr, /^hint: add --yes to confirm: tandem pool remove tank --yes$/m);
+
+  const wrong = await cli(['pool', 'remove', 'tank', '--yes'], { TANDEM_PASSWORD: 'not-the-password' });
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /^tandem: wrong password$/m);
   assert.match(wrong.stderr, /^hint: check the password/m);
@@ -561,7 +757,7 @@ test('the CLI for the cluster: errors with clear messages and exit codes', async
 
   const join = await cli(['cluster', 'join', '--peer', PEER, '--peer-fingerprint', PEER_FP, '--password', 'not-the-peer-password'], { TANDEM_PASSWORD: PASSWORD });
   assert.equal(join.code, 1, join.stderr);
-  assert.match(join.stdout, /^joining gw-[0-9a-f]+ to the cluster of the node at 127\.0\.0\.2 …$/m);
+  assert.match(join.stderr, /^joining gw-[0-9a-f]+ to the cluster of the node at 127\.0\.0\.2 …$/m);
   assert.match(join.stderr, /^tandem: wrong admin password for the node at 127\.0\.0\.2 \(field: password\)$/m);
   assert.match(join.stderr, /^hint: --password is the admin password of the node at --peer/m);
 

@@ -1,21 +1,23 @@
-import { Controller, Get, Inject, Logger, Req, Res, type BeforeApplicationShutdown } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Inject, Logger, Query, Req, Res, type BeforeApplicationShutdown } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import type { Msg } from 'nats';
-import { ApiPaths, EVENTS_WILDCARD, eventEnvelopeSchema } from '@tandem/contracts';
+import { DeliverPolicy, type ConsumerMessages } from 'nats';
+import { ApiPaths, EVENTS_STREAM, ErrorCode, TandemError, describeZodError, entityEventsWildcard, eventEnvelopeSchema, eventsQuerySchema, lastEventIdSchema } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config';
 import { ThrottledError } from './login-throttle';
-import { schemaOf } from './openapi';
+import { ApiProblems, schemaOf } from './openapi';
 
 /** A client that reads slower than events arrive is cut off rather than buffered forever. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const KEEPALIVE_MS = 15_000;
-/** Clients of the feed at once, unless TANDEM_API_MAX_EVENT_STREAMS says otherwise: each holds a subscription and a socket. */
+/** How long the feed's consumer on the events stream may take to be made before the client is told 503. */
+const OPEN_TIMEOUT_MS = 10_000;
+/** Clients of the feed at once, unless TANDEM_API_MAX_EVENT_STREAMS says otherwise: each holds a consumer and a socket. */
 export const DEFAULT_MAX_EVENT_STREAMS = 64;
 
-/** One SSE message: `id:` the event id, `data:` the envelope as one line of JSON. */
-export function sseFrame(msg: Pick<Msg, 'data' | 'subject'>): string | null {
+/** One SSE message: `id:` the event's sequence in the events stream (where a feed can resume), `data:` the envelope as one line of JSON. */
+export function sseFrame(msg: { data: Uint8Array; seq: number }): string | null {
   let envelope: unknown;
   try {
     envelope = JSON.parse(new TextDecoder().decode(msg.data));
@@ -23,15 +25,29 @@ export function sseFrame(msg: Pick<Msg, 'data' | 'subject'>): string | null {
     return null;
   }
   if (typeof envelope !== 'object' || envelope === null) return null;
-  const id = (envelope as { id?: unknown }).id;
-  const idLine = typeof id === 'string' && /^[\w.:-]{1,128}$/.test(id) ? `id: ${id}\n` : '';
-  return `${idLine}data: ${JSON.stringify(envelope)}\n\n`;
+  return `id: ${msg.seq}\ndata: ${JSON.stringify(envelope)}\n\n`;
+}
+
+/** The query and Last-Event-ID of a feed, checked: the subjects it follows and the sequence it starts after. */
+function feedOf(query: Record<string, unknown>, lastEventId: string | undefined): { subject: string; after?: number } {
+  const q = eventsQuerySchema.safeParse(query);
+  if (!q.success) {
+    const { field, message } = describeZodError(q.error);
+    throw new TandemError(ErrorCode.InvalidArgument, message, field);
+  }
+  if (q.data.id !== undefined && q.data.entity === undefined) throw new TandemError(ErrorCode.InvalidArgument, 'id: needs entity, e.g. ?entity=pool&id=tank', 'id');
+  const subject = entityEventsWildcard(q.data.entity, q.data.id);
+  if (lastEventId === undefined) return { subject };
+  const l = lastEventIdSchema.safeParse(lastEventId);
+  if (!l.success) throw new TandemError(ErrorCode.InvalidArgument, `Last-Event-ID: ${l.error.issues[0]?.message ?? 'invalid'}`, 'Last-Event-ID');
+  return { subject, after: Number(l.data) };
 }
 
 /**
- * The live event feed: every event published on tandem.evt.> while the client is connected, as
- * Server-Sent Events. A core NATS subscription per client (no replay: history is in the
- * TANDEM_EVENTS stream), closed when the client goes away.
+ * The event feed: every event of the TANDEM_EVENTS stream (tandem.evt.>), or those of one kind
+ * of entity or of one entity, as Server-Sent Events: from now on, or after the event a
+ * reconnecting client names in Last-Event-ID. An ordered consumer of the stream per client
+ * (ephemeral, in memory), closed when the client goes away.
  */
 @ApiTags('events')
 @Controller(ApiPaths.events.slice(1))
@@ -46,48 +62,90 @@ export class EventsController implements BeforeApplicationShutdown {
 
   @Get()
   @ApiOperation({
-    summary: 'Live event feed (Server-Sent Events)',
+    summary: 'Event feed (Server-Sent Events), resumable',
     description:
-      'Streams every event of the cluster as it is published: one SSE message per event, `id:` the event id and `data:` the JSON envelope. ' +
-      'Comment lines keep the connection alive. No replay: events published while disconnected are in the TANDEM_EVENTS stream.',
+      "Streams the cluster's events as they are published: one SSE message per event, `id:` its sequence in the TANDEM_EVENTS stream and `data:` the JSON envelope. " +
+      'A client that reconnects with `Last-Event-ID` (as EventSource does) gets every event after that one first, as long as the stream keeps it (30 days); ' +
+      'a comment line says so when some are no longer kept. `entity` (and `id`) limit the feed to one kind of entity (one entity). Comment lines keep the connection alive.',
   })
   @ApiProduces('text/event-stream')
+  @ApiQuery({ name: 'entity', required: false, description: 'Only the events about this kind of entity', schema: schemaOf(eventsQuerySchema.shape.entity.unwrap()) })
+  @ApiQuery({ name: 'id', required: false, description: 'With entity: only the events about this one (a pool name, a node id ...)', schema: schemaOf(eventsQuerySchema.shape.id.unwrap()) })
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The `id:` of the last event the client got: the feed goes on after it', schema: schemaOf(lastEventIdSchema) })
   @ApiResponse({ status: 200, description: 'text/event-stream; each `data:` line is an EventEnvelope', content: { 'text/event-stream': { schema: schemaOf(eventEnvelopeSchema) } } })
-  async stream(@Req() req: Request, @Res() res: Response): Promise<void> {
+  @ApiProblems(
+    400,
+    [429, 'The feed serves as many clients as it may (TANDEM_API_MAX_EVENT_STREAMS, default 64): try again after `Retry-After` seconds'],
+    [503, 'The TANDEM_EVENTS stream cannot be followed (JetStream unavailable)'],
+  )
+  async stream(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const feed = feedOf(query, req.header('last-event-id'));
     const max = this.config.maxEventStreams ?? DEFAULT_MAX_EVENT_STREAMS;
     if (this.open.size >= max) throw new ThrottledError(`the event feed serves at most ${max} clients at once: try again later, or follow tandem.evt.> on NATS`, 5, 'events');
-    const sub = this.ctx.nc.subscribe(EVENTS_WILDCARD);
-    // set once the stream is open; `close` may run before that
-    const timer: { keepalive?: NodeJS.Timeout } = {};
     let closed = false;
+    // set once the stream is open; `close` may run before that
+    const held: { keepalive?: NodeJS.Timeout; messages?: ConsumerMessages } = {};
     const close = () => {
       if (closed) return;
       closed = true;
-      clearInterval(timer.keepalive);
-      sub.unsubscribe();
+      clearInterval(held.keepalive);
+      void held.messages?.close().catch(() => undefined);
       this.open.delete(close);
-      if (!res.writableEnded) res.end();
+      // before the stream is open the answer is the error's, not an empty 200
+      if (res.headersSent && !res.writableEnded) res.end();
     };
     this.open.add(close);
     req.on('close', close);
     res.on('close', close);
+
+    // Where to start: after the client's last event, or after the newest one now (a reconnect of
+    // the consumer before its first event must not replay the stream from its start).
+    let lost = '';
+    const opened = (async () => {
+      const state = (await (await this.ctx.nc.jetstreamManager()).streams.info(EVENTS_STREAM.name)).state;
+      // an id past the stream's newest event is not of this stream (one made anew): from now on
+      const after = feed.after !== undefined && feed.after > state.last_seq ? undefined : feed.after;
+      if (after !== feed.after) lost = `: event ${feed.after} is not in the stream (its newest is ${state.last_seq}): from the next one on\n\n`;
+      const start = (after ?? state.last_seq) + 1;
+      if (after !== undefined && start < state.first_seq && state.messages > 0) lost = `: events ${start}-${state.first_seq - 1} are no longer kept\n\n`;
+      const consumer = await this.ctx.nc.jetstream().consumers.get(EVENTS_STREAM.name, {
+        // one subject (filter_subject): NATS 2.9 knows no filter_subjects
+        filterSubjects: feed.subject,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: start,
+      });
+      return consumer.consume({ max_messages: 100, abort_on_missing_resource: true });
+    })();
+    try {
+      held.messages = await Promise.race([opened, new Promise<never>((_, fail) => setTimeout(() => fail(new Error(`no answer within ${OPEN_TIMEOUT_MS / 1000} s`)), OPEN_TIMEOUT_MS).unref())]);
+    } catch (err) {
+      // made too late: closed as soon as it is
+      void opened.then(
+        (m) => m.close(),
+        () => undefined,
+      );
+      close();
+      throw new TandemError(ErrorCode.Unavailable, `the event feed cannot follow the ${EVENTS_STREAM.name} stream: ${(err as Error).message}`);
+    }
+    if (closed) {
+      void held.messages.close().catch(() => undefined);
+      return;
+    }
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-cache, no-transform');
     res.setHeader('Connection', 'keep-alive');
     res.setHeader('X-Accel-Buffering', 'no');
-    // The subscription is known to the server before the client hears it is connected.
-    await this.ctx.nc.flush().catch(() => undefined);
-    if (closed) return;
     res.flushHeaders();
-    res.write(`: tandem event feed (${EVENTS_WILDCARD})\nretry: 2000\n\n`);
-    timer.keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    res.write(`: tandem event feed (${feed.subject})\nretry: 2000\n\n${lost}`);
+    held.keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
 
+    const messages = held.messages;
     void (async () => {
-      for await (const msg of sub) {
+      for await (const m of messages) {
         if (closed) break;
-        const frame = sseFrame(msg);
+        const frame = sseFrame(m);
         if (!frame) continue;
         res.write(frame);
         if (res.writableLength > MAX_BUFFERED_BYTES) {

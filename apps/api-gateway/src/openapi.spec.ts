@@ -16,6 +16,8 @@ import {
   POOL_ACTION_OPS,
   PROBLEM_CONTENT_TYPE,
   activityEntrySchema,
+  activityQuerySchema,
+  eventsQuerySchema,
   clusterOpRequests,
   clusterOpResults,
   eventEnvelopeSchema,
@@ -94,8 +96,9 @@ const ROUTES: Record<string, RouteContract> = {
 type Schema = { $ref?: string; properties?: Record<string, unknown>; required?: string[]; additionalProperties?: unknown };
 interface Operation {
   operationId: string;
+  parameters?: Array<{ name: string; in: string; required?: boolean; schema?: Schema & { pattern?: string; enum?: unknown[] } }>;
   requestBody?: { required?: boolean; content: Record<string, { schema?: Schema }> };
-  responses: Record<string, { content?: Record<string, { schema?: Schema }> }>;
+  responses: Record<string, { content?: Record<string, { schema?: Schema }>; headers?: Record<string, unknown> }>;
   security?: unknown[];
 }
 interface Route {
@@ -205,6 +208,36 @@ test('every route of the gateway is documented, and only those', () => {
   // Every handler with a route is in the document (none is excluded from it).
   const handlerRoutes = controllers.flatMap((c) => methodsOf(c).flatMap(([name, fn]) => (Reflect.getMetadata(METHOD_METADATA, fn) !== undefined ? [`${c.name}_${name}`] : [])));
   assert.deepEqual(routes.map((r) => r.op.operationId).sort(), handlerRoutes.sort());
+});
+
+test('every query parameter a route reads is documented, and only those: the contract schema of its query; the headers of paging and resuming', () => {
+  const QUERIES: Record<string, string[]> = {
+    [`GET ${API_PREFIX}/activity`]: Object.keys(activityQuerySchema.shape),
+    [`GET ${API_PREFIX}/events`]: Object.keys(eventsQuerySchema.shape),
+    // the one parameter settingsQuery reads
+    [`GET ${API_PREFIX}/replication/settings`]: ['pool'],
+  };
+  for (const r of routes) {
+    const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, r.handler.controller, r.handler.name) ?? {}) as Record<string, unknown>;
+    const readsQuery = Object.keys(args).some((k) => Number(k.split(':')[0]) === RouteParamtypes.QUERY);
+    const documented = (r.op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+    if (!readsQuery) continue;
+    const contract = QUERIES[r.key];
+    assert.ok(contract, `${r.key} reads its query: add its contract here`);
+    assert.deepEqual(documented.sort(), [...contract].sort(), r.key);
+    for (const p of (r.op.parameters ?? []).filter((x) => x.in === 'query')) {
+      assert.equal(p.required, false, `${r.key} ${p.name}: optional`);
+      assert.ok(p.schema && !('anyOf' in p.schema), `${r.key} ${p.name}: the schema of its value, not of "maybe absent"`);
+    }
+  }
+  const activity = routes.find((r) => r.key === `GET ${API_PREFIX}/activity`)!;
+  assert.ok(activity.op.responses['200'].headers?.Link, 'the next page is in the Link header');
+  assert.deepEqual(activity.op.parameters?.find((p) => p.name === 'result')?.schema?.enum, ['started', 'succeeded', 'failed']);
+  const events = routes.find((r) => r.key === `GET ${API_PREFIX}/events`)!;
+  assert.deepEqual(
+    events.op.parameters?.filter((p) => p.in === 'header').map((p) => p.name),
+    ['Last-Event-ID'],
+  );
 });
 
 test("every route documents its success answer with its contract's result schema", () => {

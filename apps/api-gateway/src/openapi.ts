@@ -395,9 +395,14 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   504: 'No answer in time; the operation may still be running',
 };
 
-/** Error responses of an endpoint, all problem details. */
-export function ApiProblems(...statuses: number[]) {
-  return applyDecorators(...statuses.map((status) => ApiResponse({ status, description: PROBLEM_DESCRIPTIONS[status] ?? 'Error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } } })));
+/** Error responses of an endpoint, all problem details; a status may come with words of its own (`[503, 'why']`). */
+export function ApiProblems(...statuses: Array<number | [number, string]>) {
+  return applyDecorators(
+    ...statuses.map((s) => {
+      const [status, description] = typeof s === 'number' ? [s, PROBLEM_DESCRIPTIONS[s] ?? 'Error'] : s;
+      return ApiResponse({ status, description, content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } } });
+    }),
+  );
 }
 
 /** A mutating endpoint: a bearer token or Basic credentials. */

@@ -49,7 +49,7 @@ test('--share NAME:smb|nfs[:PATH][:ro]', () => {
 });
 
 test('pool commands parse into requests', () => {
-  assert.deepEqual(parseArgs(['pool', 'list'], {}), { globals: { api: DEFAULT_API, json: false }, invocation: { command: 'pool.list' } });
+  assert.deepEqual(parseArgs(['pool', 'list'], {}), { globals: { api: [DEFAULT_API], json: false }, invocation: { command: 'pool.list' } });
   assert.deepEqual(parseArgs(['pool', 'show', 'tank'], {}).invocation, { command: 'pool.show', pool: 'tank' });
   assert.deepEqual(
     parseArgs(
@@ -78,18 +78,32 @@ test('pool commands parse into requests', () => {
   });
   assert.deepEqual(parseArgs(['pool', 'move', 'tank', '--to', 'node-b'], ENV).invocation, { command: 'pool.move', pool: 'tank', to: 'node-b' });
   assert.deepEqual(parseArgs(['pool', 'detach', 'tank'], ENV).invocation, { command: 'pool.detach', pool: 'tank' });
-  assert.deepEqual(parseArgs(['pool', 'export', 'tank'], ENV).invocation, { command: 'pool.export', pool: 'tank' });
+  assert.deepEqual(parseArgs(['pool', 'export', 'tank'], ENV).invocation, { command: 'pool.export', pool: 'tank', yes: false });
+  assert.deepEqual(parseArgs(['pool', 'export', 'tank', '--yes'], ENV).invocation, { command: 'pool.export', pool: 'tank', yes: true });
   assert.deepEqual(parseArgs(['pool', 'reattach', 'tank', '--node', 'node-a'], ENV).invocation, { command: 'pool.reattach', pool: 'tank', node: 'node-a' });
-  assert.deepEqual(parseArgs(['pool', 'remove', 'tank'], ENV).invocation, { command: 'pool.remove', pool: 'tank' });
-  assert.deepEqual(parseArgs(['log'], {}).invocation, { command: 'log', limit: 20 });
-  assert.deepEqual(parseArgs(['log', '--limit', '5'], {}).invocation, { command: 'log', limit: 5 });
+  assert.deepEqual(parseArgs(['pool', 'remove', 'tank'], ENV).invocation, { command: 'pool.remove', pool: 'tank', yes: false });
+  assert.deepEqual(parseArgs(['pool', 'remove', '--yes', 'tank'], ENV).invocation, { command: 'pool.remove', pool: 'tank', yes: true });
+  assert.deepEqual(parseArgs(['log'], {}).invocation, { command: 'log', query: { limit: 20 } });
+  assert.deepEqual(parseArgs(['log', '--limit', '5'], {}).invocation, { command: 'log', query: { limit: 5 } });
+  assert.deepEqual(parseArgs(['log', '--before', '6f1c2d3e-aaaa-bbbb-cccc-0123456789ab', '--pool', 'tank', '--node', 'node-b', '--result', 'failed'], {}).invocation, {
+    command: 'log',
+    query: { limit: 20, before: '6f1c2d3e-aaaa-bbbb-cccc-0123456789ab', pool: 'tank', node: 'node-b', result: 'failed' },
+  });
   assert.deepEqual(parseArgs(['events'], {}).invocation, { command: 'events' });
+  assert.deepEqual(parseArgs(['events', '--entity', 'pool', '--id', 'tank'], {}).invocation, { command: 'events', entity: 'pool', id: 'tank' });
+  assert.deepEqual(parseArgs(['events', '--entity', 'node'], {}).invocation, { command: 'events', entity: 'node' });
 });
 
 test('global options before or after the command, and from the environment', () => {
-  assert.deepEqual(parseArgs(['--api', 'http://10.77.2.11:8080/', '--json', 'pool', 'list'], {}).globals, { api: 'http://10.77.2.11:8080', json: true });
-  assert.deepEqual(parseArgs(['pool', 'list', '--json', '--api', 'https://gw:8443'], {}).globals, { api: 'https://gw:8443', json: true });
-  assert.deepEqual(parseArgs(['pool', 'list'], { TANDEM_API: 'http://node-b:8080' }).globals, { api: 'http://node-b:8080', json: false });
+  assert.deepEqual(parseArgs(['--api', 'http://10.77.2.11:8080/', '--json', 'pool', 'list'], {}).globals, { api: ['http://10.77.2.11:8080'], json: true });
+  assert.deepEqual(parseArgs(['pool', 'list', '--json', '--api', 'https://gw:8443'], {}).globals, { api: ['https://gw:8443'], json: true });
+  assert.deepEqual(parseArgs(['pool', 'list'], { TANDEM_API: 'http://node-b:8080' }).globals, { api: ['http://node-b:8080'], json: false });
+  // several APIs, the first that answers is used
+  assert.deepEqual(parseArgs(['--api', 'https://10.77.2.11:8080/, https://10.77.2.12:8080', 'pool', 'list'], {}).globals.api, ['https://10.77.2.11:8080', 'https://10.77.2.12:8080']);
+  assert.deepEqual(parseArgs(['pool', 'list'], { TANDEM_API: 'http://node-a:8080,http://node-b:8080' }).globals.api, ['http://node-a:8080', 'http://node-b:8080']);
+  assert.deepEqual(parseArgs(['--api', 'http://node-c:8080', 'pool', 'list'], { TANDEM_API: 'http://node-a:8080,http://node-b:8080' }).globals.api, ['http://node-c:8080'], 'the option wins');
+  usage(() => parseArgs(['--api', 'http://node-a:8080,ftp://x', 'pool', 'list'], {}), 'api', /"ftp:\/\/x"/);
+  usage(() => parseArgs(['--api', ',', 'pool', 'list'], {}), 'api', /at least one URL/);
   assert.equal(parseArgs(['--password', 'pw', 'pool', 'remove', 'tank'], {}).globals.password, 'pw');
   assert.equal(parseArgs(['--password', 'pw', 'pool', 'remove', 'tank'], ENV).globals.password, 'pw', 'the option wins over the environment');
   usage(() => parseArgs(['--api', 'ftp://x', 'pool', 'list'], {}), 'api');
@@ -105,6 +119,16 @@ test('bad values are usage errors naming the field, checked before the password'
   usage(() => parseArgs(['pool', 'show', 'raidz2'], {}), 'pool', /reserved/);
   usage(() => parseArgs(['log', '--limit', '0'], {}), 'limit');
   usage(() => parseArgs(['log', '--limit', 'ten'], {}), 'limit');
+  usage(() => parseArgs(['log', '--pool', '$(reboot)'], {}), 'pool', /^--pool: /);
+  usage(() => parseArgs(['log', '--node', 'Node_B'], {}), 'node', /^--node: /);
+  usage(() => parseArgs(['log', '--before', 'a b'], {}), 'before', /cursor/);
+  assert.throws(
+    () => parseArgs(['log', '--result', 'done'], {}),
+    (e: unknown) => e instanceof CommanderError && /Allowed choices are started, succeeded, failed/.test(e.message),
+  );
+  usage(() => parseArgs(['events', '--id', 'tank'], {}), 'id', /needs --entity/);
+  usage(() => parseArgs(['events', '--entity', 'pool', '--id', 'a.b'], {}), 'id');
+  assert.throws(() => parseArgs(['events', '--entity', 'disk'], {}), CommanderError);
   usage(() => parseArgs(['pool', 'move', 'tank', '--to', 'node-b'], {}), 'password', /needs the admin password/);
 });
 
@@ -124,11 +148,12 @@ test("commander's own usage errors and help", () => {
 
 test('cluster, node and maintenance commands parse into requests', () => {
   assert.deepEqual(parseArgs(['cluster', 'create', '--heartbeat-interface', 'hb0'], ENV).invocation, { command: 'cluster.create', heartbeatInterface: 'hb0' });
-  assert.deepEqual(parseArgs(['cluster', 'status'], {}), { globals: { api: DEFAULT_API, json: false }, invocation: { command: 'cluster.status' } });
+  assert.deepEqual(parseArgs(['cluster', 'status'], {}), { globals: { api: [DEFAULT_API], json: false }, invocation: { command: 'cluster.status' } });
   assert.deepEqual(parseArgs(['node', 'offline', 'node-b'], ENV).invocation, { command: 'node.offline', node: 'node-b', yes: false });
   assert.deepEqual(parseArgs(['node', 'offline', 'node-b', '--yes'], ENV).invocation, { command: 'node.offline', node: 'node-b', yes: true });
   assert.deepEqual(parseArgs(['node', 'online', 'node-b'], ENV).invocation, { command: 'node.online', node: 'node-b' });
-  assert.deepEqual(parseArgs(['node', 'remove', 'node-b'], ENV).invocation, { command: 'node.remove', node: 'node-b' });
+  assert.deepEqual(parseArgs(['node', 'remove', 'node-b'], ENV).invocation, { command: 'node.remove', node: 'node-b', yes: false });
+  assert.deepEqual(parseArgs(['node', 'remove', 'node-b', '--yes'], ENV).invocation, { command: 'node.remove', node: 'node-b', yes: true });
   assert.deepEqual(parseArgs(['maintenance', 'on'], ENV).invocation, { command: 'maintenance', on: true });
   assert.deepEqual(parseArgs(['maintenance', 'off'], ENV).invocation, { command: 'maintenance', on: false });
 });
@@ -285,7 +310,7 @@ test('--ssh-address NODE=IP', () => {
 
 test('replication status, resume and keys rotate', () => {
   assert.deepEqual(parseArgs(['replication', 'status'], {}).invocation, { command: 'replication.status' });
-  assert.deepEqual(parseArgs(['replication', 'status', 'tank', '--json'], {}), { globals: { api: DEFAULT_API, json: true }, invocation: { command: 'replication.status', pool: 'tank' } });
+  assert.deepEqual(parseArgs(['replication', 'status', 'tank', '--json'], {}), { globals: { api: [DEFAULT_API], json: true }, invocation: { command: 'replication.status', pool: 'tank' } });
   assert.deepEqual(parseArgs(['replication', 'resume', 'tank'], ENV).invocation, { command: 'replication.resume', pool: 'tank' });
   assert.deepEqual(parseArgs(['replication', 'keys', 'rotate', '--node', 'node-b'], ENV).invocation, { command: 'replication.keys-rotate', node: 'node-b' });
   usage(() => parseArgs(['replication', 'status', '; rm -rf /'], {}), 'pool', /^POOL: /);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { productVersion } from './version';
 import { z } from 'zod';
 import {
   cidrSchema,
@@ -15,7 +16,12 @@ import {
   sharePasswordSchema,
   shareUserNameSchema,
   vipSpecSchema,
+  ENTITY_KINDS,
+  activityQuerySchema,
+  eventsQuerySchema,
+  type ActivityQuery,
   type ClusterOpRequest,
+  type EntityKind,
   type PoolOperation,
   type PoolOpRequest,
 } from '@tandem/contracts';
@@ -43,12 +49,16 @@ export class HelpShown extends Error {
 }
 
 export interface Globals {
-  api: string;
+  /** The APIs to try, in order: the first that answers is used. */
+  api: string[];
   json: boolean;
   password?: string;
   /** How an https:// API's certificate is trusted: a CA file's certificates, or one certificate's SHA-256 fingerprint. */
   apiTrust?: { ca: string } | { fingerprint: string };
 }
+
+/** `tandem log`: the query of GET /api/v1/activity (limit, before, pool, node, result). */
+export type LogQuery = ActivityQuery & { limit: number };
 
 export type AttachBody = Omit<PoolOpRequest<'pool.attach'>, 'actor'>;
 /** The body of PUT /api/v1/replication/settings: durations as given (`15m`), for the contract to parse. */
@@ -62,23 +72,25 @@ export type Invocation =
   | { command: 'pool.move'; pool: string; to: string }
   | { command: 'pool.mark-usable'; pool: string; node: string }
   | { command: 'pool.detach'; pool: string }
-  | { command: 'pool.export'; pool: string }
+  /** `yes`: confirmed with --yes (otherwise asked at a terminal, refused without one). */
+  | { command: 'pool.export'; pool: string; yes: boolean }
   | { command: 'pool.reattach'; pool: string; node: string }
-  | { command: 'pool.remove'; pool: string }
+  | { command: 'pool.remove'; pool: string; yes: boolean }
   | { command: 'cluster.create'; heartbeatInterface: string }
   | { command: 'cluster.join'; peer: string; password: string; peerFingerprint?: string }
   | { command: 'cluster.status' }
   | { command: 'node.offline'; node: string; yes: boolean }
   | { command: 'node.online'; node: string }
-  | { command: 'node.remove'; node: string }
+  | { command: 'node.remove'; node: string; yes: boolean }
   | { command: 'maintenance'; on: boolean }
   | { command: 'auth.revoke-tokens' }
   | { command: 'replication.settings'; body: ReplicationSettingsBody }
   | { command: 'replication.status'; pool?: string }
   | { command: 'replication.resume'; pool: string }
   | { command: 'replication.keys-rotate'; node: string }
-  | { command: 'log'; limit: number }
-  | { command: 'events' }
+  | { command: 'log'; query: LogQuery }
+  | { command: 'events'; entity?: EntityKind; id?: string }
+  | { command: 'completion'; shell: 'bash' | 'zsh' }
   | { command: 'nats.keys'; node: string; dir: string }
   | { command: 'nats.authorization'; files: string[]; operator?: string; integrator?: string }
   | { command: 'nats.certs'; node: string; dir: string; addresses: string[] }
@@ -418,9 +430,10 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .description("Operate a Tandem cluster through any node's api-gateway")
     .configureOutput({ writeOut: output.writeOut, writeErr: output.writeErr, outputError: (s, write) => write(s.replace(/^error: /, 'tandem: ')) })
     .exitOverride()
+    .version(productVersion(), '-V, --version', 'the version of tandem')
     .showSuggestionAfterError(true)
     .showHelpAfterError('hint: see tandem --help, or tandem COMMAND --help')
-    .addOption(new Option('--api <url>', `API of any node (env TANDEM_API, default ${DEFAULT_API})`))
+    .addOption(new Option('--api <urls>', `API of any node, or several comma-separated: the first that answers is used (env TANDEM_API, default ${DEFAULT_API})`))
     .option('--json', 'machine-readable output (JSON)')
     .addOption(new Option('--password <password>', 'admin password for changes (prefer --password-file or env TANDEM_PASSWORD: arguments are visible to other users)'))
     .addOption(new Option('--password-file <file>', 'read the admin password from the first line of FILE'))
@@ -491,9 +504,10 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
 
   node
     .command('remove')
-    .description('remove an offline node from the cluster')
+    .description('remove an offline node from the cluster (asks to confirm at a terminal)')
     .argument('<node>', 'node id')
-    .action((id: string, _opts, cmd: Command) => onInvocation({ command: 'node.remove', node: parseNode(id, 'node remove') }, cmd));
+    .option('--yes', 'confirm without being asked (needed when not at a terminal)')
+    .action((id: string, opts: { yes?: boolean }, cmd: Command) => onInvocation({ command: 'node.remove', node: parseNode(id, 'node remove'), yes: opts.yes === true }, cmd));
 
   program
     .command('maintenance')
@@ -596,19 +610,17 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
       onInvocation({ command: 'pool.mark-usable', pool: name, node: opts.node }, cmd);
     });
 
-  for (const [verb, text] of [
-    ['detach', 'drop a pool from cluster control, leaving it running unmanaged where it is'],
-    ['export', 'stop serving and export a pool (it stays under cluster control, inactive)'],
-    ['remove', 'drop an inactive pool from cluster control'],
+  for (const [verb, text, confirm] of [
+    ['detach', 'drop a pool from cluster control, leaving it running unmanaged where it is', false],
+    ['export', 'stop serving and export a pool (it stays under cluster control, inactive; asks to confirm at a terminal)', true],
+    ['remove', 'drop an inactive pool from cluster control (asks to confirm at a terminal)', true],
   ] as const) {
-    pool
-      .command(verb)
-      .description(text)
-      .argument('<pool>', 'pool name')
-      .action((name: string, _opts, cmd: Command) => {
-        checkRequest(`pool.${verb}`, { pool: name });
-        onInvocation({ command: `pool.${verb}`, pool: name }, cmd);
-      });
+    const c = pool.command(verb).description(text).argument('<pool>', 'pool name');
+    if (confirm) c.option('--yes', 'confirm without being asked (needed when not at a terminal)');
+    c.action((name: string, opts: { yes?: boolean }, cmd: Command) => {
+      checkRequest(`pool.${verb}`, { pool: name });
+      onInvocation(verb === 'detach' ? { command: 'pool.detach', pool: name } : { command: `pool.${verb}`, pool: name, yes: opts.yes === true }, cmd);
+    });
   }
 
   pool
@@ -700,14 +712,29 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
 
   program
     .command('log')
-    .description('the activity log: the last entries, oldest first')
+    .description('the activity log: the last entries, oldest first; the cursor of the entries before them is printed on stderr (--before)')
     .option('--limit <n>', 'how many entries (1-1000)', positiveInt, 20)
-    .action((opts: { limit: number }, cmd: Command) => onInvocation({ command: 'log', limit: opts.limit }, cmd));
+    .option('--before <cursor>', 'the entries before this cursor (printed by the page after them)')
+    .option('--pool <pool>', 'only the entries about this pool')
+    .option('--node <node>', 'only the entries about this node')
+    .addOption(new Option('--result <result>', 'only the entries of this result').choices(['started', 'succeeded', 'failed']))
+    .action((opts: LogQuery, cmd: Command) => onInvocation({ command: 'log', query: logQuery(opts) }, cmd));
 
   program
     .command('events')
-    .description('follow the live event feed (Ctrl+C to stop)')
-    .action((_opts, cmd: Command) => onInvocation({ command: 'events' }, cmd));
+    .description('follow the event feed (Ctrl+C to stop); it resumes where it was after the connection drops')
+    .addOption(new Option('--entity <kind>', 'only the events about this kind of entity').choices([...ENTITY_KINDS]))
+    .option('--id <id>', 'with --entity: only the events about this one (a pool name, a node id ...)')
+    .action((opts: { entity?: EntityKind; id?: string }, cmd: Command) => onInvocation({ command: 'events', ...eventsFilter(opts) }, cmd));
+
+  program
+    .command('completion')
+    .description('print a completion script for bash or zsh (e.g. source <(tandem completion bash))')
+    .argument('<shell>', 'bash or zsh')
+    .action((shell: string, _opts, cmd: Command) => {
+      if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion ${JSON.stringify(shell)}: must be bash or zsh`, 'shell', 'e.g. source <(tandem completion bash)');
+      onInvocation({ command: 'completion', shell }, cmd);
+    });
 
   const nats = program.command('nats').description("the cluster's NATS identities (run on the nodes, no API needed)");
   nats
@@ -755,18 +782,54 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
   return program;
 }
 
+const API_HINT = 'e.g. --api http://10.77.2.11:8080, or several: --api https://10.77.2.11:8080,https://10.77.2.12:8080 (or set TANDEM_API)';
+
+/** `--api URL[,URL…]`: every one an http:// or https:// URL (a trailing / dropped). */
+export function parseApis(value: string): string[] {
+  const apis = value
+    .split(',')
+    .map((a) => a.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  if (apis.length === 0) throw new UsageError(`--api ${JSON.stringify(value)}: give at least one URL`, 'api', API_HINT);
+  for (const api of apis) {
+    let url: URL | undefined;
+    try {
+      url = new URL(api);
+    } catch {
+      url = undefined;
+    }
+    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new UsageError(`--api ${JSON.stringify(api)}: must be an http:// or https:// URL`, 'api', API_HINT);
+  }
+  return apis;
+}
+
+/** `tandem log`'s options, checked with the contract of GET /api/v1/activity. */
+export function logQuery(opts: LogQuery): LogQuery {
+  const query: LogQuery = { limit: opts.limit };
+  for (const k of ['before', 'pool', 'node', 'result'] as const) if (opts[k] !== undefined) Object.assign(query, { [k]: opts[k] });
+  const r = activityQuerySchema.safeParse(query);
+  if (!r.success) {
+    const { field, message } = describeZodError(r.error);
+    throw new UsageError(`--${message}`, field, 'see: tandem log --help');
+  }
+  return query;
+}
+
+/** `tandem events --entity KIND [--id ID]`, checked with the contract of GET /api/v1/events. */
+export function eventsFilter(opts: { entity?: EntityKind; id?: string }): { entity?: EntityKind; id?: string } {
+  if (opts.id !== undefined && opts.entity === undefined) throw new UsageError('--id: needs --entity, e.g. --entity pool --id tank', 'id', 'see: tandem events --help');
+  const filter = { ...(opts.entity !== undefined ? { entity: opts.entity } : {}), ...(opts.id !== undefined ? { id: opts.id } : {}) };
+  const r = eventsQuerySchema.safeParse(filter);
+  if (!r.success) {
+    const { field, message } = describeZodError(r.error);
+    throw new UsageError(`--${message}`, field, 'see: tandem events --help');
+  }
+  return filter;
+}
+
 function globalsFrom(cmd: Command, env: NodeJS.ProcessEnv): Globals {
   const o = cmd.optsWithGlobals<{ api?: string; json?: boolean; password?: string; passwordFile?: string; apiCa?: string; apiFingerprint?: string }>();
-  const api = (o.api ?? env.TANDEM_API ?? DEFAULT_API).replace(/\/+$/, '');
-  let url: URL;
-  try {
-    url = new URL(api);
-  } catch {
-    throw new UsageError(`--api ${JSON.stringify(api)}: must be an http:// or https:// URL`, 'api', 'e.g. --api http://10.77.2.11:8080 (or set TANDEM_API)');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`--api ${JSON.stringify(api)}: must be an http:// or https:// URL`, 'api', 'e.g. --api http://10.77.2.11:8080 (or set TANDEM_API)');
-  }
+  const api = parseApis(o.api ?? (env.TANDEM_API || DEFAULT_API));
   const password = o.password ?? readPasswordFile(o.passwordFile) ?? (env.TANDEM_PASSWORD || undefined);
   const g: Globals = { api, json: o.json === true };
   if (password !== undefined) g.password = password;

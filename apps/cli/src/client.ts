@@ -32,49 +32,86 @@ function localProblem(code: ErrorCode, detail: string): ProblemDetails {
   return { type: problemType(code), title: code, status: 0, detail };
 }
 
-/** A thin client of the api-gateway (fetch). */
+/** Why a fetch got no answer from `base`, as problem details. */
+function unanswered(err: unknown, base: string, timeoutMs: number): ProblemDetails {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return localProblem(ErrorCode.Timeout, `no answer from ${base} within ${timeoutMs / 1000} s`);
+  const why = e.cause?.code ?? e.cause?.message ?? e.message;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
+    const detail = e.cause?.message && e.cause.message !== why ? `${why}: ${e.cause.message}` : why;
+    return localProblem(
+      ErrorCode.Unavailable,
+      `the API at ${base} is not trusted (${detail}): give its CA (--api-ca FILE, TANDEM_API_CA_FILE) or its certificate's SHA-256 fingerprint (--api-fingerprint FP, TANDEM_API_FINGERPRINT; its api-gateway logs it at start)`,
+    );
+  }
+  return localProblem(ErrorCode.Unavailable, `cannot reach the API at ${base}: ${why}`);
+}
+
+/**
+ * A thin client of the api-gateway (fetch). Given several APIs, it asks them in order until one
+ * answers (any HTTP answer, an error too), then keeps to that one: one that cannot be reached,
+ * does not answer in time or is not trusted is passed over.
+ */
 export class ApiClient {
   private token?: string;
   private readonly dispatcher: Dispatcher | undefined;
+  private readonly bases: readonly string[];
+  /** The API that answered. */
+  private answered?: string;
+  private readonly readTimeoutMs: number;
 
   constructor(
-    readonly base: string,
+    bases: string | readonly string[],
     private readonly password?: string,
     private readonly actor = cliActor(),
     trust?: { ca: string } | { fingerprint: string },
+    opts: { readTimeoutMs?: number } = {},
   ) {
+    this.bases = typeof bases === 'string' ? [bases] : bases;
     // an https:// API: by its CA, or by its certificate's fingerprint
     this.dispatcher = trust ? trustDispatcher(trust) : undefined;
+    this.readTimeoutMs = opts.readTimeoutMs ?? READ_TIMEOUT_MS;
   }
 
-  private async request(method: string, path: string, init: { body?: unknown; auth?: boolean; timeoutMs: number; accept?: string; signal?: AbortSignal }): Promise<Response> {
-    const headers: Record<string, string> = { accept: init.accept ?? 'application/json' };
+  /** The API asked: the one that answered, or the first. */
+  get base(): string {
+    return this.answered ?? this.bases[0];
+  }
+
+  /** Ask the APIs in order again (after the one that answered went away). */
+  forgetAnswered(): void {
+    this.answered = undefined;
+  }
+
+  private async request(
+    method: string,
+    path: string,
+    init: { body?: unknown; auth?: boolean; timeoutMs: number; accept?: string; signal?: AbortSignal; headers?: Record<string, string> },
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept: init.accept ?? 'application/json', ...init.headers };
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     if (init.auth) headers.authorization = `Bearer ${await this.getToken()}`;
     if (this.actor && method !== 'GET') headers[ACTOR_HEADER] = this.actor;
-    const signals = init.timeoutMs > 0 ? [AbortSignal.timeout(init.timeoutMs)] : [];
-    if (init.signal) signals.push(init.signal);
-    let res: Response;
-    try {
-      const req = { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.any(signals), dispatcher: this.dispatcher };
-      res = await fetch(`${this.base}${path}`, req as RequestInit);
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      if (e.name === 'TimeoutError') throw new ApiError(localProblem(ErrorCode.Timeout, `no answer from ${this.base} within ${init.timeoutMs / 1000} s`));
-      const why = e.cause?.code ?? e.cause?.message ?? e.message;
-      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(why)) {
-        const detail = e.cause?.message && e.cause.message !== why ? `${why}: ${e.cause.message}` : why;
-        throw new ApiError(
-          localProblem(
-            ErrorCode.Unavailable,
-            `the API at ${this.base} is not trusted (${detail}): give its CA (--api-ca FILE, TANDEM_API_CA_FILE) or its certificate's SHA-256 fingerprint (--api-fingerprint FP, TANDEM_API_FINGERPRINT; its api-gateway logs it at start)`,
-          ),
-        );
+    const failures: ProblemDetails[] = [];
+    for (const base of this.answered !== undefined ? [this.answered] : this.bases) {
+      const signals = init.timeoutMs > 0 ? [AbortSignal.timeout(init.timeoutMs)] : [];
+      if (init.signal) signals.push(init.signal);
+      let res: Response;
+      try {
+        const req = { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: AbortSignal.any(signals), dispatcher: this.dispatcher };
+        res = await fetch(`${base}${path}`, req as RequestInit);
+      } catch (err) {
+        if (init.signal?.aborted) throw err;
+        failures.push(unanswered(err, base, init.timeoutMs));
+        continue;
       }
-      throw new ApiError(localProblem(ErrorCode.Unavailable, `cannot reach the API at ${this.base}: ${why}`));
+      this.answered = base;
+      if (!res.ok) throw new ApiError(await problemOf(res));
+      return res;
     }
-    if (!res.ok) throw new ApiError(await problemOf(res));
-    return res;
+    if (failures.length === 1) throw new ApiError(failures[0]);
+    // none answered: each one's reason
+    throw new ApiError({ ...failures[failures.length - 1], detail: `none of the ${failures.length} APIs answered: ${failures.map((f) => f.detail).join('; ')}` });
   }
 
   private async json<T>(res: Response): Promise<T> {
@@ -89,7 +126,7 @@ export class ApiClient {
   async getToken(): Promise<string> {
     if (this.token) return this.token;
     if (this.password === undefined) throw new ApiError(localProblem(ErrorCode.Unauthorized, 'a password is needed for changes'));
-    const res = await this.request('POST', ApiPaths.token, { body: { password: this.password }, timeoutMs: READ_TIMEOUT_MS });
+    const res = await this.request('POST', ApiPaths.token, { body: { password: this.password }, timeoutMs: this.readTimeoutMs });
     this.token = (await this.json<TokenResponse>(res)).token;
     return this.token;
   }
@@ -98,7 +135,7 @@ export class ApiClient {
    * A read: without credentials first (reads are open by default); when the gateway wants them
    * (TANDEM_API_READS=authenticated) and a password is at hand, once more with a token.
    */
-  private async read(path: string, init: { timeoutMs: number; accept?: string; signal?: AbortSignal }): Promise<Response> {
+  private async read(path: string, init: { timeoutMs: number; accept?: string; signal?: AbortSignal; headers?: Record<string, string> }): Promise<Response> {
     try {
       return await this.request('GET', path, { ...init, auth: this.token !== undefined });
     } catch (err) {
@@ -108,7 +145,13 @@ export class ApiClient {
   }
 
   async get<T>(path: string): Promise<T> {
-    return this.json<T>(await this.read(path, { timeoutMs: READ_TIMEOUT_MS }));
+    return this.json<T>(await this.read(path, { timeoutMs: this.readTimeoutMs }));
+  }
+
+  /** A read, with the answer's headers (e.g. the `Link` of a page). */
+  async getWithHeaders<T>(path: string): Promise<{ body: T; headers: Headers }> {
+    const res = await this.read(path, { timeoutMs: this.readTimeoutMs });
+    return { body: await this.json<T>(res), headers: res.headers };
   }
 
   /** A change: authenticated with a token obtained from the password. */
@@ -126,11 +169,17 @@ export class ApiClient {
     }
   }
 
-  /** Follow the event feed; resolves when the server ends it. */
-  async events(onEnvelope: (envelope: unknown) => void, signal?: AbortSignal): Promise<void> {
-    const res = await this.read(ApiPaths.events, { accept: 'text/event-stream', timeoutMs: 0, signal });
-    if (!res.body) return;
-    const parser = new SseParser((data) => {
+  /**
+   * Follow the event feed (`query`: its filter, e.g. `?entity=pool&id=tank`), after the event
+   * `lastEventId` when given; resolves with the id of the last event seen when the server ends it.
+   */
+  async events(onEnvelope: (envelope: unknown) => void, opts: { query?: string; lastEventId?: string; signal?: AbortSignal } = {}): Promise<string | undefined> {
+    let last = opts.lastEventId;
+    const headers: Record<string, string> = last !== undefined ? { 'last-event-id': last } : {};
+    const res = await this.read(`${ApiPaths.events}${opts.query ?? ''}`, { accept: 'text/event-stream', timeoutMs: 0, signal: opts.signal, headers });
+    if (!res.body) return last;
+    const parser = new SseParser((data, id) => {
+      if (id !== undefined) last = id;
       try {
         onEnvelope(JSON.parse(data));
       } catch {
@@ -138,7 +187,13 @@ export class ApiClient {
       }
     });
     const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.push(decoder.decode(chunk, { stream: true }));
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.push(decoder.decode(chunk, { stream: true }));
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      // the connection broke: the feed ended
+    }
+    return last;
   }
 }
 
@@ -154,11 +209,11 @@ async function problemOf(res: Response): Promise<ProblemDetails> {
   return { type: problemType(code), title: code, status: res.status, detail: `HTTP ${res.status} ${res.statusText} from ${res.url}` };
 }
 
-/** Server-Sent Events: calls back with the data of each message (comments and ids ignored). */
+/** Server-Sent Events: calls back with the data of each message and its id (comments ignored). */
 export class SseParser {
   private buffer = '';
 
-  constructor(private readonly onData: (data: string) => void) {}
+  constructor(private readonly onData: (data: string, id?: string) => void) {}
 
   push(text: string): void {
     this.buffer += text.replace(/\r\n/g, '\n');
@@ -166,11 +221,10 @@ export class SseParser {
     while ((i = this.buffer.indexOf('\n\n')) >= 0) {
       const frame = this.buffer.slice(0, i);
       this.buffer = this.buffer.slice(i + 2);
-      const data = frame
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).replace(/^ /, ''));
-      if (data.length) this.onData(data.join('\n'));
+      const lines = frame.split('\n');
+      const field = (name: string) => lines.filter((l) => l.startsWith(`${name}:`)).map((l) => l.slice(name.length + 1).replace(/^ /, ''));
+      const data = field('data');
+      if (data.length) this.onData(data.join('\n'), field('id').pop());
     }
   }
 }

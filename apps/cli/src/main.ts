@@ -11,13 +11,15 @@ import {
   type ProblemDetails,
   type ReplicationPoolStatus,
   type ShareUserInfo,
+  activityNextCursor,
   productionNatsConfig,
 } from '@tandem/contracts';
-import { HelpShown, UsageError, changesSettings, checkSharePassword, parseArgs, type Parsed } from './args';
+import { HelpShown, UsageError, changesSettings, checkSharePassword, createProgram, parseArgs, type Parsed } from './args';
+import { bashCompletion, zshCompletion } from './completion';
 import { read } from 'read';
 import { ApiClient, ApiError } from './client';
 import { offlineDecision, offlineDone } from './cluster';
-import { Progress, activityTable, clusterStatusText, eventLine, hintFor, moveDone, poolDetails, poolTable, seconds, shareUsersTable, vipText, type Out } from './output';
+import { Progress, activityTable, clusterStatusText, eventLine, hintFor, logMoreLine, moveDone, poolDetails, poolTable, seconds, shareUsersTable, vipText, type Out } from './output';
 import { bootstrapDoneText, keyText, replicationStatusText, settingsText, watchBootstrap } from './replication';
 import { NatsKeysError, authorizationFrom, makeNodeKeys } from './nats';
 import { CertificateError, certificateFingerprint, certificateNames, ensureNodeCertificate } from '@tandem/messaging';
@@ -35,14 +37,36 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   /** Asks for a secret at the terminal, not echoed; null when there is no terminal to ask at. */
   askSecret?: (prompt: string) => Promise<string | null>;
+  /** Asks a question at the terminal (e.g. to confirm); null when there is no terminal to ask at. */
+  ask?: (prompt: string) => Promise<string | null>;
 }
 
-async function askAtTerminal(prompt: string): Promise<string | null> {
+async function askAtTerminal(prompt: string, silent: boolean): Promise<string | null> {
   if (!process.stdin.isTTY) return null;
-  return String(await read({ prompt, silent: true, replace: '', output: process.stderr }));
+  return String(await read(silent ? { prompt, silent: true, replace: '', output: process.stderr } : { prompt, output: process.stderr }));
 }
 
-const processIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, askSecret: askAtTerminal });
+const processIo = (): Io => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  askSecret: (p) => askAtTerminal(p, true),
+  ask: (p) => askAtTerminal(p, false),
+});
+
+/**
+ * A change that is not undone easily goes on when confirmed: with --yes, or y at the terminal.
+ * With neither --yes nor a terminal to ask at, a usage error (exit 2) saying to add --yes;
+ * anything but y at the terminal: nothing done (false).
+ */
+async function confirmed(io: Io, yes: boolean, question: string, again: string, warning?: string): Promise<boolean> {
+  if (yes) return true;
+  const answer = await (io.ask ?? (() => Promise.resolve(null)))(`${warning ? `warning: ${warning}\n` : ''}${question}? [y/N] `);
+  if (answer === null) throw new UsageError(`${warning ?? `${question}: not confirmed, and there is no terminal to ask at`}; nothing done`, 'yes', `add --yes to confirm: ${again} --yes`);
+  if (/^y(es)?$/i.test(answer.trim())) return true;
+  io.stderr.write('tandem: not confirmed: nothing done\n');
+  return false;
+}
 
 /** A share user's new password: given (file or env), or asked twice at the terminal. */
 async function sharePassword(io: Io, given: string | undefined, name: string): Promise<string> {
@@ -68,7 +92,8 @@ function printError(io: Io, json: boolean, p: ProblemDetails, hint: string | und
 
 /** A change with a progress line, then "<done> in 1.4 s". */
 async function change<T>(io: Io, json: boolean, doing: string, call: () => Promise<T>, done: (r: T) => string): Promise<T> {
-  const progress = json ? undefined : new Progress(io.stdout, doing);
+  // the progress line is not the result: on stderr
+  const progress = json ? undefined : new Progress(io.stderr, doing);
   try {
     const r = await call();
     const ms = progress?.stop() ?? 0;
@@ -139,11 +164,11 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
         if (json && inv.wait) printJson(io, r);
         return code;
       }
-      if (!json) io.stdout.write(`following the first sync of ${pool} (at most 10 min; --no-wait not to) …\n`);
+      if (!json) io.stderr.write(`following the first sync of ${pool} (at most 10 min; --no-wait not to) …\n`);
       const started = Date.now();
       let outcome;
       try {
-        outcome = await watchBootstrap({ fetch: () => replicationOf(api, pool), onLine: json ? undefined : (line) => io.stdout.write(`${line}\n`) });
+        outcome = await watchBootstrap({ fetch: () => replicationOf(api, pool), onLine: json ? undefined : (line) => io.stderr.write(`${line}\n`) });
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         // attached all the same: say so, and what could not be followed
@@ -184,6 +209,7 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       );
       return 0;
     case 'pool.export':
+      if (!(await confirmed(io, inv.yes, `export pool ${inv.pool} (its shares and floating IPs stop; it stays under cluster control, inactive)`, `tandem pool export ${inv.pool}`))) return 1;
       await change(
         io,
         json,
@@ -203,6 +229,7 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       return servingOr1(io, json, r);
     }
     case 'pool.remove':
+      if (!(await confirmed(io, inv.yes, `drop pool ${inv.pool} from cluster control`, `tandem pool remove ${inv.pool}`))) return 1;
       await change(
         io,
         json,
@@ -251,12 +278,8 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       const status = await api.get<ClusterStatus>(ApiPaths.cluster);
       const d = offlineDecision(status, inv.node);
       if (d.kind === 'ends-cluster') {
-        if (!inv.yes) {
-          const p: ProblemDetails = { type: problemType(ErrorCode.InvalidArgument), title: ErrorCode.InvalidArgument, status: 0, detail: `${d.warning}; nothing done`, field: 'yes' };
-          printError(io, json, p, `to end the cluster, run again with --yes: tandem node offline ${inv.node} --yes (or first bring another node online: tandem node online NODE)`);
-          return 2;
-        }
-        if (!json) io.stderr.write(`warning: ${d.warning}\n`);
+        if (!(await confirmed(io, inv.yes, `take ${inv.node} offline and end the cluster`, `tandem node offline ${inv.node}`, d.warning))) return 1;
+        if (inv.yes && !json) io.stderr.write(`warning: ${d.warning}\n`);
       } else if (d.note && !json) {
         io.stderr.write(`note: ${d.note}\n`);
       }
@@ -279,6 +302,7 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       );
       return 0;
     case 'node.remove':
+      if (!(await confirmed(io, inv.yes, `remove node ${inv.node} from the cluster`, `tandem node remove ${inv.node}`))) return 1;
       await change(
         io,
         json,
@@ -349,15 +373,20 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       );
       return 0;
     case 'log': {
-      const entries = await api.get<ActivityEntry[]>(`${ApiPaths.activity}?limit=${inv.limit}`);
+      const query = new URLSearchParams(Object.entries(inv.query).map(([k, v]): [string, string] => [k, String(v)]));
+      const { body: entries, headers } = await api.getWithHeaders<ActivityEntry[]>(`${ApiPaths.activity}?${query.toString()}`);
       if (json) printJson(io, entries);
-      else io.stdout.write(activityTable(entries));
+      else io.stdout.write(activityTable(entries, Object.keys(inv.query).length > 1));
+      const next = activityNextCursor(headers.get('link'));
+      if (next !== undefined) io.stderr.write(`${logMoreLine(inv.query, next)}\n`);
       return 0;
     }
-    case 'events': {
-      if (!json) io.stderr.write(`following events from ${globals.api} (Ctrl+C to stop)\n`);
-      await api.events((e) => io.stdout.write(`${json ? JSON.stringify(e) : eventLine(e)}\n`));
-      throw new ApiError({ type: problemType(ErrorCode.Unavailable), title: ErrorCode.Unavailable, status: 0, detail: `the event feed from ${globals.api} closed (the gateway stopped?)` });
+    case 'events':
+      return followEvents(api, io, json, inv);
+    case 'completion': {
+      const program = createProgram(() => undefined, { writeOut: () => undefined, writeErr: () => undefined }, io.env);
+      io.stdout.write(inv.shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
+      return 0;
     }
     case 'share-user.list': {
       const users = await api.get<ShareUserInfo[]>(ApiPaths.shareUsers);
@@ -429,6 +458,44 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
   }
 }
 
+/** How often the event feed is asked again, one after the other, after it ended, before giving up. */
+export const EVENTS_RETRIES = 5;
+const EVENTS_RETRY_MS = 2_000;
+
+/**
+ * `tandem events`: the feed, printed as it comes; when it ends (the gateway stopped, the
+ * connection broke) it is asked again — of the APIs in order — after the last event seen, so
+ * nothing is missed: also when the gateway answers 5xx or 429 meanwhile (it is starting, its
+ * JetStream is recovering). Gives up (1) after EVENTS_RETRIES attempts in a row that get no
+ * event, with the last one's error; at once when the feed cannot be had at all (the first
+ * attempt fails) or is refused (4xx).
+ */
+export async function followEvents(api: ApiClient, io: Io, json: boolean, inv: { entity?: string; id?: string }, retryMs = EVENTS_RETRY_MS): Promise<number> {
+  const filter = new URLSearchParams(Object.entries({ entity: inv.entity, id: inv.id }).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+  if (!json) io.stderr.write(`following events${filter ? ` (${filter.replace('&', ', ')})` : ''} from ${api.base} (Ctrl+C to stop)\n`);
+  let last: string | undefined;
+  let failures = 0;
+  let followed = false;
+  for (;;) {
+    const before = last;
+    let ended: ApiError;
+    try {
+      last = await api.events((e) => io.stdout.write(`${json ? JSON.stringify(e) : eventLine(e)}\n`), { query: filter ? `?${filter}` : '', lastEventId: last });
+      ended = new ApiError({ type: problemType(ErrorCode.Unavailable), title: ErrorCode.Unavailable, status: 0, detail: `the event feed from ${api.base} closed (the gateway stopped?)` });
+      followed = true;
+    } catch (err) {
+      const status = err instanceof ApiError ? err.problem.status : -1;
+      if (!followed || !(status === 0 || status === 429 || status >= 500)) throw err;
+      ended = err as ApiError;
+    }
+    failures = last !== before ? 1 : failures + 1;
+    if (failures >= EVENTS_RETRIES) throw ended;
+    api.forgetAnswered();
+    if (!json) io.stderr.write(`tandem: ${ended.problem.detail}; following again${last !== undefined ? ` after event ${last}` : ''} …\n`);
+    await new Promise((r) => setTimeout(r, retryMs));
+  }
+}
+
 /** Run one command line (without `node` and the script); resolves to the exit code. */
 export async function main(args: readonly string[], io: Io = processIo()): Promise<number> {
   const jsonWanted = args.includes('--json');
@@ -466,7 +533,7 @@ export async function main(args: readonly string[], io: Io = processIo()): Promi
         parsed.globals.json,
         err.problem,
         hintFor(err.problem, {
-          api: parsed.globals.api,
+          api: parsed.globals.api.join(', '),
           pool: 'pool' in inv ? inv.pool : inv.command === 'pool.attach' || inv.command === 'replication.settings' ? inv.body.pool : undefined,
           node: 'node' in inv ? inv.node : undefined,
           command: inv.command,

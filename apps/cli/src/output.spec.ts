@@ -128,6 +128,7 @@ test('hints for cluster errors', () => {
   assert.match(hintFor(p('TIMEOUT', 504), { api: '', pool: 'tank', command: 'pool.move' }) ?? '', /tandem pool show tank/);
   assert.match(hintFor(p('ALREADY_EXISTS', 409), { api: '', command: 'cluster.join' }) ?? '', /tandem cluster status/);
   assert.match(hintFor(p('UNKNOWN_NODE', 404), { api: '', command: 'node.offline' }) ?? '', /tandem cluster status lists the nodes/);
+  assert.match(hintFor(p('INVALID_ARGUMENT', 400, 'before', 'before: no entry x in the activity log'), { api: '', command: 'log' }) ?? '', /more: tandem log --before CURSOR/);
 });
 
 test('human durations, sizes and rates', () => {

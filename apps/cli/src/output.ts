@@ -229,12 +229,19 @@ export function localTime(iso: string | Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function activityTable(entries: ActivityEntry[]): string {
-  if (entries.length === 0) return 'the activity log is empty\n';
+export function activityTable(entries: ActivityEntry[], filtered = false): string {
+  if (entries.length === 0) return filtered ? 'no entries\n' : 'the activity log is empty\n';
   const rows = [['TIME', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'ERROR', 'TRACE ID']];
   for (const e of [...entries].reverse()) rows.push([localTime(e.at), e.actor, e.action, e.target, e.result, e.error ?? '-', e.traceId ?? '-']);
   // The error column can be long: keep it before the trace id but do not let it widen every row.
   return table(rows.map((r) => r.map((c, i) => (i === 5 && c.length > 60 ? `${c.slice(0, 59)}…` : c))));
+}
+
+/** After a page of `tandem log` with entries before it: the command line of the next page. */
+export function logMoreLine(query: { limit: number; pool?: string; node?: string; result?: string }, cursor: string): string {
+  const options = [`--before ${cursor}`, ...(query.limit !== 20 ? [`--limit ${query.limit}`] : [])];
+  for (const k of ['pool', 'node', 'result'] as const) if (query[k] !== undefined) options.push(`--${k} ${query[k]}`);
+  return `more: tandem log ${options.join(' ')}`;
 }
 
 /** One readable line per event. */
@@ -306,7 +313,7 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
     case ErrorCode.Unavailable:
       if (p.status === 0 && /is not trusted/.test(p.detail))
         return `the CA is the one that signed its certificate (tandem nats certs' ca.pem, when it serves the node's certificate); the fingerprint is in its api-gateway's log`;
-      if (p.status === 0) return `is the api-gateway running at ${ctx.api}? give another node's API with --api URL (or TANDEM_API)`;
+      if (p.status === 0) return `is the api-gateway running at ${ctx.api}? give another node's API with --api URL, or several to try in turn: --api URL,URL (or TANDEM_API)`;
       if (p.field === 'node') return `is ${ctx.node ?? 'the node'} running (its host-executor)? see tandem cluster status`;
       return 'check that the resource-manager runs on the nodes (its /health/ready), then retry';
     case ErrorCode.NotLeader:
@@ -322,6 +329,7 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
       if (p.field?.startsWith('sshAddresses')) return 'give replication addresses as --ssh-address NODE=IP, cluster-wide (without --pool)';
       if (aboutReplication && p.field === 'pool') return 'see the replicated pools: tandem replication status';
       if (p.field === 'node' && /offline first/.test(p.detail)) return `take it offline first: tandem node offline ${ctx.node ?? 'NODE'}`;
+      if (p.field === 'before') return 'give a cursor printed by tandem log (its line "more: tandem log --before CURSOR …" on stderr), or leave --before out for the newest entries';
       return 'see: tandem --help';
     case ErrorCode.InterfaceNotFound:
       return 'every node needs the heartbeat interface under the same name: check ip link on the node (tandem cluster status shows the interface)';

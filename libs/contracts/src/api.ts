@@ -3,6 +3,8 @@ import { isIP } from 'node:net';
 import type { ClusterOperation } from './cluster-ops';
 import type { PoolOperation } from './pool-ops';
 import { activityRecordSchema } from './events';
+import { nodeIdSchema, poolNameSchema } from './names';
+import { ENTITY_KINDS, EVENT_ENTITY_ID } from './subjects';
 
 /**
  * The REST API of the api-gateway (version 1), shared by the gateway and the `tandem` CLI so
@@ -172,8 +174,55 @@ export function describeZodError(err: ZodError, prefix: readonly (string | numbe
   return { field, message: `${field}: ${msg}` };
 }
 
-/** Query of GET /api/v1/activity. */
-export const activityQuerySchema = z.object({ limit: z.coerce.number().int('must be a whole number').min(1).max(1000).default(100) }).strict();
+/** A page cursor of the activity log: an entry's `eventId` (the same on every node) or its `id`. */
+export const activityCursorSchema = z.string().regex(/^[\w.:-]{1,128}$/, "must be the cursor of a page (an entry's eventId or id)");
+
+/**
+ * Query of GET /api/v1/activity: a page of entries, newest first — the newest, or those before
+ * the cursor `before` — of one pool, one node, one result.
+ */
+export const activityQuerySchema = z
+  .object({
+    limit: z.coerce.number().int('must be a whole number').min(1).max(1000).default(100),
+    before: activityCursorSchema.optional(),
+    pool: poolNameSchema.optional(),
+    node: nodeIdSchema.optional(),
+    result: activityRecordSchema.shape.result.optional(),
+  })
+  .strict();
+export type ActivityQuery = z.input<typeof activityQuerySchema>;
+
+/**
+ * Which entries are about a pool, which about a node: the target of these actions is the pool
+ * (the node) of `?pool=` (`?node=`). A pool's failover, for one, is about the pool.
+ */
+export const ACTIVITY_TARGETS = {
+  pool: { prefixes: ['pool.'], actions: ['replication.settings', 'replication.resume'] },
+  node: { prefixes: ['node.'], actions: ['cluster.create', 'cluster.join', 'replication.keys-rotate'] },
+} as const;
+
+/** The `Link` header of a page of GET /api/v1/activity that has entries before it: `<…&before=CURSOR>; rel="next"`. */
+export function activityNextLink(query: ActivityQuery, cursor: string): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries({ ...query, before: cursor })) if (v !== undefined) q.set(k, String(v));
+  return `<${ApiPaths.activity}?${q.toString()}>; rel="next"`;
+}
+
+/** The cursor of the next page in a `Link` header (undefined: no page before this one). */
+export function activityNextCursor(link: string | null): string | undefined {
+  const next = /<([^>]*)>\s*;\s*rel="?next"?/.exec(link ?? '')?.[1];
+  return next === undefined ? undefined : (new URLSearchParams(next.split('?')[1] ?? '').get('before') ?? undefined);
+}
+
+/** Query of GET /api/v1/events: the events of one kind of entity, or of one entity. */
+export const eventsQuerySchema = z
+  .object({
+    entity: z.enum(ENTITY_KINDS).optional(),
+    id: z.string().max(128).regex(EVENT_ENTITY_ID, 'must be an entity id (letters, digits, _ : -)').optional(),
+  })
+  .strict();
+/** The `Last-Event-ID` of the event feed: the stream sequence of the last event the client got. */
+export const lastEventIdSchema = z.string().regex(/^\d{1,19}$/, 'must be the id of an event of the feed (a whole number)');
 
 /** One entry of the activity log as served by GET /api/v1/activity. */
 export const activityEntrySchema = activityRecordSchema.extend({

@@ -49,16 +49,27 @@ export function healthSubject(nodeId: string, service: string): string {
 }
 
 export type EventKind = 'evt';
-export type EntityKind = 'node' | 'pool' | 'cluster' | 'ip' | 'share' | 'replication';
+/** What events are about: the second token of their subject. */
+export const ENTITY_KINDS = ['node', 'pool', 'cluster', 'ip', 'share', 'replication'] as const;
+export type EntityKind = (typeof ENTITY_KINDS)[number];
+/** An entity's id as it may stand in a subject. */
+export const EVENT_ENTITY_ID = /^[A-Za-z0-9_:-]+$/;
 
 /** Events: tandem.evt.<entity>.<id>.<verb>, e.g. tandem.evt.pool.tank.failed-over */
 export function eventSubject(entity: EntityKind, id: string, verb: string): string {
-  if (!/^[A-Za-z0-9_:-]+$/.test(id)) throw new Error(`event id "${id}" cannot be used in a subject`);
+  if (!EVENT_ENTITY_ID.test(id)) throw new Error(`event id "${id}" cannot be used in a subject`);
   if (!/^[a-z][a-z-]*$/.test(verb)) throw new Error(`event verb "${verb}" is malformed`);
   return `${SUBJECT_ROOT}.evt.${entity}.${id}.${verb}`;
 }
 
 export const EVENTS_WILDCARD = `${SUBJECT_ROOT}.evt.>`;
+
+/** The events of one kind of entity (every one of them, or the one of `id`); neither: every event. */
+export function entityEventsWildcard(entity?: EntityKind, id?: string): string {
+  if (entity === undefined) return EVENTS_WILDCARD;
+  if (id !== undefined && !EVENT_ENTITY_ID.test(id)) throw new Error(`event id "${id}" cannot be used in a subject`);
+  return `${SUBJECT_ROOT}.evt.${entity}.${id ?? '*'}.*`;
+}
 
 /** One kind of event of every entity of a kind, e.g. every node's health-changed. */
 export function eventWildcard(entity: EntityKind, verb: string): string {

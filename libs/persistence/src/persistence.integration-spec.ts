@@ -117,6 +117,54 @@ test('activity log: entries with trace ids, newest first; a replayed event is re
   }
 });
 
+test('activity log pages: newest first, before a cursor (an event id, or an id), of one pool, one node, one result; the cursor of the page before', async () => {
+  const ds = await openDatabase(url, 'it-pages');
+  try {
+    const log = new ActivityLog(ds);
+    await ds.query('DELETE FROM activity_log');
+    const entries: Array<[string, string, 'started' | 'succeeded' | 'failed']> = [
+      ['pool.attach', 'tank', 'started'],
+      ['pool.attach', 'tank', 'succeeded'],
+      ['node.offline', 'node-b', 'started'],
+      ['node.offline', 'node-b', 'failed'],
+      // a share user of the same name as the pool: not about the pool
+      ['share-user.add', 'tank', 'succeeded'],
+      ['replication.resume', 'tank', 'failed'],
+      ['pool.failover', 'tank', 'succeeded'],
+      ['replication.keys-rotate', 'node-b', 'succeeded'],
+      ['pool.move', 'backup', 'failed'],
+      ['cluster.join', 'node-b', 'succeeded'],
+    ];
+    for (const [i, [action, target, result]] of entries.entries()) await log.record({ actor: 'operator', action, target, result, eventId: `ev-${i}` });
+    const ids = (page: { entries: Array<{ eventId: string | null }> } | null) => page?.entries.map((e) => e.eventId);
+
+    const first = await log.page({ limit: 4 });
+    assert.deepEqual(ids(first), ['ev-9', 'ev-8', 'ev-7', 'ev-6']);
+    assert.equal(first?.next, 'ev-6');
+    const second = await log.page({ limit: 4, before: first?.next });
+    assert.deepEqual(ids(second), ['ev-5', 'ev-4', 'ev-3', 'ev-2']);
+    const last = await log.page({ limit: 4, before: second?.next });
+    assert.deepEqual(ids(last), ['ev-1', 'ev-0']);
+    assert.equal(last?.next, undefined, 'no page before the last');
+    // a cursor may be this node's id of an entry too
+    const byId = second!.entries[0] as unknown as { id: string };
+    assert.deepEqual(ids(await log.page({ limit: 2, before: byId.id })), ['ev-4', 'ev-3']);
+    assert.equal(await log.page({ limit: 2, before: 'ev-unknown' }), null, 'a cursor naming no entry');
+
+    assert.deepEqual(ids(await log.page({ limit: 100, pool: 'tank' })), ['ev-6', 'ev-5', 'ev-1', 'ev-0']);
+    assert.deepEqual(ids(await log.page({ limit: 100, node: 'node-b' })), ['ev-9', 'ev-7', 'ev-3', 'ev-2']);
+    assert.deepEqual(ids(await log.page({ limit: 100, result: 'failed' })), ['ev-8', 'ev-5', 'ev-3']);
+    assert.deepEqual(ids(await log.page({ limit: 100, pool: 'tank', result: 'succeeded' })), ['ev-6', 'ev-1']);
+    const paged = await log.page({ limit: 1, pool: 'tank', result: 'succeeded' });
+    assert.deepEqual(ids(paged), ['ev-6']);
+    assert.deepEqual(ids(await log.page({ limit: 1, pool: 'tank', result: 'succeeded', before: paged?.next })), ['ev-1']);
+    // LIKE's wildcards in a name are only characters
+    assert.deepEqual(ids(await log.page({ limit: 100, pool: 'ta%' })), []);
+  } finally {
+    await ds.destroy();
+  }
+});
+
 test('an unreachable database fails with a message saying what to check, without the password', async () => {
   await assert.rejects(openDatabase('postgres://u:hunter2@127.0.0.1:1/x', 'it', 1_500), (e: unknown) => {
     const m = (e as Error).message;
