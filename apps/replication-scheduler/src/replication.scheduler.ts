@@ -19,7 +19,7 @@ import { replicationWindows, retryDelayMs } from '@tandem/domain';
 import { HostClient, KvRecordMirror, KvRecordStore, OrderedEvents } from '@tandem/messaging';
 import { ReplicationSync, replicationEndpoint } from '@tandem/replication';
 import { LeadershipService, SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
-import { inSpan } from '@tandem/telemetry';
+import { Metrics, inSpan, onScrape } from '@tandem/telemetry';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const due = (at: string | null, now: number) => at === null || Date.parse(at) <= now;
@@ -78,6 +78,23 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
       },
     });
     this.timer = setInterval(() => void this.tick(), 1_000);
+    onScrape(() => this.exportMetrics());
+  }
+
+  /** The replication gauges, from the records, on the active scheduler only (the others would repeat them). */
+  private async exportMetrics(): Promise<void> {
+    const gauges = [Metrics.replicationLag(), Metrics.replicationLagBytes(), Metrics.replicationRate()];
+    if (!this.leadership.isLeader) return gauges.forEach((g) => g.reset());
+    const records = await this.states.list();
+    gauges.forEach((g) => g.reset());
+    for (const { value: s } of records)
+      for (const [replica, r] of Object.entries(s.replicas)) {
+        const labels = { pool: s.pool, replica };
+        if (r.lagSeconds !== null) Metrics.replicationLag().set(labels, r.lagSeconds);
+        if (r.lagBytes !== null) Metrics.replicationLagBytes().set(labels, r.lagBytes);
+        const t = r.lastTransfer;
+        if (t && t.ms > 0) Metrics.replicationRate().set(labels, t.bytes / (t.ms / 1000));
+      }
   }
 
   onApplicationShutdown(): void {

@@ -29,13 +29,15 @@ export interface NatsRpcServerOptions {
   /** Request schemas by pattern: requests are validated (INVALID_ARGUMENT naming the field) before the handler runs. */
   schemas?: Record<string, ZodTypeAny>;
   queue?: string;
+  /** Told of every request answered: its operation, how long it took, and its error code (null when it succeeded). */
+  observe?: (operation: string, seconds: number, errorCode: string | null) => void;
 }
 
 /**
  * Answer one request: validate it against `schema`, run `handler` inside a span that continues
  * the caller's trace, reply with a Reply envelope (typed error on failure).
  */
-async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data: unknown) => Promise<unknown>) | null, schema?: ZodTypeAny): Promise<void> {
+async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data: unknown) => Promise<unknown>) | null, schema?: ZodTypeAny): Promise<Reply<unknown>> {
   const parent = contextFromHeaders(msg.headers);
   const span = trace.getTracer('tandem.rpc').startSpan(`rpc ${pattern ?? msg.subject}`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination': msg.subject } }, parent);
   const reply = await context.with(trace.setSpan(parent, span), async (): Promise<Reply<unknown>> => {
@@ -64,6 +66,7 @@ async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data
     }
   });
   if (msg.reply) msg.respond(new TextEncoder().encode(JSON.stringify(reply)));
+  return reply;
 }
 
 /**
@@ -107,12 +110,15 @@ export class NatsRpcServer extends Server implements CustomTransportStrategy {
   private async handle(route: RpcRoute, msg: Msg): Promise<void> {
     const pattern = route.patternOf(msg.subject);
     const handler = pattern ? this.getHandlerByPattern(pattern) : null;
-    await serveRpcMessage(
+    const started = performance.now();
+    const reply = await serveRpcMessage(
       msg,
       pattern,
       handler ? async (data) => lastValueFrom(this.transformToObservable(await handler(data, { subject: msg.subject, headers: msg.headers })), { defaultValue: undefined }) : null,
       pattern ? this.options.schemas?.[pattern] : undefined,
     );
+    // unknown operations are not counted: their names are whatever a caller sent
+    if (pattern && handler) this.options.observe?.(pattern, (performance.now() - started) / 1000, reply.ok ? null : reply.error.code);
   }
 
   async close(): Promise<void> {

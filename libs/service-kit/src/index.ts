@@ -5,3 +5,4 @@ export * from './service-kit.module';
 export * from './database.module';
 export * from './bootstrap';
 export * from './leadership.service';
+export * from './http-observability';
