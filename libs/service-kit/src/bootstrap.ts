@@ -1,7 +1,7 @@
 import { setPriority } from 'node:os';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
+import { Logger, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit, readBaseConfig, type BaseConfig } from '@tandem/config';
 import { Events, KV_BUCKETS, SERVICES, STREAMS, type ServiceName } from '@tandem/contracts';
@@ -10,6 +10,7 @@ import { Metrics, startMetrics, startTelemetry, stopTelemetry } from '@tandem/te
 import type { ZodTypeAny } from 'zod';
 import type { ServiceContext } from './tokens';
 import { httpObservability } from './http-observability';
+import { logFormat, serviceLogger } from './logger';
 
 export interface ServiceDefinition {
   service: ServiceName;
@@ -55,8 +56,6 @@ function listenHttp(server: Server, port: number, host: string): Promise<Server>
   });
 }
 
-const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
-
 async function withRetry<T>(what: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -78,6 +77,9 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
   });
   startTelemetry({ serviceName: `tandem-${def.service}`, service: def.service, nodeId: config.nodeId, otlpEndpoint: config.otlpEndpoint });
   startMetrics({ service: def.service, node: config.nodeId });
+  // every Nest logger of the process (Nest's own included) writes through this one from now on
+  const serviceLog = serviceLogger({ service: def.service, node: config.nodeId, level: config.logLevel, format: logFormat(config.logFormat, process.stdout.isTTY === true) });
+  Logger.overrideLogger(serviceLog);
   const logger = new Logger(def.service);
   const nc = await connectNats({ servers: config.natsUrl, name: `${def.service}@${config.nodeId}`, seed: config.natsSeed, ca: config.natsCa });
   const ctx: ServiceContext = { service: def.service, config, nc, startedAt: new Date() };
@@ -115,9 +117,10 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
   }
 
   const app = await NestFactory.create(def.module(ctx), {
-    logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    logger: serviceLog,
     abortOnError: false,
   });
+  app.useLogger(serviceLog);
   // request counts on every health port; on the API, every request but the probes is a span continuing the caller's traceparent
   app.use(httpObservability({ traced: def.service === 'api-gateway' }));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
