@@ -1,5 +1,5 @@
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { lastValueFrom, throwError, type Observable } from 'rxjs';
 import { Catch, Logger, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
@@ -39,8 +39,12 @@ export interface NatsRpcServerOptions {
  */
 async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data: unknown) => Promise<unknown>) | null, schema?: ZodTypeAny): Promise<Reply<unknown>> {
   const parent = contextFromHeaders(msg.headers);
-  const span = trace.getTracer('tandem.rpc').startSpan(`rpc ${pattern ?? msg.subject}`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination': msg.subject } }, parent);
-  const reply = await context.with(trace.setSpan(parent, span), async (): Promise<Reply<unknown>> => {
+  // a step of the caller's trace; a request that carries none (a periodic poll) is not traced
+  const traced = trace.getSpan(parent) !== undefined;
+  const span = traced
+    ? trace.getTracer('tandem.rpc').startSpan(`rpc ${pattern ?? msg.subject}`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination': msg.subject } }, parent)
+    : trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  const reply = await context.with(traced ? trace.setSpan(parent, span) : parent, async (): Promise<Reply<unknown>> => {
     try {
       if (!pattern || !handler) throw new TandemError(ErrorCode.UnknownOperation, `unknown operation "${pattern ?? msg.subject}"`, 'operation');
       let data: unknown = {};

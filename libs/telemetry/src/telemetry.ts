@@ -1,4 +1,4 @@
-import { context, propagation, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, context, isSpanContextValid, propagation, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource, envDetectorSync } from '@opentelemetry/resources';
@@ -88,4 +88,21 @@ export async function inSpan<T>(name: string, attributes: Record<string, string 
       span.end();
     }
   });
+}
+
+/**
+ * `inSpan` within a trace already going on; without an active span, `fn` runs untraced (given
+ * a span that records nothing). Requests and commands are traced as steps of what asked for them
+ * (an API request, a failover), never by themselves: the periodic polls of an idle cluster make
+ * no traces.
+ */
+export async function inChildSpan<T>(name: string, attributes: Record<string, string | number | boolean>, fn: (span: Span) => Promise<T>): Promise<T> {
+  if (!tracing()) return fn(trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
+  return inSpan(name, attributes, fn);
+}
+
+/** Whether a trace is going on here (an active span with a valid context). */
+export function tracing(): boolean {
+  const sc = trace.getActiveSpan()?.spanContext();
+  return sc !== undefined && isSpanContextValid(sc);
 }
