@@ -20,6 +20,7 @@ import { HostClient, KvRecordMirror, KvRecordStore, OrderedEvents } from '@tande
 import { ReplicationSync, replicationEndpoint } from '@tandem/replication';
 import { LeadershipService, SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { Metrics, inSpan, onScrape } from '@tandem/telemetry';
+import { replicaSamples } from './replication-metrics';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const due = (at: string | null, now: number) => at === null || Date.parse(at) <= now;
@@ -87,14 +88,11 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
     if (!this.leadership.isLeader) return gauges.forEach((g) => g.reset());
     const records = await this.states.list();
     gauges.forEach((g) => g.reset());
-    for (const { value: s } of records)
-      for (const [replica, r] of Object.entries(s.replicas)) {
-        const labels = { pool: s.pool, replica };
-        if (r.lagSeconds !== null) Metrics.replicationLag().set(labels, r.lagSeconds);
-        if (r.lagBytes !== null) Metrics.replicationLagBytes().set(labels, r.lagBytes);
-        const t = r.lastTransfer;
-        if (t && t.ms > 0) Metrics.replicationRate().set(labels, t.bytes / (t.ms / 1000));
-      }
+    for (const r of replicaSamples(records.map((x) => x.value))) {
+      if (r.lagSeconds !== null) Metrics.replicationLag().set(r.labels, r.lagSeconds);
+      if (r.lagBytes !== null) Metrics.replicationLagBytes().set(r.labels, r.lagBytes);
+      if (r.bytesPerSecond !== null) Metrics.replicationRate().set(r.labels, r.bytesPerSecond);
+    }
   }
 
   onApplicationShutdown(): void {
