@@ -32,6 +32,9 @@ describe('metrics', () => {
     onScrape(async () => {
       throw new Error('KV unreachable');
     });
+    onScrape(() => {
+      throw new Error('not a promise');
+    });
     const { body, contentType } = await metricsText();
     assert.equal(runs, 1);
     assert.match(contentType, /^text\/plain/);

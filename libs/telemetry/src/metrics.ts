@@ -26,7 +26,15 @@ export function onScrape(hook: () => Promise<void> | void): void {
 
 /** The exposition text of every metric, after the scrape hooks ran (a failing hook leaves its gauges as they were). */
 export async function metricsText(): Promise<{ contentType: string; body: string }> {
-  await Promise.all(scrapeHooks.map(async (h) => h()?.catch?.(() => undefined)));
+  await Promise.all(
+    scrapeHooks.map(async (h) => {
+      try {
+        await h();
+      } catch {
+        // its gauges stay as the last scrape left them
+      }
+    }),
+  );
   return { contentType: registry.contentType, body: await registry.metrics() };
 }
 
