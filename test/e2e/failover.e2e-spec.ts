@@ -9,7 +9,7 @@ import { Testbed, type TestbedStatus } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { OtlpCollector } from '../support/otlp-collector';
 import { setUpTwoNodeCluster } from '../support/cluster';
-import { printNodeLogsOnFailure } from '../support/failure-logs';
+import { printNodeLogsOnFailure, readable } from '../support/failure-logs';
 import { runTandem } from '../support/tandem-cli';
 import { LOCAL_HEALTH_INTERVAL_MS, POOL_LOST_AFTER_MS, TAKEOVER_AFTER_MS } from '../support/timings';
 import { holdsFor } from '../support/wait';
@@ -83,7 +83,9 @@ describe('automatic failover and fencing (testbed)', () => {
       for (const svc of ['resource-manager', 'host-executor', 'heartbeat']) {
         let lines: string[] = [];
         try {
-          lines = readFileSync(join(status.root, 'nodes', n, 'logs', `${svc}.log`), 'utf8').split('\n');
+          lines = readFileSync(join(status.root, 'nodes', n, 'logs', `${svc}.log`), 'utf8')
+            .split('\n')
+            .map(readable);
         } catch {
           continue;
         }
