@@ -58,7 +58,15 @@ export const Metrics = {
   poolState: once(
     () => new Gauge({ name: 'tandem_pool_state', help: 'HA pools by state (1 for the state the pool is in, else 0); from the active resource-manager', labelNames: ['pool', 'state'], registers }),
   ),
-  failovers: once(() => new Counter({ name: 'tandem_failovers_total', help: 'Automatic failovers carried out by this node, by reason and result', labelNames: ['reason', 'result'], registers })),
+  failovers: once(
+    () =>
+      new Counter({
+        name: 'tandem_failovers_total',
+        help: 'Automatic failovers this node carried out or gave up (no node left to run the pool), by reason and result (succeeded, failed, no-target)',
+        labelNames: ['reason', 'result'],
+        registers,
+      }),
+  ),
   failoverPhase: once(
     () =>
       new Histogram({

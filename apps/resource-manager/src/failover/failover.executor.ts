@@ -47,6 +47,7 @@ export class FailoverExecutor {
     const why = `failed on ${d.from} (${d.reason}): ${d.why}`;
     await this.pools.put({ ...inactive(rec.pool, why, new Date()), failedOn: union(rec.pool.failedOn, [d.from]) }, rec.revision);
     void this.activity.record('cluster', 'pool.failover', d.pool, 'failed', why);
+    Metrics.failovers().inc({ reason: d.reason, result: 'no-target' });
     this.events.publish(Events.poolFailoverFailed, d.pool, { from: d.from, reason: why });
   }
 
