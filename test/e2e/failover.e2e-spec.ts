@@ -1,14 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { NatsConnection } from 'nats';
 import { ErrorCode, EVENTS_STREAM, Events, FAILOVER_TIMINGS, POOLS_BUCKET, subjectFor, type RmOperation, type RmOpRequest } from '@tandem/contracts';
 import { HeartbeatClient, HostClient, ResourceManagerClient, retryWhileUnavailable, waitForStreamLeader } from '@tandem/messaging';
-import { ROOT_ADMIN_IP, Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
+import { Testbed, type TestbedStatus } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { OtlpCollector } from '../support/otlp-collector';
-import { logsIfItFails, printNodeLogsOnFailure } from '../support/failure-logs';
+import { setUpTwoNodeCluster } from '../support/cluster';
+import { printNodeLogsOnFailure, readable } from '../support/failure-logs';
 import { runTandem } from '../support/tandem-cli';
 import { LOCAL_HEALTH_INTERVAL_MS, POOL_LOST_AFTER_MS, TAKEOVER_AFTER_MS } from '../support/timings';
 import { holdsFor } from '../support/wait';
@@ -82,7 +83,9 @@ describe('automatic failover and fencing (testbed)', () => {
       for (const svc of ['resource-manager', 'host-executor', 'heartbeat']) {
         let lines: string[] = [];
         try {
-          lines = readFileSync(join(status.root, 'nodes', n, 'logs', `${svc}.log`), 'utf8').split('\n');
+          lines = readFileSync(join(status.root, 'nodes', n, 'logs', `${svc}.log`), 'utf8')
+            .split('\n')
+            .map(readable);
         } catch {
           continue;
         }
@@ -264,28 +267,19 @@ describe('automatic failover and fencing (testbed)', () => {
     }
   }
 
+  // the services export their traces to this collector, over the admin network, as to Jaeger
   before(() =>
-    logsIfItFails(
-      () => tb.root,
-      [...NODES],
-      async () => {
-        // the services export their traces to this collector, over the admin network, as to Jaeger
-        process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://${ROOT_ADMIN_IP}:${await traces.start()}`;
-        status = await tb.up({ nodes: 2 });
-        nc = await observerConnection(status);
-        host = new HostClient(nc);
-        rmc = new ResourceManagerClient(nc);
-        hb = new HeartbeatClient(nc);
-        await rm('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' });
-        await rm('cluster.join', { node: 'node-b' });
-        await host.call('node-a', 'pool.create', { pool: POOL, vdevs: [`${POOL}-0`], sizeMiB: 128, mountpoint: join(dirname(status.jbod), 'mnt', POOL) });
-        await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files`, mode: '1777' });
-        await rm('pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] });
-        await tb.client(['mkdir', '-p', '/tmp/back']);
-        await writeSynced('node-a');
-        await assertServedOnlyOn('node-a');
-      },
-    ),
+    setUpTwoNodeCluster(tb, traces, POOL, async (up) => {
+      ({ status, nc } = up);
+      host = new HostClient(nc);
+      rmc = new ResourceManagerClient(nc);
+      hb = new HeartbeatClient(nc);
+      await host.call('node-a', 'dataset.create', { dataset: `${POOL}/files`, mode: '1777' });
+      await rm('pool.attach', { pool: POOL, node: 'node-a', vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] });
+      await tb.client(['mkdir', '-p', '/tmp/back']);
+      await writeSynced('node-a');
+      await assertServedOnlyOn('node-a');
+    }),
   );
 
   after(async () => {

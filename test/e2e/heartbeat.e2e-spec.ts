@@ -8,6 +8,7 @@ import { HeartbeatClient, ResourceManagerClient, retryWhileUnavailable, waitForS
 import { Testbed, type TestbedStatus, testbedNatsOptions } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { encodePacket, heartbeatKey } from '@tandem/contracts';
+import { readable } from '../support/failure-logs';
 import { HEARTBEAT_TIMEOUT_MS } from '../support/timings';
 import { holdsFor } from '../support/wait';
 
@@ -243,7 +244,7 @@ describe('heartbeat: peer liveness over UDP and NATS (testbed)', () => {
     const samples: string[] = [];
     const why = () => {
       const log = join(status.root, 'nodes', 'node-a', 'logs', 'heartbeat.log');
-      const lines = existsSync(log) ? readFileSync(log, 'utf8').trimEnd().split('\n').slice(-25).join('\n') : `(no ${log})`;
+      const lines = existsSync(log) ? readFileSync(log, 'utf8').trimEnd().split('\n').slice(-25).map(readable).join('\n') : `(no ${log})`;
       return `power-off took ${offAt === null ? '?' : Math.round(offAt)} ms; node-a's view every poll (last 40): ${samples.slice(-40).join(' | ')}\nnode-a heartbeat log:\n${lines}`;
     };
     const detected = await waitFor(

@@ -360,7 +360,7 @@ describe('operator workflow: CLI, REST and events (testbed)', () => {
     const rmLog = () =>
       readFileSync(join(status.root, 'nodes', 'node-a', 'logs', 'resource-manager.log'), 'utf8')
         .split('\n')
-        .filter((l) => /WARN|ERROR/.test(l))
+        .filter((l) => /"level":"(warn|error|fatal)"|WARN|ERROR/.test(l))
         .slice(-15)
         .join('\n');
     const ex = await tandem('node-a', ['pool', 'export', 'tank', '--yes']);

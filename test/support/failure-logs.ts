@@ -4,6 +4,19 @@ import { join } from 'node:path';
 
 const SERVICES = ['nats', 'resource-manager', 'host-executor', 'replication-scheduler', 'heartbeat'];
 
+/** A service's JSON log line as a person reads it (time, level, context, message, trace id); any other line as it is. */
+export function readable(line: string): string {
+  let e: Record<string, unknown>;
+  try {
+    e = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof e !== 'object' || e === null || typeof e.msg !== 'string') return line;
+  const extra = [e.stack, e.trace_id ? `trace ${String(e.trace_id)}` : undefined].filter(Boolean).join(' ');
+  return `${String(e.time)} ${String(e.level).toUpperCase()} [${String(e.context ?? e.service)}] ${e.msg}${extra ? ` (${extra})` : ''}`;
+}
+
 /** Print the last `lines` lines of every node's service logs (and the witness's NATS log), headed by why. */
 export function printNodeLogs(root: string | undefined, nodes: string[], why: string, lines = 40): void {
   if (!root) return;
@@ -11,7 +24,7 @@ export function printNodeLogs(root: string | undefined, nodes: string[], why: st
     for (const service of SERVICES) {
       const file = join(root, 'nodes', node, 'logs', `${service}.log`);
       if (!existsSync(file)) continue;
-      const tail = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
+      const tail = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).map(readable);
       console.log(`--- ${node} ${service} (last ${tail.length} lines; ${why}) ---\n${tail.join('\n')}`);
     }
   }

@@ -9,6 +9,8 @@ export interface CollectedSpan {
   name: string;
   service: string;
   node: string;
+  /** Every attribute of the resource that sent it (service.instance.id, service.namespace, …). */
+  resource: Record<string, string | number | boolean>;
   attributes: Record<string, string | number | boolean>;
   startMs: number;
   endMs: number;
@@ -85,6 +87,7 @@ export class OtlpCollector {
             name: s.name,
             service: String(resource['service.name'] ?? ''),
             node: String(resource['tandem.node'] ?? ''),
+            resource,
             attributes: attrs(s.attributes),
             startMs: Number(BigInt(s.startTimeUnixNano) / 1_000_000n),
             endMs: Number(BigInt(s.endTimeUnixNano) / 1_000_000n),

@@ -101,7 +101,8 @@ export class AuthGuard implements CanActivate {
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     if (ctx.getType() !== 'http') return true;
     const req = ctx.switchToHttp().getRequest<Request>();
-    if (OPEN_METHODS.has(req.method.toUpperCase()) && (!this.config.readsNeedLogin || req.path.startsWith('/health/') || req.method.toUpperCase() === 'OPTIONS')) return true;
+    if (OPEN_METHODS.has(req.method.toUpperCase()) && (!this.config.readsNeedLogin || req.path.startsWith('/health/') || req.path === '/metrics' || req.method.toUpperCase() === 'OPTIONS'))
+      return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [ctx.getHandler(), ctx.getClass()])) return true;
     await this.auth.authenticate(req.headers.authorization, req.ip ?? 'unknown');
     return true;

@@ -458,6 +458,8 @@ const HEALTH_ROUTES: ReadonlyArray<{ path: string; summary: string; responses: R
 /** The document of the running application: its routes, and the schemas above. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, buildOpenApiConfig());
+  // Prometheus' scrape target (text, every service serves it; see the README's metrics), not a REST resource
+  delete document.paths['/metrics'];
   for (const route of HEALTH_ROUTES) {
     const operation = document.paths[route.path]?.get;
     if (!operation) continue;

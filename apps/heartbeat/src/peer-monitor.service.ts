@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { RemoteInfo } from 'node:dgram';
 import type { Subscription } from 'nats';
 import { Events, HEARTBEAT_WILDCARD, heartbeatSender, heartbeatSubject, type ClusterMember, type ClusterRecord } from '@tandem/contracts';
-import { PeerLiveness, type LivenessChannel, type PeerState, type PeerTransition, type PeerView } from '@tandem/domain';
+import { LIVENESS_CHANNELS, PeerLiveness, type LivenessChannel, type PeerState, type PeerTransition, type PeerView } from '@tandem/domain';
 import { EventPublisher, OrderedEvents } from '@tandem/messaging';
 import { ReadinessService, SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { Metrics, MissCounter } from '@tandem/telemetry';
 import { ClusterMembershipService } from './cluster-membership.service';
 import { decodePacket, encodePacket, heartbeatKey, type RejectReason } from '@tandem/contracts';
 import { HEARTBEAT_CONFIG, type HeartbeatConfig } from './heartbeat.config';
@@ -79,6 +80,7 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
   private bindTimer?: NodeJS.Timeout;
   private lastTick = 0;
   private readonly tickMs: number;
+  private readonly misses: MissCounter;
   private stopped = false;
 
   constructor(
@@ -96,6 +98,8 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
     this.counters = { udp: zero(), nats: zero() };
     // evaluate often enough that "down" is reported within a tick of the timeout
     this.tickMs = Math.max(20, Math.min(100, Math.floor(cfg.intervalMs / 5)));
+    this.misses = new MissCounter(cfg.intervalMs);
+    [Metrics.heartbeatRtt, Metrics.heartbeatMisses, Metrics.peerTransitions].forEach((make) => make());
   }
 
   /** Called on every change of a peer's state (after it is queued for publishing). */
@@ -210,6 +214,8 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
       const mine = p.echo.find((e) => e.peer === this.ctx.config.nodeId && e.incarnation === this.incarnation);
       const sent = mine ? this.sentAt.get(mine.seq) : undefined;
       if (sent !== undefined && sent > (this.confirmedAt.get(p.from) ?? -Infinity)) this.confirmedAt.set(p.from, sent);
+      // a reply is sent at once: its echo of our heartbeat measures the round trip on this channel
+      if (p.reply && sent !== undefined) Metrics.heartbeatRtt().observe({ peer: p.from, channel }, (now - sent) / 1000);
       // answer a heartbeat (the first copy of it, from whichever channel brought it first)
       if (newest && !p.reply) this.sendBeat(p.from);
     } else if (r === 'replayed') this.reject(channel, 'replayed', `${p.from} incarnation ${p.incarnation} seq ${p.seq} from ${where}`);
@@ -231,12 +237,19 @@ export class PeerMonitorService implements OnModuleInit, OnApplicationShutdown {
 
   private evaluate(): void {
     if (this.stopped) return;
-    for (const t of this.liveness.evaluate(monotonic())) this.report(t);
+    const now = monotonic();
+    for (const t of this.liveness.evaluate(now)) this.report(t);
+    for (const v of this.liveness.view(now))
+      for (const channel of LIVENESS_CHANNELS) {
+        const missed = this.misses.observe(`${v.peer} ${channel}`, v.channels[channel]);
+        if (missed > 0) Metrics.heartbeatMisses().inc({ peer: v.peer, channel }, missed);
+      }
   }
 
   private report(t: PeerTransition): void {
     const ages = `udp ${t.channels.udp === null ? 'never' : `${Math.round(t.channels.udp)} ms ago`}, nats ${t.channels.nats === null ? 'never' : `${Math.round(t.channels.nats)} ms ago`}`;
     const line = `peer ${t.peer}: ${t.from} → ${t.to} (last heard ${ages})`;
+    Metrics.peerTransitions().inc({ peer: t.peer, state: t.to });
     if (t.to === 'up') this.logger.log(line);
     else this.logger.warn(line);
     const def = t.to === 'up' ? Events.nodeUp : t.to === 'suspect' ? Events.nodeSuspect : t.to === 'down' ? Events.nodeDown : null;

@@ -1,5 +1,6 @@
 import { hostOpRequests, execWildcard, operationOf } from '@tandem/contracts';
 import { runService } from '@tandem/service-kit';
+import { Metrics } from '@tandem/telemetry';
 import { HostExecutorModule } from './app.module';
 import { readHostExecutorConfig } from './host-executor.config';
 
@@ -13,5 +14,9 @@ runService({
   rpc: (ctx) => ({
     routes: [{ subject: execWildcard(ctx.config.nodeId), patternOf: (s) => operationOf(s, ctx.config.nodeId) }],
     schemas: hostOpRequests,
+    observe: (operation, seconds, errorCode) => {
+      Metrics.hostOperationSeconds().observe({ operation }, seconds);
+      if (errorCode !== null) Metrics.hostOperationErrors().inc({ operation, code: errorCode });
+    },
   }),
 });

@@ -19,7 +19,8 @@ import { replicationWindows, retryDelayMs } from '@tandem/domain';
 import { HostClient, KvRecordMirror, KvRecordStore, OrderedEvents } from '@tandem/messaging';
 import { ReplicationSync, replicationEndpoint } from '@tandem/replication';
 import { LeadershipService, SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
-import { inSpan } from '@tandem/telemetry';
+import { Metrics, inSpan, onScrape } from '@tandem/telemetry';
+import { replicaSamples } from './replication-metrics';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const due = (at: string | null, now: number) => at === null || Date.parse(at) <= now;
@@ -78,6 +79,20 @@ export class ReplicationScheduler implements OnModuleInit, OnApplicationShutdown
       },
     });
     this.timer = setInterval(() => void this.tick(), 1_000);
+    onScrape(() => this.exportMetrics());
+  }
+
+  /** The replication gauges, from the records, on the active scheduler only (the others would repeat them). */
+  private async exportMetrics(): Promise<void> {
+    const gauges = [Metrics.replicationLag(), Metrics.replicationLagBytes(), Metrics.replicationRate()];
+    if (!this.leadership.isLeader) return gauges.forEach((g) => g.reset());
+    const records = await this.states.list();
+    gauges.forEach((g) => g.reset());
+    for (const r of replicaSamples(records.map((x) => x.value))) {
+      if (r.lagSeconds !== null) Metrics.replicationLag().set(r.labels, r.lagSeconds);
+      if (r.lagBytes !== null) Metrics.replicationLagBytes().set(r.labels, r.lagBytes);
+      if (r.bytesPerSecond !== null) Metrics.replicationRate().set(r.labels, r.bytesPerSecond);
+    }
   }
 
   onApplicationShutdown(): void {

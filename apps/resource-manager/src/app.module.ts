@@ -16,6 +16,7 @@ import { PoolService } from './pool.service';
 import { ShareUsersConsumer } from './share-users.consumer';
 import { ShareUsersService } from './share-users.service';
 import { PoolStore } from './pool.store';
+import { PoolMetrics } from './pool-metrics';
 import { RESOURCE_MANAGER_CONFIG, type ResourceManagerConfig } from './resource-manager.config';
 import { ReplicationOpsConsumer } from './replication/replication-ops.consumer';
 import { ReplicationService } from './replication/replication.service';
@@ -39,6 +40,7 @@ export class ResourceManagerModule {
         ActivityService,
         ActivityProjector,
         PoolService,
+        PoolMetrics,
         ShareUsersService,
         // shared-nothing replication: settings, status, resume, keys (the schedules run in the replication-scheduler)
         replicationStoreProvider(ctx),

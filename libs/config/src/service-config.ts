@@ -25,6 +25,7 @@ export function readBaseConfig(source: NodeJS.ProcessEnv = process.env) {
         .describe("the addresses a service's health and metrics port listens on, comma-separated (127.0.0.1 and the admin address): never the client network"),
       TANDEM_STATE_DIR: env.absPath('/var/lib/tandem'),
       TANDEM_LOG_LEVEL: env.logLevel(),
+      TANDEM_LOG_FORMAT: z.enum(['json', 'pretty']).optional().describe('json or pretty (default: pretty when stdout is a terminal, else json)'),
       OTEL_EXPORTER_OTLP_ENDPOINT: env.optionalUrl(),
     },
     source,
@@ -40,6 +41,8 @@ export function readBaseConfig(source: NodeJS.ProcessEnv = process.env) {
     healthBind: e.TANDEM_HEALTH_BIND,
     stateDir: e.TANDEM_STATE_DIR,
     logLevel: e.TANDEM_LOG_LEVEL,
+    /** JSON lines, or the console format for a person (unset: pretty on a terminal, else JSON). */
+    logFormat: e.TANDEM_LOG_FORMAT,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
   };
 }

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
-import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { tracing } from '@tandem/telemetry';
 
 /** What one finished host command produced. */
 export interface CommandResult {
@@ -51,8 +52,10 @@ export class ProcessRunner {
     if (argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0'))) {
       throw new Error('ProcessRunner.run: argv must be non-empty strings without NUL bytes');
     }
-    const tracer = trace.getTracer('tandem.host');
-    return tracer.startActiveSpan(`exec ${argv[0]}`, async (span) => {
+    // a step of a trace going on (a failover, an operation); the periodic ones (facts, probes) are not traced
+    const inSpan = <T>(fn: (span: Span) => Promise<T>): Promise<T> =>
+      tracing() ? trace.getTracer('tandem.host').startActiveSpan(`exec ${argv[0]}`, fn) : fn(trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
+    return inSpan(async (span) => {
       span.setAttribute('process.command', argv[0]);
       span.setAttribute('process.command_args', argv.join(' '));
       const started = performance.now();

@@ -1,6 +1,6 @@
 import type { NatsConnection } from 'nats';
 import type { z } from 'zod';
-import { inSpan } from '@tandem/telemetry';
+import { inChildSpan } from '@tandem/telemetry';
 import {
   ErrorCode,
   TandemError,
@@ -36,7 +36,7 @@ function transportError(err: unknown, subject: string, timeoutMs: number): unkno
  * (INTERNAL, naming what was wrong), never trusted.
  */
 export async function requestReply<T>(nc: NatsConnection, subject: string, payload: unknown, timeoutMs: number, result: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<T> {
-  return inSpan(`request ${subject}`, { 'messaging.destination': subject }, async () => {
+  return inChildSpan(`request ${subject}`, { 'messaging.destination': subject }, async () => {
     let msg;
     try {
       msg = await nc.request(subject, new TextEncoder().encode(JSON.stringify(payload ?? {})), { timeout: timeoutMs, headers: traceHeaders() });

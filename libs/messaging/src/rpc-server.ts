@@ -1,5 +1,5 @@
 import { CustomTransportStrategy, Server } from '@nestjs/microservices';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { lastValueFrom, throwError, type Observable } from 'rxjs';
 import { Catch, Logger, type ArgumentsHost } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
@@ -29,16 +29,22 @@ export interface NatsRpcServerOptions {
   /** Request schemas by pattern: requests are validated (INVALID_ARGUMENT naming the field) before the handler runs. */
   schemas?: Record<string, ZodTypeAny>;
   queue?: string;
+  /** Told of every request answered: its operation, how long it took, and its error code (null when it succeeded). */
+  observe?: (operation: string, seconds: number, errorCode: string | null) => void;
 }
 
 /**
  * Answer one request: validate it against `schema`, run `handler` inside a span that continues
  * the caller's trace, reply with a Reply envelope (typed error on failure).
  */
-async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data: unknown) => Promise<unknown>) | null, schema?: ZodTypeAny): Promise<void> {
+async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data: unknown) => Promise<unknown>) | null, schema?: ZodTypeAny): Promise<Reply<unknown>> {
   const parent = contextFromHeaders(msg.headers);
-  const span = trace.getTracer('tandem.rpc').startSpan(`rpc ${pattern ?? msg.subject}`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination': msg.subject } }, parent);
-  const reply = await context.with(trace.setSpan(parent, span), async (): Promise<Reply<unknown>> => {
+  // a step of the caller's trace; a request that carries none (a periodic poll) is not traced
+  const traced = trace.getSpan(parent) !== undefined;
+  const span = traced
+    ? trace.getTracer('tandem.rpc').startSpan(`rpc ${pattern ?? msg.subject}`, { kind: SpanKind.SERVER, attributes: { 'messaging.destination': msg.subject } }, parent)
+    : trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+  const reply = await context.with(traced ? trace.setSpan(parent, span) : parent, async (): Promise<Reply<unknown>> => {
     try {
       if (!pattern || !handler) throw new TandemError(ErrorCode.UnknownOperation, `unknown operation "${pattern ?? msg.subject}"`, 'operation');
       let data: unknown = {};
@@ -64,6 +70,7 @@ async function serveRpcMessage(msg: Msg, pattern: string | null, handler: ((data
     }
   });
   if (msg.reply) msg.respond(new TextEncoder().encode(JSON.stringify(reply)));
+  return reply;
 }
 
 /**
@@ -107,12 +114,15 @@ export class NatsRpcServer extends Server implements CustomTransportStrategy {
   private async handle(route: RpcRoute, msg: Msg): Promise<void> {
     const pattern = route.patternOf(msg.subject);
     const handler = pattern ? this.getHandlerByPattern(pattern) : null;
-    await serveRpcMessage(
+    const started = performance.now();
+    const reply = await serveRpcMessage(
       msg,
       pattern,
       handler ? async (data) => lastValueFrom(this.transformToObservable(await handler(data, { subject: msg.subject, headers: msg.headers })), { defaultValue: undefined }) : null,
       pattern ? this.options.schemas?.[pattern] : undefined,
     );
+    // unknown operations are not counted: their names are whatever a caller sent
+    if (pattern && handler) this.options.observe?.(pattern, (performance.now() - started) / 1000, reply.ok ? null : reply.error.code);
   }
 
   async close(): Promise<void> {

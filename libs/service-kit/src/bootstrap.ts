@@ -1,21 +1,26 @@
 import { setPriority } from 'node:os';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
+import { Logger, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit, readBaseConfig, type BaseConfig } from '@tandem/config';
 import { Events, KV_BUCKETS, SERVICES, STREAMS, type ServiceName } from '@tandem/contracts';
 import { connectNats, EventPublisher, NatsRpcServer, RpcPassthroughFilter, awaitDeclared, provisionKv, provisionStreams, type RpcRoute } from '@tandem/messaging';
-import { startTelemetry, stopTelemetry } from '@tandem/telemetry';
+import { Metrics, startMetrics, startTelemetry, stopTelemetry } from '@tandem/telemetry';
 import type { ZodTypeAny } from 'zod';
 import type { ServiceContext } from './tokens';
+import { httpObservability } from './http-observability';
+import { logFormat, serviceLogger } from './logger';
 
 export interface ServiceDefinition {
   service: ServiceName;
   /** The app's root module, given the service context. */
   module: (ctx: ServiceContext) => DynamicModule;
   /** NATS request/reply routes served by @MessagePattern handlers (given the app, for routes served only while something holds, e.g. a lease). */
-  rpc?: (ctx: ServiceContext, app: INestApplication) => { routes: RpcRoute[]; schemas?: Record<string, ZodTypeAny>; queue?: string };
+  rpc?: (
+    ctx: ServiceContext,
+    app: INestApplication,
+  ) => { routes: RpcRoute[]; schemas?: Record<string, ZodTypeAny>; queue?: string; observe?: (operation: string, seconds: number, errorCode: string | null) => void };
   /** Extra configuration to validate before anything starts (throws ConfigError). */
   readConfig?: () => unknown;
   /** Called after the HTTP server listens. */
@@ -51,8 +56,6 @@ function listenHttp(server: Server, port: number, host: string): Promise<Server>
   });
 }
 
-const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
-
 async function withRetry<T>(what: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -72,14 +75,28 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
     def.readConfig?.();
     return c;
   });
-  startTelemetry({ serviceName: `tandem-${def.service}`, nodeId: config.nodeId, otlpEndpoint: config.otlpEndpoint });
+  startTelemetry({ serviceName: `tandem-${def.service}`, service: def.service, nodeId: config.nodeId, otlpEndpoint: config.otlpEndpoint });
+  startMetrics({ service: def.service, node: config.nodeId });
+  // every Nest logger of the process (Nest's own included) writes through this one from now on
+  const serviceLog = serviceLogger({ service: def.service, node: config.nodeId, level: config.logLevel, format: logFormat(config.logFormat, process.stdout.isTTY === true) });
+  Logger.overrideLogger(serviceLog);
   const logger = new Logger(def.service);
   const nc = await connectNats({ servers: config.natsUrl, name: `${def.service}@${config.nodeId}`, seed: config.natsSeed, ca: config.natsCa });
   const ctx: ServiceContext = { service: def.service, config, nc, startedAt: new Date() };
-  // what the servers refused this identity (a permission it lacks): a configuration fault, said loudly
+  // at 0 from the start, so that a rate over them is defined before the first reconnect
+  Metrics.natsReconnects();
+  Metrics.natsDisconnects();
+  // losses of the connection, counted and said; what the servers refused this identity (a
+  // permission it lacks): a configuration fault, said loudly
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'error')
+      if (s.type === 'disconnect') {
+        Metrics.natsDisconnects().inc();
+        logger.warn(`NATS: disconnected from ${String(s.data)}`);
+      } else if (s.type === 'reconnect') {
+        Metrics.natsReconnects().inc();
+        logger.log(`NATS: reconnected to ${String(s.data)}`);
+      } else if (s.type === 'error')
         logger.error(
           `NATS: ${String(s.data)} — the servers' permissions for ${def.service}@${config.nodeId} do not allow this (see libs/contracts/src/nats-access.ts and the servers' authorization block)`,
         );
@@ -100,14 +117,17 @@ export async function bootstrapService(def: ServiceDefinition): Promise<INestApp
   }
 
   const app = await NestFactory.create(def.module(ctx), {
-    logger: LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1),
+    logger: serviceLog,
     abortOnError: false,
   });
+  app.useLogger(serviceLog);
+  // request counts on every health port; on the API, every request but the probes is a span continuing the caller's traceparent
+  app.use(httpObservability({ traced: def.service === 'api-gateway' }));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   if (def.rpc) {
     const rpc = def.rpc(ctx, app);
     app.useGlobalFilters(new RpcPassthroughFilter(app.getHttpAdapter()));
-    app.connectMicroservice({ strategy: new NatsRpcServer({ connection: nc, routes: rpc.routes, schemas: rpc.schemas, queue: rpc.queue }) }, { inheritAppConfig: true });
+    app.connectMicroservice({ strategy: new NatsRpcServer({ connection: nc, routes: rpc.routes, schemas: rpc.schemas, queue: rpc.queue, observe: rpc.observe }) }, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
   const port = config.healthPort ?? SERVICES[def.service].healthPort;

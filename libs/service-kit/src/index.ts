@@ -5,3 +5,5 @@ export * from './service-kit.module';
 export * from './database.module';
 export * from './bootstrap';
 export * from './leadership.service';
+export * from './logger';
+export * from './http-observability';

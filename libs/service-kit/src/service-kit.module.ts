@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Inject, Logger, Module, OnApplicationShutdown, OnModuleInit, BeforeApplicationShutdown } from '@nestjs/common';
 import { EventPublisher, HeartbeatClient, HostClient, OrderedEvents, ResourceManagerClient } from '@tandem/messaging';
 import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
 import { ReadinessService } from './readiness.service';
 import { NATS_CONNECTION, SERVICE_CONTEXT, type ServiceContext } from './tokens';
 
@@ -18,7 +19,7 @@ export class ServiceKitModule implements OnModuleInit, BeforeApplicationShutdown
   static forRoot(ctx: ServiceContext): DynamicModule {
     return {
       module: ServiceKitModule,
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: SERVICE_CONTEXT, useValue: ctx },
         { provide: NATS_CONNECTION, useValue: ctx.nc },

@@ -3,6 +3,7 @@ import { Events, FAILOVER_TIMINGS as T } from '@tandem/contracts';
 import { confirmingPeer, mustFence, shouldVerify } from '@tandem/domain';
 import { HeartbeatClient, OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
+import { Metrics } from '@tandem/telemetry';
 import { withTimeout } from '@tandem/util';
 import { NetworkService } from '../network.service';
 import { ShareService } from '../share.service';
@@ -51,6 +52,7 @@ export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
+    Metrics.fences(); // there (at 0 before the first fence) from the start
     this.timer = setInterval(() => void this.tick(), 100);
   }
 
@@ -149,6 +151,7 @@ export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
     }
     for (const r of results) {
       this.held.fenced(r.pool, started);
+      Metrics.fences().inc({ released: r.released });
       this.logger.error(`fenced ${r.pool}: ${r.released}${r.error ? ` (${r.error})` : ''}`);
       // told once the cluster can hear it again (the ordered publisher retries for about a minute)
       this.events.publish(Events.poolFenced, r.pool, { node: this.ctx.config.nodeId, epoch: r.epoch, released: r.released, error: r.error });

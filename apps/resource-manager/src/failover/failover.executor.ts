@@ -4,7 +4,7 @@ import { bringDownSteps, bringUpSteps, hasHealthyTarget, inactive, releaseSteps,
 import { OrderedEvents, type KvRecordStore } from '@tandem/messaging';
 import { REPLICATION_STORE } from '../replication/replication.store';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
-import { currentTraceId, inSpan, tracer } from '@tandem/telemetry';
+import { Metrics, currentTraceId, inSpan, observeFailoverTimings, tracer } from '@tandem/telemetry';
 import { sleep } from '@tandem/util';
 import { ActivityService } from '../activity.service';
 import { PoolActions } from '../pool-actions.service';
@@ -47,6 +47,7 @@ export class FailoverExecutor {
     const why = `failed on ${d.from} (${d.reason}): ${d.why}`;
     await this.pools.put({ ...inactive(rec.pool, why, new Date()), failedOn: union(rec.pool.failedOn, [d.from]) }, rec.revision);
     void this.activity.record('cluster', 'pool.failover', d.pool, 'failed', why);
+    Metrics.failovers().inc({ reason: d.reason, result: 'no-target' });
     this.events.publish(Events.poolFailoverFailed, d.pool, { from: d.from, reason: why });
   }
 
@@ -130,6 +131,7 @@ export class FailoverExecutor {
           `failover: pool ${d.pool} serving on ${d.to} (epoch ${epoch}), ${totalMs} ms after the fault (detection ${timings.detectionMs}, fence wait ${timings.fenceWaitMs}, release ${timings.releaseMs}, import ${timings.importMs}, IPs ${timings.ipsMs}, shares ${timings.sharesMs})`,
         );
         void this.activity.record('cluster', 'pool.failover', d.pool, 'succeeded');
+        observeFailoverTimings(timings, d.reason);
         this.events.publish(Events.poolFailedOver, d.pool, { from: d.from, to: d.to, reason: d.reason, epoch, timings, traceId });
       } catch (err) {
         const failures = await this.actions.runAll(moving, bringDownSteps({ ...moving, epoch }, d.to, true));
@@ -140,6 +142,7 @@ export class FailoverExecutor {
           .put({ ...inactive(moving, why, new Date()), epoch, failedOn: union(rec.pool.failedOn, [d.from, d.to]) }, fresh?.revision ?? rev)
           .catch((e) => this.logger.error(`pool ${d.pool}: recording the failed failover: ${(e as Error).message}`));
         void this.activity.record('cluster', 'pool.failover', d.pool, 'failed', why);
+        Metrics.failovers().inc({ reason: d.reason, result: 'failed' });
         this.events.publish(Events.poolFailoverFailed, d.pool, { from: d.from, reason: why });
       }
     });
