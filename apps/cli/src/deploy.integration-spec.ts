@@ -10,7 +10,8 @@ import { authorizationFrom, makeNodeKeys } from './nats';
 /**
  * The production deployment as its own tools read it: the NATS servers' configurations with the
  * block `tandem nats authorization` writes (nats-server -t), and compose.yaml with every secret
- * file in place (docker-compose config; no Docker engine is needed for that).
+ * file in place, compose.witness.yaml, and the observability profile (docker-compose config; no
+ * Docker engine is needed for that). test/deploy runs them for real.
  */
 const ROOT = resolve(__dirname, '../../../..');
 
@@ -21,7 +22,7 @@ test('deploy: both NATS configurations with the generated authorization are vali
     mkdirSync(join(dir, 'secrets'));
     // the servers' TLS files where the containers mount them (/etc/nats/tls), here under the test's directory
     for (const f of ['nats.conf', 'nats-witness.conf']) writeFileSync(join(dir, 'deploy', f), readFileSync(join(ROOT, 'deploy', f), 'utf8').replaceAll('/etc/nats/tls/', `${dir}/tls/`));
-    copyFileSync(join(ROOT, 'compose.yaml'), join(dir, 'compose.yaml'));
+    for (const f of ['compose.yaml', 'compose.witness.yaml', '.env.example']) copyFileSync(join(ROOT, f), join(dir, f));
     makeNodeKeys('node-a', join(dir, 'secrets', 'nats'));
     makeNodeKeys('node-b', join(dir, 'node-b'));
     const block = authorizationFrom([join(dir, 'secrets', 'nats', 'public-keys.json'), join(dir, 'node-b', 'public-keys.json')]);
@@ -33,13 +34,12 @@ test('deploy: both NATS configurations with the generated authorization are vali
     copyFileSync(certs.files.ca, join(dir, 'tls', 'ca.pem'));
     copyFileSync(certs.files.cert, join(dir, 'tls', 'server.pem'));
     copyFileSync(certs.files.key, join(dir, 'tls', 'server.key'));
-    for (const f of ['cluster-secret', 'token-secret', 'admin-password']) writeFileSync(join(dir, 'secrets', f), 'not-a-real-secret\n');
+    for (const f of ['cluster-secret', 'token-secret', 'admin-password', 'db-password', 'database-url']) writeFileSync(join(dir, 'secrets', f), 'not-a-real-secret\n');
     const env = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       TANDEM_NODE_ID: 'node-a',
       TANDEM_ADMIN_IP: '127.0.0.1',
       TANDEM_NATS_ROUTE_SECRET: 'route-secret',
-      TANDEM_DB_PASSWORD: 'pw',
       TANDEM_API_BIND: '127.0.0.1,10.0.0.1',
     };
     const routes = 'nats://route:route-secret@10.0.0.2:6222,nats://route:route-secret@10.0.0.3:6222';
@@ -72,10 +72,45 @@ test('deploy: both NATS configurations with the generated authorization are vali
     assert.match(compose.stdout, /secrets\/nats-tls\/node-a\.pem/, "the server's own certificate is mounted");
     assert.match(compose.stdout, /TANDEM_API_CERT_FILE: \/run\/secrets\/api-cert\n/, 'the API serves HTTPS with the node certificate');
     assert.match(compose.stdout, /api-key:\n\s+file: \S+\/secrets\/nats-tls\/node-a\.key/, "the API's key is the node's own");
-    assert.doesNotMatch(compose.stdout, /TANDEM_(CLUSTER_SECRET|TOKEN_SECRET|ADMIN_PASSWORD|NATS_SEED):/, 'no secret value in any environment');
+    assert.doesNotMatch(compose.stdout, /TANDEM_(CLUSTER_SECRET|TOKEN_SECRET|ADMIN_PASSWORD|NATS_SEED|DATABASE_URL):|POSTGRES_PASSWORD:/, 'no secret value in any environment');
+    assert.equal(compose.stdout.match(/TANDEM_DATABASE_URL_FILE: \/run\/secrets\/database-url\n/g)?.length, 3, 'the services with a database read its URL from a secret');
+    assert.match(compose.stdout, /POSTGRES_PASSWORD_FILE: \/run\/secrets\/db-password/);
+    // every container's log is rotated
+    assert.equal(compose.stdout.match(/max-size: 10m/g)?.length, 8, 'log rotation for every service (Jaeger too)');
+    // root only where it must be: host-executor (privileged) and heartbeat (CAP_SYS_NICE alone)
+    assert.equal(compose.stdout.match(/user: root/g)?.length, 2);
+    assert.match(compose.stdout, /heartbeat:[\s\S]*?cap_add:\n\s+- SYS_NICE\n\s+cap_drop:\n\s+- ALL/);
+    assert.match(compose.stdout, /jaeger:[\s\S]*?profiles:\n\s+- observability\n/, 'Jaeger only with its profile');
     // every service's health port on loopback and the admin address only
     assert.equal(compose.stdout.match(/TANDEM_HEALTH_BIND: 127\.0\.0\.1,127\.0\.0\.1\n/g)?.length, 5, 'TANDEM_HEALTH_BIND for every Tandem service');
     assert.match(compose.stdout, /- --routes\n\s+- nats:\/\/route:route-secret@10\.0\.0\.2:6222,nats:\/\/route:route-secret@10\.0\.0\.3:6222/);
+    // the observability profile: Jaeger, which the services send their traces to
+    const observability = await execa('docker-compose', ['--profile', 'observability', 'config'], {
+      cwd: dir,
+      env: { ...env, TANDEM_NATS_ROUTES: routes, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' },
+      extendEnv: false,
+      reject: false,
+      timeout: 30_000,
+    });
+    assert.equal(observability.exitCode, 0, observability.stderr);
+    assert.match(observability.stdout, /image: jaegertracing\/all-in-one/);
+    assert.match(observability.stdout, /COLLECTOR_OTLP_HTTP_HOST_PORT: 127\.0\.0\.1:4318/);
+    assert.equal(observability.stdout.match(/OTEL_EXPORTER_OTLP_ENDPOINT: http:\/\/127\.0\.0\.1:4318\n/g)?.length, 5, 'every service sends its traces to it');
+    // .env.example gives every variable compose.yaml reads
+    const example = readFileSync(join(dir, '.env.example'), 'utf8');
+    const read = new Set([...readFileSync(join(dir, 'compose.yaml'), 'utf8').matchAll(/\$\{([A-Z_]+)/g)].map((m) => m[1]!));
+    for (const v of read) assert.match(example, new RegExp(`^${v}=`, 'm'), `.env.example gives ${v}`);
+    // the witness's file
+    const witness = await execa('docker-compose', ['-f', 'compose.witness.yaml', 'config'], {
+      cwd: dir,
+      env: { PATH: env.PATH, TANDEM_ADMIN_IP: '10.0.2.5', TANDEM_NATS_ROUTE_SECRET: 'route-secret', TANDEM_NATS_ROUTES: routes },
+      extendEnv: false,
+      reject: false,
+      timeout: 30_000,
+    });
+    assert.equal(witness.exitCode, 0, witness.stderr);
+    assert.match(witness.stdout, /nats-witness\.conf:\/etc\/nats\/nats\.conf:ro/);
+    assert.match(witness.stdout, /secrets\/nats-tls\/witness\.key:\/etc\/nats\/tls\/server\.key:ro/);
     // a required setting left out is named
     const missing = await execa('docker-compose', ['config'], {
       cwd: dir,

@@ -6,6 +6,8 @@ const USAGE = `usage: npm run testbed -- <command>
 
   up [--nodes N] [--no-services]   start (or repair) the cluster: N storage nodes (default 2),
                                    a witness and a client; idempotent
+  up [--nodes N] --bare            the machines only: namespaces, networks and disks, none of
+                                   the testbed's zfs-fuse, NATS, Postgres nor services
   down                             remove everything the testbed created
   status [--json]                  nodes, addresses and state
   power-off NODE                   power cut: SIGKILL all of NODE's processes, drop its namespaces
@@ -107,13 +109,14 @@ export async function main(argv: string[]): Promise<number> {
     case 'up': {
       const nodesArg = takeValue(args, '--nodes');
       const services = !takeFlag(args, '--no-services');
+      const bare = takeFlag(args, '--bare');
       noMore(args, cmd);
       let nodes: number | undefined;
       if (nodesArg !== undefined) {
         nodes = Number(nodesArg);
         if (!/^\d+$/.test(nodesArg)) usage(`--nodes must be a positive integer (got "${nodesArg}")`);
       }
-      await tb.up({ ...(nodes === undefined ? {} : { nodes }), services });
+      await tb.up({ ...(nodes === undefined ? {} : { nodes }), services, bare });
       return 0;
     }
     case 'down':

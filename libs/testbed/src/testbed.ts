@@ -82,6 +82,12 @@ export interface UpOptions {
   nodes?: number;
   /** Start the five Node services on every storage node (default true). */
   services?: boolean;
+  /**
+   * Only the machines: namespaces, networks and disks, with none of the testbed's daemons
+   * (zfs-fuse, NATS, Postgres) nor services — for a deployment that brings its own, such as the
+   * docker compose files of the deployment test (default false).
+   */
+  bare?: boolean;
 }
 
 export interface ExecOptions {
@@ -99,6 +105,8 @@ interface StateFile {
   version: 1;
   storageNodes: number;
   services: boolean;
+  /** Only namespaces, networks and disks: no daemon of the testbed's (see UpOptions.bare). */
+  bare?: boolean;
   /** Nodes that are powered off. */
   off: string[];
   /** "<node>/<network>" links that are cut; re-applied when the node is powered on again. */
@@ -154,12 +162,17 @@ export class Testbed {
       throw new TestbedError('NODE_COUNT_MISMATCH', `the testbed is already set up with ${prev.storageNodes} storage node(s); run \`npm run testbed -- down\` first to change it to ${n}`);
     }
     this.checkRootSafe();
-    const services = opts.services ?? true;
+    const bare = opts.bare ?? prev?.bare ?? false;
+    if (prev && (prev.bare ?? false) !== bare) {
+      throw new TestbedError('USAGE', `the testbed is already up ${prev.bare ? 'bare (--bare)' : 'with its daemons'}; run \`npm run testbed -- down\` first`);
+    }
+    const services = !bare && (opts.services ?? true);
     this.prepareDirs(n);
     const state: StateFile = {
       version: 1,
       storageNodes: n,
       services,
+      bare,
       off: [],
       cuts: prev?.cuts ?? [],
       createdAt: prev?.createdAt ?? new Date().toISOString(),
@@ -170,13 +183,17 @@ export class Testbed {
     this.log(`up: ${storage.map((s) => s.name).join(', ')}, witness, client in ${this.root}`);
 
     // the Postgres template (initdb) does not need the network: start it right away
-    const template = ensurePgTemplate(this.paths, this.log);
+    const template = bare ? Promise.resolve() : ensurePgTemplate(this.paths, this.log);
     template.catch(() => undefined);
 
     await ensureBridges();
     await ensureNsDir(this.paths);
     await settleAll(specs.map((s) => this.bootNamespaces(s, state)));
     this.log(`namespaces and networks ready (${elapsed(t0)})`);
+    if (bare) {
+      this.log(`up: bare (no zfs-fuse, NATS, Postgres nor services), ready in ${elapsed(t0)}`);
+      return this.status();
+    }
 
     await settleAll([template, ...specs.map((s) => this.bootDaemons(s, specs, template))]);
     // servers cut off the admin network (where NATS routes run) cannot see the others (that is the point of a cut)
@@ -303,6 +320,10 @@ export class Testbed {
     await ensureBridges();
     await ensureNsDir(this.paths);
     await this.bootNamespaces(spec, state);
+    if (state.bare) {
+      this.log(`${spec.name}: powered on, bare (${elapsed(t0)})`);
+      return;
+    }
     const template = spec.role === 'storage' ? ensurePgTemplate(this.paths, this.log) : Promise.resolve();
     template.catch(() => undefined);
     await settleAll([template, this.bootDaemons(spec, specs, template)]);
