@@ -11,6 +11,7 @@ import {
   filterActivity,
   heartbeatLinks,
   inactivePools,
+  mergePools,
   nodeColumns,
   offlineImpact,
   presentedFingerprint,
@@ -538,7 +539,7 @@ function Column({
         {col.thisNode && <span class="this-node">This node</span>}
         <span class="node-state">{col.stateLabel}</span>
         <span class="spacer" />
-        {!col.offline && (
+        {col.canAttach && (
           <button type="button" class="plus" aria-label={`Attach a pool to ${col.id}`} title="Attach a pool" onClick={onAttach}>
             +
           </button>
@@ -716,6 +717,8 @@ function Console({ session, onLogout }: { session: TokenResponse; onLogout: () =
   const [feed, setFeed] = useState<FeedState>('connecting');
   const [busy, setBusy] = useState<Busy | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [stale, setStale] = useState<string | null>(null);
+  const scheduleRefreshRef = useRef<() => void>(() => undefined);
   const [notice, setNotice] = useState<string | null>(null);
   const [dialog, setDialog] = useState<DialogSpec | null>(null);
   const [tab, setTab] = useState<Tab>(tabFromHash());
@@ -729,11 +732,18 @@ function Console({ session, onLogout }: { session: TokenResponse; onLogout: () =
     try {
       const status = await api.status();
       const pools = status.cluster ? await api.pools().catch(() => stateRef.current.pools) : [];
-      setState((s) => ({ ...s, status, pools }));
+      setState((s) => {
+        const next = { ...s, status, pools: mergePools(s.pools, pools) };
+        stateRef.current = next;
+        return next;
+      });
       setThisNode(status.answeredBy);
       setLoaded(true);
+      setStale(null);
     } catch (err) {
-      setError(errorText(err));
+      // e.g. while a standby resource-manager takes over: said apart from the operator's own errors, and read again soon
+      setStale(errorText(err));
+      window.setTimeout(() => scheduleRefreshRef.current(), 2_000);
     }
   }, [api]);
 
@@ -745,6 +755,7 @@ function Console({ session, onLogout }: { session: TokenResponse; onLogout: () =
       void refresh();
     }, 100);
   }, [refresh]);
+  scheduleRefreshRef.current = scheduleRefresh;
 
   useEffect(() => {
     void refresh();
@@ -813,7 +824,7 @@ function Console({ session, onLogout }: { session: TokenResponse; onLogout: () =
   /** The nodes may share their messaging before they form one cluster: a node outside it is offered to join it. */
   const member = !!cluster && !!status?.nodes.some((n) => n.id === (status?.answeredBy ?? thisNode));
   const columns = nodeColumns(state);
-  const links = heartbeatLinks(status?.nodes ?? []);
+  const links = heartbeatLinks(status?.nodes ?? [], state.liveness);
   const inactive = inactivePools(state);
   const failovers = state.failovers.filter((f) => !dismissed.includes(f.id));
 
@@ -913,6 +924,11 @@ function Console({ session, onLogout }: { session: TokenResponse; onLogout: () =
             </button>
           </div>
         ))}
+        {stale && (
+          <div class="banner warning" id="stale" role="status">
+            The cluster's state could not be read ({stale}); trying again.
+          </div>
+        )}
         {busy && (
           <div class="banner progress" id="progress" role="status">
             <span class="spinner" aria-hidden="true" /> {busy.text} ({Math.round((Date.now() - busy.since) / 1000)} s)
@@ -951,7 +967,7 @@ function Console({ session, onLogout }: { session: TokenResponse; onLogout: () =
               {columns.map((col, i) => (
                 <Fragment key={col.id}>
                   {i > 0 && (
-                    <div class={`link ${links[i - 1]?.up ? 'up' : 'down'}`} data-link={links[i - 1]?.up ? 'up' : 'down'} title={`Heartbeat ${cluster.heartbeatInterface}`}>
+                    <div class={`hb-link ${links[i - 1]?.up ? 'up' : 'down'}`} data-link={links[i - 1]?.up ? 'up' : 'down'} title={`Heartbeat ${cluster.heartbeatInterface}`}>
                       <span>
                         {cluster.heartbeatInterface} {links[i - 1]?.up ? 'up' : 'down'}
                       </span>
@@ -992,7 +1008,7 @@ function Console({ session, onLogout }: { session: TokenResponse; onLogout: () =
               ))}
               {columns.length === 1 && (
                 <>
-                  <div class="link down" data-link="waiting">
+                  <div class="hb-link down" data-link="waiting">
                     <span>{cluster.heartbeatInterface}</span>
                   </div>
                   <section class="column placeholder" aria-label="The node to join">

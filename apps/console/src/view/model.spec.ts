@@ -9,6 +9,7 @@ import {
   filterActivity,
   heartbeatLinks,
   inactivePools,
+  mergePools,
   netmaskPrefix,
   nodeColumns,
   nodeColour,
@@ -86,10 +87,10 @@ test('columns: one per node, This node, its serving pools with IPs and shares; a
   };
   const cols = nodeColumns(state);
   assert.deepEqual(
-    cols.map((c) => [c.id, c.colour, c.thisNode, c.canRemove, c.canTakeOffline, c.stateLabel]),
+    cols.map((c) => [c.id, c.colour, c.thisNode, c.canRemove, c.canTakeOffline, c.canAttach, c.stateLabel]),
     [
-      ['node-a', 'green', true, false, true, 'Healthy'],
-      ['node-b', 'red', false, true, false, 'Offline'],
+      ['node-a', 'green', true, false, true, true, 'Healthy'],
+      ['node-b', 'red', false, true, false, false, 'Offline'],
     ],
   );
   assert.deepEqual(
@@ -117,6 +118,7 @@ test('heartbeat links: up only when both ends hear each other', () => {
   assert.deepEqual(heartbeatLinks([node('a'), node('b')]), [{ from: 'a', to: 'b', up: true }]);
   assert.deepEqual(heartbeatLinks([node('a'), node('b', { state: 'down', heartbeatLink: 'unknown' })]), [{ from: 'a', to: 'b', up: false }]);
   assert.deepEqual(heartbeatLinks([node('a')]), []);
+  assert.deepEqual(heartbeatLinks([node('a'), node('b')], { b: 'down' }), [{ from: 'a', to: 'b', up: false }], 'a peer heard down before the status says so');
 });
 
 test('inactive pools: the reason, and the nodes to reattach to with the suggested one first (never one it failed on)', () => {
@@ -276,4 +278,13 @@ test('forms and errors: netmasks, floating IP specs, problem details, the finger
   const fp = Array.from({ length: 32 }, () => 'AB').join(':');
   assert.equal(presentedFingerprint(`the peer presented API certificate SHA-256 ${fp}: give --peer-fingerprint`), fp);
   assert.equal(presentedFingerprint('wrong password'), null);
+});
+
+test('a refresh that read the pools before an event came keeps the newer record the event brought', () => {
+  const moving = pool('tank', { state: 'in-transition', operation: 'move to node-b', updatedAt: '2026-01-01T00:00:01.000Z' });
+  const moved = pool('tank', { node: 'node-b', epoch: 2, updatedAt: '2026-01-01T00:00:02.000Z' });
+  assert.deepEqual(mergePools([moved], [moving]), [moved]);
+  assert.deepEqual(mergePools([moving], [moved]), [moved]);
+  assert.deepEqual(mergePools([moved, pool('gone')], [moved]), [moved], 'a pool the read no longer has is gone');
+  assert.deepEqual(mergePools([], [moving]), [moving]);
 });

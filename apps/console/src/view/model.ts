@@ -147,6 +147,8 @@ export interface NodeColumn {
   canRemove: boolean;
   canTakeOffline: boolean;
   canBringOnline: boolean;
+  /** The plus button: a pool can be attached to a node that is online and heard. */
+  canAttach: boolean;
   healthDetail: string | null;
   pools: PoolCard[];
 }
@@ -163,6 +165,7 @@ export function nodeColumns(state: Pick<ConsoleState, 'status' | 'pools' | 'live
     canRemove: n.state === 'offline' && !n.thisNode,
     canTakeOffline: n.state !== 'offline',
     canBringOnline: n.state === 'offline',
+    canAttach: n.state === 'online' && state.liveness[n.id] !== 'down',
     healthDetail: n.healthDetail,
     pools: state.pools
       .filter((p) => p.node === n.id && p.state !== 'inactive')
@@ -171,14 +174,11 @@ export function nodeColumns(state: Pick<ConsoleState, 'status' | 'pools' | 'live
   }));
 }
 
-/** The heartbeat link between each pair of neighbouring columns: up only when both ends say so. */
-export function heartbeatLinks(nodes: readonly Pick<NodeStatus, 'id' | 'heartbeatLink' | 'state'>[]): Array<{ from: string; to: string; up: boolean }> {
+/** The heartbeat link between each pair of neighbouring columns: up only when both ends say so and neither is heard down since. */
+export function heartbeatLinks(nodes: readonly Pick<NodeStatus, 'id' | 'heartbeatLink' | 'state'>[], liveness: Record<string, Liveness> = {}): Array<{ from: string; to: string; up: boolean }> {
   const links: Array<{ from: string; to: string; up: boolean }> = [];
-  for (let i = 0; i + 1 < nodes.length; i++) {
-    const a = nodes[i];
-    const b = nodes[i + 1];
-    links.push({ from: a.id, to: b.id, up: a.heartbeatLink === 'up' && b.heartbeatLink === 'up' && a.state !== 'down' && b.state !== 'down' });
-  }
+  const up = (n: Pick<NodeStatus, 'id' | 'heartbeatLink' | 'state'>) => n.heartbeatLink === 'up' && n.state !== 'down' && liveness[n.id] !== 'down';
+  for (let i = 0; i + 1 < nodes.length; i++) links.push({ from: nodes[i].id, to: nodes[i + 1].id, up: up(nodes[i]) && up(nodes[i + 1]) });
   return links;
 }
 
@@ -320,6 +320,18 @@ export function filterActivity(entries: readonly ActivityEntry[], f: ActivityFil
   return entries
     .filter((e) => (!f.pool || e.target === f.pool) && (!f.node || e.nodeId === f.node || e.target === f.node) && (!f.result || e.result === f.result))
     .sort((a, b) => b.at.localeCompare(a.at));
+}
+
+/**
+ * The pools as read by a refresh, without going back in time: a read that started before an event
+ * arrived answers the older record, and the page keeps the newer one it already shows.
+ */
+export function mergePools(current: readonly HaPool[], fetched: readonly HaPool[]): HaPool[] {
+  const shown = new Map(current.map((p) => [p.name, p]));
+  return fetched.map((p) => {
+    const c = shown.get(p.name);
+    return c && c.updatedAt > p.updatedAt ? c : p;
+  });
 }
 
 /** What an event changes: applied to the state at once; `refresh` says the status must be read again. */
