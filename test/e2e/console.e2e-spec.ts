@@ -283,12 +283,23 @@ describe('web console (testbed, chromium)', () => {
   );
 
   test(
-    'the activity log, and the HA page at a tablet width',
+    'the activity log filtered, the shared-nothing settings, and the HA page at a tablet width',
     step(async () => {
       await a.goto(`${api('node-a')}/#/activity`);
       await a.waitForSelector('table.activity tbody tr');
       assert.match(await a.innerText('table.activity'), /pool\.reattach/);
+      await a.selectOption('#filter-result', 'failed');
+      await waitFor(async () => (await a.$$eval('table.activity tbody tr', (rows) => rows.map((r) => r.className))).every((c) => c === 'failed'), {
+        timeoutMs: 5_000,
+        intervalMs: 100,
+        what: 'only failed entries shown',
+      });
+      await a.selectOption('#filter-result', '');
       await screenshot(a, 'activity');
+      await a.goto(`${api('node-a')}/#/settings`);
+      await a.waitForSelector('text=Rollback window');
+      assert.match(await a.innerText('main'), /Snapshot interval[\s\S]*Snapshot retention[\s\S]*Pull interval/);
+      await screenshot(a, 'settings-shared-nothing');
       await a.setViewportSize({ width: 768, height: 1024 });
       await a.goto(`${api('node-a')}/#/`);
       await a.waitForSelector(poolIn('node-a'));
