@@ -12,7 +12,6 @@ import { TokenRevocations } from './token-revocation';
 import { GATEWAY_CONFIG, readGatewayConfig, type GatewayConfig } from './config';
 import { EventsController } from './events.controller';
 import { ApiDocs } from './openapi';
-import { ConsoleAssets } from './console-assets';
 import { PoolsController } from './pools.controller';
 import { ProblemFilter } from './problem';
 import { ReplicationController } from './replication.controller';
@@ -34,7 +33,6 @@ export class ApiGatewayModule {
           useFactory: (cfg: GatewayConfig) => new LoginThrottle(cfg.loginFailuresPerMinute ? { perSource: cfg.loginFailuresPerMinute, global: 10 * cfg.loginFailuresPerMinute } : {}),
         },
         ApiDocs,
-        ConsoleAssets,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],
