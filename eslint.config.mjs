@@ -147,6 +147,18 @@ export default defineConfig(
       'no-regex-spaces': 'off',
     },
   },
+  // The web console's browser code (apps/console/src/browser): TypeScript and TSX with the browser's globals.
+  {
+    files: ['apps/console/src/browser/**/*.{ts,tsx}'],
+    extends: [js.configs.recommended, ...tseslint.configs.recommended],
+    languageOptions: { ecmaVersion: 2022, sourceType: 'module', globals: globals.browser, parserOptions: { ecmaFeatures: { jsx: true } } },
+    rules: {
+      '@nx/enforce-module-boundaries': boundaries(false),
+      'no-restricted-imports': restrictedImports(false),
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-expressions': ['error', { allowShortCircuit: true, allowTernary: true }],
+    },
+  },
   {
     files: pureDirs.map((dir) => `${dir}/**/*.ts`),
     rules: { 'no-restricted-imports': restrictedImports(true) },

@@ -12,6 +12,7 @@ import { TokenRevocations } from './token-revocation';
 import { GATEWAY_CONFIG, readGatewayConfig, type GatewayConfig } from './config';
 import { EventsController } from './events.controller';
 import { ApiDocs } from './openapi';
+import { ConsoleAssets } from './console-assets';
 import { PoolsController } from './pools.controller';
 import { ProblemFilter } from './problem';
 import { ReplicationController } from './replication.controller';
@@ -33,6 +34,7 @@ export class ApiGatewayModule {
           useFactory: (cfg: GatewayConfig) => new LoginThrottle(cfg.loginFailuresPerMinute ? { perSource: cfg.loginFailuresPerMinute, global: 10 * cfg.loginFailuresPerMinute } : {}),
         },
         ApiDocs,
+        ConsoleAssets,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: ProblemFilter },
       ],

@@ -34,6 +34,15 @@ export class NodesController {
     return this.host.call(this.node(node), 'pool.list', {}, 10_000);
   }
 
+  @Get(':node/importable-pools')
+  @ApiOperation({ summary: 'The pools a node could import (not imported anywhere it sees): what an attach can take there' })
+  @ApiParam({ name: 'node', schema: ref('NodeId') })
+  @ApiResponse({ status: 200, schema: schemaOf(hostOpResults['pool.importable']) })
+  @ApiProblems(400, 404, 502, 504)
+  importable(@Param('node') node: string) {
+    return this.host.call(this.node(node), 'pool.importable', {}, 30_000);
+  }
+
   @Get(':node/addresses')
   @ApiOperation({ summary: 'The IP addresses on a node' })
   @ApiParam({ name: 'node', schema: ref('NodeId') })

@@ -82,6 +82,7 @@ const ROUTES: Record<string, RouteContract> = {
   [`GET ${NODE}`]: { result: hostOpResults['node.info'] },
   [`GET ${NODE}/pools`]: { result: hostOpResults['pool.list'] },
   [`GET ${NODE}/addresses`]: { result: hostOpResults['ip.list'] },
+  [`GET ${NODE}/importable-pools`]: { result: hostOpResults['pool.importable'] },
   [`GET ${API_PREFIX}/share-users`]: { result: shareUserOpResults['share-user.list'] },
   // the password is taken here and only its NT hash goes on: the body is not the operation's request
   [`POST ${API_PREFIX}/share-users`]: { request: shareUserAddBodySchema, result: shareUserOpResults['share-user.add'] },

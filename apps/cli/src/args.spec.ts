@@ -154,6 +154,7 @@ test('cluster, node and maintenance commands parse into requests', () => {
   assert.deepEqual(parseArgs(['node', 'online', 'node-b'], ENV).invocation, { command: 'node.online', node: 'node-b' });
   assert.deepEqual(parseArgs(['node', 'remove', 'node-b'], ENV).invocation, { command: 'node.remove', node: 'node-b', yes: false });
   assert.deepEqual(parseArgs(['node', 'remove', 'node-b', '--yes'], ENV).invocation, { command: 'node.remove', node: 'node-b', yes: true });
+  assert.deepEqual(parseArgs(['pool', 'importable', 'node-b'], ENV).invocation, { command: 'pool.importable', node: 'node-b' });
   assert.deepEqual(parseArgs(['maintenance', 'on'], ENV).invocation, { command: 'maintenance', on: true });
   assert.deepEqual(parseArgs(['maintenance', 'off'], ENV).invocation, { command: 'maintenance', on: false });
 });

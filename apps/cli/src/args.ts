@@ -69,6 +69,7 @@ export type Invocation =
   | { command: 'pool.show'; pool: string }
   /** `wait`: a replicated attach follows the first sync (bootstrap) until it ends (not with --no-wait). */
   | { command: 'pool.attach'; body: AttachBody; wait: boolean }
+  | { command: 'pool.importable'; node: string }
   | { command: 'pool.move'; pool: string; to: string }
   | { command: 'pool.mark-usable'; pool: string; node: string }
   | { command: 'pool.detach'; pool: string }
@@ -528,6 +529,12 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .command('list')
     .description('list the HA pools')
     .action((_opts, cmd: Command) => onInvocation({ command: 'pool.list' }, cmd));
+
+  pool
+    .command('importable')
+    .description('the pools a node could import: what pool attach can take there')
+    .argument('<node>', 'node id')
+    .action((id: string, _opts, cmd: Command) => onInvocation({ command: 'pool.importable', node: parseNode(id, 'pool importable') }, cmd));
 
   pool
     .command('show')

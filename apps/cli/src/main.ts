@@ -7,6 +7,7 @@ import {
   type ClusterOpResults,
   type ClusterStatus,
   type HaPool,
+  type ImportablePool,
   type PoolOpResults,
   type ProblemDetails,
   type ReplicationPoolStatus,
@@ -131,6 +132,13 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       const pools = await api.get<HaPool[]>(ApiPaths.pools);
       if (json) printJson(io, pools);
       else io.stdout.write(poolTable(pools));
+      return 0;
+    }
+    case 'pool.importable': {
+      const pools = await api.get<ImportablePool[]>(ApiPaths.nodeImportablePools(inv.node));
+      if (json) printJson(io, pools);
+      else if (pools.length === 0) io.stdout.write(`no pool is importable on ${inv.node}\n`);
+      else for (const p of pools) io.stdout.write(`${p.name}  ${p.state}  ${p.devices.join(' ')}\n`);
       return 0;
     }
     case 'pool.show': {

@@ -23,6 +23,10 @@ export const ApiPaths = {
   events: `${API_PREFIX}/events`,
   nodes: `${API_PREFIX}/nodes`,
   node: (node: string) => `${API_PREFIX}/nodes/${encodeURIComponent(node)}`,
+  /** GET the pools a node could import (what an attach can take there). */
+  nodeImportablePools: (node: string) => `${API_PREFIX}/nodes/${encodeURIComponent(node)}/importable-pools`,
+  /** GET the IP addresses on a node (by interface). */
+  nodeAddresses: (node: string) => `${API_PREFIX}/nodes/${encodeURIComponent(node)}/addresses`,
   nodeAction: (node: string, action: NodeAction) => `${API_PREFIX}/nodes/${encodeURIComponent(node)}/${action}`,
   cluster: `${API_PREFIX}/cluster`,
   clusterNodes: `${API_PREFIX}/cluster/nodes`,
@@ -48,6 +52,8 @@ export const ApiPaths = {
   docsJson: '/api/docs-json',
   /** Liveness of the gateway; says which node it runs on (`{status, service, node}`). */
   live: '/health/live',
+  /** The web console: static files, public like every read. */
+  console: '/',
 } as const;
 
 /** Pool operations reached as POST /api/v1/pools/{pool}/{action}. */

@@ -13,7 +13,7 @@ import { EVENTS_WILDCARD, HEARTBEAT_WILDCARD, RESOURCE_MANAGER_WILDCARD, SUBJECT
  * - only node X's host-executor subscribes to `tandem.node.X.exec.>` (its operations) and to
  *   its byte streams; only it writes X's ownership lease on the witness;
  * - only the resource-manager and the replication-scheduler publish every host operation; the
- *   api-gateway only the reads it shows (node facts, its pools, its addresses), node X's
+ *   api-gateway only the reads it shows (node facts, its pools, its addresses, the pools it could import), node X's
  *   heartbeat only the reads of X's local health;
  * - only node X's heartbeat publishes X's heartbeats, X's health and answers X's heartbeat view,
  *   and only heartbeats tell that a node is up, suspect or down (what failover acts on);
@@ -123,7 +123,7 @@ export function servicePermissions(service: ServiceName, node: string): NatsPerm
       deny.push(...LIVENESS_EVENTS);
       break;
     case 'api-gateway':
-      pub.push(RESOURCE_MANAGER_WILDCARD, ...HOST_READS.map((op) => `${SUBJECT_ROOT}.node.*.exec.${op}`));
+      pub.push(RESOURCE_MANAGER_WILDCARD, ...[...HOST_READS, 'pool.importable'].map((op) => `${SUBJECT_ROOT}.node.*.exec.${op}`));
       sub.push(EVENTS_WILDCARD);
       break;
   }
