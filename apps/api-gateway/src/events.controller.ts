@@ -1,8 +1,8 @@
 import { Controller, Get, Inject, Logger, Query, Req, Res, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { DeliverPolicy, type ConsumerMessages } from 'nats';
 import { ApiPaths, EVENTS_STREAM, ErrorCode, TandemError, describeZodError, entityEventsWildcard, eventEnvelopeSchema, eventsQuerySchema, lastEventIdSchema } from '@tandem/contracts';
+import { StreamFollower } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config';
 import { ThrottledError } from './login-throttle';
@@ -11,9 +11,9 @@ import { ApiProblems, schemaOf } from './openapi';
 /** A client that reads slower than events arrive is cut off rather than buffered forever. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const KEEPALIVE_MS = 15_000;
-/** How long the feed's consumer on the events stream may take to be made before the client is told 503. */
+/** How long the events stream may take to answer a new feed before the client is told 503. */
 const OPEN_TIMEOUT_MS = 10_000;
-/** Clients of the feed at once, unless TANDEM_API_MAX_EVENT_STREAMS says otherwise: each holds a consumer and a socket. */
+/** Clients of the feed at once, unless TANDEM_API_MAX_EVENT_STREAMS says otherwise: each holds a subscription, its reads of the stream and a socket. */
 export const DEFAULT_MAX_EVENT_STREAMS = 64;
 
 /** One SSE message: `id:` the event's sequence in the events stream (where a feed can resume), `data:` the envelope as one line of JSON. */
@@ -46,8 +46,8 @@ function feedOf(query: Record<string, unknown>, lastEventId: string | undefined)
 /**
  * The event feed: every event of the TANDEM_EVENTS stream (tandem.evt.>), or those of one kind
  * of entity or of one entity, as Server-Sent Events: from now on, or after the event a
- * reconnecting client names in Last-Event-ID. An ordered consumer of the stream per client
- * (ephemeral, in memory), closed when the client goes away.
+ * reconnecting client names in Last-Event-ID. Each client's feed reads the stream by sequence
+ * (StreamFollower: no consumer to lose when a server dies), stopped when the client goes away.
  */
 @ApiTags('events')
 @Controller(ApiPaths.events.slice(1))
@@ -84,7 +84,7 @@ export class EventsController implements BeforeApplicationShutdown {
     if (this.open.size >= max) throw new ThrottledError(`the event feed serves at most ${max} clients at once: try again later, or follow tandem.evt.> on NATS`, 5, 'events');
     let closed = false;
     // set once the stream is open; `close` may run before that
-    const held: { keepalive?: NodeJS.Timeout; messages?: ConsumerMessages } = {};
+    const held: { keepalive?: NodeJS.Timeout; messages?: StreamFollower } = {};
     const close = () => {
       if (closed) return;
       closed = true;
@@ -99,7 +99,7 @@ export class EventsController implements BeforeApplicationShutdown {
     res.on('close', close);
 
     // Where to start: after the client's last event, or after the newest one now (a reconnect of
-    // the consumer before its first event must not replay the stream from its start).
+    // the feed before its first event must not replay the stream from its start).
     let lost = '';
     const opened = (async () => {
       const state = (await (await this.ctx.nc.jetstreamManager()).streams.info(EVENTS_STREAM.name)).state;
@@ -108,13 +108,12 @@ export class EventsController implements BeforeApplicationShutdown {
       if (after !== feed.after) lost = `: event ${feed.after} is not in the stream (its newest is ${state.last_seq}): from the next one on\n\n`;
       const start = (after ?? state.last_seq) + 1;
       if (after !== undefined && start < state.first_seq && state.messages > 0) lost = `: events ${start}-${state.first_seq - 1} are no longer kept\n\n`;
-      const consumer = await this.ctx.nc.jetstream().consumers.get(EVENTS_STREAM.name, {
-        // one subject (filter_subject): NATS 2.9 knows no filter_subjects
-        filterSubjects: feed.subject,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: start,
+      return StreamFollower.open(this.ctx.nc, EVENTS_STREAM.name, {
+        filterSubject: feed.subject,
+        startSeq: start,
+        onLost: (why, next) => this.logger.warn(`event feed: the ${EVENTS_STREAM.name} stream does not answer (${why}): waiting for it, from event ${next}`),
+        onRecovered: (next) => this.logger.log(`event feed: the ${EVENTS_STREAM.name} stream answers again: going on from event ${next}`),
       });
-      return consumer.consume({ max_messages: 100, abort_on_missing_resource: true });
     })();
     try {
       held.messages = await Promise.race([opened, new Promise<never>((_, fail) => setTimeout(() => fail(new Error(`no answer within ${OPEN_TIMEOUT_MS / 1000} s`)), OPEN_TIMEOUT_MS).unref())]);

@@ -1,6 +1,15 @@
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type NatsConnection } from 'nats';
 import { eventEnvelopeSchema, type ConsumerDeclaration, type EventEnvelope } from '@tandem/contracts';
 
+/**
+ * How long each pull of a consumer waits (nats.js's `expires`; its idle heartbeat is half of it).
+ * The library's 30 s default means a consumer whose stream leader died (its node powered off)
+ * notices only after two missed heartbeats (30 s) and then retries every 30 s: a failover's
+ * events would reach the activity log or a console a minute late. 5 s: noticed in 5 s, retried
+ * every 5 s, at the cost of one small pull request per consumer every 5 s.
+ */
+export const CONSUME_EXPIRES_MS = 5_000;
+
 /** Declare a durable consumer (idempotent: an existing one is kept). */
 export async function provisionConsumer<T>(nc: NatsConnection, decl: ConsumerDeclaration<T>): Promise<void> {
   const jsm = await nc.jetstreamManager();
@@ -34,7 +43,7 @@ export async function consumeEvents<T>(
 ): Promise<() => Promise<void>> {
   await provisionConsumer(nc, decl);
   const consumer = await nc.jetstream().consumers.get(decl.stream, decl.durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: 100 });
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: 100, expires: CONSUME_EXPIRES_MS });
   void (async () => {
     for await (const m of messages) {
       const env = eventEnvelopeSchema.safeParse(safeJson(m.data));

@@ -12,3 +12,4 @@ export * from './durable-consumer';
 export * from './nkeys';
 export * from './certificates';
 export * from './tls-trust';
+export * from './stream-follower';

@@ -111,13 +111,17 @@ export type FeedState = 'connecting' | 'live' | 'reconnecting';
 
 /**
  * Follows the SSE feed (GET /api/v1/events) with fetch, so the token goes along when reads need
- * it; reconnects after a drop (the gateway restarts, the network blinks) with a growing pause, and
- * says when it is live again (the caller reads the state afresh then: nothing is replayed).
+ * it; reconnects after a drop (the gateway restarts, the network blinks, the feed's consumer is
+ * lost while the events stream elects a new leader) with a growing pause and `Last-Event-ID`, so
+ * the events of the gap come first (a failover while the feed was down still shows its banner);
+ * says when it is live again (the caller reads the state afresh then as well).
  */
 export function followEvents(token: () => string | null, onEvent: (ev: EventEnvelope) => void, onState: (s: FeedState) => void): () => void {
   let stopped = false;
   let controller: AbortController | null = null;
   let pause = 500;
+  /** The `id:` of the last event received: where a reconnect resumes. */
+  let lastId: string | null = null;
   const run = async () => {
     while (!stopped) {
       controller = new AbortController();
@@ -125,6 +129,7 @@ export function followEvents(token: () => string | null, onEvent: (ev: EventEnve
         const headers: Record<string, string> = { accept: 'text/event-stream' };
         const t = token();
         if (t) headers.authorization = `Bearer ${t}`;
+        if (lastId) headers['last-event-id'] = lastId;
         const res = await fetch(ApiPaths.events, { headers, signal: controller.signal, cache: 'no-store' });
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
         onState('live');
@@ -139,11 +144,16 @@ export function followEvents(token: () => string | null, onEvent: (ev: EventEnve
           while ((i = buf.indexOf('\n\n')) >= 0) {
             const frame = buf.slice(0, i);
             buf = buf.slice(i + 2);
-            const data = frame
-              .split('\n')
+            const lines = frame.split('\n');
+            const data = lines
               .filter((l) => l.startsWith('data:'))
               .map((l) => l.slice(5).trimStart())
               .join('\n');
+            const id = lines
+              .find((l) => l.startsWith('id:'))
+              ?.slice(3)
+              .trim();
+            if (id) lastId = id;
             if (!data) continue;
             try {
               onEvent(JSON.parse(data) as EventEnvelope);
