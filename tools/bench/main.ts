@@ -1,10 +1,14 @@
 import { benchFailover } from './failover';
+import { benchFailoverPools, type PoolsKind } from './failover-pools';
 import { benchMove } from './move';
 import { benchQuiet } from './quiet';
 import { benchReplication } from './replication';
 import type { BenchReport } from './stats';
 
-/** npm run bench -- <name> [--json] [--trials N] (replication: one 256 MiB incremental per trial) [--minutes M (quiet)] [--kind power-off,power-off-leader,partition,client-link,disk (failover)] */
+/**
+ * npm run bench -- <name> [--json] [--trials N] (replication: one 256 MiB incremental per trial) [--minutes M (quiet)]
+ * [--kind power-off,power-off-leader,partition,client-link,disk (failover)] [--pools N [--kind power-off|offline] (failover at scale)]
+ */
 const BENCHES: Record<string, (o: { trials: number; minutes?: number; kinds?: never; log: (l: string) => void }) => Promise<BenchReport>> = {
   move: benchMove,
   failover: benchFailover,
@@ -21,7 +25,9 @@ async function main(): Promise<void> {
   const kinds = ki >= 0 ? args[ki + 1].split(',') : undefined;
   const mi = args.indexOf('--minutes');
   const minutes = mi >= 0 ? Number(args[mi + 1]) : undefined;
-  const name = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--trials' && args[i - 1] !== '--minutes' && args[i - 1] !== '--kind');
+  const pi = args.indexOf('--pools');
+  const pools = pi >= 0 ? Number(args[pi + 1]) : undefined;
+  const name = args.find((a, i) => !a.startsWith('--') && !['--trials', '--minutes', '--kind', '--pools'].includes(args[i - 1]));
   if (!name || !BENCHES[name]) {
     process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [--json] [--trials N] [--minutes M (quiet)]\n`);
     process.exit(2);
@@ -33,6 +39,24 @@ async function main(): Promise<void> {
   if (minutes !== undefined && !(minutes > 0 && minutes <= 600)) {
     process.stderr.write('bench: --minutes takes a number from 0 to 600\n');
     process.exit(2);
+  }
+  if (pools !== undefined) {
+    if (name !== 'failover') {
+      process.stderr.write('bench: --pools is an option of the failover bench\n');
+      process.exit(2);
+    }
+    const kind = (kinds?.[0] ?? 'power-off') as PoolsKind;
+    if (!['power-off', 'offline'].includes(kind) || (kinds?.length ?? 1) > 1) {
+      process.stderr.write('bench: failover --pools takes --kind power-off or --kind offline\n');
+      process.exit(2);
+    }
+    const r = await benchFailoverPools({ trials, pools, kind, log: (l) => process.stderr.write(`[bench failover --pools] ${l}\n`) });
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else
+      process.stdout.write(
+        `failover ${kind} with ${r.pools} pools: last pool served again after ${r.many.median} s (median; max ${r.many.max} s; per pool first ${r.many.spread.first}, median ${r.many.spread.median}, last ${r.many.spread.last}), one pool alone ${r.single.median} s: ratio ${r.ratio} (target ≤ 2: ${r.met ? 'met' : 'NOT met'}); double imports ${r.doubleImports}, false suspects ${r.falseSuspects}, ${r.trials} trials\n`,
+      );
+    return;
   }
   const report = await BENCHES[name]({ trials, minutes, kinds: kinds as never, log: (l) => process.stderr.write(`[bench ${name}] ${l}\n`) });
   if (json) process.stdout.write(`${JSON.stringify(report)}\n`);

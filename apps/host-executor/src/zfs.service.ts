@@ -19,6 +19,14 @@ function wordsOf(err: unknown): string {
 export class ZfsService {
   private readonly logger = new Logger('zfs');
   readonly locks = new KeyedMutex();
+  /**
+   * Imports and exports of this node run one at a time, whatever the pool: ZFS serializes them on
+   * its pool configuration lock anyway, and zfs-fuse wedged (every zpool command hanging, 1,200
+   * threads) when a takeover of 20 pools ran eight at once. The rest of each pool's takeover (its
+   * IPs, shares, records) still runs side by side with the next pool's import. The fence's export
+   * is not held by it: it is bounded, and the harder fence backs it.
+   */
+  private readonly poolConfig = new KeyedMutex();
 
   constructor(
     private readonly runner: ProcessRunner,
@@ -139,10 +147,13 @@ export class ZfsService {
         if (changed) this.logger.log(`${req.pool}: now ${req.role}`);
         return { changed, imported: false, pool: present, epoch: req.epoch };
       }
-      await this.importableOne(req.pool);
       try {
         // a replica or retrieval copy: whatever the import mounts is mounted read-only
-        await this.run(zpool.import(req.pool, await this.deviceDirs(), req.force, req.role !== 'serve'));
+        const dirs = await this.deviceDirs();
+        await this.poolConfig.run('config', async () => {
+          await this.importableOne(req.pool);
+          await this.run(zpool.import(req.pool, dirs, req.force, req.role !== 'serve'));
+        });
       } catch (err) {
         if (!/cannot mount/i.test(wordsOf(err)) || !(await this.findPool(req.pool))) throw err;
         // imported; the role's mounts are made below (a replica has none)
@@ -302,7 +313,7 @@ export class ZfsService {
     return this.locks.run(this.lockOf(req.pool), async () => {
       if (!(await this.findPool(req.pool))) return { changed: false };
       await this.shares.stopPool(req.pool);
-      await this.run(zpool.export(req.pool, req.force), timeoutMs);
+      await this.poolConfig.run('config', () => this.run(zpool.export(req.pool, req.force), timeoutMs));
       this.logger.log(`exported ${req.pool}${req.force ? ' (forced)' : ''}`);
       return { changed: true };
     });

@@ -10,6 +10,8 @@ import { FailoverStatusBoard } from './failover/failover-status.board';
 import { ClusterStore } from './cluster.store';
 import { PoolStore } from './pool.store';
 import { PoolService } from './pool.service';
+import { POOL_PARALLELISM } from './operation-locks';
+import { runTreeTasks } from '@tandem/util';
 
 /** Forming the cluster, joining nodes, taking them offline and back, maintenance mode. */
 @Injectable()
@@ -156,21 +158,30 @@ export class ClusterService {
       const withOff = await this.store.require();
       await this.store.put({ ...withOff.cluster, nodes: withOff.cluster.nodes.map((n) => (n.id === req.node ? { ...n, adminState: 'offline' as const } : n)) }, withOff.revision);
       const moved: Array<{ pool: string; to: string }> = [];
+      // each pool to the least loaded online node, decided first; then moved POOL_PARALLELISM at a time
       const load = new Map(others.map((n) => [n, all.filter((p) => p.node === n && p.state === 'serving').length]));
-      try {
-        for (const p of mine) {
-          const to = [...load.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0][0];
-          await this.poolService.move({ pool: p.name, to, actor: req.actor });
-          load.set(to, (load.get(to) ?? 0) + 1);
-          moved.push({ pool: p.name, to });
-        }
-      } catch (err) {
+      const plan = mine.map((p) => {
+        const to = [...load.entries()].sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))[0][0];
+        load.set(to, (load.get(to) ?? 0) + 1);
+        return { pool: p.name, to };
+      });
+      const results = await runTreeTasks(
+        plan,
+        () => null,
+        POOL_PARALLELISM,
+        async (m) => {
+          await this.poolService.move({ pool: m.pool, to: m.to, actor: req.actor });
+          moved.push(m);
+        },
+      );
+      const failed = results.flatMap((r, i) => (r.ok ? [] : [{ pool: plan[i].pool, error: r.error as TandemError }]));
+      if (failed.length > 0) {
         // could not move everything away: the node stays online, the pools that remain stay served
         const back = await this.store.require();
         await this.store.put({ ...back.cluster, nodes: back.cluster.nodes.map((n) => (n.id === req.node ? { ...n, adminState: 'online' as const } : n)) }, back.revision);
         throw new TandemError(
-          (err as TandemError).code ?? ErrorCode.Internal,
-          `node ${req.node} stays online: moving its pools away failed (${(err as Error).message}); moved so far: ${moved.map((m) => `${m.pool} → ${m.to}`).join(', ') || 'none'}`,
+          failed[0].error.code ?? ErrorCode.Internal,
+          `node ${req.node} stays online: moving its pools away failed (${failed.map((f) => `${f.pool}: ${f.error.message}`).join('; ')}); moved: ${moved.map((m) => `${m.pool} → ${m.to}`).join(', ') || 'none'}`,
         );
       }
       return { node: req.node, moved, clusterDestroyed: false, exported: [] };

@@ -3,6 +3,15 @@ import { ErrorCode, TandemError } from '@tandem/contracts';
 import { KeyedMutex } from '@tandem/util';
 
 /**
+ * Pools worked on at once when one decision concerns many (a dead node's takeovers, a node's
+ * evacuation). Enough that 20 pools take about as long as a few (zfs imports contend on the host,
+ * the rest waits on NATS and the host-executor); bounded so that 200 pools do not start 200
+ * imports, IP changes and share reloads at the same instant on a node whose heartbeat must stay
+ * on time.
+ */
+export const POOL_PARALLELISM = 8;
+
+/**
  * Operations on one pool run one at a time, and so do changes of the cluster: a second one
  * arriving meanwhile is refused IN_TRANSITION at once (never queued behind a move that may take
  * a minute).

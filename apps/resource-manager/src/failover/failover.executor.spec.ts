@@ -4,6 +4,7 @@ import { readBaseConfig } from '@tandem/config';
 import { ErrorCode, TandemError, type HaPool, type ReplicationState } from '@tandem/contracts';
 import type { Step, Takeover } from '@tandem/domain';
 import { FailoverExecutor } from './failover.executor';
+import { POOL_PARALLELISM } from '../operation-locks';
 
 /*
  * The failover executor on its seams: an in-memory pool record store with compare-and-set (as
@@ -192,4 +193,38 @@ test('a replicated pool taken over automatically: its own copy is imported (neve
   const locked = f.events.find((e) => e.schema === 'tandem.replication.locked/1')!;
   assert.equal(locked.data.message, 'Failover occurred. Sync for tank is locked!');
   assert.ok((locked.data.possiblyMissingS as number) >= 90);
+});
+
+test('a round with many takeovers carries them out side by side, at most POOL_PARALLELISM at once; each pool ends serving here', async () => {
+  const f = fixture();
+  const n = 20;
+  for (let i = 0; i < n; i++) f.records.set(`p${i}`, { pool: serving({ name: `p${i}`, vips: [{ ...VIP, address: `10.77.3.${100 + i}` }] }), revision: 1 });
+  let running = 0;
+  let most = 0;
+  const gates: Array<() => void> = [];
+  const run = f.executor['actions'].run;
+  (f.executor as unknown as { actions: { run: typeof run } }).actions.run = async (pool, list, mp) => {
+    if (list.some((s) => s.kind === 'pool.import')) {
+      running++;
+      most = Math.max(most, running);
+      await new Promise<void>((r) => gates.push(r));
+      running--;
+    }
+    return run(pool, list, mp);
+  };
+  const round = {
+    takeovers: Array.from({ length: n }, (_, i) => ({ decision: { ...takeover('node-down'), pool: `p${i}` }, ownerSilentMs: 4_000, heartbeatTimeoutMs: 3_000 })),
+    giveUps: [],
+  } as unknown as Parameters<FailoverExecutor['carryOut']>[0];
+  const done = f.executor.carryOut(round);
+  // release the imports as they queue up: the first POOL_PARALLELISM start at once, the rest as slots free
+  while (gates.length < POOL_PARALLELISM) await new Promise((r) => setImmediate(r));
+  assert.equal(running, POOL_PARALLELISM, 'the first imports started side by side');
+  for (let released = 0; released < n; released++) {
+    while (gates.length === 0) await new Promise((r) => setImmediate(r));
+    gates.shift()!();
+  }
+  await done;
+  assert.equal(most, POOL_PARALLELISM);
+  for (let i = 0; i < n; i++) assert.deepEqual([f.records.get(`p${i}`)!.pool.state, f.records.get(`p${i}`)!.pool.node], ['serving', 'node-b'], `p${i}`);
 });

@@ -5,10 +5,11 @@ import { OrderedEvents, type KvRecordStore } from '@tandem/messaging';
 import { REPLICATION_STORE } from '../replication/replication.store';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { Metrics, currentTraceId, inSpan, observeFailoverTimings, tracer } from '@tandem/telemetry';
-import { sleep } from '@tandem/util';
+import { runTreeTasks, sleep } from '@tandem/util';
 import { ActivityService } from '../activity.service';
 import { PoolActions } from '../pool-actions.service';
 import { PoolStore } from '../pool.store';
+import { POOL_PARALLELISM } from '../operation-locks';
 
 const now = () => performance.now();
 const union = (...lists: Array<readonly string[] | undefined>) => [...new Set(lists.flatMap((l) => l ?? []))];
@@ -33,10 +34,29 @@ export class FailoverExecutor {
     @Inject(REPLICATION_STORE) private readonly replication: Pick<KvRecordStore<ReplicationState>, 'get'>,
   ) {}
 
-  /** Everything the round says this node does, one pool after the other. */
+  /**
+   * Everything the round says this node does, POOL_PARALLELISM pools at a time: a node that
+   * dies with 20 pools must not leave the last one waiting for the 19 before it. Each pool's
+   * takeover is its own (its record's compare-and-set, its own lock on the host-executor).
+   */
   async carryOut(round: FailoverRound): Promise<void> {
-    for (const t of round.takeovers) await this.takeOver(t.decision, t.ownerSilentMs, t.heartbeatTimeoutMs);
-    for (const g of round.giveUps) await this.giveUp(g.decision, g.nodes);
+    const planned = now();
+    const results = await Promise.all([
+      // a takeover that waited for a slot counts that wait in its fence wait and total (the owner stayed silent meanwhile)
+      runTreeTasks(
+        round.takeovers,
+        () => null,
+        POOL_PARALLELISM,
+        (t) => this.takeOver(t.decision, t.ownerSilentMs + (now() - planned), t.heartbeatTimeoutMs),
+      ),
+      runTreeTasks(
+        round.giveUps,
+        () => null,
+        POOL_PARALLELISM,
+        (g) => this.giveUp(g.decision, g.nodes),
+      ),
+    ]);
+    for (const r of results.flat()) if (!r.ok) this.logger.error(`failover: ${(r.error as Error).message}`);
   }
 
   /** A lost node's pool with nowhere to go: inactive with the reason — if the fresh record still leaves no node to run it. */
