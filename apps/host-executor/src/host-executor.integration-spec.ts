@@ -267,6 +267,25 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     void call;
   });
 
+  test('many pools imported at once (a takeover): each imported, one zpool import at a time; exported and imported again at once', async () => {
+    const names = ['many0', 'many1', 'many2', 'many3'];
+    for (const pool of names) {
+      await host.call(node.nodeId, 'pool.create', { pool, vdevs: [`${pool}-0`], sizeMiB: 64 });
+      await host.call(node.nodeId, 'pool.export', { pool });
+    }
+    const imported = await Promise.all(names.map((pool) => host.call(node.nodeId, 'pool.import', { pool, force: true })));
+    assert.deepEqual(
+      imported.map((r) => [r.pool.name, r.changed]),
+      names.map((n) => [n, true]),
+    );
+    // an export forgets the scan the imports shared: the pool is found again at once
+    await host.call(node.nodeId, 'pool.export', { pool: 'many2' });
+    assert.equal((await host.call(node.nodeId, 'pool.import', { pool: 'many2' })).changed, true);
+    const listed = (await host.call(node.nodeId, 'pool.list', {})).map((p) => p.name);
+    for (const n of names) assert.ok(listed.includes(n), `${n} imported (${listed.join(', ')})`);
+    for (const pool of names) await host.call(node.nodeId, 'pool.destroy', { pool, force: true });
+  });
+
   describe('a replicated pool on the local disks, and its roles', () => {
     const mnt = () => `${node.stateDir}/mnt/rtank`;
     /** name → value of one property, for every filesystem of rtank (snapshots left out). */

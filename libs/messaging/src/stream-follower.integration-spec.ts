@@ -30,7 +30,7 @@ function start(i: number): void {
       `server_name: ${name}`,
       `listen: 127.0.0.1:${clientPort(i)}`,
       `jetstream { store_dir: "${join(dir, name)}", max_memory_store: 64MB, max_file_store: 256MB }`,
-      `cluster { name: it, listen: 127.0.0.1:${routePort(i)}, routes: [${names.map((_, j) => `nats://127.0.0.1:${routePort(j)}`).join(', ')}] }`,
+      `cluster { name: it, listen: 127.0.0.1:${routePort(i)}, no_advertise: true, routes: [${names.flatMap((_, j) => (j === i ? [] : [`nats://127.0.0.1:${routePort(j)}`])).join(', ')}] }`,
     ].join('\n'),
   );
   const p = execa('nats-server', ['-c', conf], { reject: false, stdio: 'ignore' });
@@ -45,7 +45,8 @@ before(async () => {
     what: 'a connection to the three servers',
   });
   await waitFor(async () => (await nc.jetstreamManager()).streams.add({ name: 'FOLLOW', subjects: ['follow.>'], num_replicas: 3, storage: StorageType.File }), {
-    timeoutMs: 30_000,
+    // three servers started at once settle their routes first; on a loaded machine that takes a while
+    timeoutMs: 90_000,
     intervalMs: 500,
     what: 'a replicated stream (the cluster to elect its meta leader)',
   });
