@@ -7,7 +7,7 @@ import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tande
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { waitFor } from '@tandem/util';
 import { logsIfItFails, printNodeLogsOnFailure } from '../support/failure-logs';
-import { writeThroughShare } from '../support/services';
+import { sinceNow, writeThroughShare } from '../support/services';
 
 /**
  * A replicated pool on three nodes: one active, two passives, each pulling from the active on its
@@ -69,8 +69,8 @@ describe('shared-nothing replication on three nodes (testbed)', () => {
 
   /** A file written now reaches `passives` (the active's only replicas), and every copy holds every file. */
   async function writtenAndFollowedBy(passives: string[]): Promise<void> {
-    const t0 = Date.now();
     await write();
+    const t0 = sinceNow();
     await everyPassiveAfter(t0);
     assert.deepEqual(Object.keys((await repl()).replication?.replicas ?? {}).sort(), passives);
     for (const n of passives) await copyHoldsAll(n);

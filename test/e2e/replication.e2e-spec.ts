@@ -22,7 +22,7 @@ import { HostClient, KvRecordStore, ResourceManagerClient, retryWhileUnavailable
 import { Testbed, type TestbedStatus, observerConnection } from '@tandem/testbed';
 import { logsIfItFails, printNodeLogsOnFailure } from '../support/failure-logs';
 import { waitFor } from '@tandem/util';
-import { killService, writeThroughShare } from '../support/services';
+import { killService, sinceNow, writeThroughShare } from '../support/services';
 import { holdsFor } from '../support/wait';
 
 /**
@@ -176,8 +176,8 @@ describe('shared-nothing replication (testbed)', () => {
     const attached = await rm('pool.attach', { pool: POOL, node: 'node-a', replicated: true, vips: [`cli0:${VIP}/24`], shares: [{ name: 'files', protocol: 'smb', path: 'files', guest: true }] });
     assert.deepEqual([attached.mode, attached.state, attached.node], ['replicated', 'serving', 'node-a']);
     assert.match((attached.warnings ?? []).join(), /differ in size by more than 10 %/);
-    const t0 = Date.now();
     await write();
+    const t0 = sinceNow();
     await replicatedAfter('node-b', t0, 60_000);
     // the first transfer was the bootstrap, announced as such (later ones are incremental)
     const jsm = await nc.jetstreamManager({ checkAPI: false });
@@ -198,8 +198,8 @@ describe('shared-nothing replication (testbed)', () => {
         if (env.schema === Events.replicationProgress.schema) progress.push(Events.replicationProgress.data.parse(env.data));
       },
     });
-    const t0 = Date.now();
     await write();
+    const t0 = sinceNow();
     await replicatedAfter('node-b', t0, (SNAPSHOT_S + PULL_S) * 1000 + 20_000);
     sub.unsubscribe();
     assert.ok(
@@ -237,8 +237,8 @@ describe('shared-nothing replication (testbed)', () => {
     assert.ok(moved.finalSync && moved.finalSync.bytes > 0, `the final sync's size: ${JSON.stringify(moved.finalSync)}`);
     await readAllBack();
     await assertServedOnlyOn('node-b');
-    const t0 = Date.now();
     await write();
+    const t0 = sinceNow();
     await replicatedAfter('node-a', t0, 60_000);
     assert.equal((await repl()).direction, 'node-b → node-a');
   });
@@ -281,8 +281,8 @@ describe('shared-nothing replication (testbed)', () => {
     await assertServedOnlyOn(peer);
     const resumed = await rm('replication.resume', { pool: POOL });
     assert.notEqual(resumed.state, 'locked');
-    const t0 = Date.now();
     await write();
+    const t0 = sinceNow();
     await replicatedAfter(owner, t0, 90_000);
     // the old node's own data was kept aside, not destroyed
     const kept = await tb.exec(owner, ['zfs', 'list', '-H', '-o', 'name', '-r', `${POOL}/${KEPT_DATASET}`]);
@@ -341,8 +341,8 @@ describe('shared-nothing replication (testbed)', () => {
     assert.match(rotated.hostKey, /^ssh-ed25519 /);
     const record = await new KvRecordStore(nc, CLUSTER_RECORD).get(CLUSTER_RECORD_ID);
     assert.deepEqual(record?.value.nodes.find((n) => n.id === owner)?.ssh, { hostKeys: [rotated.hostKey], clientKeys: [rotated.clientKey] }, 'only the new keys stay pinned');
-    const t0 = Date.now();
     await write();
+    const t0 = sinceNow();
     await replicatedAfter(passive, t0, 90_000);
   });
 
@@ -356,8 +356,8 @@ describe('shared-nothing replication (testbed)', () => {
     const listening = async () => (await tb.exec(owner, ['ss', '-Hltn', `sport = :${settings.sshPort}`], { timeoutMs: 10_000 })).stdout;
     await waitFor(async () => (await listening()).includes(`${admin}:${settings.sshPort}`), { timeoutMs: 30_000, intervalMs: 250, what: `${owner}'s endpoint listening on ${admin}` });
     assert.ok(!(await listening()).includes(`${node.addresses.heartbeat!}:${settings.sshPort}`), 'no longer on the heartbeat address');
-    const t0 = Date.now();
     await write();
+    const t0 = sinceNow();
     await replicatedAfter(passive, t0, 90_000);
   });
 
@@ -371,8 +371,8 @@ describe('shared-nothing replication (testbed)', () => {
     await assertServedOnlyOn(passive);
     assert.equal((await pool()).node, passive);
     await rm('node.online', { node: owner });
-    const t0 = Date.now();
     await write();
+    const t0 = sinceNow();
     await replicatedAfter(owner, t0, 120_000);
     assert.equal((await repl()).direction, `${passive} → ${owner}`);
     await assertServedOnlyOn(passive);
@@ -383,7 +383,6 @@ describe('shared-nothing replication (testbed)', () => {
     const holder = (await leases.get('replication-scheduler'))?.value.holder;
     assert.ok(holder, 'a replication-scheduler holds the lease');
     await killService(holder, 'replication-scheduler');
-    const t0 = Date.now();
     await waitFor(async () => ((await leases.get('replication-scheduler'))?.value.holder === other(holder) ? true : false), {
       timeoutMs: 60_000,
       intervalMs: 500,
@@ -391,7 +390,7 @@ describe('shared-nothing replication (testbed)', () => {
     });
     const passive = other((await pool()).node!);
     await write();
-    await replicatedAfter(passive, t0, 90_000);
+    await replicatedAfter(passive, sinceNow(), 90_000);
     await tb.up({ nodes: 2 }); // the crashed one back, as a standby
   });
 });

@@ -16,6 +16,16 @@ export async function killService(node: string, app: string): Promise<void> {
   assert.equal(n, 1, `one ${app} killed on ${node}`);
 }
 
+/**
+ * An instant that a snapshot taken from now on is recorded at or after: now rounded up to the whole
+ * second, since ZFS records a snapshot's creation in whole seconds (rounded down). Taken after a
+ * write has finished, a snapshot recorded at or after it holds the write; taken before the write, a
+ * snapshot made while the write was still running would count.
+ */
+export function sinceNow(): number {
+  return Math.ceil(Date.now() / 1000) * 1000;
+}
+
 /** A file of `bytes` random bytes written by the client through `//vip/share` as `name`; its sha256, to compare later. */
 export async function writeThroughShare(tb: Testbed, vip: string, share: string, name: string, bytes: number): Promise<string> {
   await tb.client(['sh', '-c', `head -c ${bytes} /dev/urandom > /tmp/${name}`]);
