@@ -3,6 +3,7 @@ import type { NatsConnection } from 'nats';
 import { ErrorCode, type RmOperation, type RmOpRequest } from '@tandem/contracts';
 import { HostClient, ResourceManagerClient, retryWhileUnavailable } from '@tandem/messaging';
 import { ROOT_ADMIN_IP, observerConnection, type Testbed, type TestbedStatus } from '@tandem/testbed';
+import { waitFor } from '@tandem/util';
 import { logsIfItFails } from './failure-logs';
 import type { OtlpCollector } from './otlp-collector';
 
@@ -39,5 +40,17 @@ export function setUpTwoNodeCluster(tb: Testbed, traces: OtlpCollector, pool: st
     () => tb.root,
     ['node-a', 'node-b'],
     async () => then(await twoNodeClusterWithPool(tb, traces, pool)),
+  );
+}
+
+/** Waits until the pool's record says it serves on `node` (after a failover or a move), asking the resource-manager every 250 ms. */
+export async function servedOn(rmc: ResourceManagerClient, pool: string, node: string, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const p = await rmc.call('pool.get', { pool }, 2_000);
+      if (p.state !== 'serving' || p.node !== node) throw new Error(JSON.stringify(p));
+      return true;
+    },
+    { timeoutMs, intervalMs: 250, what: `pool ${pool} serving on ${node}` },
   );
 }

@@ -9,8 +9,12 @@ const TANDEM = resolve(__dirname, '..', '..', '..', 'bin', 'tandem');
  * The `tandem` CLI run as an operator would, against a node's REST API: with the testbed's admin
  * password unless `password` says otherwise (null: none at all), trusting the CA `ca`. Never throws on a failed command.
  */
-export async function runTandem(api: string, args: string[], opts: { password?: string | null; timeoutMs?: number; ca?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: Record<string, string> = { ...process.env, TANDEM_API: api } as Record<string, string>;
+export async function runTandem(
+  api: string,
+  args: string[],
+  opts: { password?: string | null; timeoutMs?: number; ca?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env: Record<string, string> = { ...process.env, TANDEM_API: api, ...opts.env } as Record<string, string>;
   // the API is HTTPS: its certificate is checked against the testbed's CA (TestbedStatus.ca)
   if (opts.ca) env['TANDEM_API_CA_FILE'] = opts.ca;
   if (opts.password !== null) env['TANDEM_PASSWORD'] = opts.password ?? TESTBED_ADMIN_PASSWORD;

@@ -6,7 +6,7 @@ import { DEFAULT_FAILOVER_SETTINGS } from '@tandem/domain';
  * TANDEM_HEARTBEAT_TIMEOUT_MS (apps/heartbeat/src/heartbeat.config.ts), which the testbed leaves
  * as it is. A peer heard on no channel for this long is down.
  */
-export const HEARTBEAT_TIMEOUT_MS = 3_000;
+export const HEARTBEAT_TIMEOUT_MS = 1_500;
 
 /**
  * The longest an automatic takeover of a silent owner's pool waits: the peer must have heard

@@ -1,10 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCode, POOL_RECORD } from '@tandem/contracts';
-import { HostClient, KvRecordStore, ResourceManagerClient } from '@tandem/messaging';
-import { Testbed, observerConnection } from '@tandem/testbed';
+import { HostClient, KvRecordStore } from '@tandem/messaging';
 import { runTreeTasks } from '@tandem/util';
-import { rmCall } from './setup';
+import { formedCluster, rmCall } from './setup';
 import { median, type BenchReport } from './stats';
 
 /**
@@ -44,10 +44,7 @@ export interface PoolsReport extends BenchReport {
 export async function benchFailoverPools(opts: { trials: number; pools: number; kind?: PoolsKind; log: (l: string) => void }): Promise<PoolsReport> {
   const kind = opts.kind ?? 'power-off';
   if (!Number.isInteger(opts.pools) || opts.pools < 2 || opts.pools > 100) throw new Error('--pools takes a whole number from 2 to 100 (each pool takes a floating IP of 10.77.3.130-229)');
-  const tb = new Testbed({ log: () => undefined });
-  opts.log('bringing up the testbed');
-  const status = await tb.up({ nodes: 2 });
-  const nc = await observerConnection(status);
+  const { tb, nc, status } = await formedCluster(opts.log);
   let doubleImports = 0;
   let falseSuspects = 0;
   let owner: string = 'node-a';
@@ -61,21 +58,22 @@ export async function benchFailoverPools(opts: { trials: number; pools: number; 
     }
   })().catch(() => undefined);
   try {
-    const rm = new ResourceManagerClient(nc);
     const records = new KvRecordStore(nc, POOL_RECORD);
     const host = new HostClient(nc);
-    if (!(await rmCall(nc, 'cluster.status', {}, 30_000, 30_000)).cluster) {
-      opts.log('forming the cluster (node-a, node-b)');
-      await rm.call('cluster.create', { node: 'node-a', heartbeatInterface: 'hb0' }, 30_000);
-      await rm.call('cluster.join', { node: 'node-b' }, 30_000);
-    }
     const attach = async (i: number, node: string) => {
       const pool = poolName(i);
       const known = (await rmCall(nc, 'pool.list', {})).find((p) => p.name === pool);
       if (known) return;
-      await host.call(node, 'pool.create', { pool, vdevs: [`${pool}-0`], sizeMiB: 64, mountpoint: join(dirname(status.jbod), 'mnt', pool) });
-      await host.call(node, 'pool.export', { pool });
-      await rmCall(nc, 'pool.attach', { pool, node, vips: [`cli0:${vipOf(i)}/24`], shares: [] });
+      // a pool an earlier run made (on the disks, not under cluster control) is attached as it is
+      const importable = (await host.call(node, 'pool.importable', {})).some((p) => p.name === pool);
+      if (!importable) {
+        await host.call(node, 'pool.create', { pool, vdevs: [`${pool}-0`], sizeMiB: 64, mountpoint: join(dirname(status.jbod), 'mnt', pool) });
+        await host.call(node, 'pool.export', { pool });
+      }
+      // an attach that answered too late on a loaded machine is tried again and finds its own record
+      await rmCall(nc, 'pool.attach', { pool, node, vips: [`cli0:${vipOf(i)}/24`], shares: [] }).catch(async (err: unknown) => {
+        if ((err as { code?: string }).code !== ErrorCode.AlreadyExists || !(await records.get(pool))) throw err;
+      });
     };
     // the set-up between trials moves pools the way an operator would, a few at a time
     const moveAll = async (names: string[], to: string) => {
@@ -193,6 +191,14 @@ export async function benchFailoverPools(opts: { trials: number; pools: number; 
       doubleImports,
       falseSuspects,
     };
+  } catch (err) {
+    // what the nodes' host-executors said of their leases and fences, before anything else is tried
+    for (const node of NODES) {
+      const log = await readFile(join(tb.root, 'nodes', node, 'logs', 'host-executor.log'), 'utf8').catch(() => '');
+      const lines = log.split('\n').filter((l) => /fenc|lease|not answer|zfs-fuse|daemon/i.test(l));
+      opts.log(`${node}'s host-executor on leases, fences and its ZFS daemon (last ${Math.min(lines.length, 15)} lines):\n${lines.slice(-15).join('\n')}`);
+    }
+    throw err;
   } finally {
     suspects.unsubscribe();
     await nc.close();

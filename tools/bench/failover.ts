@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from 'nats';
 import { ErrorCode, EVENTS_STREAM, Events, subjectFor, type EventDefinition, type EventEnvelope } from '@tandem/contracts';
 import { HeartbeatClient, waitForStreamLeader } from '@tandem/messaging';
-import type { Testbed } from '@tandem/testbed';
+import { clientReadsAgain, sampleDoubleImports, type Testbed } from '@tandem/testbed';
 import { benchCluster, rmCall } from './setup';
 import { median, type BenchReport } from './stats';
 
@@ -26,6 +26,9 @@ import { median, type BenchReport } from './stats';
 const POOL = 'benchfo';
 const VIP = '10.77.3.71';
 const NODES = ['node-a', 'node-b'] as const;
+/** Power-off to the client reading again, in seconds: the median and the slowest trial (issue: the next second). */
+const TARGET = { median: 3, max: 4 };
+
 export const FAILOVER_KINDS = ['power-off', 'power-off-leader', 'partition', 'client-link', 'disk'] as const;
 type Kind = (typeof FAILOVER_KINDS)[number];
 type FailedOver = typeof Events.poolFailedOver extends EventDefinition<infer T> ? T : never;
@@ -64,16 +67,7 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
         const before = await rmCall(nc, 'pool.get', { pool: POOL });
         const owner = before.node!;
         const peer = owner === 'node-a' ? 'node-b' : 'node-a';
-        let sampling = true;
-        const sampler = (async () => {
-          while (sampling) {
-            const imported = await Promise.all(
-              NODES.map(async (n) => (await tb.exec(n, ['zpool', 'list', '-H', '-o', 'name'], { timeoutMs: 5_000 }).catch(() => null))?.stdout.split('\n').includes(POOL) ?? false),
-            );
-            if (imported.every(Boolean)) doubleImports++;
-            await sleep(250);
-          }
-        })();
+        const sampler = sampleDoubleImports(tb, POOL, NODES);
         const meta = await metaLeader(tb, peer);
         const t0 = performance.now();
         if (kind === 'power-off' || kind === 'power-off-leader') await tb.powerOff(owner);
@@ -90,16 +84,9 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
             await sleep(50);
           }
         }
-        for (;;) {
-          const r = await tb.client(['smbclient', '-N', `//${VIP}/files`, '-t', '2', '-c', 'get probe.txt /dev/null'], { timeoutMs: 10_000 });
-          if (r.exitCode === 0) break;
-          if (performance.now() - t0 > 60_000) throw new Error(`${kind}: the client cannot read through ${VIP} 60 s after the fault: ${r.stdout}${r.stderr}`);
-          await sleep(50);
-        }
-        const s = (performance.now() - t0) / 1000;
+        const s = await clientReadsAgain(tb, VIP, t0, kind);
         const ev = await failoverEvent(nc, before.epoch, 75_000); // published with retries: a stream re-electing its leader delays it
-        sampling = false;
-        await sampler;
+        doubleImports += await sampler.stop();
         samples.push(s);
         if (ev) phases.push(ev.timings);
         opts.log(
@@ -152,8 +139,8 @@ export async function benchFailover(opts: { trials: number; log: (l: string) => 
       samples: main.samples,
       median: main.median,
       max: main.max,
-      target: { median: 5, max: 8, doubleImports: 0 },
-      met: (!reports['power-off'] || (reports['power-off'].median <= 5 && reports['power-off'].max <= 8)) && doubles === 0,
+      target: { median: TARGET.median, max: TARGET.max, doubleImports: 0 },
+      met: (!reports['power-off'] || (reports['power-off'].median <= TARGET.median && reports['power-off'].max <= TARGET.max)) && doubles === 0,
       kinds: reports,
     };
   } finally {
@@ -198,7 +185,7 @@ async function metaLeader(tb: Testbed, node: string): Promise<string | null> {
  * (this process's own connection may have been on the lost node's server when it was published),
  * or null when none came in time.
  */
-async function failoverEvent(nc: NatsConnection, epoch: number, timeoutMs: number): Promise<FailedOver | null> {
+export async function failoverEvent(nc: NatsConnection, epoch: number, timeoutMs: number): Promise<FailedOver | null> {
   const jsm = await nc.jetstreamManager({ checkAPI: false });
   const t0 = performance.now();
   for (;;) {
@@ -214,7 +201,7 @@ async function failoverEvent(nc: NatsConnection, epoch: number, timeoutMs: numbe
  * Before every trial: both nodes answer, the peers hear each other, and the replicated streams
  * are led by the witness (the state the active resource-manager keeps them in).
  */
-async function steadyState(tb: Testbed, nc: NatsConnection): Promise<void> {
+export async function steadyState(tb: Testbed, nc: NatsConnection): Promise<void> {
   await waitForStreamLeader(nc, 'witness', 60_000);
   const hb = new HeartbeatClient(nc);
   const t0 = performance.now();

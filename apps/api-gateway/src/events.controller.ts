@@ -1,3 +1,4 @@
+import type { JetStreamManager } from 'nats';
 import { Controller, Get, Inject, Logger, Query, Req, Res, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -54,6 +55,7 @@ function feedOf(query: Record<string, unknown>, lastEventId: string | undefined)
 export class EventsController implements BeforeApplicationShutdown {
   private readonly logger = new Logger('events');
   private readonly open = new Set<() => void>();
+  private jsm?: JetStreamManager;
 
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
@@ -102,13 +104,16 @@ export class EventsController implements BeforeApplicationShutdown {
     // the feed before its first event must not replay the stream from its start).
     let lost = '';
     const opened = (async () => {
-      const state = (await (await this.ctx.nc.jetstreamManager()).streams.info(EVENTS_STREAM.name)).state;
+      // one stream manager for every feed; it asks the servers nothing of its own (no account check)
+      this.jsm ??= await this.ctx.nc.jetstreamManager({ checkAPI: false, timeout: 3_000 });
+      const jsm = this.jsm;
+      const state = (await jsm.streams.info(EVENTS_STREAM.name)).state;
       // an id past the stream's newest event is not of this stream (one made anew): from now on
       const after = feed.after !== undefined && feed.after > state.last_seq ? undefined : feed.after;
       if (after !== feed.after) lost = `: event ${feed.after} is not in the stream (its newest is ${state.last_seq}): from the next one on\n\n`;
       const start = (after ?? state.last_seq) + 1;
       if (after !== undefined && start < state.first_seq && state.messages > 0) lost = `: events ${start}-${state.first_seq - 1} are no longer kept\n\n`;
-      return StreamFollower.open(this.ctx.nc, EVENTS_STREAM.name, {
+      return StreamFollower.follow(this.ctx.nc, jsm, EVENTS_STREAM.name, {
         filterSubject: feed.subject,
         startSeq: start,
         onLost: (why, next) => this.logger.warn(`event feed: the ${EVENTS_STREAM.name} stream does not answer (${why}): waiting for it, from event ${next}`),

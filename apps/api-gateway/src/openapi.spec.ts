@@ -38,6 +38,7 @@ import {
   shareNameSchema,
   tokenRequestSchema,
   tokenResponseSchema,
+  snapshotScheduleSchema,
 } from '@tandem/contracts';
 import type { ServiceContext } from '@tandem/service-kit';
 import { ApiGatewayModule } from './app.module';
@@ -63,7 +64,15 @@ const ROUTES: Record<string, RouteContract> = {
   [`POST ${API_PREFIX}/pools`]: { request: poolOpRequests['pool.attach'], result: poolOpResults['pool.attach'] },
   [`GET ${POOL}`]: { result: poolOpResults['pool.get'] },
   [`DELETE ${POOL}`]: { result: poolOpResults['pool.remove'] },
+  [`GET ${POOL}/luns`]: { result: poolOpResults['pool.lun-list'] },
+  [`POST ${POOL}/luns`]: { request: poolOpRequests['pool.lun-add'], result: poolOpResults['pool.lun-add'] },
+  [`DELETE ${POOL}/luns/{lun}`]: { result: poolOpResults['pool.lun-remove'] },
+  [`PUT ${POOL}/chap`]: { request: poolOpRequests['pool.chap-set'], result: poolOpResults['pool.chap-set'] },
+  [`DELETE ${POOL}/chap`]: { result: poolOpResults['pool.chap-clear'] },
   ...Object.fromEntries(POOL_ACTIONS.map((a) => [`POST ${POOL}/${a}`, { request: poolOpRequests[POOL_ACTION_OPS[a]], result: poolOpResults[POOL_ACTION_OPS[a]] }])),
+  [`GET ${POOL}/schedules`]: { result: z.array(snapshotScheduleSchema) },
+  [`POST ${POOL}/schedules`]: { request: poolOpRequests['pool.schedule-add'], result: poolOpResults['pool.schedule-add'] },
+  [`DELETE ${POOL}/schedules/{name}`]: { result: poolOpResults['pool.schedule-remove'] },
   [`GET ${API_PREFIX}/cluster`]: { result: clusterOpResults['cluster.status'] },
   // The cluster is formed on the gateway's own node.
   [`POST ${API_PREFIX}/cluster`]: { request: clusterOpRequests['cluster.create'], alsoSet: ['node'], result: clusterOpResults['cluster.create'] },

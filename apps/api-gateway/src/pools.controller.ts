@@ -1,6 +1,7 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ACTOR_HEADER, ApiPaths, actorSchema, poolOpRequests, poolOpResults, type PoolOpResults, type PoolOperation } from '@tandem/contracts';
+import { z } from 'zod';
+import { ACTOR_HEADER, ApiPaths, actorSchema, poolOpRequests, poolOpResults, snapshotScheduleSchema, type PoolOpResults, type PoolOperation, type SnapshotSchedule } from '@tandem/contracts';
 import { ResourceManagerClient } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { ApiAuthenticated, ApiProblems, ref, schemaOf } from './openapi';
@@ -10,7 +11,7 @@ import { askResourceManager, contractRequest } from './resource-manager';
 export const MUTATING_TIMEOUT_MS = 120_000;
 export const READ_TIMEOUT_MS = 10_000;
 
-const READS = new Set<PoolOperation>(['pool.list', 'pool.get']);
+const READS = new Set<PoolOperation>(['pool.list', 'pool.get', 'pool.lun-list']);
 
 /**
  * The request the resource-manager gets: the body plus the fields the gateway sets itself,
@@ -70,6 +71,68 @@ export class PoolsController {
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   attach(@Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.attach']> {
     return this.forward('pool.attach', poolRequest('pool.attach', body, { actor: this.actor(actor) }));
+  }
+
+  @Get(':pool/luns')
+  @ApiOperation({ summary: "The pool's iSCSI target and LUNs", description: 'The IQN, portals, LUN numbers, serials and device identifiers: the same from whichever node serves the pool.' })
+  @ApiParam({ name: 'pool', schema: ref('PoolName') })
+  @ApiResponse({ status: 200, schema: schemaOf(poolOpResults['pool.lun-list']) })
+  @ApiProblems(400, 404, 502, 503, 504)
+  luns(@Param('pool') pool: string): Promise<PoolOpResults['pool.lun-list']> {
+    return this.forward('pool.lun-list', poolRequest('pool.lun-list', {}, { pool }));
+  }
+
+  @Post(':pool/luns')
+  @ApiAuthenticated()
+  @ApiOperation({ summary: 'Add a LUN to the pool', description: 'Made on the serving node and taken by the running target; initiators see it on their next LUN scan.' })
+  @ApiParam({ name: 'pool', schema: ref('PoolName') })
+  @ApiHeader({ name: ACTOR_HEADER, required: false })
+  @ApiBody({ schema: ref('AddLunRequest') })
+  @ApiResponse({ status: 201, description: 'The pool with its new LUN', schema: schemaOf(poolOpResults['pool.lun-add']) })
+  @ApiProblems(400, 401, 404, 409, 502, 503, 504)
+  addLun(@Param('pool') pool: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.lun-add']> {
+    return this.forward('pool.lun-add', poolRequest('pool.lun-add', body, { pool, actor: this.actor(actor) }));
+  }
+
+  @Delete(':pool/luns/:lun')
+  @ApiAuthenticated()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Remove a LUN from the pool', description: 'Taken out of the target, then its zvol or file is destroyed: its data is gone.' })
+  @ApiParam({ name: 'pool', schema: ref('PoolName') })
+  @ApiParam({ name: 'lun', schema: ref('LunName') })
+  @ApiHeader({ name: ACTOR_HEADER, required: false })
+  @ApiResponse({ status: 200, description: 'The pool without the LUN', schema: schemaOf(poolOpResults['pool.lun-remove']) })
+  @ApiProblems(400, 401, 404, 409, 502, 503, 504)
+  removeLun(@Param('pool') pool: string, @Param('lun') lun: string, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.lun-remove']> {
+    return this.forward('pool.lun-remove', poolRequest('pool.lun-remove', {}, { pool, name: lun, actor: this.actor(actor) }));
+  }
+
+  @Put(':pool/chap')
+  @ApiAuthenticated()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Ask initiators for CHAP at the pool's target",
+    description: 'Kept for every node that serves the pool (apart from the pool record: events never carry it); a running target is started again with it (open sessions end).',
+  })
+  @ApiParam({ name: 'pool', schema: ref('PoolName') })
+  @ApiHeader({ name: ACTOR_HEADER, required: false })
+  @ApiBody({ schema: ref('SetChapRequest') })
+  @ApiResponse({ status: 200, description: "The pool's target, with its CHAP user (never the secret)", schema: schemaOf(poolOpResults['pool.chap-set']) })
+  @ApiProblems(400, 401, 404, 409, 502, 503, 504)
+  setChap(@Param('pool') pool: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.chap-set']> {
+    return this.forward('pool.chap-set', poolRequest('pool.chap-set', body, { pool, actor: this.actor(actor) }));
+  }
+
+  @Delete(':pool/chap')
+  @ApiAuthenticated()
+  @HttpCode(200)
+  @ApiOperation({ summary: "Let initiators in without CHAP at the pool's target", description: 'A running target is started again without it.' })
+  @ApiParam({ name: 'pool', schema: ref('PoolName') })
+  @ApiHeader({ name: ACTOR_HEADER, required: false })
+  @ApiResponse({ status: 200, description: "The pool's target, without CHAP", schema: schemaOf(poolOpResults['pool.chap-clear']) })
+  @ApiProblems(400, 401, 404, 409, 502, 503, 504)
+  clearChap(@Param('pool') pool: string, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.chap-clear']> {
+    return this.forward('pool.chap-clear', poolRequest('pool.chap-clear', {}, { pool, actor: this.actor(actor) }));
   }
 
   @Post(':pool/move')
@@ -149,5 +212,42 @@ export class PoolsController {
   @ApiProblems(400, 401, 404, 409, 502, 503, 504)
   remove(@Param('pool') pool: string, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.remove']> {
     return this.forward('pool.remove', poolRequest('pool.remove', {}, { pool, actor: this.actor(actor) }));
+  }
+
+  @Get(':pool/schedules')
+  @ApiOperation({ summary: 'The snapshot schedules of a pool' })
+  @ApiParam({ name: 'pool', schema: ref('PoolName') })
+  @ApiResponse({ status: 200, schema: schemaOf(z.array(snapshotScheduleSchema)) })
+  @ApiProblems(400, 404, 502, 503, 504)
+  async schedules(@Param('pool') pool: string): Promise<SnapshotSchedule[]> {
+    return (await this.forward('pool.get', poolRequest('pool.get', {}, { pool }))).snapshotSchedules ?? [];
+  }
+
+  @Post(':pool/schedules')
+  @ApiAuthenticated()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Add a snapshot schedule to a pool (or change the one of that name)',
+    description: 'Every `every` a recursive snapshot of the pool on the node that serves it, the newest `keep` kept; the schedule follows the pool through moves and failovers.',
+  })
+  @ApiParam({ name: 'pool', schema: ref('PoolName') })
+  @ApiHeader({ name: ACTOR_HEADER, required: false })
+  @ApiBody({ schema: ref('AddScheduleRequest') })
+  @ApiResponse({ status: 200, description: 'The pool, with its schedules', schema: schemaOf(poolOpResults['pool.schedule-add']) })
+  @ApiProblems(400, 401, 404, 409, 502, 503, 504)
+  scheduleAdd(@Param('pool') pool: string, @Body() body: unknown, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.schedule-add']> {
+    return this.forward('pool.schedule-add', poolRequest('pool.schedule-add', body, { pool, actor: this.actor(actor) }));
+  }
+
+  @Delete(':pool/schedules/:name')
+  @ApiAuthenticated()
+  @ApiOperation({ summary: 'Remove a snapshot schedule of a pool (the snapshots it took stay)' })
+  @ApiParam({ name: 'pool', schema: ref('PoolName') })
+  @ApiParam({ name: 'name', schema: ref('ScheduleName') })
+  @ApiHeader({ name: ACTOR_HEADER, required: false })
+  @ApiResponse({ status: 200, description: 'The pool, with its schedules', schema: schemaOf(poolOpResults['pool.schedule-remove']) })
+  @ApiProblems(400, 401, 404, 409, 502, 503, 504)
+  scheduleRemove(@Param('pool') pool: string, @Param('name') name: string, @Headers(ACTOR_HEADER) actor?: string): Promise<PoolOpResults['pool.schedule-remove']> {
+    return this.forward('pool.schedule-remove', poolRequest('pool.schedule-remove', {}, { pool, name, actor: this.actor(actor) }));
   }
 }

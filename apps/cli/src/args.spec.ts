@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { CommanderError } from 'commander';
-import { DEFAULT_API, HelpShown, UsageError, isMutating, parseArgs, parseShare, parseSshAddress, parseVip, withShareAccess } from './args';
+import { DEFAULT_API, HelpShown, UsageError, isMutating, parseArgs, parseLun, parseLunSize, parseShare, parseSshAddress, parseVip, withShareAccess } from './args';
 
 const ENV = { TANDEM_PASSWORD: 'tandem-admin' };
 
@@ -21,6 +21,41 @@ test('--vip IF:ADDRESS/PREFIX is checked with the contract', () => {
   usage(() => parseVip('cli0:10.0.0.1'), 'vips.0');
   usage(() => parseVip('c li0:10.0.0.1/24'), 'vips.0', /interface/);
   usage(() => parseVip('$(reboot):10.0.0.1/24'), 'vips.0');
+});
+
+test('LUNs: --lun NAME:SIZE, pool lun add/remove/list; sizes checked with the contract', () => {
+  assert.deepEqual(parseLun('vm1:64M'), { name: 'vm1', sizeBytes: 64 * 1024 * 1024 });
+  assert.deepEqual(parseLun('db:2G', 1), { name: 'db', sizeBytes: 2 * 1024 ** 3 });
+  assert.equal(parseLunSize('1048576', '--size', 'sizeBytes'), 1048576);
+  usage(() => parseLun('vm1'), 'luns.0', /NAME:SIZE/);
+  usage(() => parseLun('../x:64M', 2), 'luns.2', /NAME/);
+  usage(() => parseLun('vm1:64Q'), 'luns.0', /K, M, G, T/);
+  usage(() => parseLunSize('1000', '--size', 'sizeBytes'), 'sizeBytes', /multiple of 512/);
+  usage(() => parseLunSize('512K', '--size', 'sizeBytes'), 'sizeBytes', /at least 1 MiB/);
+  assert.deepEqual(parseArgs(['pool', 'attach', 'tank', '--node', 'node-a', '--vip', 'cli0:10.77.3.50/24', '--lun', 'vm1:64M', '--lun', 'vm2:1G'], ENV).invocation, {
+    command: 'pool.attach',
+    wait: false,
+    body: {
+      pool: 'tank',
+      node: 'node-a',
+      vips: ['cli0:10.77.3.50/24'],
+      fc: false,
+      shares: [],
+      luns: [
+        { name: 'vm1', sizeBytes: 64 << 20 },
+        { name: 'vm2', sizeBytes: 1 << 30 },
+      ],
+    },
+  });
+  usage(() => parseArgs(['pool', 'attach', 'tank', '--node', 'node-a', '--fc', '--lun', 'a:1M', '--lun', 'a:2M'], ENV), 'luns', /LUN a is given twice/);
+  assert.deepEqual(parseArgs(['pool', 'lun', 'add', 'tank', 'vm1', '--size', '64M'], ENV).invocation, { command: 'pool.lun-add', pool: 'tank', name: 'vm1', sizeBytes: 64 << 20 });
+  assert.deepEqual(parseArgs(['pool', 'lun', 'remove', 'tank', 'vm1', '--yes'], ENV).invocation, { command: 'pool.lun-remove', pool: 'tank', name: 'vm1', yes: true });
+  assert.deepEqual(parseArgs(['--json', 'pool', 'lun', 'list', 'tank'], ENV).invocation, { command: 'pool.lun-list', pool: 'tank' });
+  usage(() => parseArgs(['pool', 'lun', 'add', 'tank', 'vm1', '--size', '7'], ENV), 'sizeBytes');
+  usage(() => parseArgs(['pool', 'lun', 'remove', 'tank', '$(reboot)'], ENV), 'name');
+  assert.ok(isMutating({ command: 'pool.lun-add', pool: 't', name: 'v', sizeBytes: 1 << 20 }));
+  assert.ok(isMutating({ command: 'pool.lun-remove', pool: 't', name: 'v', yes: true }));
+  assert.ok(!isMutating({ command: 'pool.lun-list', pool: 't' }));
 });
 
 test('--share NAME:smb|nfs[:PATH][:ro]', () => {
@@ -383,4 +418,33 @@ test('share user commands: names and passwords checked before anything is sent; 
   usage(() => parseArgs(['share', 'user', 'add', 'alice', '--user-password-file', joinPath(dir, 'missing')], ENV), 'user-password-file', /cannot be read/);
   usage(() => parseArgs(['share', 'user', 'remove', 'alice'], {}), 'password', /admin password/);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('pool chap set: the secret from --secret-file or TANDEM_CHAP_SECRET, never an argument, checked with the contract; pool chap clear', () => {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'tandem-chap-'));
+  try {
+    const file = joinPath(dir, 'secret');
+    writeFileSync(file, 'From-File-Secret\nignored\n');
+    assert.deepEqual(parseArgs(['pool', 'chap', 'set', 'tank', '--user', 'esx1', '--secret-file', file], ENV).invocation, {
+      command: 'pool.chap-set',
+      pool: 'tank',
+      user: 'esx1',
+      secret: 'From-File-Secret',
+    });
+    assert.deepEqual(parseArgs(['pool', 'chap', 'set', 'tank', '--user', 'esx1'], { ...ENV, TANDEM_CHAP_SECRET: 'From-Env-Secret1' }).invocation, {
+      command: 'pool.chap-set',
+      pool: 'tank',
+      user: 'esx1',
+      secret: 'From-Env-Secret1',
+    });
+    usage(() => parseArgs(['pool', 'chap', 'set', 'tank', '--user', 'esx1'], ENV), 'secret', /--secret-file FILE or env TANDEM_CHAP_SECRET/);
+    usage(() => parseArgs(['pool', 'chap', 'set', 'tank', '--user', 'esx1'], { ...ENV, TANDEM_CHAP_SECRET: 'short' }), 'secret', /at least 12/);
+    usage(() => parseArgs(['pool', 'chap', 'set', 'tank', '--user', 'esx1'], { ...ENV, TANDEM_CHAP_SECRET: 'has a space 123' }), 'secret', /no spaces/);
+    usage(() => parseArgs(['pool', 'chap', 'set', 'tank', '--user', 'a b'], { ...ENV, TANDEM_CHAP_SECRET: 'Good-Secret-12' }), 'user');
+    assert.deepEqual(parseArgs(['pool', 'chap', 'clear', 'tank'], ENV).invocation, { command: 'pool.chap-clear', pool: 'tank' });
+    assert.ok(isMutating({ command: 'pool.chap-clear', pool: 'tank' }), 'it changes the cluster: it needs the admin password');
+    assert.ok(isMutating({ command: 'pool.chap-set', pool: 'tank', user: 'esx1', secret: 'Good-Secret-12' }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

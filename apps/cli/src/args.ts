@@ -9,7 +9,10 @@ import {
   interfaceNameSchema,
   ipAddressSchema,
   joinClusterRequestSchema,
+  lunNameSchema,
+  lunSizeSchema,
   nodeIdSchema,
+  parseLunSizeText,
   poolNameSchema,
   poolOpRequests,
   shareSpecSchema,
@@ -76,7 +79,18 @@ export type Invocation =
   /** `yes`: confirmed with --yes (otherwise asked at a terminal, refused without one). */
   | { command: 'pool.export'; pool: string; yes: boolean }
   | { command: 'pool.reattach'; pool: string; node: string }
+  /** `every` as given (`1h`), for the contract to parse. */
+  | { command: 'pool.schedule-add'; pool: string; name: string; every: string; keep: number }
+  | { command: 'pool.schedule-remove'; pool: string; name: string }
+  | { command: 'pool.schedule-list'; pool: string }
   | { command: 'pool.remove'; pool: string; yes: boolean }
+  | { command: 'pool.lun-list'; pool: string }
+  | { command: 'pool.lun-add'; pool: string; name: string; sizeBytes: number }
+  /** `yes`: confirmed with --yes (its data is gone). */
+  | { command: 'pool.lun-remove'; pool: string; name: string; yes: boolean }
+  /** The secret read from --secret-file or TANDEM_CHAP_SECRET (never an argument). */
+  | { command: 'pool.chap-set'; pool: string; user: string; secret: string }
+  | { command: 'pool.chap-clear'; pool: string }
   | { command: 'cluster.create'; heartbeatInterface: string }
   | { command: 'cluster.join'; peer: string; password: string; peerFingerprint?: string }
   | { command: 'cluster.status' }
@@ -96,6 +110,7 @@ export type Invocation =
   | { command: 'nats.authorization'; files: string[]; operator?: string; integrator?: string }
   | { command: 'nats.certs'; node: string; dir: string; addresses: string[] }
   | { command: 'nats.config'; witness: boolean }
+  | { command: 'nats.route-secret' }
   | { command: 'share-user.list' }
   /** `password` absent: asked at the terminal (twice). */
   | { command: 'share-user.add'; name: string; password?: string }
@@ -115,6 +130,12 @@ const MUTATING = new Set<Invocation['command']>([
   'pool.export',
   'pool.reattach',
   'pool.remove',
+  'pool.schedule-add',
+  'pool.schedule-remove',
+  'pool.lun-add',
+  'pool.lun-remove',
+  'pool.chap-set',
+  'pool.chap-clear',
   'cluster.create',
   'cluster.join',
   'node.offline',
@@ -262,6 +283,28 @@ function checkRequest<O extends PoolOperation>(op: O, req: Record<string, unknow
   const hint = field.startsWith('vips') ? VIP_HINT : field.startsWith('shares') ? SHARE_HINT : `see: tandem ${op.replace('.', ' ')} --help`;
   const option = field === 'pool' ? 'POOL' : field === 'to' ? '--to' : field === 'node' ? '--node' : null;
   throw new UsageError(option ? `${option}: ${message.slice(field.length + 2)}` : message, field, hint);
+}
+
+const LUN_HINT = 'e.g. --lun vm1:64M (NAME:SIZE, SIZE in bytes or with K, M, G, T; a multiple of 512, at least 1M)';
+
+/** A LUN size as given (64M, 10G, bytes), checked with the contract. */
+export function parseLunSize(text: string, option: string, field: string): number {
+  const bytes = parseLunSizeText(text);
+  if (bytes === undefined) throw new UsageError(`${option} ${JSON.stringify(text)}: must be a size in bytes or with K, M, G, T, a multiple of 512 bytes`, field, LUN_HINT);
+  const r = lunSizeSchema.safeParse(bytes);
+  if (!r.success) throw new UsageError(`${option} ${JSON.stringify(text)}: ${r.error.issues[0]?.message ?? 'invalid'}`, field, LUN_HINT);
+  return bytes;
+}
+
+/** --lun NAME:SIZE of pool attach. */
+export function parseLun(spec: string, index = 0): { name: string; sizeBytes: number } {
+  const field = `luns.${index}`;
+  const i = spec.lastIndexOf(':');
+  if (i <= 0) throw new UsageError(`--lun ${JSON.stringify(spec)}: must be NAME:SIZE`, field, LUN_HINT);
+  const name = spec.slice(0, i);
+  const r = lunNameSchema.safeParse(name);
+  if (!r.success) throw new UsageError(`--lun ${JSON.stringify(spec)}: NAME ${r.error.issues[0]?.message ?? 'invalid'}`, field, LUN_HINT);
+  return { name, sizeBytes: parseLunSize(spec.slice(i + 1), '--lun', field) };
 }
 
 /** NODE of the node commands, checked with the contract. */
@@ -551,7 +594,8 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .argument('<pool>', 'pool name')
     .requiredOption('--node <node>', 'node to serve it on')
     .option('--vip <IF:ADDRESS/PREFIX>', 'floating IP (repeat for several)', collect, [])
-    .option('--fc', 'served over Fibre Channel (no floating IP needed)')
+    .option('--fc', "also served over Fibre Channel: the pool's LUNs through every node's FC target ports (no floating IP needed)")
+    .option('--lun <NAME:SIZE>', 'iSCSI LUN made in the pool and served on its floating IPs, e.g. vm1:64M (repeat for several)', collect, [])
     .option('--share <NAME:smb|nfs[:PATH][:ro]>', 'share to start with the pool (repeat for several)', collect, [])
     .option('--share-clients <NAME=CIDR[,CIDR…]>', 'only these client networks may use share NAME (repeat for several shares; default: every client)', collect, [])
     .option('--keep-root <NAME>', "NFS share NAME: a client's root stays root (no root squash; by default it acts as nobody)", collect, [])
@@ -566,6 +610,7 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
           node: string;
           vip: string[];
           fc?: boolean;
+          lun: string[];
           share: string[];
           shareClients: string[];
           keepRoot: string[];
@@ -591,6 +636,7 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
             opts.shareGuest,
           ),
         };
+        if (opts.lun.length) body.luns = opts.lun.map((l, i) => parseLun(l, i));
         if (opts.replicated) body.replicated = true;
         checkRequest('pool.attach', body);
         onInvocation({ command: 'pool.attach', body, wait: opts.replicated === true && opts.wait }, cmd);
@@ -638,6 +684,97 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .action((name: string, opts: { node: string }, cmd: Command) => {
       checkRequest('pool.reattach', { pool: name, node: opts.node });
       onInvocation({ command: 'pool.reattach', pool: name, node: opts.node }, cmd);
+    });
+
+  const schedule = pool.command('schedule').description('snapshot schedules of a pool: carried out by whichever node serves it, so they follow it through moves and failovers');
+  schedule
+    .command('add')
+    .description('add a snapshot schedule to a pool (one of that name is replaced): every INTERVAL a recursive snapshot tandem-NAME-YYYYMMDD-HHMMSS, the newest KEEP kept')
+    .argument('<pool>', 'pool name')
+    .argument('<name>', 'schedule name: lower-case letters, digits and hyphens, starting with a letter (e.g. hourly)')
+    .requiredOption('--every <interval>', 'how often: a whole number with s, m, h or d (15m, 1h, 1d); at least 10s')
+    .requiredOption('--keep <n>', 'how many of its snapshots to keep (1-1000)')
+    .action((name: string, sched: string, opts: { every: string; keep: string }, cmd: Command) => {
+      if (!/^\d{1,4}$/.test(opts.keep)) throw new UsageError(`--keep: "${opts.keep.slice(0, 20)}" is not a whole number from 1 to 1000`, 'keep', 'see: tandem pool schedule add --help');
+      const keep = Number(opts.keep);
+      const r = poolOpRequests['pool.schedule-add'].safeParse({ pool: name, name: sched, every: opts.every, keep });
+      if (!r.success) {
+        const { field, message } = describeZodError(r.error);
+        const option = field === 'pool' ? 'POOL' : field === 'name' ? 'NAME' : `--${field}`;
+        throw new UsageError(`${option}: ${message.slice(field.length + 2)}`, field, 'see: tandem pool schedule add --help');
+      }
+      onInvocation({ command: 'pool.schedule-add', pool: name, name: sched, every: opts.every, keep }, cmd);
+    });
+  schedule
+    .command('remove')
+    .description('remove a snapshot schedule of a pool (the snapshots it took stay)')
+    .argument('<pool>', 'pool name')
+    .argument('<name>', 'schedule name')
+    .action((name: string, sched: string, _opts: unknown, cmd: Command) => {
+      checkRequest('pool.schedule-remove', { pool: name, name: sched });
+      onInvocation({ command: 'pool.schedule-remove', pool: name, name: sched }, cmd);
+    });
+  schedule
+    .command('list')
+    .description('the snapshot schedules of a pool')
+    .argument('<pool>', 'pool name')
+    .action((name: string, _opts: unknown, cmd: Command) => {
+      checkRequest('pool.get', { pool: name });
+      onInvocation({ command: 'pool.schedule-list', pool: name }, cmd);
+    });
+
+  const lun = pool.command('lun').description('iSCSI LUNs of a pool (and over FC with --fc): one target per pool, the same IQN, LUN numbers, serials and identifiers on every node');
+  lun
+    .command('list')
+    .description("the pool's target: IQN, portals, and each LUN's number, size, serial and device identifier")
+    .argument('<pool>', 'pool name')
+    .action((name: string, _opts, cmd: Command) => {
+      checkRequest('pool.lun-list', { pool: name });
+      onInvocation({ command: 'pool.lun-list', pool: name }, cmd);
+    });
+  lun
+    .command('add')
+    .description("add a LUN: made in the pool (a zvol, or a file where the node's ZFS has no zvols) and served at once")
+    .argument('<pool>', 'pool name')
+    .argument('<name>', 'LUN name: 1-64 letters, digits, _ -')
+    .requiredOption('--size <SIZE>', 'its size: bytes, or with K, M, G, T (e.g. 64M)')
+    .action((pool: string, name: string, opts: { size: string }, cmd: Command) => {
+      const sizeBytes = parseLunSize(opts.size, '--size', 'sizeBytes');
+      checkRequest('pool.lun-add', { pool, name, sizeBytes });
+      onInvocation({ command: 'pool.lun-add', pool, name, sizeBytes }, cmd);
+    });
+  lun
+    .command('remove')
+    .description('take a LUN out of the target and destroy it (its data is gone; asks to confirm at a terminal)')
+    .argument('<pool>', 'pool name')
+    .argument('<name>', 'LUN name')
+    .option('--yes', 'confirm without being asked (needed when not at a terminal)')
+    .action((pool: string, name: string, opts: { yes?: boolean }, cmd: Command) => {
+      checkRequest('pool.lun-remove', { pool, name });
+      onInvocation({ command: 'pool.lun-remove', pool, name, yes: opts.yes === true }, cmd);
+    });
+
+  const chap = pool.command('chap').description("CHAP of a pool's iSCSI target: initiators log in with it, on whichever node serves the pool");
+  chap
+    .command('set')
+    .description('initiators must log in with CHAP as USER (a running target is started again: open sessions end)')
+    .argument('<pool>', 'pool name')
+    .requiredOption('--user <user>', 'the CHAP user: 1-64 letters, digits, _ . : @ -')
+    .option('--secret-file <file>', 'read the secret from the first line of FILE (or set TANDEM_CHAP_SECRET): 12-16 printable characters without spaces')
+    .action((pool: string, opts: { user: string; secretFile?: string }, cmd: Command) => {
+      const secret = readPasswordFile(opts.secretFile, '--secret-file') ?? (env.TANDEM_CHAP_SECRET || undefined);
+      if (secret === undefined)
+        throw new UsageError('pool chap set needs the secret: --secret-file FILE or env TANDEM_CHAP_SECRET', 'secret', 'e.g. tandem pool chap set tank --user esx1 --secret-file /root/chap-secret');
+      checkRequest('pool.chap-set', { pool, user: opts.user, secret });
+      onInvocation({ command: 'pool.chap-set', pool, user: opts.user, secret }, cmd);
+    });
+  chap
+    .command('clear')
+    .description('let initiators in without CHAP again (a running target is started again)')
+    .argument('<pool>', 'pool name')
+    .action((pool: string, _opts, cmd: Command) => {
+      checkRequest('pool.chap-clear', { pool });
+      onInvocation({ command: 'pool.chap-clear', pool }, cmd);
     });
 
   const share = program.command('share').description('SMB share users: the logins of the SMB shares, the same on every node');
@@ -768,6 +905,12 @@ export function createProgram(onInvocation: (inv: Invocation, cmd: Command) => v
     .description("print a NATS server's configuration for production (deploy/nats.conf; with --witness deploy/nats-witness.conf): the same generator the testbed runs")
     .option('--witness', "the witness's server")
     .action((opts: { witness?: boolean }, cmd: Command) => onInvocation({ command: 'nats.config', witness: opts.witness === true }, cmd));
+  nats
+    .command('route-secret')
+    .description(
+      "print a new secret for the servers' routes (TANDEM_NATS_ROUTE_SECRET, the same on every node and the witness, and in every route URL): letters and digits beginning with a letter, which nats-server never reads as a number",
+    )
+    .action((_opts: unknown, cmd: Command) => onInvocation({ command: 'nats.route-secret' }, cmd));
   nats
     .command('certs')
     .description(

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { ensureNodeCertificate } from '@tandem/messaging';
-import { authorizationFrom, makeNodeKeys } from './nats';
+import { authorizationFrom, makeNodeKeys, newRouteSecret } from './nats';
 
 /**
  * The production deployment as its own tools read it: the NATS servers' configurations with the
@@ -39,14 +39,23 @@ test('deploy: both NATS configurations with the generated authorization are vali
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       TANDEM_NODE_ID: 'node-a',
       TANDEM_ADMIN_IP: '127.0.0.1',
-      TANDEM_NATS_ROUTE_SECRET: 'route-secret',
+      TANDEM_NATS_ROUTE_SECRET: newRouteSecret(),
       TANDEM_API_BIND: '127.0.0.1,10.0.0.1',
     };
-    const routes = 'nats://route:route-secret@10.0.0.2:6222,nats://route:route-secret@10.0.0.3:6222';
+    const routes = [2, 3].map((i) => `nats://route:${env.TANDEM_NATS_ROUTE_SECRET}@10.0.0.${i}:6222`).join(',');
     for (const conf of ['nats.conf', 'nats-witness.conf']) {
       const r = await execa('nats-server', ['-t', '-c', join(dir, 'deploy', conf), '--routes', routes], { env, extendEnv: false, reject: false, timeout: 10_000 });
       assert.equal(r.exitCode, 0, `${conf}: ${r.stderr}${r.stdout}`);
     }
+    // why the route secret begins with a letter: a hex secret that reads as a number stops the server
+    const numeric = await execa('nats-server', ['-t', '-c', join(dir, 'deploy', 'nats.conf')], {
+      env: { ...env, TANDEM_NATS_ROUTE_SECRET: '0e51a2b3c4d5e6f708192a3b' },
+      extendEnv: false,
+      reject: false,
+      timeout: 10_000,
+    });
+    assert.notEqual(numeric.exitCode, 0, 'nats-server reads a route secret of digits and an exponent');
+    assert.match(numeric.stderr + numeric.stdout, /TANDEM_NATS_ROUTE_SECRET/);
     // a configuration that is wrong is told apart: a server key that is not there
     rmSync(join(dir, 'tls', 'server.key'));
     const noKey = await execa('nats-server', ['-t', '-c', join(dir, 'deploy', 'nats.conf')], { env, extendEnv: false, reject: false, timeout: 10_000 });
@@ -83,7 +92,7 @@ test('deploy: both NATS configurations with the generated authorization are vali
     assert.match(compose.stdout, /jaeger:[\s\S]*?profiles:\n\s+- observability\n/, 'Jaeger only with its profile');
     // every service's health port on loopback and the admin address only
     assert.equal(compose.stdout.match(/TANDEM_HEALTH_BIND: 127\.0\.0\.1,127\.0\.0\.1\n/g)?.length, 5, 'TANDEM_HEALTH_BIND for every Tandem service');
-    assert.match(compose.stdout, /- --routes\n\s+- nats:\/\/route:route-secret@10\.0\.0\.2:6222,nats:\/\/route:route-secret@10\.0\.0\.3:6222/);
+    assert.match(compose.stdout, new RegExp(`- --routes\\n\\s+- ${routes.replaceAll('.', '\\.')}\\n`), "the routes on the server's command line");
     // the observability profile: Jaeger, which the services send their traces to
     const observability = await execa('docker-compose', ['--profile', 'observability', 'config'], {
       cwd: dir,
@@ -103,7 +112,7 @@ test('deploy: both NATS configurations with the generated authorization are vali
     // the witness's file
     const witness = await execa('docker-compose', ['-f', 'compose.witness.yaml', 'config'], {
       cwd: dir,
-      env: { PATH: env.PATH, TANDEM_ADMIN_IP: '10.0.2.5', TANDEM_NATS_ROUTE_SECRET: 'route-secret', TANDEM_NATS_ROUTES: routes },
+      env: { PATH: env.PATH, TANDEM_ADMIN_IP: '10.0.2.5', TANDEM_NATS_ROUTE_SECRET: env.TANDEM_NATS_ROUTE_SECRET, TANDEM_NATS_ROUTES: routes },
       extendEnv: false,
       reject: false,
       timeout: 30_000,

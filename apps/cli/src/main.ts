@@ -8,10 +8,12 @@ import {
   type ClusterStatus,
   type HaPool,
   type ImportablePool,
+  type PoolLuns,
   type PoolOpResults,
   type ProblemDetails,
   type ReplicationPoolStatus,
   type ShareUserInfo,
+  type SnapshotSchedule,
   activityNextCursor,
   productionNatsConfig,
 } from '@tandem/contracts';
@@ -20,9 +22,26 @@ import { bashCompletion, zshCompletion } from './completion';
 import { read } from 'read';
 import { ApiClient, ApiError } from './client';
 import { offlineDecision, offlineDone } from './cluster';
-import { Progress, activityTable, clusterStatusText, eventLine, hintFor, logMoreLine, moveDone, poolDetails, poolTable, seconds, shareUsersTable, vipText, type Out } from './output';
+import {
+  Progress,
+  activityTable,
+  schedulesTable,
+  clusterStatusText,
+  eventLine,
+  hintFor,
+  logMoreLine,
+  lunTable,
+  moveDone,
+  poolDetails,
+  poolTable,
+  seconds,
+  shareUsersTable,
+  sizeText,
+  vipText,
+  type Out,
+} from './output';
 import { bootstrapDoneText, keyText, replicationStatusText, settingsText, watchBootstrap } from './replication';
-import { NatsKeysError, authorizationFrom, makeNodeKeys } from './nats';
+import { NatsKeysError, authorizationFrom, makeNodeKeys, newRouteSecret } from './nats';
 import { CertificateError, certificateFingerprint, certificateNames, ensureNodeCertificate } from '@tandem/messaging';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -198,6 +217,30 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       );
       return servingOr1(io, json, r);
     }
+    case 'pool.schedule-add':
+      await change(
+        io,
+        json,
+        `adding snapshot schedule ${inv.name} to ${inv.pool}`,
+        () => api.change<PoolOpResults['pool.schedule-add']>('POST', ApiPaths.poolSchedules(inv.pool), { name: inv.name, every: inv.every, keep: inv.keep }),
+        (p) => `${p.name}: snapshot schedule ${inv.name} every ${inv.every}, keeping ${inv.keep} (done in {t}); the node serving it takes the snapshots`,
+      );
+      return 0;
+    case 'pool.schedule-remove':
+      await change(
+        io,
+        json,
+        `removing snapshot schedule ${inv.name} of ${inv.pool}`,
+        () => api.change<PoolOpResults['pool.schedule-remove']>('DELETE', ApiPaths.poolSchedule(inv.pool, inv.name)),
+        (p) => `${p.name}: snapshot schedule ${inv.name} removed (done in {t}); the snapshots it took stay`,
+      );
+      return 0;
+    case 'pool.schedule-list': {
+      const list = await api.get<SnapshotSchedule[]>(ApiPaths.poolSchedules(inv.pool));
+      if (json) printJson(io, list);
+      else io.stdout.write(schedulesTable(inv.pool, list));
+      return 0;
+    }
     case 'pool.mark-usable':
       await change(
         io,
@@ -236,6 +279,49 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       );
       return servingOr1(io, json, r);
     }
+    case 'pool.lun-list': {
+      const t = await api.get<PoolLuns>(ApiPaths.poolLuns(inv.pool));
+      if (json) printJson(io, t);
+      else io.stdout.write(lunTable(t));
+      return 0;
+    }
+    case 'pool.lun-add':
+      await change(
+        io,
+        json,
+        `adding LUN ${inv.name} (${sizeText(inv.sizeBytes)}) to ${inv.pool}`,
+        () => api.change<PoolOpResults['pool.lun-add']>('POST', ApiPaths.poolLuns(inv.pool), { name: inv.name, sizeBytes: inv.sizeBytes }),
+        (p) => `LUN ${(p.luns ?? []).find((l) => l.name === inv.name)?.number ?? '?'} (${inv.name}) of ${p.name} served in {t} (see its identifiers with: tandem pool lun list ${p.name})`,
+      );
+      return 0;
+    case 'pool.lun-remove':
+      if (!(await confirmed(io, inv.yes, `remove LUN ${inv.name} of pool ${inv.pool} (its data is destroyed)`, `tandem pool lun remove ${inv.pool} ${inv.name}`))) return 1;
+      await change(
+        io,
+        json,
+        `removing LUN ${inv.name} of ${inv.pool}`,
+        () => api.change<PoolOpResults['pool.lun-remove']>('DELETE', ApiPaths.poolLun(inv.pool, inv.name)),
+        (p) => `LUN ${inv.name} of ${p.name} removed in {t}`,
+      );
+      return 0;
+    case 'pool.chap-set':
+      await change(
+        io,
+        json,
+        `setting CHAP of ${inv.pool}'s target`,
+        () => api.change<PoolOpResults['pool.chap-set']>('PUT', ApiPaths.poolChap(inv.pool), { user: inv.user, secret: inv.secret }),
+        (t) => `${t.pool}'s target asks initiators for CHAP as ${t.chapUser} (set in {t}); give the initiators the same user and secret`,
+      );
+      return 0;
+    case 'pool.chap-clear':
+      await change(
+        io,
+        json,
+        `clearing CHAP of ${inv.pool}'s target`,
+        () => api.change<PoolOpResults['pool.chap-clear']>('DELETE', ApiPaths.poolChap(inv.pool)),
+        (t) => `${t.pool}'s target lets initiators in without CHAP (in {t})`,
+      );
+      return 0;
     case 'pool.remove':
       if (!(await confirmed(io, inv.yes, `drop pool ${inv.pool} from cluster control`, `tandem pool remove ${inv.pool}`))) return 1;
       await change(
@@ -449,6 +535,9 @@ async function execute({ globals, invocation: inv }: Parsed, io: Io): Promise<nu
       return 0;
     case 'nats.config':
       io.stdout.write(productionNatsConfig(inv.witness));
+      return 0;
+    case 'nats.route-secret':
+      io.stdout.write(`${newRouteSecret()}\n`);
       return 0;
     case 'nats.certs': {
       const r = await ensureNodeCertificate(inv.dir, inv.node, ['127.0.0.1', 'localhost', ...inv.addresses]);

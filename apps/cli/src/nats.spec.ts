@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nkeys } from 'nats';
 import { main } from './main';
+import { NATS_ROUTE_SECRET_RE } from '@tandem/contracts';
 import { authorizationFrom, makeNodeKeys } from './nats';
 
 function io() {
@@ -95,4 +96,18 @@ test('nats config: deploy/nats.conf and deploy/nats-witness.conf are what the ge
   const storage = io();
   await main(['nats', 'config'], storage.io);
   assert.doesNotMatch(storage.out.stdout, /server_tags/, 'a storage node carries no witness tag');
+});
+
+test('nats route-secret: a new secret each time, letters and digits beginning with a letter (the rule nats-server needs)', async () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const r = io();
+    assert.equal(await main(['nats', 'route-secret'], r.io), 0, r.out.stderr);
+    const secret = r.out.stdout.trim();
+    assert.match(secret, NATS_ROUTE_SECRET_RE);
+    seen.add(secret);
+  }
+  assert.equal(seen.size, 200, 'every secret is new');
+  // what the rule keeps out: values nats-server reads as a number, a boolean or a short word
+  for (const bad of ['0e51a2b3c4d5e6f708192a3b4c5d', '123456789012345678901234', 'true', 'r-secret-with-dashes-000000', 'rshort']) assert.doesNotMatch(bad, NATS_ROUTE_SECRET_RE, bad);
 });

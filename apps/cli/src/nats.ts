@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { newNkeySeed, nkeyPublicKey } from '@tandem/messaging';
-import { SERVICE_NAMES, integratorPermissions, natsAuthorization, natsUserName, nodeIdSchema, serviceUsers, type NatsUser } from '@tandem/contracts';
+import { NATS_ROUTE_SECRET_RE, SERVICE_NAMES, integratorPermissions, natsAuthorization, natsUserName, nodeIdSchema, serviceUsers, type NatsUser } from '@tandem/contracts';
 
 /**
  * A node's NATS identities for a production deployment, made where the node runs:
@@ -92,4 +93,14 @@ export function authorizationFrom(files: readonly string[], extra: { operator?: 
     users.push({ name, nkey: key, permissions: name === 'integrator' ? integratorPermissions() : null });
   }
   return `# written by tandem nats authorization for ${nodes.join(', ')}: include it in every server's configuration\n${natsAuthorization(users)}\n`;
+}
+
+/**
+ * A new secret for the servers' routes (TANDEM_NATS_ROUTE_SECRET): `r` and 48 hex digits, 192
+ * random bits. It begins with a letter, so nats-server reads it as a string, never as a number.
+ */
+export function newRouteSecret(): string {
+  const secret = `r${randomBytes(24).toString('hex')}`;
+  if (!NATS_ROUTE_SECRET_RE.test(secret)) throw new Error(`made a route secret that breaks its own rule: ${secret.length} characters`);
+  return secret;
 }

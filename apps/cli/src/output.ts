@@ -4,6 +4,7 @@ import {
   type ClusterStatus,
   type FloatingIp,
   type HaPool,
+  type PoolLuns,
   type NodeStatus,
   type PoolOpResults,
   type ProblemDetails,
@@ -11,6 +12,8 @@ import {
   type ReplicationSchedule,
   type ShareSpec,
   type ShareUserInfo,
+  type SnapshotSchedule,
+  formatDuration,
 } from '@tandem/contracts';
 
 export interface Out {
@@ -74,6 +77,28 @@ export function poolTable(pools: HaPool[]): string {
   return table(rows);
 }
 
+/** Bytes for people: 64M, 10G, 1.5T (binary units). */
+export function sizeText(bytes: number): string {
+  for (const [u, n] of [
+    ['T', 1024 ** 4],
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['K', 1024],
+  ] as const) {
+    if (bytes >= n) return `${Number((bytes / n).toFixed(1))}${u}`;
+  }
+  return `${bytes}B`;
+}
+
+/** `tandem pool lun list`: the target, then one row per LUN. */
+export function lunTable(t: PoolLuns): string {
+  const head = `target ${t.iqn}\nportals ${t.portals.join(', ') || '-'}${t.fc ? '\nalso over Fibre Channel (ALUA: active/optimized on the serving node, standby on the others)' : ''}\nCHAP ${t.chapUser ? `user ${t.chapUser}` : 'none'}\n`;
+  if (t.luns.length === 0) return `${head}no LUNs (add one with: tandem pool lun add ${t.pool} NAME --size 64M)\n`;
+  const rows = [['LUN', 'NAME', 'SIZE', 'SERIAL', 'DEVICE ID']];
+  for (const l of t.luns) rows.push([String(l.number), l.name, sizeText(l.sizeBytes), l.serial, l.deviceId]);
+  return head + table(rows);
+}
+
 export function poolDetails(p: HaPool): string {
   const rows: [string, string][] = [
     ['pool', p.name],
@@ -84,6 +109,7 @@ export function poolDetails(p: HaPool): string {
   rows.push(['floating IPs', p.vips.map(vipText).join(', ') || '-']);
   rows.push(['fibre channel', p.fc ? 'yes' : 'no']);
   rows.push(['shares', p.shares.map(shareText).join(', ') || '-']);
+  rows.push(['LUNs', (p.luns ?? []).map((l) => `${l.number}=${l.name} (${sizeText(l.sizeBytes)})`).join(', ') || '-']);
   rows.push(['mountpoint', p.mountpoint ?? '-']);
   if (p.mode === 'replicated') {
     rows.push(['mode', 'replicated (shared nothing: every node its own pool, kept in sync)']);
@@ -91,6 +117,7 @@ export function poolDetails(p: HaPool): string {
     if (own) rows.push(['own schedule', own]);
     if (p.syncLock) rows.push(['sync', `LOCKED since ${localTime(p.syncLock.at)} (automatic failover ${p.syncLock.from} → ${p.syncLock.to})`]);
   }
+  if (p.snapshotSchedules?.length) rows.push(['snapshots', p.snapshotSchedules.map((x) => `${x.name} every ${formatDuration(x.everyS)}, keep ${x.keep}`).join('; ')]);
   rows.push(['epoch', String(p.epoch)]);
   rows.push(['updated', localTime(p.updatedAt)]);
   const w = Math.max(...rows.map(([k]) => k.length));
@@ -232,7 +259,8 @@ export function localTime(iso: string | Date): string {
 export function activityTable(entries: ActivityEntry[], filtered = false): string {
   if (entries.length === 0) return filtered ? 'no entries\n' : 'the activity log is empty\n';
   const rows = [['TIME', 'ACTOR', 'ACTION', 'TARGET', 'RESULT', 'ERROR', 'TRACE ID']];
-  for (const e of [...entries].reverse()) rows.push([localTime(e.at), e.actor, e.action, e.target, e.result, e.error ?? '-', e.traceId ?? '-']);
+  // an entry without an error may say more (a hook's exit and last lines)
+  for (const e of [...entries].reverse()) rows.push([localTime(e.at), e.actor, e.action, e.target, e.result, e.error ?? e.detail ?? '-', e.traceId ?? '-']);
   // The error column can be long: keep it before the trace id but do not let it widen every row.
   return table(rows.map((r) => r.map((c, i) => (i === 5 && c.length > 60 ? `${c.slice(0, 59)}…` : c))));
 }
@@ -365,4 +393,10 @@ export function hintFor(p: ProblemDetails, ctx: { api: string; pool?: string; no
     default:
       return p.traceId ? 'see tandem log, or the trace in the tracing backend' : 'see tandem log';
   }
+}
+
+/** `tandem pool schedule list`: one row per schedule. */
+export function schedulesTable(pool: string, list: SnapshotSchedule[]): string {
+  if (list.length === 0) return `pool ${pool} has no snapshot schedule (add one with tandem pool schedule add ${pool} NAME --every 1h --keep 24)\n`;
+  return table([['NAME', 'EVERY', 'KEEP', 'SNAPSHOTS NAMED'], ...list.map((x) => [x.name, formatDuration(x.everyS), String(x.keep), `${pool}@tandem-${x.name}-YYYYMMDD-HHMMSS`])]);
 }

@@ -6,11 +6,11 @@ import { readHeartbeatConfig } from './heartbeat.config';
 const SECRET = 's3cret-s3cret-s3cret';
 const base = { TANDEM_CLUSTER_SECRET: SECRET };
 
-test('defaults: 0.5 s interval, 3 s timeout, udp 5405, client link cli0', () => {
+test('defaults: 0.1 s interval, 1.5 s timeout, udp 5405, client link cli0', () => {
   assert.deepEqual(readHeartbeatConfig(base), {
     clusterSecret: SECRET,
-    intervalMs: 500,
-    timeoutMs: 3_000,
+    intervalMs: 100,
+    timeoutMs: 1_500,
     udpPort: 5405,
     clientInterface: 'cli0',
     localHealthIntervalMs: 2_000,
@@ -37,11 +37,20 @@ test('a timeout that does not exceed two intervals is refused with one clear lin
   assert.doesNotThrow(() => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '1500', TANDEM_HEARTBEAT_TIMEOUT_MS: '3001' }));
 });
 
-test('a timeout too short for the fencing invariant is refused at start (TANDEM_HEARTBEAT_TIMEOUT_MS=1500)', () => {
+test('a timeout too short for the fencing invariant is refused at start (TANDEM_HEARTBEAT_TIMEOUT_MS=900)', () => {
   assert.throws(
-    () => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '500', TANDEM_HEARTBEAT_TIMEOUT_MS: '1500' }),
-    (e: unknown) => e instanceof ConfigError && /^configuration: TANDEM_HEARTBEAT_TIMEOUT_MS is unsafe \(1500 ms\): .*confirmation would never keep a node/.test(e.message),
+    () => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '300', TANDEM_HEARTBEAT_TIMEOUT_MS: '900' }),
+    (e: unknown) => e instanceof ConfigError && /^configuration: TANDEM_HEARTBEAT_TIMEOUT_MS is unsafe \(900 ms\): .*confirmation would never keep a node/.test(e.message),
   );
+});
+
+test('an interval so long that one late heartbeat would fence a node without the witness is refused', () => {
+  // timeout 1050: a peer's confirmation keeps a node only for 1050 + 400 - 1100 - 250 = 100 ms
+  assert.throws(
+    () => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '500', TANDEM_HEARTBEAT_TIMEOUT_MS: '1050' }),
+    (e: unknown) => e instanceof ConfigError && e.variable === 'TANDEM_HEARTBEAT_INTERVAL_MS' && /500 ms.*100 ms/.test(e.message),
+  );
+  assert.doesNotThrow(() => readHeartbeatConfig({ ...base, TANDEM_HEARTBEAT_INTERVAL_MS: '99', TANDEM_HEARTBEAT_TIMEOUT_MS: '1050' }));
 });
 
 test('missing or malformed values name the variable; the secret is never echoed', () => {

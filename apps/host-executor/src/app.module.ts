@@ -20,6 +20,9 @@ import { ReplicationReceiver } from './replication/replication-receiver.service'
 import { ReplicationConsumer } from './replication/replication.consumer';
 import { SshEndpointService } from './replication/ssh-endpoint.service';
 import { SshKeysService } from './replication/ssh-keys.service';
+import { IscsiConsumer } from './iscsi.consumer';
+import { IscsiService } from './iscsi.service';
+import { IscsiTargets } from './iscsi-targets.service';
 import { ShareConsumer } from './share.consumer';
 import { ShareService } from './share.service';
 import { ShareUsersService } from './share-users.service';
@@ -28,6 +31,8 @@ import { StreamService } from './stream.service';
 import { TestOpsGuard } from './test-ops.guard';
 import { ZfsService } from './zfs.service';
 
+import { HookConsumer } from './hooks/hook.consumer';
+import { HookService } from './hooks/hook.service';
 @Module({})
 export class HostExecutorModule implements OnModuleInit {
   constructor(
@@ -39,7 +44,7 @@ export class HostExecutorModule implements OnModuleInit {
     return {
       module: HostExecutorModule,
       imports: [ServiceKitModule.forRoot(ctx)],
-      controllers: [PoolConsumer, SnapshotConsumer, NetworkConsumer, ShareConsumer, NodeConsumer, ReplicationConsumer],
+      controllers: [PoolConsumer, SnapshotConsumer, NetworkConsumer, ShareConsumer, IscsiConsumer, NodeConsumer, ReplicationConsumer, HookConsumer],
       providers: [
         { provide: HOST_EXECUTOR_CONFIG, useValue: cfg },
         { provide: ProcessRunner, useValue: new ProcessRunner(cfg.commandTimeoutMs) },
@@ -48,6 +53,8 @@ export class HostExecutorModule implements OnModuleInit {
         ZfsService,
         NetworkService,
         ShareService,
+        IscsiTargets,
+        IscsiService,
         ShareUsersService,
         StreamService,
         FactsService,
@@ -62,6 +69,7 @@ export class HostExecutorModule implements OnModuleInit {
         SshEndpointService,
         ReplicationReceiver,
         KeepAsideService,
+        HookService,
       ],
     };
   }

@@ -1,5 +1,16 @@
 import { z } from 'zod';
 import { env, readEnv, readFailoverConfig } from '@tandem/config';
+import { DEFAULT_HOOKS_DIR } from '@tandem/contracts';
+import { normalizeWwpn } from '@tandem/domain';
+
+function isWwpn(w: string): boolean {
+  try {
+    normalizeWwpn(w);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** host-executor's own settings. */
 export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) {
@@ -15,12 +26,19 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
       TANDEM_HARD_FENCE: env.oneOf(['reboot', 'kill-zfs-daemon', 'none'] as const, 'reboot'),
       TANDEM_ZFS_DAEMON_PIDFILE: env.absPath('/run/zfs-fuse.pid'),
       TANDEM_ENABLE_TEST_OPS: env.oneOf(['0', '1'] as const, '0'),
+      TANDEM_HOOKS_DIR: env.absPath(DEFAULT_HOOKS_DIR),
       TANDEM_SMB_GUEST_USER: z
         .string()
         .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a unix user name')
         .refine((u) => u !== 'root', 'must not be root: an anonymous SMB client would act as root on the pool')
         .default('nobody')
         .describe('the unix account SMB guests act as (default nobody): what they write is owned by it, and they may write only where it may'),
+      TANDEM_LUN_BACKING: env.oneOf(['auto', 'zvol', 'file'] as const, 'auto'),
+      TANDEM_FC_WWPNS: z
+        .string()
+        .default('')
+        .refine((v) => v.split(',').filter(Boolean).every(isWwpn), 'must be comma-separated WWPNs (8 bytes each, e.g. 21:00:00:24:ff:4a:bc:01)')
+        .describe("this node's FC target ports (default: the port names in /sys/class/fc_host)"),
     },
     source,
   );
@@ -51,6 +69,12 @@ export function readHostExecutorConfig(source: NodeJS.ProcessEnv = process.env) 
     enableTestOps: e.TANDEM_ENABLE_TEST_OPS === '1',
     /** The unprivileged account SMB guests act as (never root). */
     smbGuestUser: e.TANDEM_SMB_GUEST_USER,
+    /** The operator's per-pool hooks on this node: `<dir>/<point>.d/` for every pool, `<dir>/pools/<POOL>/<point>.d/` for one. */
+    hooksDir: e.TANDEM_HOOKS_DIR,
+    /** What a new LUN is backed by: a zvol, a file in the pool, or (auto) a zvol where ZFS runs in the kernel (zfs-fuse has no zvols). */
+    lunBacking: e.TANDEM_LUN_BACKING,
+    /** This node's FC target ports; empty: read from /sys/class/fc_host. */
+    fcWwpns: e.TANDEM_FC_WWPNS.split(',').filter(Boolean),
   };
 }
 export type HostExecutorConfig = ReturnType<typeof readHostExecutorConfig>;

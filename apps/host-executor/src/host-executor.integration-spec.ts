@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { connect, type NatsConnection } from 'nats';
 import { ErrorCode, TandemError, eventEnvelopeSchema, execSubject, hostOpResults } from '@tandem/contracts';
 import { HostClient, requestReply } from '@tandem/messaging';
@@ -278,12 +278,19 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
       imported.map((r) => [r.pool.name, r.changed]),
       names.map((n) => [n, true]),
     );
-    // an export forgets the scan the imports shared: the pool is found again at once
+    // each imported from its own disks alone: ZFS names them by the links made for the import
+    const links = `${node.stateDir}/import-devices/many1`;
+    assert.match((await node.exec(['zpool', 'status', 'many1'], { reject: true })).stdout, new RegExp(`${links}/many1-0\\s+ONLINE`));
+    assert.equal(realpathSync(`${links}/many1-0`), `${node.deviceDir}/many1-0`);
+    // an export forgets the scan the imports shared and the links: the pool is found again at once
     await host.call(node.nodeId, 'pool.export', { pool: 'many2' });
+    assert.equal(existsSync(`${node.stateDir}/import-devices/many2`), false, 'links gone with the export');
     assert.equal((await host.call(node.nodeId, 'pool.import', { pool: 'many2' })).changed, true);
     const listed = (await host.call(node.nodeId, 'pool.list', {})).map((p) => p.name);
     for (const n of names) assert.ok(listed.includes(n), `${n} imported (${listed.join(', ')})`);
-    for (const pool of names) await host.call(node.nodeId, 'pool.destroy', { pool, force: true });
+    // zfs-fuse may still be busy with a pool it just mounted: its destroy is asked until it goes
+    for (const pool of names)
+      await waitFor(() => host.call(node.nodeId, 'pool.destroy', { pool, force: true }).then(() => true), { timeoutMs: 30_000, intervalMs: 500, what: `pool ${pool} destroyed` });
   });
 
   describe('a replicated pool on the local disks, and its roles', () => {

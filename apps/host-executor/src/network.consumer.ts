@@ -7,6 +7,7 @@ import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { NetworkService } from './network.service';
 import { EpochAuthority } from './fencing/epoch-authority.service';
 import { HeldPools } from './fencing/held-pools.service';
+import { LeaseRenewer } from './fencing/lease-renewer.service';
 import { ReplicationRecords } from './replication/replication-records.service';
 
 /** ip.* and link.* operations. */
@@ -19,6 +20,7 @@ export class NetworkConsumer {
     @Inject(SERVICE_CONTEXT) private readonly ctx: ServiceContext,
     private readonly records: ReplicationRecords,
     private readonly authority: EpochAuthority,
+    private readonly lease: LeaseRenewer,
   ) {}
 
   @MessagePattern('ip.list')
@@ -32,7 +34,12 @@ export class NetworkConsumer {
     const cluster = this.records.cluster();
     if (cluster) checkVipsOffClusterNetworks([{ interface: req.interface, address: req.address, prefix: req.prefix }], cluster, { interface: 'interface', address: 'address' });
     // a pool's floating IP under an epoch: never one beyond the pool record's next
-    if (req.pool !== undefined && req.epoch !== undefined) await this.authority.check(req.pool, req.epoch, 'a floating IP');
+    if (req.pool !== undefined && req.epoch !== undefined) {
+      // like an import: only with a fresh ownership lease (one that comes up while the node
+      // fences is held below, and so goes down on the fence's next look)
+      this.lease.requireFresh(req.pool);
+      await this.authority.check(req.pool, req.epoch, 'a floating IP');
+    }
     const r = await this.net.add(req);
     // a floating IP of a pool run under an epoch goes down with the pool when this node fences
     if (req.pool !== undefined && req.epoch !== undefined) this.held.ipAdded(req.pool, req.epoch, { interface: req.interface, address: req.address, prefix: req.prefix });

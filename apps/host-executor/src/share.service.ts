@@ -2,9 +2,10 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { join } from 'node:path';
 import { ErrorCode, TandemError, type HostOpParsed, type HostOpResults, type ShareInfo } from '@tandem/contracts';
 import { ProcessRunner } from '@tandem/host';
-import { ShareError, ShareManager } from '@tandem/shares';
+import { ShareError, ShareManager, nfsRecoveryDir } from '@tandem/shares';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
+import { IscsiTargets } from './iscsi-targets.service';
 import { shareUsersPassdb } from './share-users.service';
 
 /** SMB and NFS shares of pools, each bound to its pool's floating IPs only. */
@@ -13,11 +14,24 @@ export class ShareService implements OnApplicationShutdown {
   private readonly logger = new Logger('shares');
   private readonly manager: ShareManager;
 
-  constructor(runner: ProcessRunner, @Inject(SERVICE_CONTEXT) ctx: ServiceContext, @Inject(HOST_EXECUTOR_CONFIG) cfg: HostExecutorConfig) {
+  constructor(
+    runner: ProcessRunner,
+    @Inject(SERVICE_CONTEXT) ctx: ServiceContext,
+    @Inject(HOST_EXECUTOR_CONFIG) cfg: HostExecutorConfig,
+    private readonly targets: IscsiTargets,
+  ) {
     // SMB guests act as an unprivileged account, never as root
     // SMB users' logins are checked against the share users' file (ShareUsersService keeps it)
-    this.manager = new ShareManager(runner, join(ctx.config.stateDir, 'host-executor'), { smbForceUser: cfg.smbGuestUser, smbPassdb: shareUsersPassdb(ctx.config.stateDir) });
+    // NFS clients' recovery records in the pool itself (when the request names its root), so they move with it
+    this.manager = new ShareManager(runner, join(ctx.config.stateDir, 'host-executor'), {
+      smbGuestAccount: cfg.smbGuestUser,
+      smbPassdb: shareUsersPassdb(ctx.config.stateDir),
+      nfsRecoveryRoot: (pool) => this.recoveryRoots.get(pool),
+    });
   }
+
+  /** Per pool, where its NFS server keeps its clients' recovery records (learnt from share.start). */
+  private readonly recoveryRoots = new Map<string, string>();
 
   private map(err: unknown): never {
     if (err instanceof ShareError) {
@@ -28,6 +42,7 @@ export class ShareService implements OnApplicationShutdown {
 
   async start(req: HostOpParsed<'share.start'>): Promise<HostOpResults['share.start']> {
     const before = (await this.list()).find((s) => s.pool === req.pool && s.name === req.name && s.protocol === req.protocol);
+    if (req.protocol === 'nfs' && req.poolRoot) this.recoveryRoots.set(req.pool, nfsRecoveryDir(req.poolRoot));
     try {
       const share = await this.manager.start(req);
       const changed = !(before?.running && before.pid === share.pid);
@@ -48,9 +63,11 @@ export class ShareService implements OnApplicationShutdown {
     return { changed: before.length > 0 };
   }
 
-  /** Stop every share of a pool (before an export). */
+  /** Stop every share of a pool and its block target (before an export, and in a fence). */
   async stopPool(pool: string): Promise<void> {
-    await this.stop({ pool });
+    const results = await Promise.allSettled([this.stop({ pool }), this.targets.stop(pool)]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   list(): Promise<ShareInfo[]> {

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { chmod, mkdir, open, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, open, rm, stat, symlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { ErrorCode, TandemError, type DatasetInfo, type HostOpParsed, type HostOpResults, type ImportablePool, type PoolSummary, type SnapshotInfo } from '@tandem/contracts';
+import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { CommandFailedError, ProcessRunner, poolMountPoints, readMountTable, type CommandResult } from '@tandem/host';
-import { KeyedMutex, sleep } from '@tandem/util';
+import { FreshRead, KeyedMutex, sleep } from '@tandem/util';
 import { datasetsFromGet, parseImportScan, parseMountState, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools, zfs, zfsError, zpool, type FilesystemMountState } from '@tandem/zfs';
 import { EpochGuard } from './epoch-guard.service';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
@@ -27,13 +28,30 @@ export class ZfsService {
    * is not held by it: it is bounded, and the harder fence backs it.
    */
   private readonly poolConfig = new KeyedMutex();
+  /**
+   * The scan of the disks for importable pools, shared by the imports that wait for one: twenty
+   * pools taken over at once read every disk label once, not twenty times (each scan reads every
+   * disk, so twenty scans of twenty pools' disks grew with the square). Each import still gets a
+   * scan that began after it asked.
+   */
+  private readonly scans = new FreshRead(() => this.poolConfig.run('config', () => this.importable()));
+  /** Where an import finds its pool's disks: a directory per pool, of links to the disks the scan found. */
+  private readonly importLinksDir: string;
 
   constructor(
     private readonly runner: ProcessRunner,
     private readonly epochs: EpochGuard,
     private readonly shares: ShareService,
     @Inject(HOST_EXECUTOR_CONFIG) private readonly cfg: HostExecutorConfig,
-  ) {}
+    @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'config'>,
+  ) {
+    this.importLinksDir = join(ctx.config.stateDir, 'import-devices');
+  }
+
+  /** How many scans of the disks this service has made (one per batch of imports). */
+  get scansMade(): number {
+    return this.scans.reads;
+  }
 
   async run(argv: string[], timeoutMs = this.cfg.commandTimeoutMs): Promise<CommandResult> {
     try {
@@ -116,7 +134,7 @@ export class ZfsService {
    * name would be a guess, so neither is.
    */
   private async importableOne(pool: string): Promise<ImportablePool> {
-    const found = (await this.importable()).filter((c) => c.name === pool);
+    const found = (await this.scans.get()).filter((c) => c.name === pool);
     if (found.length === 0) {
       const dirs = [...new Set([this.cfg.deviceDir, this.cfg.localDeviceDir])].join(' and ');
       throw new TandemError(ErrorCode.PoolNotImportable, `pool ${pool} is not importable from ${dirs}: no such pool on the disks this node sees`, 'pool');
@@ -130,6 +148,27 @@ export class ZfsService {
       );
     }
     return found[0];
+  }
+
+  /**
+   * A directory holding links to exactly the disks of `found` (named as the disks are), for
+   * `zpool import -d`: the import then reads those disks' labels alone. Null when the scan did not
+   * show every disk of a healthy pool (then the import searches the whole device directories).
+   * Kept while the pool is imported (ZFS names its disks by these paths); made again on each import.
+   */
+  private async linkDevices(pool: string, found: ImportablePool): Promise<string | null> {
+    if (found.state !== 'ONLINE' || found.devices.length === 0) return null;
+    const dir = join(this.importLinksDir, pool);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const names = new Set<string>();
+    for (const [i, device] of found.devices.entries()) {
+      let name = basename(device);
+      if (names.has(name)) name = `${i}-${name}`;
+      names.add(name);
+      await symlink(device, join(dir, name));
+    }
+    return dir;
   }
 
   /**
@@ -149,11 +188,10 @@ export class ZfsService {
       }
       try {
         // a replica or retrieval copy: whatever the import mounts is mounted read-only
-        const dirs = await this.deviceDirs();
-        await this.poolConfig.run('config', async () => {
-          await this.importableOne(req.pool);
-          await this.run(zpool.import(req.pool, dirs, req.force, req.role !== 'serve'));
-        });
+        const found = await this.importableOne(req.pool);
+        // only the disks of the pool the scan found: the import reads their labels, not every disk's
+        const from = (await this.linkDevices(req.pool, found)) ?? (await this.deviceDirs());
+        await this.poolConfig.run('config', () => this.run(zpool.import(req.pool, from, req.force, req.role !== 'serve')));
       } catch (err) {
         if (!/cannot mount/i.test(wordsOf(err)) || !(await this.findPool(req.pool))) throw err;
         // imported; the role's mounts are made below (a replica has none)
@@ -314,6 +352,7 @@ export class ZfsService {
       if (!(await this.findPool(req.pool))) return { changed: false };
       await this.shares.stopPool(req.pool);
       await this.poolConfig.run('config', () => this.run(zpool.export(req.pool, req.force), timeoutMs));
+      await rm(join(this.importLinksDir, req.pool), { recursive: true, force: true });
       this.logger.log(`exported ${req.pool}${req.force ? ' (forced)' : ''}`);
       return { changed: true };
     });

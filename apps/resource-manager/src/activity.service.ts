@@ -30,9 +30,18 @@ export class ActivityService {
     }
   }
 
-  async record(actor: string, action: string, target: string, result: 'started' | 'succeeded' | 'failed', error?: string): Promise<void> {
+  async record(actor: string, action: string, target: string, result: 'started' | 'succeeded' | 'failed', error?: string, detail?: string): Promise<void> {
     const traceId = currentTraceId();
     this.logger.log(`${actor} ${action} ${target}: ${result}${error ? ` (${error})` : ''}${traceId ? ` trace ${traceId}` : ''}`);
-    this.events.publish(Events.activity, this.ctx.config.clusterId, { actor, action, target, result, error: error ?? null, traceId, nodeId: this.ctx.config.nodeId });
+    this.events.publish(Events.activity, this.ctx.config.clusterId, {
+      actor,
+      action,
+      target,
+      result,
+      error: error ?? null,
+      traceId,
+      nodeId: this.ctx.config.nodeId,
+      ...(detail !== undefined ? { detail } : {}),
+    });
   }
 }

@@ -10,7 +10,9 @@ import { FailoverExecutor } from './failover/failover.executor';
 import { FailoverService } from './failover/failover.service';
 import { FailoverStatusBoard } from './failover/failover-status.board';
 import { OperationLocks } from './operation-locks';
+import { ChapStore } from './chap.store';
 import { PoolActions } from './pool-actions.service';
+import { PoolHooks } from './pool-hooks.service';
 import { PoolOpsConsumer } from './pool-ops.consumer';
 import { PoolService } from './pool.service';
 import { ShareUsersConsumer } from './share-users.consumer';
@@ -37,6 +39,8 @@ export class ResourceManagerModule {
         PoolStore,
         ClusterStore,
         PoolActions,
+        ChapStore,
+        PoolHooks,
         ActivityService,
         ActivityProjector,
         PoolService,

@@ -87,16 +87,21 @@ export class ClusterService {
   async status(): Promise<ClusterOpResults['cluster.status']> {
     const c = await this.store.get();
     if (!c) return { cluster: null, answeredBy: this.ctx.config.nodeId, nodes: [] };
-    const pools = await this.pools.list();
+    // the records and every node's answers are asked at once: one after the other their times added up
+    const records = this.pools.list();
+    records.catch(() => undefined); // its failure is thrown where it is awaited, not left unhandled meanwhile
     const nodes: NodeStatus[] = await Promise.all(
       c.cluster.nodes.map(async (m) => {
+        // asked alongside the heartbeat; left unread (its failure too) when the node does not answer
+        const probe = Promise.all([this.host.call(m.id, 'pool.list', {}, 5_000), this.host.call(m.id, 'link.list', {}, 5_000)]);
+        probe.catch(() => undefined);
         const up = await this.heartbeat.alive(m.id, 1_000);
         let health: NodeStatus['health'] = 'unknown';
         let healthDetail: string | null = null;
         let heartbeatLink: NodeStatus['heartbeatLink'] = 'unknown';
         if (up) {
           try {
-            const [poolList, links] = await Promise.all([this.host.call(m.id, 'pool.list', {}, 5_000), this.host.call(m.id, 'link.list', {}, 5_000)]);
+            const [poolList, links] = await probe;
             const bad = poolList.filter((p) => p.health !== 'ONLINE');
             health = bad.length ? 'degraded' : 'healthy';
             healthDetail = bad.length ? bad.map((p) => `${p.name} ${p.health}`).join(', ') : null;
@@ -115,10 +120,11 @@ export class ClusterService {
           thisNode: m.id === this.ctx.config.nodeId,
           heartbeatAddress: m.heartbeatAddress,
           heartbeatLink,
-          pools: pools.filter((p) => p.node === m.id && p.state !== 'inactive').map((p) => p.name),
+          pools: (await records).filter((p) => p.node === m.id && p.state !== 'inactive').map((p) => p.name),
         };
       }),
     );
+    const pools = await records;
     const { id, heartbeatInterface, maintenance, createdAt } = c.cluster;
     const replication = await Promise.all(
       pools.filter((p) => p.mode === 'replicated').map(async (p) => poolStatus(c.cluster, p, (await this.replicationStates.get(p.name).catch(() => null))?.value ?? null)),

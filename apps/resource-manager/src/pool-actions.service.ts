@@ -3,13 +3,19 @@ import { ErrorCode, TandemError, sharePath, type HaPool } from '@tandem/contract
 import type { Step } from '@tandem/domain';
 import { HostClient } from '@tandem/messaging';
 import { inSpan } from '@tandem/telemetry';
+import { ChapStore } from './chap.store';
+import { ClusterStore } from './cluster.store';
 
 /** Runs bring-up / bring-down steps on host-executors, one span per step. */
 @Injectable()
 export class PoolActions {
   private readonly logger = new Logger('pool-actions');
 
-  constructor(private readonly host: HostClient) {}
+  constructor(
+    private readonly host: HostClient,
+    private readonly cluster: ClusterStore,
+    private readonly chap: ChapStore,
+  ) {}
 
   async run(pool: HaPool, steps: Step[], mountpoint: string | null): Promise<void> {
     for (const step of steps) {
@@ -42,6 +48,23 @@ export class PoolActions {
       case 'share.stop':
         await this.host.call(step.node, 'share.stop', { pool: pool.name });
         return;
+      case 'target.stop':
+        await this.host.call(step.node, 'iscsi.stop', { pool: pool.name });
+        return;
+      case 'target.start': {
+        // the backings live in the pool (its zvols or files): the node finds them once imported
+        // over FC each node's ALUA port group id is its place among the cluster's nodes
+        const fcNodes = pool.fc ? (await this.cluster.require()).cluster.nodes.map((n) => n.id) : undefined;
+        // the pool's CHAP, wherever the target starts (kept apart from the pool record)
+        const chap = await this.chap.get(pool.name);
+        await this.host.call(
+          step.node,
+          'iscsi.start',
+          { pool: pool.name, addresses: pool.vips.map((v) => v.address), luns: pool.luns ?? [], fc: pool.fc, ...(fcNodes ? { fcNodes } : {}), ...(chap ? { chap } : {}) },
+          60_000,
+        );
+        return;
+      }
       case 'ip.remove':
         await this.host.call(step.node, 'ip.remove', { interface: step.vip.interface, address: step.vip.address, prefix: step.vip.prefix });
         return;
@@ -88,6 +111,7 @@ export class PoolActions {
           clients: step.share.clients,
           rootSquash: step.share.rootSquash,
           users: step.share.protocol === 'smb' ? (step.share.users ?? []) : [],
+          ...(step.share.protocol === 'nfs' ? { poolRoot: mp } : {}),
         });
         return;
       }

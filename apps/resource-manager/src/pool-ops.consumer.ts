@@ -60,4 +60,39 @@ export class PoolOpsConsumer {
   markUsable(@Payload() req: RmOpParsed<'pool.mark-usable'>): Promise<RmOpResults['pool.mark-usable']> {
     return this.locks.pool(req.pool, () => this.pools.markUsable(req));
   }
+
+  @MessagePattern('pool.schedule-add')
+  scheduleAdd(@Payload() req: RmOpParsed<'pool.schedule-add'>): Promise<RmOpResults['pool.schedule-add']> {
+    return this.locks.pool(req.pool, () => this.pools.scheduleAdd(req));
+  }
+
+  @MessagePattern('pool.schedule-remove')
+  scheduleRemove(@Payload() req: RmOpParsed<'pool.schedule-remove'>): Promise<RmOpResults['pool.schedule-remove']> {
+    return this.locks.pool(req.pool, () => this.pools.scheduleRemove(req));
+  }
+
+  @MessagePattern('pool.lun-add')
+  lunAdd(@Payload() req: RmOpParsed<'pool.lun-add'>): Promise<RmOpResults['pool.lun-add']> {
+    return this.locks.pool(req.pool, () => this.pools.lunAdd(req));
+  }
+
+  @MessagePattern('pool.lun-remove')
+  lunRemove(@Payload() req: RmOpParsed<'pool.lun-remove'>): Promise<RmOpResults['pool.lun-remove']> {
+    return this.locks.pool(req.pool, () => this.pools.lunRemove(req));
+  }
+
+  @MessagePattern('pool.chap-set')
+  chapSet(@Payload() req: RmOpParsed<'pool.chap-set'>): Promise<RmOpResults['pool.chap-set']> {
+    return this.locks.pool(req.pool, () => this.pools.chapSet(req));
+  }
+
+  @MessagePattern('pool.chap-clear')
+  chapClear(@Payload() req: RmOpParsed<'pool.chap-clear'>): Promise<RmOpResults['pool.chap-clear']> {
+    return this.locks.pool(req.pool, () => this.pools.chapClear(req));
+  }
+
+  @MessagePattern('pool.lun-list')
+  lunList(@Payload() req: RmOpParsed<'pool.lun-list'>): Promise<RmOpResults['pool.lun-list']> {
+    return this.pools.lunList(req.pool);
+  }
 }

@@ -1,10 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ErrorCode, Events, TandemError, effectiveSchedule, syncLockedMessage, type FloatingIp, type HaPool, type PoolOpParsed, type PoolOpResults } from '@tandem/contracts';
+import { ErrorCode, Events, TandemError, effectiveSchedule, syncLockedMessage, type FloatingIp, type HaPool, type HookReason, type PoolOpParsed, type PoolOpResults } from '@tandem/contracts';
 import {
   assertNotInTransition,
   begin,
   bringDownSteps,
   bringUpSteps,
+  hasTarget,
+  lunIdentity,
+  nextLunNumber,
+  poolIqn,
+  portalOf,
+  isServiceStart,
   checkMove,
   checkReattach,
   checkSharesUnique,
@@ -13,12 +19,16 @@ import {
   inactive,
   newPool,
   serving,
+  withSchedule,
+  withoutSchedule,
 } from '@tandem/domain';
 import { HostClient, OrderedEvents } from '@tandem/messaging';
 import { ReplicationSync, replicationEndpoint } from '@tandem/replication';
 import { inSpan } from '@tandem/telemetry';
 import { ActivityService } from './activity.service';
+import { ChapStore } from './chap.store';
 import { PoolActions } from './pool-actions.service';
+import { PoolHooks } from './pool-hooks.service';
 import { ShareUsersService } from './share-users.service';
 import { PoolStore } from './pool.store';
 import { ClusterStore } from './cluster.store';
@@ -41,6 +51,8 @@ export class PoolService {
     private readonly activity: ActivityService,
     private readonly cluster: ClusterStore,
     private readonly shareUsers: ShareUsersService,
+    private readonly hooks: PoolHooks,
+    private readonly chap: ChapStore,
   ) {
     this.sync = new ReplicationSync(host);
   }
@@ -104,6 +116,8 @@ export class PoolService {
       checkSharesUnique(req.shares);
       for (const [i, share] of req.shares.entries()) await this.shareUsers.requireUsers(share.users, `shares.${i}.users`);
       if (req.shares.length && req.vips.length === 0) throw new TandemError(ErrorCode.InvalidArgument, 'shares need at least one floating IP to serve on', 'shares');
+      if (req.luns.length && req.replicated)
+        throw new TandemError(ErrorCode.InvalidArgument, 'LUNs are served from shared-storage pools only (a replicated copy trails by a snapshot interval)', 'luns');
       checkVipsFree(req.vips, await this.store.list());
       checkVipsOffClusterNetworks(req.vips, (await this.cluster.require()).cluster);
       await this.checkVipsOnNodes(req.vips);
@@ -117,9 +131,9 @@ export class PoolService {
       }
       const now = () => new Date();
       let pool = begin(newPool(req.pool, req.vips, req.shares, req.fc, now()), 'attach', now());
-      pool = { ...pool, node: req.node };
+      pool = { ...pool, node: req.node, ...(req.luns.length ? { luns: numberLuns(req.luns) } : {}) };
       const rev = await this.store.put(pool, 0);
-      return this.bringUpOrInactive(pool, rev, req.node, 'attach');
+      return this.bringUpOrInactive(pool, rev, req.node, 'attach', { reason: 'attach', peer: null, actor: req.actor });
     });
   }
 
@@ -149,7 +163,7 @@ export class PoolService {
     const now = () => new Date();
     const pool: HaPool = { ...begin({ ...newPool(req.pool, req.vips, req.shares, req.fc, now()), mode: 'replicated' }, 'attach', now()), node: req.node };
     const rev = await this.store.put(pool, 0);
-    const done = await this.bringUpOrInactive(pool, rev, req.node, 'attach');
+    const done = await this.bringUpOrInactive(pool, rev, req.node, 'attach', { reason: 'attach', peer: null, actor: req.actor });
     const warnings: string[] = [];
     for (const n of nodes.filter((x) => x !== req.node)) {
       await this.sync
@@ -171,27 +185,33 @@ export class PoolService {
     return { ...done, warnings };
   }
 
-  /** Bring the pool up on `node` at the next epoch; on failure release it there and record it inactive. */
-  private async bringUpOrInactive(pool: HaPool, rev: number, node: string, what: string): Promise<HaPool> {
+  /**
+   * Bring the pool up on `node` at the next epoch — its `pre-start` hooks first (a failing one
+   * keeps it from starting there), its `post-start` hooks once it serves; on failure release it
+   * there and record it inactive.
+   */
+  private async bringUpOrInactive(pool: HaPool, rev: number, node: string, what: string, hook: { reason: HookReason; peer: string | null; actor: string }): Promise<HaPool> {
     const epoch = pool.epoch + 1;
+    const call = { pool: pool.name, node, epoch, ...hook };
     try {
+      await this.hooks.preStart(call);
       const steps = bringUpSteps(pool, node, epoch);
       await this.actions.run(
         pool,
-        steps.filter((s) => s.kind !== 'share.start'),
+        steps.filter((s) => !isServiceStart(s)),
         null,
       );
       // shares live under the pool's mountpoint, known once it is imported
       const mountpoint = await this.actions.mountpoint(pool.name, node);
       const withMp = { ...pool, mountpoint };
-      await this.actions.run(
-        withMp,
-        steps.filter((s) => s.kind === 'share.start'),
-        mountpoint,
-      );
+      // an attach makes the LUNs it was given (kept when they exist: the pool was attached before)
+      if (what === 'attach') for (const lun of pool.luns ?? []) await this.host.call(node, 'lun.create', { pool: pool.name, name: lun.name, sizeBytes: lun.sizeBytes }, 60_000);
+      await this.actions.run(withMp, steps.filter(isServiceStart), mountpoint);
       const done = serving(withMp, node, epoch, mountpoint, new Date());
       await this.store.put(done, rev);
       this.logger.log(`${what}: pool ${pool.name} serving on ${node} (epoch ${epoch})`);
+      // the pool serves whatever they say: a failing one is in the activity log
+      await this.hooks.run('post-start', call);
       return done;
     } catch (err) {
       const failures = await this.actions.runAll(pool, bringDownSteps({ ...pool, epoch }, node, true));
@@ -216,13 +236,16 @@ export class PoolService {
       }
       const moving = begin(pool, `move to ${req.to}`, new Date());
       let rev = await this.store.put(moving, revision);
+      const stopHook = { pool: pool.name, node: from, epoch: pool.epoch, reason: 'move' as const, peer: req.to, actor: req.actor };
+      // the operator's pre-stop hooks: a failing one is logged, the move goes on
+      await this.hooks.run('pre-stop', stopHook);
       // a replicated pool: clients stop, then one last snapshot is sent and applied on the target (nothing is lost)
       let finalSync: { snapshot: string; bytes: number; ms: number } | null = null;
       if (pool.mode === 'replicated') {
         try {
           finalSync = await this.finalSync(moving, from, req.to);
         } catch (err) {
-          return this.restoreOrInactive(moving, rev, from, `move to ${req.to} failed in the final sync: ${(err as Error).message}`);
+          return this.restoreOrInactive(moving, rev, from, `move to ${req.to} failed in the final sync: ${(err as Error).message}`, req.actor);
         }
       }
       // 1. release on the source: shares, IPs, export (forced if it must)
@@ -231,17 +254,18 @@ export class PoolService {
       } catch (err) {
         // still imported on the source: put it back in service there
         this.logger.warn(`move of ${pool.name}: release on ${from} failed, restoring it there`);
-        return this.restoreOrInactive(moving, rev, from, `move to ${req.to} failed while releasing it on ${from}: ${(err as Error).message}`);
+        return this.restoreOrInactive(moving, rev, from, `move to ${req.to} failed while releasing it on ${from}: ${(err as Error).message}`, req.actor);
       }
+      await this.hooks.run('post-stop', stopHook);
       // 2. bring up on the target
       try {
-        const done = await this.bringUpOrInactive(moving, rev, req.to, `move to ${req.to}`);
+        const done = await this.bringUpOrInactive(moving, rev, req.to, `move to ${req.to}`, { reason: 'move', peer: from, actor: req.actor });
         return finalSync ? { ...done, finalSync } : done;
       } catch (err) {
         const after = await this.store.require(pool.name);
         rev = after.revision;
         this.logger.warn(`move of ${pool.name}: bring-up on ${req.to} failed, returning it to ${from}`);
-        return this.restoreOrInactive({ ...after.pool, state: 'in-transition', operation: `return to ${from}` }, rev, from, (err as Error).message);
+        return this.restoreOrInactive({ ...after.pool, state: 'in-transition', operation: `return to ${from}` }, rev, from, (err as Error).message, req.actor);
       }
     });
   }
@@ -267,10 +291,10 @@ export class PoolService {
   }
 
   /** After a failed step: try to serve on `node` again; throw the original failure either way. */
-  private async restoreOrInactive(pool: HaPool, rev: number, node: string, failure: string): Promise<never> {
+  private async restoreOrInactive(pool: HaPool, rev: number, node: string, failure: string, actor = 'cluster'): Promise<never> {
     let back: HaPool;
     try {
-      back = await this.bringUpOrInactive(pool, rev, node, 'restore');
+      back = await this.bringUpOrInactive(pool, rev, node, 'restore', { reason: 'restore', peer: null, actor });
     } catch (err) {
       throw new TandemError(ErrorCode.CommandFailed, `${failure}; restoring it on ${node} failed too — the pool is inactive: ${(err as Error).message}`, 'pool');
     }
@@ -298,11 +322,14 @@ export class PoolService {
       const node = pool.node;
       const exporting = begin(pool, 'export', new Date());
       const rev = await this.store.put(exporting, revision);
+      const stopHook = { pool: pool.name, node, epoch: pool.epoch, reason: 'export' as const, peer: null, actor: req.actor };
+      await this.hooks.run('pre-stop', stopHook);
       try {
         await this.actions.run(exporting, bringDownSteps(exporting, node), exporting.mountpoint);
       } catch (err) {
-        return this.restoreOrInactive(exporting, rev, node, `export failed: ${(err as Error).message}`);
+        return this.restoreOrInactive(exporting, rev, node, `export failed: ${(err as Error).message}`, req.actor);
       }
+      await this.hooks.run('post-stop', stopHook);
       const done = inactive(exporting, `exported by ${req.actor}`, new Date());
       await this.store.put(done, rev);
       return done;
@@ -318,7 +345,7 @@ export class PoolService {
       if (elsewhere.length) throw new TandemError(ErrorCode.PoolImportedElsewhere, `pool ${pool.name} is imported on ${elsewhere.join(', ')}: export it there first`, 'node');
       const starting = { ...begin(pool, 'reattach', new Date()), node: req.node };
       const rev = await this.store.put(starting, revision);
-      return this.bringUpOrInactive(starting, rev, req.node, 'reattach');
+      return this.bringUpOrInactive(starting, rev, req.node, 'reattach', { reason: 'reattach', peer: null, actor: req.actor });
     });
   }
 
@@ -346,4 +373,134 @@ export class PoolService {
       return next;
     });
   }
+
+  /** Add a snapshot schedule (or change the one of that name); whichever node serves the pool carries it out (replication-scheduler). */
+  scheduleAdd(req: PoolOpParsed<'pool.schedule-add'>): Promise<PoolOpResults['pool.schedule-add']> {
+    return this.recorded(req.actor, 'pool.schedule-add', req.pool, { 'tandem.schedule': req.name }, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      assertNotInTransition(pool);
+      const next: HaPool = {
+        ...pool,
+        snapshotSchedules: withSchedule(pool.snapshotSchedules ?? [], { name: req.name, everyS: req.every, keep: req.keep }, pool.name),
+        updatedAt: new Date().toISOString(),
+      };
+      await this.store.put(next, revision);
+      this.logger.log(`pool ${pool.name}: snapshot schedule ${req.name} every ${req.every} s, keeping ${req.keep}`);
+      return next;
+    });
+  }
+
+  /** The pool's target as initiators see it: the same IQN, LUN numbers, serials and identifiers from every node. */
+  async lunList(name: string): Promise<PoolOpResults['pool.lun-list']> {
+    const { pool } = await this.store.require(name);
+    return { ...poolLuns((await this.cluster.require()).cluster.id, pool), chapUser: (await this.chap.get(pool.name))?.user ?? null };
+  }
+
+  /**
+   * Initiators log in to the pool's target with CHAP from now on: kept for every node that will
+   * serve the pool, and a running target is started again with it (its open sessions end: the
+   * initiators log in again, with CHAP).
+   */
+  chapSet(req: PoolOpParsed<'pool.chap-set'>): Promise<PoolOpResults['pool.chap-set']> {
+    return this.recorded(req.actor, 'pool.chap-set', req.pool, { 'tandem.chap.user': req.user }, async () => {
+      const { pool } = await this.store.require(req.pool);
+      if (pool.mode === 'replicated') throw new TandemError(ErrorCode.InvalidArgument, `pool ${pool.name} is replicated: it has no iSCSI target`, 'pool');
+      await this.chap.set(pool.name, { user: req.user, secret: req.secret });
+      await this.restartTarget(pool);
+      this.logger.log(`pool ${pool.name}: its target asks initiators for CHAP (user ${req.user})`);
+      return this.lunList(pool.name);
+    });
+  }
+
+  /** The pool's target lets initiators in without CHAP again. */
+  chapClear(req: PoolOpParsed<'pool.chap-clear'>): Promise<PoolOpResults['pool.chap-clear']> {
+    return this.recorded(req.actor, 'pool.chap-clear', req.pool, {}, async () => {
+      const { pool } = await this.store.require(req.pool);
+      if (!(await this.chap.clear(pool.name))) throw new TandemError(ErrorCode.NotFound, `pool ${pool.name} has no CHAP to clear`, 'pool');
+      await this.restartTarget(pool);
+      this.logger.log(`pool ${pool.name}: its target no longer asks for CHAP`);
+      return this.lunList(pool.name);
+    });
+  }
+
+  /** A serving pool's running target is started again with what is recorded now (its CHAP). */
+  private async restartTarget(pool: HaPool): Promise<void> {
+    if (pool.state === 'serving' && pool.node && hasTarget(pool)) await this.actions.run(pool, [{ kind: 'target.start', node: pool.node }], pool.mountpoint);
+  }
+
+  /** Adds a LUN: its backing made on the serving node, then the running target takes it (no restart). */
+  lunAdd(req: PoolOpParsed<'pool.lun-add'>): Promise<PoolOpResults['pool.lun-add']> {
+    return this.recorded(req.actor, 'pool.lun-add', req.pool, { 'tandem.lun': req.name }, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      const luns = pool.luns ?? [];
+      if (luns.some((l) => l.name === req.name)) throw new TandemError(ErrorCode.AlreadyExists, `pool ${pool.name} already has LUN ${req.name}`, 'name');
+      if (pool.mode === 'replicated') throw new TandemError(ErrorCode.InvalidArgument, `pool ${pool.name} is replicated: LUNs are served from shared-storage pools only`, 'pool');
+      if (!pool.fc && pool.vips.length === 0) throw new TandemError(ErrorCode.InvalidArgument, `pool ${pool.name} has no floating IP (and no FC): an iSCSI LUN needs one to be reached`, 'pool');
+      requireServing(pool, 'add a LUN to');
+      if (luns.length >= 255) throw new TandemError(ErrorCode.InvalidArgument, `pool ${pool.name} has 255 LUNs, the most a target serves`, 'name');
+      const lun = { name: req.name, number: nextLunNumber(luns), sizeBytes: req.sizeBytes };
+      const next: HaPool = { ...pool, luns: [...luns, lun], updatedAt: new Date().toISOString() };
+      await this.host.call(pool.node!, 'lun.create', { pool: pool.name, name: lun.name, sizeBytes: lun.sizeBytes }, 60_000);
+      await this.actions.run(next, [{ kind: 'target.start', node: pool.node! }], pool.mountpoint);
+      await this.store.put(next, revision);
+      this.logger.log(`pool ${pool.name}: LUN ${lun.number} (${lun.name}, ${lun.sizeBytes} bytes) served on ${pool.node}`);
+      return next;
+    });
+  }
+
+  /** Drop a snapshot schedule; the snapshots it took stay. */
+  scheduleRemove(req: PoolOpParsed<'pool.schedule-remove'>): Promise<PoolOpResults['pool.schedule-remove']> {
+    return this.recorded(req.actor, 'pool.schedule-remove', req.pool, { 'tandem.schedule': req.name }, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      assertNotInTransition(pool);
+      const next: HaPool = { ...pool, snapshotSchedules: withoutSchedule(pool.snapshotSchedules ?? [], req.name, pool.name), updatedAt: new Date().toISOString() };
+      await this.store.put(next, revision);
+      return next;
+    });
+  }
+  /** Takes a LUN out of the target, then destroys its backing. */
+  lunRemove(req: PoolOpParsed<'pool.lun-remove'>): Promise<PoolOpResults['pool.lun-remove']> {
+    return this.recorded(req.actor, 'pool.lun-remove', req.pool, { 'tandem.lun': req.name }, async () => {
+      const { pool, revision } = await this.store.require(req.pool);
+      const luns = pool.luns ?? [];
+      if (!luns.some((l) => l.name === req.name))
+        throw new TandemError(ErrorCode.NotFound, `pool ${pool.name} has no LUN ${req.name} (its LUNs: ${luns.map((l) => l.name).join(', ') || 'none'})`, 'name');
+      requireServing(pool, 'remove a LUN from');
+      const next: HaPool = { ...pool, luns: luns.filter((l) => l.name !== req.name), updatedAt: new Date().toISOString() };
+      await this.actions.run(next, [{ kind: hasTarget(next) ? 'target.start' : 'target.stop', node: pool.node! }], pool.mountpoint);
+      await this.store.put(next, revision);
+      await this.host.call(pool.node!, 'lun.destroy', { pool: pool.name, name: req.name }, 60_000);
+      this.logger.log(`pool ${pool.name}: LUN ${req.name} removed`);
+      return next;
+    });
+  }
+}
+
+/** LUNs asked for at attach, numbered from 1 in their order. */
+function numberLuns(luns: Array<{ name: string; sizeBytes: number }>): NonNullable<HaPool['luns']> {
+  return luns.map((l, i) => ({ name: l.name, number: i + 1, sizeBytes: l.sizeBytes }));
+}
+
+function requireServing(pool: HaPool, what: string): void {
+  if (pool.state !== 'serving' || !pool.node)
+    throw new TandemError(
+      pool.state === 'in-transition' ? ErrorCode.InTransition : ErrorCode.InvalidArgument,
+      `pool ${pool.name} is ${pool.state}${pool.operation ? ` (${pool.operation})` : ''}: ${what} it while it serves (reattach it first)`,
+      'pool',
+    );
+}
+
+/** The pool's target as initiators see it. */
+export function poolLuns(clusterId: string, pool: HaPool): PoolOpResults['pool.lun-list'] {
+  return {
+    pool: pool.name,
+    iqn: poolIqn(clusterId, pool.name),
+    portals: pool.vips.map((v) => portalOf(v.address)),
+    fc: pool.fc,
+    luns: [...(pool.luns ?? [])].sort((a, b) => a.number - b.number).map((l) => ({ ...l, ...pick(lunIdentity(clusterId, pool.name, l)) })),
+  };
+}
+
+function pick(id: { serial: string; deviceId: string }): { serial: string; deviceId: string } {
+  return { serial: id.serial, deviceId: id.deviceId };
 }

@@ -18,7 +18,17 @@ export const ApiPaths = {
   revokeTokens: `${API_PREFIX}/auth/revoke-tokens`,
   pools: `${API_PREFIX}/pools`,
   pool: (pool: string) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}`,
+  /** GET the pool's target and LUNs, POST a LUN (name, sizeBytes). */
+  poolLuns: (pool: string) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}/luns`,
+  /** DELETE a LUN (its data is gone). */
+  poolLun: (pool: string, lun: string) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}/luns/${encodeURIComponent(lun)}`,
+  /** PUT: initiators log in with CHAP; DELETE: without again. */
+  poolChap: (pool: string) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}/chap`,
   poolAction: (pool: string, action: PoolAction) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}/${action}`,
+  /** GET a pool's snapshot schedules, POST one. */
+  poolSchedules: (pool: string) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}/schedules`,
+  /** DELETE one of a pool's snapshot schedules. */
+  poolSchedule: (pool: string, name: string) => `${API_PREFIX}/pools/${encodeURIComponent(pool)}/schedules/${encodeURIComponent(name)}`,
   activity: `${API_PREFIX}/activity`,
   events: `${API_PREFIX}/events`,
   nodes: `${API_PREFIX}/nodes`,

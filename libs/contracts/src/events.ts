@@ -53,6 +53,8 @@ export const activityRecordSchema = z.object({
   error: z.string().nullable(),
   traceId: z.string().nullable(),
   nodeId: z.string().nullable(),
+  /** More about how it ended, when there is more to say (a hook's exit status and the last lines it printed). */
+  detail: z.string().nullable().optional(),
 });
 
 /** The catalogue: every event Tandem publishes. */
@@ -150,6 +152,20 @@ export const Events = {
       expired: z.array(z.string()),
       /** The snapshots retention would have expired but a replica still needs as its incremental base (held). */
       keptForReplicas: z.array(z.string()),
+    }),
+  ),
+  poolScheduledSnapshot: define(
+    'pool',
+    'scheduled-snapshot',
+    1,
+    "A snapshot schedule of a pool took its snapshot on the node serving it (recursive), and destroyed that schedule's oldest beyond its keep",
+    z.object({
+      node: z.string(),
+      schedule: z.string(),
+      /** Short name (`tandem-<schedule>-<yyyymmdd-hhmmss>`). */
+      snapshot: z.string(),
+      /** The schedule's snapshots destroyed (short names; on every dataset that had them). */
+      expired: z.array(z.string()),
     }),
   ),
   replicationTransferred: define(

@@ -7,6 +7,7 @@ import {
   holdTagSchema,
   interfaceNameSchema,
   ipAddressSchema,
+  lunNameSchema,
   poolNameSchema,
   prefixLengthSchema,
   safePathSchema,
@@ -16,6 +17,7 @@ import {
   snapshotShortNameSchema,
   vdevFileNameSchema,
 } from './names';
+import { hookRunRequestSchema, hookRunResultSchema } from './hooks';
 
 /**
  * host-executor's operations: the only way anything in Tandem touches the OS.
@@ -25,6 +27,39 @@ import {
 export const HOST_OPS_VERSION = 1;
 
 const epoch = epochSchema.optional();
+
+/** A LUN's size in bytes: a multiple of 512, from 1 MiB to 64 TiB. */
+export const lunSizeSchema = z
+  .number()
+  .int('must be a whole number of bytes')
+  .min(1024 * 1024, 'must be at least 1 MiB')
+  .max(64 * 1024 ** 4, 'must be at most 64 TiB')
+  .refine((n) => n % 512 === 0, 'must be a multiple of 512 bytes');
+
+/** A LUN's size as an operator writes it (64M, 10G, 1T, or bytes): bytes; undefined when it is not a whole size that is a multiple of 512. */
+export function parseLunSizeText(text: string): number | undefined {
+  const m = /^(\d+)([KMGT]?)$/i.exec(text.trim());
+  if (!m) return undefined;
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  const bytes = Number(m[1]) * mult;
+  return Number.isSafeInteger(bytes) && bytes > 0 && bytes % 512 === 0 ? bytes : undefined;
+}
+
+/** One LUN of a pool's target: its name (and backing), its number (1-255) and size. */
+export const lunTargetSchema = z.object({ name: lunNameSchema, number: z.number().int().min(1).max(255), sizeBytes: lunSizeSchema }).strict();
+
+/** CHAP of a target: the user initiators log in as and its secret (12-16 characters, as Windows and most initiators require). */
+export const chapSchema = z
+  .object({
+    user: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$/, 'must be 1-64 letters, digits, _ . : @ -'),
+    secret: z
+      .string()
+      .min(12, 'must be at least 12 characters')
+      .max(16, 'must be at most 16 characters')
+      // letters, digits and punctuation a shell, a path or a configuration file gives no meaning to
+      .regex(/^[A-Za-z0-9_.:@+=!#%*,~^-]+$/, 'must be letters, digits and _ . : @ + = ! # % * , ~ ^ - (no spaces, quotes, slashes or shell characters)'),
+  })
+  .strict();
 
 export const hostOpRequests = {
   'node.info': z.object({}).strict(),
@@ -153,10 +188,54 @@ export const hostOpRequests = {
       rootSquash: z.boolean().default(true),
       /** SMB: the share users let in (each acts as its own account); none: guests, acting as the node's guest account. */
       users: z.array(shareUserNameSchema).max(64).default([]),
+      /**
+       * NFS: the pool's root mountpoint. The NFS server keeps its clients' recovery records in
+       * `.tandem/nfs-recovery` there, so they move with the pool and clients reclaim their state
+       * on the node that takes it over. Absent: on the node (clients cannot reclaim after a move).
+       */
+      poolRoot: safePathSchema.optional(),
     })
     .strict(),
   'share.stop': z.object({ pool: poolNameSchema, name: shareNameSchema.optional(), protocol: z.enum(['smb', 'nfs']).optional() }).strict(),
   'share.list': z.object({}).strict(),
+
+  /** Run the node's hooks of one point of a pool's start or stop (hooks.ts), each killed with its process group at the timeout. */
+  'hook.run': hookRunRequestSchema,
+  /**
+   * A LUN's backing on the node serving the pool: a zvol (POOL/NAME, /dev/zvol/POOL/NAME) where
+   * the node's ZFS has zvols, else a sparse file in the pool (<mountpoint>/.tandem/luns/NAME).
+   * Idempotent: an existing backing of that size is kept; a different size is refused.
+   */
+  'lun.create': z.object({ pool: poolNameSchema, name: lunNameSchema, sizeBytes: lunSizeSchema }).strict(),
+  /** Destroys a LUN's backing (its data is gone). Refused while the pool's target serves it. */
+  'lun.destroy': z.object({ pool: poolNameSchema, name: lunNameSchema }).strict(),
+  /**
+   * The pool's iSCSI target on its floating IPs (after they are up), with every LUN of the pool;
+   * starting it again with other LUNs adds and removes LUNs on the running target. `fc`: the
+   * pool is also exported over Fibre Channel (this node's LIO configuration, ALUA active).
+   */
+  'iscsi.start': z
+    .object({
+      pool: poolNameSchema,
+      addresses: z.array(ipAddressSchema).max(32),
+      luns: z.array(lunTargetSchema).max(255),
+      chap: chapSchema.optional(),
+      fc: z.boolean().default(false),
+      /** FC: the cluster's nodes in their fixed order (each node's ALUA target port group id is its place in it, from 1). */
+      fcNodes: z.array(nodeIdSchema).max(64).optional(),
+    })
+    .strict()
+    .superRefine((r, ctx) => {
+      const dupes = (xs: Array<string | number>) => xs.find((x, i) => xs.indexOf(x) !== i);
+      const n = dupes(r.luns.map((l) => l.number));
+      if (n !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['luns'], message: `LUN number ${n} is given twice` });
+      const name = dupes(r.luns.map((l) => l.name));
+      if (name !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['luns'], message: `LUN ${name} is given twice` });
+      if (!r.fc && r.addresses.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['addresses'], message: 'an iSCSI target needs at least one floating IP' });
+    }),
+  /** Stops the pool's target (iSCSI sessions end; over FC, this node's port group goes to standby). */
+  'iscsi.stop': z.object({ pool: poolNameSchema }).strict(),
+  'iscsi.list': z.object({}).strict(),
 } as const;
 
 export type HostOperation = keyof typeof hostOpRequests;
@@ -229,6 +308,33 @@ export type AddressInfo = z.infer<typeof addressInfoSchema>;
 export const linkInfoSchema = z.object({ name: z.string(), up: z.boolean(), carrier: z.boolean(), mtu: z.number(), mac: z.string().nullable() });
 export type LinkInfo = z.infer<typeof linkInfoSchema>;
 
+export const lunInfoSchema = z.object({
+  name: z.string(),
+  number: z.number(),
+  sizeBytes: z.number(),
+  serial: z.string(),
+  deviceId: z.string(),
+  backing: z.enum(['zvol', 'file']),
+  path: z.string(),
+});
+export type LunInfo = z.infer<typeof lunInfoSchema>;
+
+export const iscsiTargetInfoSchema = z.object({
+  pool: z.string(),
+  iqn: z.string(),
+  addresses: z.array(z.string()),
+  luns: z.array(lunInfoSchema),
+  chap: z.boolean(),
+  running: z.boolean(),
+  pid: z.number().optional(),
+  /** Over FC: where this node's LIO configuration was written, and its ALUA role. */
+  fc: z
+    .object({ config: z.string(), role: z.enum(['active', 'standby']) })
+    .nullable()
+    .optional(),
+});
+export type IscsiTargetInfo = z.infer<typeof iscsiTargetInfoSchema>;
+
 export const shareInfoSchema = z.object({
   pool: z.string(),
   name: z.string(),
@@ -285,6 +391,12 @@ export const hostOpResults = {
   'share.start': changed.extend({ share: shareInfoSchema }),
   'share.stop': changed,
   'share.list': z.array(shareInfoSchema),
+  'hook.run': hookRunResultSchema,
+  'lun.create': changed.extend({ backing: z.enum(['zvol', 'file']), path: z.string() }),
+  'lun.destroy': changed,
+  'iscsi.start': changed.extend({ target: iscsiTargetInfoSchema }),
+  'iscsi.stop': changed,
+  'iscsi.list': z.array(iscsiTargetInfoSchema),
 } as const satisfies Record<HostOperation, z.ZodTypeAny>;
 
 export type HostOpResults = { [O in HostOperation]: z.infer<(typeof hostOpResults)[O]> };

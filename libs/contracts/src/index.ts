@@ -20,3 +20,5 @@ export * from './hostile-values';
 export * from './nats-server-config';
 export * from './share-users';
 export * from './asyncapi';
+export * from './hooks';
+export * from './snapshot-schedules';

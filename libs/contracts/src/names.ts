@@ -62,6 +62,9 @@ export function parseCidr(v: string): { address: string; prefix: number; family:
 
 export const shareNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ -');
 
+/** A LUN of a pool: also the name of its zvol (POOL/NAME) or backing file. */
+export const lunNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'must be 1-64 letters, digits, _ -, starting with a letter or digit');
+
 /** Accounts a share user may never be: they exist on every node and mean something else there. */
 export const RESERVED_SHARE_USERS: readonly string[] = [
   'root',

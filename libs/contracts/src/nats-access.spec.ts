@@ -100,7 +100,7 @@ test('the authorization block: one user per service and node by nkey, its permis
   assert.match(text, /^authorization \{\n {2}users = \[/);
   assert.equal(text.match(/\{ nkey: U/g)?.length, 11);
   assert.match(text, /# host-executor@node-a\n {4}\{ nkey: U\w+, permissions: \{\n {8}publish: \{ allow: \["_INBOX\.>"/);
-  assert.match(text, /subscribe: \{ allow: \["_INBOX\.>", "tandem\.node\.node-a\.exec\.>", "tandem\.node\.node-a\.stream\.>"\] \}/);
+  assert.match(text, /subscribe: \{ allow: \["_INBOX\.>", "tandem\.node\.node-a\.exec\.>", "tandem\.node\.node-a\.stream\.>"\], deny: \["\$KV\.tandem-iscsi-chap\.>"\] \}/);
   assert.throws(() => natsAuthorization([{ name: 'x', nkey: 'not-a-key', permissions: null }]), /NATS user x: not-a-key is not an nkey user public key/);
 });
 
@@ -114,6 +114,17 @@ test("the share users' bucket (NT hashes) is read by the resource-manager and th
     assert.equal(may(p.publish, '$KV.tandem-share-users.user.alice'), svc === 'resource-manager', `${svc}: writes a share user`);
     // the other buckets stay readable by everyone
     assert.equal(may(p.publish, '$JS.API.DIRECT.GET.KV_tandem-pools.$KV.tandem-pools.pool.tank'), true, `${svc}: reads the pool records`);
+  }
+  assert.equal(may(integratorPermissions().publish, reads[0]), false);
+});
+
+test('the iSCSI CHAP bucket (secrets in the clear) is read and written by the resource-manager alone', () => {
+  const reads = ['$JS.API.DIRECT.GET.KV_tandem-iscsi-chap.$KV.tandem-iscsi-chap.pool.tank', '$JS.API.STREAM.MSG.GET.KV_tandem-iscsi-chap', '$JS.API.CONSUMER.CREATE.KV_tandem-iscsi-chap'];
+  for (const svc of SERVICE_NAMES) {
+    const p = servicePermissions(svc, 'node-a');
+    for (const s of reads) assert.equal(may(p.publish, s), svc === 'resource-manager', `${svc}: ${s}`);
+    assert.equal(may(p.subscribe, '$KV.tandem-iscsi-chap.pool.tank'), false, `${svc}: a plain subscription to the bucket's subjects`);
+    assert.equal(may(p.publish, '$KV.tandem-iscsi-chap.pool.tank'), svc === 'resource-manager', `${svc}: writes a pool's CHAP`);
   }
   assert.equal(may(integratorPermissions().publish, reads[0]), false);
 });

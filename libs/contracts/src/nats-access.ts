@@ -1,6 +1,6 @@
 import { nodeIdSchema } from './names';
 import { SERVICE_NAMES, type ServiceName } from './services';
-import { CLUSTER_BUCKET, EVENTS_STREAM, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET } from './streams';
+import { CLUSTER_BUCKET, EVENTS_STREAM, ISCSI_CHAP_BUCKET, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET } from './streams';
 import { Events } from './events';
 import { EVENTS_WILDCARD, HEARTBEAT_WILDCARD, RESOURCE_MANAGER_WILDCARD, SUBJECT_ROOT, eventSubject, execSubject, execWildcard, healthSubject, heartbeatSubject } from './subjects';
 
@@ -46,7 +46,7 @@ export const JS_STEPDOWN = '$JS.API.STREAM.LEADER.STEPDOWN.>';
 /** JetStream administration no service makes: snapshots and restores, removing peers or servers, the meta leader, purging the account. */
 export const JS_ADMIN = ['$JS.API.STREAM.SNAPSHOT.>', '$JS.API.STREAM.RESTORE.>', '$JS.API.STREAM.PEER.REMOVE.>', '$JS.API.META.LEADER.STEPDOWN', '$JS.API.SERVER.REMOVE', '$JS.API.ACCOUNT.PURGE.>'];
 
-/** Reading the share users' bucket (its values, by direct get, message get, a consumer or a plain subscription). */
+/** Reading a secret bucket, the share users' by default (its values, by direct get, message get, a consumer or a plain subscription). */
 export function secretBucketReads(bucket = SHARE_USERS_BUCKET.bucket): { publish: string[]; subscribe: string[] } {
   const stream = `KV_${bucket}`;
   return {
@@ -89,6 +89,11 @@ export function servicePermissions(service: ServiceName, node: string): NatsPerm
     deny.push(...secretBucketReads().publish);
     subDeny.push(...secretBucketReads().subscribe);
   }
+  // the CHAP secrets: the resource-manager alone (it gives a target its CHAP in the start request)
+  if (service !== 'resource-manager') {
+    deny.push(...secretBucketReads(ISCSI_CHAP_BUCKET.bucket).publish);
+    subDeny.push(...secretBucketReads(ISCSI_CHAP_BUCKET.bucket).subscribe);
+  }
   if (service !== 'resource-manager') deny.push(JS_STEPDOWN);
   switch (service) {
     case 'host-executor':
@@ -112,7 +117,7 @@ export function servicePermissions(service: ServiceName, node: string): NatsPerm
         EVENTS_WILDCARD,
         allExec,
         `${SUBJECT_ROOT}.node.*.health.heartbeat`,
-        ...[POOLS_BUCKET, CLUSTER_BUCKET, LEASES_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET].map((b) => kvWrite(b.bucket)),
+        ...[POOLS_BUCKET, CLUSTER_BUCKET, LEASES_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET, ISCSI_CHAP_BUCKET].map((b) => kvWrite(b.bucket)),
       );
       sub.push(RESOURCE_MANAGER_WILDCARD, EVENTS_WILDCARD);
       deny.push(...LIVENESS_EVENTS);

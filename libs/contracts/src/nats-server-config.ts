@@ -1,6 +1,15 @@
 import { WITNESS_TAG } from './streams';
 
 /**
+ * The routes' shared secret (TANDEM_NATS_ROUTE_SECRET, also in every route URL). nats-server
+ * reads a variable's value as a configuration value, so a secret such as `0e51…` is taken for a
+ * number and the server does not start: letters and digits only, beginning with a letter, 24 to
+ * 128 of them (`tandem nats route-secret` makes one).
+ */
+export const NATS_ROUTE_SECRET_RE = /^[A-Za-z][A-Za-z0-9]{23,127}$/;
+export const NATS_ROUTE_SECRET_RULE = 'letters and digits only, beginning with a letter, 24 to 128 characters (make one with `tandem nats route-secret`)';
+
+/**
  * The configuration of a Tandem NATS server, one generator for production (`deploy/nats.conf`,
  * `deploy/nats-witness.conf`: `tandem nats config`) and the testbed, so the two cannot drift: the
  * same TLS on clients and routes, the same route authorization, the same dead-peer timing, the

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { replicationScheduleSchema, syncLockSchema } from './replication';
-import { actorSchema, cidrSchema, interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema, shareUserNameSchema } from './names';
+import { SNAPSHOT_SCHEDULES_PER_POOL, scheduleIntervalSchema, scheduleNameSchema, snapshotScheduleSchema } from './snapshot-schedules';
+import { chapSchema, lunSizeSchema, lunTargetSchema } from './host-ops';
+import { actorSchema, cidrSchema, lunNameSchema, interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema, shareUserNameSchema } from './names';
 
 /**
  * HA pool operations: answered by the active resource-manager (rm-ops.ts), called by every
@@ -72,6 +74,9 @@ export function checkShareAccess(shares: ReadonlyArray<z.output<typeof shareSpec
   });
 }
 
+/** A LUN asked for: its name and size (numbered by the cluster). */
+export const lunSpecSchema = z.object({ name: lunNameSchema, sizeBytes: lunSizeSchema }).strict();
+
 export const poolOpRequests = {
   'pool.list': z.object({}).strict(),
   'pool.get': z.object({ pool: poolNameSchema }).strict(),
@@ -82,6 +87,8 @@ export const poolOpRequests = {
       vips: z.array(vipSpecSchema).max(16).default([]),
       fc: z.boolean().default(false),
       shares: z.array(shareSpecSchema).max(32).default([]),
+      /** iSCSI (and, with fc, Fibre Channel) LUNs made in the pool and served by its target; numbered from 1 in this order. */
+      luns: z.array(lunSpecSchema).max(255).default([]),
       /** Shared nothing: every node has its own pool of this name, kept in sync by snapshot replication; `node` is the first active. */
       replicated: z.boolean().default(false),
       actor: actorSchema.default('operator'),
@@ -90,7 +97,18 @@ export const poolOpRequests = {
     .superRefine((r, ctx) => {
       if (!r.fc && r.vips.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'give at least one floating IP (--vip IF:ADDRESS/PREFIX) or --fc', path: ['vips'] });
       checkShareAccess(r.shares, ctx);
+      const dupe = r.luns.map((l) => l.name).find((n, i, all) => all.indexOf(n) !== i);
+      if (dupe !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `LUN ${dupe} is given twice`, path: ['luns'] });
     }),
+  /** Adds a LUN to a pool: its backing made on the serving node, then served by the pool's target. */
+  'pool.lun-add': z.object({ pool: poolNameSchema, name: lunNameSchema, sizeBytes: lunSizeSchema, actor: actorSchema.default('operator') }).strict(),
+  /** Takes a LUN out of the pool's target and destroys its backing (its data is gone). */
+  'pool.lun-remove': z.object({ pool: poolNameSchema, name: lunNameSchema, actor: actorSchema.default('operator') }).strict(),
+  'pool.lun-list': z.object({ pool: poolNameSchema }).strict(),
+  /** Initiators must log in to the pool's target with CHAP as `user` and `secret` (on the node serving it now, and wherever it moves). */
+  'pool.chap-set': chapSchema.extend({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),
+  /** The pool's target lets initiators in without CHAP again. */
+  'pool.chap-clear': z.object({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),
   'pool.move': z.object({ pool: poolNameSchema, to: nodeIdSchema, actor: actorSchema.default('operator') }).strict(),
   'pool.detach': z.object({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),
   'pool.export': z.object({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),
@@ -98,6 +116,12 @@ export const poolOpRequests = {
   'pool.remove': z.object({ pool: poolNameSchema, actor: actorSchema.default('operator') }).strict(),
   /** The operator says the pool may run on `node` again after it failed there. */
   'pool.mark-usable': z.object({ pool: poolNameSchema, node: nodeIdSchema, actor: actorSchema.default('operator') }).strict(),
+  /** Add a snapshot schedule to the pool (or change the one of that name): every `every` (`15m`, `2h`, `1d`; at least 10s) a recursive snapshot, the newest `keep` kept. */
+  'pool.schedule-add': z
+    .object({ pool: poolNameSchema, name: scheduleNameSchema, every: scheduleIntervalSchema, keep: z.number().int().min(1).max(1000), actor: actorSchema.default('operator') })
+    .strict(),
+  /** Drop a snapshot schedule (its snapshots stay: destroy them with zfs when they are no longer wanted). */
+  'pool.schedule-remove': z.object({ pool: poolNameSchema, name: scheduleNameSchema, actor: actorSchema.default('operator') }).strict(),
 } as const;
 
 export type PoolOperation = keyof typeof poolOpRequests;
@@ -119,6 +143,8 @@ export const haPoolSchema = z.object({
   vips: z.array(floatingIpSchema),
   shares: z.array(shareSpecSchema),
   fc: z.boolean(),
+  /** LUNs served by the pool's iSCSI target (and over FC with fc); absent in a record written before LUNs existed: none. */
+  luns: z.array(lunTargetSchema).optional(),
   /** Fencing epoch: grows with every change of owner. */
   epoch: z.number().int().min(0),
   mountpoint: z.string().nullable(),
@@ -133,8 +159,23 @@ export const haPoolSchema = z.object({
   replication: replicationScheduleSchema.partial().optional(),
   /** Replicated only: set by an automatic failover, cleared by `tandem replication resume`; nothing replicates while it is set. */
   syncLock: syncLockSchema.nullable().optional(),
+  /** Snapshot schedules, carried out by whichever node serves the pool (snapshot-schedules.ts). */
+  snapshotSchedules: z.array(snapshotScheduleSchema).max(SNAPSHOT_SCHEDULES_PER_POOL).optional(),
 });
 export type HaPool = z.infer<typeof haPoolSchema>;
+
+/** A pool's target as initiators see it: the same name, numbers and identifiers on every node. */
+export const poolLunsSchema = z.object({
+  pool: z.string(),
+  iqn: z.string(),
+  /** ADDRESS:3260 of each floating IP. */
+  portals: z.array(z.string()),
+  fc: z.boolean(),
+  luns: z.array(z.object({ name: z.string(), number: z.number(), sizeBytes: z.number(), serial: z.string(), deviceId: z.string() })),
+  /** The CHAP user initiators log in as (never its secret); null: no CHAP. */
+  chapUser: z.string().nullable().optional(),
+});
+export type PoolLuns = z.infer<typeof poolLunsSchema>;
 
 export const poolOpResults = {
   'pool.list': z.array(haPoolSchema),
@@ -148,6 +189,13 @@ export const poolOpResults = {
   'pool.reattach': haPoolSchema,
   'pool.remove': z.object({ pool: z.string() }),
   'pool.mark-usable': haPoolSchema,
+  'pool.schedule-add': haPoolSchema,
+  'pool.schedule-remove': haPoolSchema,
+  'pool.lun-add': haPoolSchema,
+  'pool.lun-remove': haPoolSchema,
+  'pool.lun-list': poolLunsSchema,
+  'pool.chap-set': poolLunsSchema,
+  'pool.chap-clear': poolLunsSchema,
 } as const satisfies Record<PoolOperation, z.ZodTypeAny>;
 
 export type PoolOpResults = { [O in PoolOperation]: z.infer<(typeof poolOpResults)[O]> };

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { clusterRecordSchema, type ClusterRecord } from './cluster-ops';
-import { SHARE_USER_UIDS, nodeIdSchema, shareUserNameSchema } from './names';
+import { SHARE_USER_UIDS, nodeIdSchema, poolNameSchema, shareUserNameSchema } from './names';
 import { haPoolSchema, type HaPool } from './pool-ops';
 import { replicationStateSchema, type ReplicationState } from './replication';
 import { shareUserRecordSchema, type ShareUserRecord } from './share-users';
-import { CLUSTER_BUCKET, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET, type KvBucketDeclaration } from './streams';
+import { chapSchema } from './host-ops';
+import { CLUSTER_BUCKET, ISCSI_CHAP_BUCKET, LEASES_BUCKET, OWNERSHIP_BUCKET, POOLS_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET, type KvBucketDeclaration } from './streams';
 
 /**
  * Every record Tandem keeps in a JetStream KV bucket: its bucket, how its key is spelled, and
@@ -83,3 +84,8 @@ export const SHARE_USER_UID_RECORD: KvRecordDeclaration<ShareUserUid> = {
   keyFilter: 'next-uid',
   idOf: (key) => (key === 'next-uid' ? 'next-uid' : null),
 };
+
+/** The iSCSI CHAP of a pool's target, by pool name: written and read by the resource-manager only (nobody else may read the bucket). */
+export const iscsiChapRecordSchema = chapSchema.extend({ pool: poolNameSchema, setAt: z.string().datetime() }).strict();
+export type IscsiChapRecord = z.infer<typeof iscsiChapRecordSchema>;
+export const ISCSI_CHAP_RECORD: KvRecordDeclaration<IscsiChapRecord> = prefixed('iSCSI CHAP record', ISCSI_CHAP_BUCKET, 'pool', iscsiChapRecordSchema, poolNameSchema);

@@ -100,7 +100,20 @@ export const SHARE_USERS_BUCKET: KvBucketDeclaration = {
   maxAgeSeconds: 0,
 };
 
-export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET];
+/**
+ * iSCSI CHAP of the pools' targets: the user and the secret in the clear (the target needs it to
+ * check an initiator's answer), so only the resource-manager, which writes it and gives it to the
+ * node that starts the target, may read this bucket. Not in the pool record: pool events carry that.
+ */
+export const ISCSI_CHAP_BUCKET: KvBucketDeclaration = {
+  bucket: 'tandem-iscsi-chap',
+  description: "iSCSI CHAP of the pools' targets, by pool: the user initiators log in as and its secret (tandem pool chap)",
+  history: 5,
+  replicas: 3,
+  maxAgeSeconds: 0,
+};
+
+export const KV_BUCKETS: readonly KvBucketDeclaration[] = [LEASES_BUCKET, POOLS_BUCKET, CLUSTER_BUCKET, REPLICATION_BUCKET, SHARE_USERS_BUCKET, ISCSI_CHAP_BUCKET];
 
 /** The streams replicated across the storage nodes and the witness (the events, and each KV bucket's stream). */
 export const REPLICATED_STREAMS: readonly string[] = [EVENTS_STREAM.name, ...KV_BUCKETS.map((b) => `KV_${b.bucket}`)];
@@ -109,11 +122,14 @@ export const REPLICATED_STREAMS: readonly string[] = [EVENTS_STREAM.name, ...KV_
  * The timings that keep the safety invariant (a pool never imported on two nodes). They are
  * tied to each other: change one only with the others, and the same on every node.
  *
- *  - a node renews its ownership lease (on the witness) every `renewMs`;
+ *  - a node renews its ownership lease (on the witness) every `renewMs`, without waiting for the
+ *    previous renewal's acknowledgement (one that comes late still counts, from its send);
  *  - a node that has had no renewal acknowledged for `fenceAfterMs` (counted from the *send*
  *    of the last acknowledged one) and that no peer confirms hearing recently enough fences its
- *    pools; from that moment the fence takes at most `fenceBudgetMs` (a last renewal attempt,
- *    IPs down, shares down, a forced export bounded in time, then the harder fence);
+ *    pools; from that moment the fence takes at most `fenceBudgetMs` (the next look of the
+ *    self-fence, every `fenceTickMs`, which decides at once: the renewer keeps renewing on its
+ *    own and the peers' confirmation was asked ahead; IPs and shares down at once within
+ *    `accessDownBoundMs`; a forced export within `exportBoundMs`; then the harder fence);
  *  - a peer takes a pool over only after it has seen the owner's lease unchanged for
  *    `takeoverAfterMs` > fenceAfterMs + fenceBudgetMs (by its own monotonic clock) AND heard
  *    nothing from the owner on any heartbeat channel for the heartbeat timeout + `downForMs`;
@@ -125,6 +141,10 @@ export interface FailoverTimings {
   renewTimeoutMs: number;
   fenceAfterMs: number;
   fenceBudgetMs: number;
+  /** How often the self-fence looks at the lease. */
+  fenceTickMs: number;
+  /** A fencing node's floating IPs and shares, taken down at once, within this. */
+  accessDownBoundMs: number;
   exportBoundMs: number;
   takeoverAfterMs: number;
   downForMs: number;
@@ -135,15 +155,22 @@ export interface FailoverTimings {
   faultedReleaseBoundMs: number;
 }
 export const FAILOVER_TIMINGS: Readonly<FailoverTimings> = {
-  renewMs: 250,
-  // generous: a node under heavy CPU load must not take a slow answer for a lost witness
-  renewTimeoutMs: 500,
-  fenceAfterMs: 1_000,
-  fenceBudgetMs: 2_200,
-  exportBoundMs: 700,
-  // costs nothing on a power-off: the heartbeat silence (timeout + downForMs = 3.5 s) decides later
-  takeoverAfterMs: 3_500,
-  downForMs: 500,
+  renewMs: 150,
+  // generous against a renewal's round trip (a few ms): an acknowledgement later than this is
+  // logged as late (it still counts: renewals are not waited for one by one), and the self-fence's
+  // question to its heartbeat service is bounded by it
+  renewTimeoutMs: 250,
+  // 5 renewals: a node whose renewals answer slowly under load (0.55 s seen with the machine's
+  // cores and disk saturated while 20 pools were created) neither fences nor is refused pools
+  fenceAfterMs: 750,
+  // 100 + 300 + 600 + 50 for the harder fence = 1050 (the decision waits for no renewal nor answer)
+  fenceBudgetMs: 1_100,
+  fenceTickMs: 100,
+  accessDownBoundMs: 300,
+  exportBoundMs: 600,
+  // longer than fencing takes (0.75 + 1.1 s); the heartbeat silence (timeout + downForMs = 1.9 s) is over with it
+  takeoverAfterMs: 1_900,
+  downForMs: 400,
   marginMs: 250,
   releaseBoundMs: 10_000,
   faultedReleaseBoundMs: 2_000,

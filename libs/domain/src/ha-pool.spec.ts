@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, TandemError, type HaPool } from '@tandem/contracts';
-import { begin, bringDownSteps, bringUpSteps, checkMove, checkReattach, checkVipsFree, checkVipsOffClusterNetworks, inactive, newPool, serving } from './ha-pool';
+import { begin, bringDownSteps, bringUpSteps, checkMove, checkReattach, checkVipsFree, checkVipsOffClusterNetworks, inactive, newPool, releaseSteps, serving } from './ha-pool';
 
 const now = new Date('2026-01-01T00:00:00Z');
 const vip = { interface: 'cli0', address: '10.0.0.50', prefix: 24 };
@@ -131,9 +131,47 @@ test('down stops shares before IPs before the export; up imports before IPs befo
   assert.ok(up.every((s) => s.node === 'node-b'));
   assert.equal((up[0] as { epoch: number }).epoch, 7);
   assert.equal((up[1] as { epoch: number }).epoch, 7, 'IPs carry the epoch too');
+  // an FC pool without LUNs has nothing to export; with LUNs its target goes with it (its node's ALUA port group to standby before the export)
   const fc = newPool('fc', [], [], true, now);
   assert.deepEqual(
     bringDownSteps(fc, 'node-a').map((s) => s.kind),
     ['pool.export'],
   );
+  const fcLuns = { ...fc, luns: [{ name: 'db', number: 1, sizeBytes: 1 << 30 }] };
+  assert.deepEqual(
+    bringDownSteps(fcLuns, 'node-a').map((s) => s.kind),
+    ['target.stop', 'pool.export'],
+  );
+  assert.deepEqual(
+    bringUpSteps(fcLuns, 'node-b', 3).map((s) => s.kind),
+    ['pool.import', 'target.start'],
+  );
+  // a move: the old node's ALUA group goes to standby (its target stops) before the new node's becomes active
+  const move = [...bringDownSteps(fcLuns, 'node-a'), ...bringUpSteps(fcLuns, 'node-b', 3)].map((s) => `${s.kind}@${s.node}`);
+  assert.ok(move.indexOf('target.stop@node-a') < move.indexOf('target.start@node-b'), move.join(' '));
+  assert.ok(move.indexOf('target.stop@node-a') >= 0);
+  assert.deepEqual(
+    releaseSteps(fcLuns, 'node-a', 5_000).map((s) => s.kind),
+    ['target.stop', 'pool.export'],
+  );
+});
+
+test('a pool with LUNs: its target starts after the IPs and shares, stops with the shares (before the IPs on a move, after them in a fence)', () => {
+  const p = { ...newPool('tank', [vip], [share], false, now), luns: [{ name: 'vm1', number: 1, sizeBytes: 64 << 20 }] };
+  assert.deepEqual(
+    bringUpSteps(p, 'node-b', 2).map((s) => s.kind),
+    ['pool.import', 'ip.add', 'share.start', 'target.start'],
+  );
+  assert.deepEqual(
+    bringDownSteps(p, 'node-a').map((s) => s.kind),
+    ['share.stop', 'target.stop', 'ip.remove', 'pool.export'],
+  );
+  assert.deepEqual(
+    releaseSteps(p, 'node-a', 5_000).map((s) => s.kind),
+    ['ip.remove', 'share.stop', 'target.stop', 'pool.export'],
+  );
+  // without LUNs and FC there is no target to start or stop
+  const plain = newPool('tank', [vip], [], false, now);
+  assert.ok(!bringUpSteps(plain, 'node-b', 2).some((s) => s.kind === 'target.start'));
+  assert.ok(!bringDownSteps(plain, 'node-a').some((s) => s.kind === 'target.stop'));
 });

@@ -98,7 +98,31 @@ export type Step =
   /** A replicated pool's copy stops being served but stays imported: a passive replica, or (after an automatic failover away from a live owner) kept for data retrieval. */
   | { kind: 'pool.demote'; node: string; role: 'replica' | 'retrieval'; epoch: number }
   | { kind: 'ip.add'; node: string; vip: FloatingIp; epoch: number }
-  | { kind: 'share.start'; node: string; share: ShareSpec };
+  | { kind: 'share.start'; node: string; share: ShareSpec }
+  /** The pool's block target (iSCSI on its floating IPs, and FC): started with the shares, after the IPs. */
+  | { kind: 'target.start'; node: string }
+  /** Stops the pool's block target, with the shares. */
+  | { kind: 'target.stop'; node: string };
+
+/** Whether the pool has a block target to run: it has LUNs (served over iSCSI on its floating IPs, and over FC with fc). */
+export function hasTarget(pool: Pick<HaPool, 'luns'>): boolean {
+  return (pool.luns?.length ?? 0) > 0;
+}
+
+/** The services that stop before an export (shares and the block target), in their order. */
+function serviceStops(pool: HaPool, node: string): Step[] {
+  return [...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), ...(hasTarget(pool) ? [{ kind: 'target.stop' as const, node }] : [])];
+}
+
+/** A step that starts a service on the pool's mountpoint and floating IPs (a share or the block target). */
+export function isServiceStart(step: Step): boolean {
+  return step.kind === 'share.start' || step.kind === 'target.start';
+}
+
+/** A step that stops a service of the pool (shares or the block target). */
+export function isServiceStop(step: Step): boolean {
+  return step.kind === 'share.stop' || step.kind === 'target.stop';
+}
 
 /**
  * Down: shares first (so nothing holds the pool), then IPs, then the export — or, for a
@@ -106,7 +130,7 @@ export type Step =
  */
 export function bringDownSteps(pool: HaPool, node: string, force = false, end: 'export' | 'replica' = pool.mode === 'replicated' ? 'replica' : 'export'): Step[] {
   const last: Step = end === 'replica' ? { kind: 'pool.demote', node, role: 'replica', epoch: pool.epoch } : { kind: 'pool.export', node, force };
-  return [...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), last];
+  return [...serviceStops(pool, node), ...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), last];
 }
 
 /**
@@ -119,15 +143,16 @@ export function releaseSteps(pool: HaPool, node: string, hardFenceAfterMs: numbe
   // is locked); one whose disks failed is let go of like any other
   const last: Step =
     pool.mode === 'replicated' && poolHealthy ? { kind: 'pool.demote', node, role: 'retrieval', epoch: pool.epoch } : { kind: 'pool.export', node, force: true, hardFenceAfterMs, epoch: pool.epoch };
-  return [...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), ...(pool.shares.length ? [{ kind: 'share.stop' as const, node }] : []), last];
+  return [...pool.vips.map((vip) => ({ kind: 'ip.remove' as const, node, vip })), ...serviceStops(pool, node), last];
 }
 
-/** Up: import under the new epoch, then IPs (with ARP), then shares on those IPs. */
+/** Up: import under the new epoch, then IPs (with ARP), then shares and the block target on those IPs. */
 export function bringUpSteps(pool: HaPool, node: string, epoch: number, force = false): Step[] {
   return [
     // a replicated pool's copy is the node's own: never force-imported
     { kind: 'pool.import', node, epoch, force: pool.mode === 'replicated' ? false : force },
     ...pool.vips.map((vip) => ({ kind: 'ip.add' as const, node, vip, epoch })),
     ...pool.shares.map((share) => ({ kind: 'share.start' as const, node, share })),
+    ...(hasTarget(pool) ? [{ kind: 'target.start' as const, node }] : []),
   ];
 }

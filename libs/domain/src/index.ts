@@ -6,3 +6,5 @@ export * from './ownership';
 export * from './lost-pools';
 export * from './failover-decider';
 export * from './replication-planner';
+export * from './snapshot-schedule';
+export * from './block-targets';

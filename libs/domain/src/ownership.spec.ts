@@ -12,15 +12,21 @@ test('the shipped timings keep the invariant with the default heartbeat timeout'
 });
 
 test('timings that would let a peer import before the owner fenced are refused', () => {
-  assert.match(checkFailoverTimings({ ...T, takeoverAfterMs: 2_000 }, 3_000).join(), /takeoverAfterMs/);
-  assert.match(checkFailoverTimings({ ...T, fenceAfterMs: 400 }, 3_000).join(), /two renewals/);
-  assert.match(checkFailoverTimings(T, 1_000).join(), /never keep a node/);
+  assert.match(checkFailoverTimings({ ...T, takeoverAfterMs: T.fenceAfterMs + T.fenceBudgetMs }, 3_000).join(), /takeoverAfterMs/);
+  assert.match(checkFailoverTimings({ ...T, fenceAfterMs: 2 * T.renewMs }, 3_000).join(), /two renewals/);
+  assert.match(checkFailoverTimings(T, 900).join(), /never keep a node/);
+  assert.deepEqual(checkFailoverTimings(T, 1_500), [], 'the defaults hold');
+  // every step of the fence counts: a longer export bound, or IPs and shares slower to go, overrun the budget
+  assert.match(checkFailoverTimings({ ...T, exportBoundMs: T.exportBoundMs + 100 }, 3_000).join(), /fence budget \(1100\) must cover .* \(1150\)/);
+  assert.match(checkFailoverTimings({ ...T, accessDownBoundMs: T.accessDownBoundMs + 100 }, 3_000).join(), /fence budget/);
+  assert.match(checkFailoverTimings({ ...T, fenceTickMs: T.fenceTickMs + 100 }, 3_000).join(), /fence budget/);
 });
 
 test('a node without the witness keeps its pools only while a peer confirms a recent heartbeat', () => {
   const base = { armed: true, sinceLastAckedRenewalSentMs: 5_000, heartbeatTimeoutMs: 3_000 };
   const w = confirmationWindowMs(3_000);
-  assert.ok(w > 500, 'wider than a heartbeat interval');
+  assert.ok(w > 150, 'wider than a heartbeat interval');
+  assert.ok(confirmationWindowMs(1_500) > 2 * 100, 'with the defaults: wider than two heartbeat intervals');
   assert.equal(mustFence({ ...base, confirmedSentMsAgo: [w - 1] }), false);
   assert.equal(mustFence({ ...base, confirmedSentMsAgo: [w + 1] }), true);
   assert.equal(mustFence({ ...base, confirmedSentMsAgo: [null] }), true);

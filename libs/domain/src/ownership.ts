@@ -10,9 +10,23 @@ export function checkFailoverTimings(t: FailoverTimings, heartbeatTimeoutMs: num
   const problems: string[] = [];
   if (!(t.takeoverAfterMs > t.fenceAfterMs + t.fenceBudgetMs)) problems.push(`takeoverAfterMs (${t.takeoverAfterMs}) must exceed fenceAfterMs + fenceBudgetMs (${t.fenceAfterMs + t.fenceBudgetMs})`);
   if (!(t.renewMs * 2 < t.fenceAfterMs)) problems.push(`a node must get at least two renewals in before it fences (renewMs ${t.renewMs}, fenceAfterMs ${t.fenceAfterMs})`);
-  if (!(t.exportBoundMs + 2 * t.renewTimeoutMs < t.fenceBudgetMs)) problems.push('the fence budget must cover a last renewal, the export bound and the harder fence');
+  const fenceTakes = fenceDurationMs(t);
+  if (!(fenceTakes <= t.fenceBudgetMs))
+    problems.push(`the fence budget (${t.fenceBudgetMs}) must cover the self-fence's next look, IPs and shares down, the export bound and the harder fence (${fenceTakes})`);
   if (!(confirmationWindowMs(heartbeatTimeoutMs, t) > 0)) problems.push(`a peer's confirmation would never keep a node (heartbeat timeout ${heartbeatTimeoutMs} ms too short)`);
   return problems;
+}
+
+/** How long the harder fence takes once decided (a kill of the ZFS daemon, a reboot through sysrq). */
+export const HARD_FENCE_MS = 50;
+
+/**
+ * The longest a fence takes, from the moment the lease is `fenceAfterMs` stale to the pools gone:
+ * the self-fence's next look (it decides at once, on the peers' answer it asked for ahead), IPs
+ * and shares down, the bounded export, the harder fence.
+ */
+export function fenceDurationMs(t: FailoverTimings = FAILOVER_TIMINGS): number {
+  return t.fenceTickMs + t.accessDownBoundMs + t.exportBoundMs + HARD_FENCE_MS;
 }
 
 /**
@@ -39,7 +53,8 @@ export function peerConfirms(agoMs: number | null, heartbeatTimeoutMs: number, t
  *     fences, and nobody takes its pools), the pools kept on disk not yet checked against what is
  *     imported, or no managed pool held;
  *  3. the last acknowledged renewal was sent less than `fenceAfterMs` ago: keep;
- *  4. otherwise verify: one last renewal and the peers' confirmation, at the same time.
+ *  4. otherwise verify, at once: the lease as the renewer left it and the peers' confirmation
+ *     the fencer asked for ahead (it waits for neither).
  *
  * `mustFence` (after verifying): fence unless the lease is fresh again or a peer confirms one of
  * our heartbeats recent enough that it cannot declare us down before we would have fenced.

@@ -53,16 +53,16 @@ export class KvRecordStore<T> {
     return { value: r.value, revision: e.revision };
   }
 
-  /** Every record of this kind, by id (a key whose record was deleted is left out). */
+  /**
+   * Every record of this kind, by id, in key order (a key whose record was deleted is left out).
+   * The keys' reads are all asked at once: one after the other, 200 records took 200 round trips
+   * to the stream leader (about 0.2 s on the testbed).
+   */
   async list(): Promise<Array<StoredRecord<T> & { id: string }>> {
-    const out: Array<StoredRecord<T> & { id: string }> = [];
-    for (const key of await kvKeys(this.nc, this.decl.bucket.bucket, this.decl.keyFilter)) {
-      const id = this.decl.idOf(key);
-      if (id === null) continue;
-      const r = await this.get(id);
-      if (r) out.push({ ...r, id });
-    }
-    return out;
+    await this.bucket(); // bound once, not by each read below
+    const ids = (await kvKeys(this.nc, this.decl.bucket.bucket, this.decl.keyFilter)).map((key) => this.decl.idOf(key)).filter((id): id is string => id !== null);
+    const read = await Promise.all(ids.map(async (id) => ({ id, r: await this.get(id) })));
+    return read.flatMap(({ id, r }) => (r ? [{ ...r, id }] : []));
   }
 
   /** Write `value` if the record is still at `revision` (0: must not exist yet). */

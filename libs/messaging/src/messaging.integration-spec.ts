@@ -97,6 +97,29 @@ test('KvRecordStore: compare-and-set writes of validated records; a malformed st
   assert.equal(await store.get('nothing'), null);
 });
 
+test('KvRecordStore.list: every record of the kind in key order, read all at once; deleted ones and other kinds left out, a malformed one an error', async () => {
+  const decl = testRecord(`it-${run}`, 'lst');
+  const kv = (await provisionKv(nc, [decl.bucket])).get(`it-${run}`)!;
+  const store = new KvRecordStore(nc, decl);
+  const ids = Array.from({ length: 200 }, (_, i) => `p${String(i).padStart(3, '0')}`);
+  for (const id of [...ids].reverse()) assert.ok((await store.put(id, { v: id }, 0)).ok);
+  await kv.put('other.x', '{"v":"another kind"}');
+  await kv.delete('lst.p007');
+  const listed = await store.list();
+  const kept = ids.filter((id) => id !== 'p007');
+  assert.deepEqual(
+    listed.map((r) => r.id),
+    kept,
+  );
+  assert.deepEqual(
+    listed.map((r) => r.value.v),
+    kept,
+  );
+  assert.ok(listed.every((r) => r.revision > 0));
+  await kv.put('lst.p100', '{"v":100}');
+  await assert.rejects(store.list(), /test record lst\.p100 is malformed/);
+});
+
 test('followRecords: current records first, then every put and delete of the kind, malformed values skipped and reported, until stopped', async (t) => {
   const decl = testRecord(`it-${run}`, 'fol');
   const kv = (await provisionKv(nc, [decl.bucket])).get(`it-${run}`)!;

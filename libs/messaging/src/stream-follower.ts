@@ -50,8 +50,13 @@ export class StreamFollower implements AsyncIterable<StoredMsg> {
 
   /** Checks the stream is there (its failure is the caller's: the stream is missing or not answering) and starts following. */
   static async open(nc: NatsConnection, stream: string, opts: StreamFollowerOptions): Promise<StreamFollower> {
-    const jsm = await nc.jetstreamManager({ timeout: opts.requestTimeoutMs ?? 3_000 });
+    const jsm = await nc.jetstreamManager({ timeout: opts.requestTimeoutMs ?? 3_000, checkAPI: false });
     await jsm.streams.info(stream);
+    return new StreamFollower(nc, jsm, stream, opts);
+  }
+
+  /** Starts following a stream the caller has just seen (with the stream manager it saw it through). */
+  static follow(nc: NatsConnection, jsm: JetStreamManager, stream: string, opts: StreamFollowerOptions): StreamFollower {
     return new StreamFollower(nc, jsm, stream, opts);
   }
 
@@ -77,28 +82,27 @@ export class StreamFollower implements AsyncIterable<StoredMsg> {
     while (!this.closed && !this.nc.isClosed()) {
       this.pending = false;
       let m: StoredMsg | null = null;
+      let answered = true;
       try {
         // next_by_subj (NATS 2.9+): the first message at or after seq on these subjects; nats.js's types omit it
         m = await this.jsm.streams.getMessage(this.stream, { seq: this.nextSeq, next_by_subj: this.opts.filterSubject } as unknown as MsgRequest);
       } catch (err) {
         const e = err as Error & { code?: string; api_error?: { code?: number; err_code?: number } };
-        // 404: nothing at or after that sequence yet (the normal wait for the next one)
+        // 404: nothing at or after that sequence yet (the normal wait for the next one), an answer too
         if (e.api_error?.code !== 404 && e.code !== '404') {
+          answered = false;
           if (failing === null) {
             failing = e.message;
             this.opts.onLost?.(e.message, this.nextSeq);
           }
-        } else if (failing !== null) {
-          failing = null;
-          this.opts.onRecovered?.(this.nextSeq);
         }
+      }
+      if (answered && failing !== null) {
+        failing = null;
+        this.opts.onRecovered?.(this.nextSeq);
       }
       if (this.closed) return;
       if (m) {
-        if (failing !== null) {
-          failing = null;
-          this.opts.onRecovered?.(this.nextSeq);
-        }
         this.nextSeq = m.seq + 1;
         yield m;
         continue;

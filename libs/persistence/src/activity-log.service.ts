@@ -8,6 +8,7 @@ export interface ActivityRecord {
   target: string;
   result: 'started' | 'succeeded' | 'failed';
   error?: string | null;
+  detail?: string | null;
   traceId?: string | null;
   nodeId?: string | null;
   eventId?: string | null;
@@ -33,7 +34,7 @@ export class ActivityLog {
       .createQueryBuilder()
       .insert()
       .into(ActivityLogEntity)
-      .values({ ...entry, error: entry.error ?? null, traceId: entry.traceId ?? null, nodeId: entry.nodeId ?? null, eventId: entry.eventId ?? null })
+      .values({ ...entry, error: entry.error ?? null, detail: entry.detail ?? null, traceId: entry.traceId ?? null, nodeId: entry.nodeId ?? null, eventId: entry.eventId ?? null })
       .orIgnore()
       .execute();
   }

@@ -2,9 +2,10 @@ import { DataSource } from 'typeorm';
 import { ActivityLogEntity } from './entities/activity-log.entity';
 import { Initial1763683200000 } from './migrations/1763683200000-Initial';
 import { DropUnusedConfigTables1796335869021 } from './migrations/1796335869021-DropUnusedConfigTables';
+import { ActivityDetail1796425200000 } from './migrations/1796425200000-ActivityDetail';
 
 export const ENTITIES = [ActivityLogEntity];
-export const MIGRATIONS = [Initial1763683200000, DropUnusedConfigTables1796335869021];
+export const MIGRATIONS = [Initial1763683200000, DropUnusedConfigTables1796335869021, ActivityDetail1796425200000];
 
 /** Lock id for migrations: two services starting together never migrate at once. */
 export const MIGRATION_LOCK_ID = 0x74616e64; // 'tand'

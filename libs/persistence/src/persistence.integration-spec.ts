@@ -57,7 +57,7 @@ test('migrations run once even when several services start together (advisory lo
     const rows = await sources[0].query('SELECT name FROM tandem_migrations');
     assert.deepEqual(
       rows.map((r: { name: string }) => r.name),
-      ['Initial1763683200000', 'DropUnusedConfigTables1796335869021'],
+      ['Initial1763683200000', 'DropUnusedConfigTables1796335869021', 'ActivityDetail1796425200000'],
     );
     assert.deepEqual(await publicTables(sources[0]), ['activity_log', 'tandem_migrations'], 'only the activity log (and the migrations table) remain');
     assert.deepEqual(await migrateUnderLock(sources[1]), [], 'nothing left to run');
@@ -79,10 +79,13 @@ test('undoing the drop recreates the config tables exactly as the Initial migrat
   }
   const ds = await openDatabase(url, 'it-undo');
   try {
+    // the newest first: the activity log's detail column goes, then the drop is undone
+    await ds.undoLastMigration({ transaction: 'each' });
+    assert.ok(!(await schemaOf(ds, ['activity_log'])).columns.some((c) => (c as { column_name?: string }).column_name === 'detail'), 'the detail column is gone');
     await ds.undoLastMigration({ transaction: 'each' });
     assert.deepEqual(await publicTables(ds), ['activity_log', ...DROPPED, 'tandem_migrations']);
     assert.deepEqual(await schemaOf(ds, DROPPED), expected);
-    assert.deepEqual(await migrateUnderLock(ds), ['DropUnusedConfigTables1796335869021']);
+    assert.deepEqual(await migrateUnderLock(ds), ['DropUnusedConfigTables1796335869021', 'ActivityDetail1796425200000']);
     assert.deepEqual(await publicTables(ds), ['activity_log', 'tandem_migrations']);
   } finally {
     await ds.destroy();
@@ -111,6 +114,10 @@ test('activity log: entries with trace ids, newest first; a replayed event is re
     );
     assert.equal(rows[1].traceId, 'a'.repeat(32));
     assert.equal(rows[0].error, 'export timed out');
+    assert.equal(rows[0].detail, null);
+    // a hook's run says more than its error: its exit and last lines
+    await log.record({ actor: 'cluster', action: 'pool.hook.post-start', target: 'tank', result: 'succeeded', detail: 'hook /h/10-a on node-b exited 0 after 5 ms; last lines: ok', eventId: 'ev-3' });
+    assert.equal((await log.recent(1))[0].detail, 'hook /h/10-a on node-b exited 0 after 5 ms; last lines: ok');
     await assert.rejects(log.record({ actor: 'x', action: 'y', target: 'z', result: 'maybe' as never }), /check/);
   } finally {
     await ds.destroy();

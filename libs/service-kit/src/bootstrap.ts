@@ -1,4 +1,5 @@
 import { setPriority } from 'node:os';
+import { ProcessRunner } from '@tandem/host';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { Logger, type DynamicModule, type INestApplication } from '@nestjs/common';
@@ -9,6 +10,7 @@ import { connectNats, EventPublisher, NatsRpcServer, RpcPassthroughFilter, await
 import { Metrics, startMetrics, startTelemetry, stopTelemetry } from '@tandem/telemetry';
 import type { ZodTypeAny } from 'zod';
 import type { ServiceContext } from './tokens';
+import { raiseAutogroup } from './priority';
 import { httpObservability } from './http-observability';
 import { logFormat, serviceLogger } from './logger';
 
@@ -41,9 +43,18 @@ export interface ServiceDefinition {
   /**
    * The failure detector and the fencer must keep their timing under CPU load (as cluster
    * daemons do): they run at a raised scheduling priority (nice −15 unless TANDEM_NICE says
-   * otherwise; needs root or CAP_SYS_NICE, else a warning).
+   * otherwise; needs root or CAP_SYS_NICE, else a warning), and so does their autogroup when they
+   * lead a session of their own (`raiseAutogroup`: without it the nice level counted for nothing
+   * against other sessions' processes).
    */
   timingCritical?: boolean;
+  /**
+   * May run at real-time priority (SCHED_FIFO at TANDEM_RT_PRIORITY; default 0: off, the nice
+   * level only). Off by default: a Node.js process at SCHED_FIFO took 90 % of a core each on a
+   * testbed under disk saturation and starved its node (the fence, the teardown) — a real-time
+   * process that misbehaves takes the machine with it. Children run at normal priority (reset on fork).
+   */
+  realtime?: boolean;
 }
 
 /** Addresses only the node itself reaches: served plain even when the service has a certificate. */
@@ -160,12 +171,37 @@ export function runService(def: ServiceDefinition): void {
     try {
       if (!Number.isInteger(nice) || nice < -20 || nice > 19) throw new Error(`TANDEM_NICE must be a whole number from -20 to 19, not ${process.env.TANDEM_NICE}`);
       setPriority(0, nice);
+      raiseAutogroup(nice);
     } catch (err) {
       process.stderr.write(`${def.service}: could not raise the scheduling priority (${(err as Error).message}); under heavy CPU load heartbeats and fencing may run late\n`);
     }
   }
+  if (def.realtime) void raiseToRealtime(def.service, process.env.TANDEM_RT_PRIORITY);
   bootstrapService(def).catch((err) => {
     process.stderr.write(`${def.service}: failed to start: ${(err as Error).message}\n`);
     process.exit(1);
   });
+}
+
+/** Parses TANDEM_RT_PRIORITY: a SCHED_FIFO priority from 1 to 99, or 0 (off, the default). */
+export function realtimePriority(raw: string | undefined): number {
+  const prio = Number(raw ?? 0);
+  if (!Number.isInteger(prio) || prio < 0 || prio > 99) throw new Error(`TANDEM_RT_PRIORITY must be a whole number from 0 (off) to 99, not ${raw}`);
+  return prio;
+}
+
+/**
+ * Every thread of this process (or `pid`) to SCHED_FIFO (`chrt`, util-linux: Node has no call for it), with
+ * reset-on-fork so that the commands it runs do not inherit it. True when it took effect.
+ */
+export async function raiseToRealtime(service: string, raw: string | undefined, pid = process.pid, runner = new ProcessRunner(5_000)): Promise<boolean> {
+  try {
+    const prio = realtimePriority(raw);
+    if (prio === 0) return false;
+    await runner.run(['chrt', '--fifo', '--all-tasks', '--reset-on-fork', '--pid', String(prio), String(pid)]);
+    return true;
+  } catch (err) {
+    process.stderr.write(`${service}: could not run at real-time priority (${(err as Error).message}); it keeps its nice level: grant CAP_SYS_NICE, or set TANDEM_RT_PRIORITY=0 to silence this\n`);
+    return false;
+  }
 }

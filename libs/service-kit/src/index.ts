@@ -7,3 +7,4 @@ export * from './bootstrap';
 export * from './leadership.service';
 export * from './logger';
 export * from './http-observability';
+export * from './priority';

@@ -4,6 +4,7 @@ export * from './errors';
 export { validateShareSpec, validateUsers, SHARE_USER_RE } from './validate';
 export { renderSmbConf, smbDirs, smbpasswdLine } from './smb-config';
 export type { SmbDirs, SmbRenderOptions } from './smb-config';
-export { renderGaneshaConf, nfsDirs } from './nfs-config';
+export { renderGaneshaConf, nfsDirs, nfsRecoveryDir } from './nfs-config';
 export type { NfsDirs, NfsRenderOptions } from './nfs-config';
 export * from './share-manager';
+export * from './iscsi-target-manager';

@@ -20,6 +20,16 @@ export function nfsDirs(base: string): NfsDirs {
   };
 }
 
+/**
+ * Where a pool's NFS server keeps its clients' recovery records inside the pool (its root
+ * mountpoint): with the pool, they reach the node that takes it over, whose server then lets
+ * those clients reclaim their opens and locks in its grace period (and lifts the grace period
+ * early once every recorded NFSv4.1+ client said it reclaimed all).
+ */
+export function nfsRecoveryDir(poolRoot: string): string {
+  return join(poolRoot, '.tandem', 'nfs-recovery');
+}
+
 /** The user and group a squashed root (and an anonymous client) acts as: nobody/nogroup. */
 export const ANONYMOUS_ID = 65534;
 
@@ -34,6 +44,11 @@ export interface NfsRenderOptions {
  * floating IP, FSAL VFS, one EXPORT per share with pseudo path `/<share name>`: a client's root
  * squashed to nobody unless the share says otherwise, only the listed client networks when it
  * lists any.
+ * FSAL VFS serves a ZFS filesystem of the pool as it is. An NFSv4 exclusive create
+ * (open with O_CREAT|O_EXCL) makes Ganesha keep the client's verifier in the new file's
+ * atime/mtime, each half up to 2^32 - 1 s: kernel OpenZFS (64-bit times) stores that; zfs-fuse
+ * refuses a time past 2^31 - 1 (EOVERFLOW, answered NFS4ERR_INVAL), see the README's limits of
+ * the testbed. No Ganesha option changes where the verifier goes, so none is set here.
  * Inputs must have been validated (see validate.ts).
  */
 export function renderGaneshaConf(spec: ShareInstanceSpec, dirs: NfsDirs, opts: NfsRenderOptions = {}): string {

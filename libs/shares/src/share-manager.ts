@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CommandFailedError, ProcessRunner } from '@tandem/host';
@@ -8,7 +8,11 @@ import { nfsDirs, renderGaneshaConf } from './nfs-config';
 import { fileSize, findProcessesWithArg, isAliveWithArg, readFrom, readPidFile, readProcStat, sendSignal, sleep, tailFile, tcpAccepting, waitFor } from './proc';
 import { renderSmbConf, smbDirs } from './smb-config';
 import { SHARE_PROTOCOLS, ShareEntry, ShareInstanceSpec, ShareProtocol, ShareSpec, ShareStatus } from './types';
-import { POOL_NAME_RE, validatePath, validatePoolName, validateProtocol, validateShareName, validateShareSpec } from './validate';
+import { poolDirs, readStateFile, writeAtomic } from './state-files';
+import { validatePath, validatePoolName, validateProtocol, validateShareName, validateShareSpec } from './validate';
+
+/** How often a starting share daemon is looked at until it accepts connections. */
+const READY_POLL_MS = 25;
 
 export interface ShareManagerOptions {
   /** Bound on each command and on waiting for a daemon to become ready (default 15 s). */
@@ -19,7 +23,7 @@ export interface ShareManagerOptions {
   smbcontrolPath?: string;
   ganeshaPath?: string;
   /** Unix user that guest SMB sessions act as (default nobody: never root). */
-  smbForceUser?: string;
+  smbGuestAccount?: string;
   /**
    * The smbpasswd file every smbd checks its users' logins against (kept by whoever manages the
    * share users; read by smbd at each login, so a change needs no reload). Absent: each smbd's own
@@ -31,9 +35,9 @@ export interface ShareManagerOptions {
   /**
    * Where a pool's NFSv4 client recovery records live. Default: the instance directory on
    * this node. For clients to reclaim their state after a failover, point it into the pool
-   * itself (e.g. `/<mountpoint>/.tandem/nfs-recovery`), so the records move with the pool.
+   * itself (`nfsRecoveryDir`), so the records move with the pool; undefined: the default.
    */
-  nfsRecoveryRoot?: (pool: string) => string;
+  nfsRecoveryRoot?: (pool: string) => string | undefined;
 }
 
 const STATE_FILE = 'shares.json';
@@ -199,28 +203,12 @@ export class ShareManager {
     return join(this.sharesRoot(), pool, protocol);
   }
 
-  private async knownPools(): Promise<string[]> {
-    try {
-      const entries = await readdir(this.sharesRoot(), { withFileTypes: true });
-      return entries
-        .filter((e) => e.isDirectory() && POOL_NAME_RE.test(e.name))
-        .map((e) => e.name)
-        .sort();
-    } catch {
-      return [];
-    }
+  private knownPools(): Promise<string[]> {
+    return poolDirs(this.sharesRoot());
   }
 
-  private async readState(base: string): Promise<StoredState | undefined> {
-    let raw: string;
-    try {
-      raw = await readFile(join(base, STATE_FILE), 'utf8');
-    } catch {
-      return undefined;
-    }
-    const parsed = JSON.parse(raw) as StoredState;
-    if (parsed.version !== STATE_VERSION) throw new Error(`${join(base, STATE_FILE)}: unknown state version ${parsed.version}`);
-    return parsed;
+  private readState(base: string): Promise<StoredState | undefined> {
+    return readStateFile<StoredState>(join(base, STATE_FILE), STATE_VERSION);
   }
 
   private async writeState(base: string, spec: ShareInstanceSpec | undefined): Promise<void> {
@@ -293,7 +281,7 @@ export class ShareManager {
 
   /**
    * Waits, bounded, until the daemon has written its pid file, is alive and accepts TCP on
-   * every address. Fails fast when it dies.
+   * every address (looking every READY_POLL_MS). Fails fast when it dies.
    */
   private async waitReady(d: Driver, base: string, spec: ShareInstanceSpec, knownPid?: number, logOffset?: number): Promise<number> {
     const conf = d.configPath(base);
@@ -326,7 +314,9 @@ export class ShareManager {
         const where = spec.addresses.map((a) => `${a}:${d.port}`).join(', ');
         throw await this.startFailure(d, base, spec, `${d.label} not accepting on ${where} after ${this.timeoutMs} ms`);
       }
-      await sleep(100);
+      // on a takeover's path: every look costs a few reads of /proc and a local connect, a late
+      // look costs the clients its whole interval
+      await sleep(READY_POLL_MS);
     }
   }
 
@@ -452,7 +442,7 @@ export class ShareManager {
           await writeFile(passdb, '', { mode: 0o600, flag: 'a' });
         }
       },
-      render: (spec, base) => renderSmbConf(spec, smbDirs(base), { forceUser: this.opts.smbForceUser, passdb: this.opts.smbPassdb }),
+      render: (spec, base) => renderSmbConf(spec, smbDirs(base), { guestAccount: this.opts.smbGuestAccount, passdb: this.opts.smbPassdb }),
       // Daemon mode: smbd forks, calls setsid (its own process group) and writes its pid file.
       launchArgv: (base) => [smbd, '--daemon', '--configfile', join(base, 'smb.conf'), '--log-basename', base],
       needsRestart: (prev, next) => !sameList(prev.addresses, next.addresses),
@@ -578,10 +568,4 @@ async function readText(path: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-}
-
-async function writeAtomic(path: string, content: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, content, { mode: 0o644 });
-  await rename(tmp, path);
 }

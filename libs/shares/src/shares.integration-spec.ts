@@ -297,6 +297,11 @@ describe('ShareManager with real smbd / NFS-Ganesha in network namespaces', { sk
     assert.equal(await readFile(back, 'utf8'), 'hello through smb\n');
     // a guest acts as nobody, never as root: its file is nobody's, and a directory only root may write to refuses it
     assert.equal((await stat(join(dirs.alpha, 'hello.txt'))).uid, 65534, 'written as nobody');
+    // and writes it again: a guest's own file is its to overwrite (it was not, as a forced user)
+    await writeFile(local, 'hello again\n');
+    const again = await smb(A1, 'alpha', `put ${local} hello.txt`);
+    assert.ok(again.ok, `a guest could not overwrite its own file: ${again.out}`);
+    assert.equal(await readFile(join(dirs.alpha, 'hello.txt'), 'utf8'), 'hello again\n');
     await mkdir(join(dirs.alpha, 'root-only'), { mode: 0o755 });
     await chmod(join(dirs.alpha, 'root-only'), 0o755);
     const denied = await smb(A1, 'alpha', `put ${local} root-only/nope.txt`);

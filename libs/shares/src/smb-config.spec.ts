@@ -63,17 +63,19 @@ test('renderSmbConf binds only to the pool addresses with every directory of its
 });
 
 test('renderSmbConf writes one section per share, sorted, with guest access and read-only flag', () => {
-  const text = renderSmbConf(spec(), smbDirs(base), { forceUser: 'nobody' });
+  const text = renderSmbConf(spec(), smbDirs(base), { guestAccount: 'nobody' });
   const conf = parseIni(text);
   assert.deepEqual(Object.keys(conf), ['global', 'archive', 'projects']);
   assert.equal(conf.projects['path'], '/tank/projects');
   assert.equal(conf.projects['read only'], 'no');
   assert.equal(conf.archive['read only'], 'yes');
   assert.equal(conf.archive['guest ok'], 'yes');
-  assert.equal(conf.archive['force user'], 'nobody');
-  assert.match(renderSmbConf(spec(), smbDirs(base)), /^ {2}force user = nobody$/m, 'guests act as nobody unless told otherwise: never root by default');
+  assert.equal(conf.global['guest account'], 'nobody');
+  assert.equal(conf.archive['force user'], undefined, 'guests act as the guest account, not a forced user (who could not write to its own files again)');
+  assert.match(renderSmbConf(spec(), smbDirs(base)), /^ {2}guest account = nobody$/m, 'guests act as nobody unless told otherwise: never root by default');
+  assert.match(renderSmbConf(spec(), smbDirs(base), { guestAccount: 'smbguest' }), /^ {2}guest account = smbguest$/m);
   // Deterministic: the same spec renders the same bytes (start() relies on it for no-ops).
-  assert.equal(renderSmbConf(spec({ shares: [...spec().shares].reverse() }), smbDirs(base), { forceUser: 'nobody' }), text);
+  assert.equal(renderSmbConf(spec({ shares: [...spec().shares].reverse() }), smbDirs(base), { guestAccount: 'nobody' }), text);
 });
 
 test('renderGaneshaConf: NFSv4 only, bound to the single address, one export per share', () => {
@@ -219,7 +221,7 @@ test('a share with users lets in only them, each as its own account; guest share
   assert.equal(conf.team['guest only'], undefined);
   assert.equal(conf.public['guest ok'], 'yes');
   assert.equal(conf.public['guest only'], 'yes');
-  assert.equal(conf.public['force user'], 'nobody');
+  assert.equal(conf.public['force user'], undefined);
   assert.equal(conf.public['valid users'], undefined);
 });
 

@@ -79,6 +79,23 @@ export const Metrics = {
   ),
   // host-executor
   fences: once(() => new Counter({ name: 'tandem_fences_total', help: 'Pools this node fenced itself off (lease lost), by how each was released', labelNames: ['released'], registers })),
+  leaseRenewalSeconds: once(
+    () =>
+      new Histogram({
+        name: 'tandem_lease_renewal_seconds',
+        help: "Round trip of this node's ownership lease renewals to the witness and its acknowledgement (late ones too)",
+        buckets: [...RTT_BUCKETS, 1.5, 2],
+        registers,
+      }),
+  ),
+  leaseRenewalsUnacknowledged: once(
+    () =>
+      new Counter({
+        name: 'tandem_lease_renewals_unacknowledged_total',
+        help: 'Ownership lease renewals the witness did not acknowledge in time to count (by the takeover delay), or refused',
+        registers,
+      }),
+  ),
   hostOperationSeconds: once(
     () =>
       new Histogram({

@@ -8,6 +8,8 @@ const USAGE = `usage: npm run testbed -- <command>
                                    a witness and a client; idempotent
   up [--nodes N] --bare            the machines only: namespaces, networks and disks, none of
                                    the testbed's zfs-fuse, NATS, Postgres nor services
+  up --pacemaker                   the peer Tandem is measured against: two storage nodes running
+                                   zfs-fuse and a corosync/Pacemaker cluster instead of Tandem
   down                             remove everything the testbed created
   status [--json]                  nodes, addresses and state
   power-off NODE                   power cut: SIGKILL all of NODE's processes, drop its namespaces
@@ -110,13 +112,14 @@ export async function main(argv: string[]): Promise<number> {
       const nodesArg = takeValue(args, '--nodes');
       const services = !takeFlag(args, '--no-services');
       const bare = takeFlag(args, '--bare');
+      const pacemaker = takeFlag(args, '--pacemaker');
       noMore(args, cmd);
       let nodes: number | undefined;
       if (nodesArg !== undefined) {
         nodes = Number(nodesArg);
         if (!/^\d+$/.test(nodesArg)) usage(`--nodes must be a positive integer (got "${nodesArg}")`);
       }
-      await tb.up({ ...(nodes === undefined ? {} : { nodes }), services, bare });
+      await tb.up({ ...(nodes === undefined ? {} : { nodes }), services, bare, ...(pacemaker ? { stack: 'pacemaker' as const } : {}) });
       return 0;
     }
     case 'down':

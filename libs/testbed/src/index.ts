@@ -1,5 +1,5 @@
 export { Testbed } from './testbed';
-export type { ExecOptions, ExecResult, LinkState, NetworkName, NodeRole, TestbedNode, TestbedOptions, TestbedStatus, UpOptions } from './testbed';
+export type { ExecOptions, Stack, ExecResult, LinkState, NetworkName, NodeRole, TestbedNode, TestbedOptions, TestbedStatus, UpOptions } from './testbed';
 export { TestbedError } from './errors';
 export { isAlive } from './proc';
 export { observerConnection } from './observer';
@@ -9,3 +9,7 @@ export { TESTBED_ADMIN_PASSWORD } from './services';
 export { startIsolatedNode, type IsolatedNode } from './isolated-node';
 export { INTEGRATOR_IDENTITY, OBSERVER_IDENTITY, natsSeedFile, testbedNatsCaFile, testbedNatsOptions } from './nats-keys';
 export { testbedHttps } from './probe';
+export { FENCE_AGENT, peerGroup, renderPeerPoolConfig, renderPeerSmbConf, type PeerPoolConfig } from './pacemaker';
+export { createPeerPool, parsePeerPhases, peerBothOnline, peerFenced, peerLocate, peerPhases, vipOn, type PeerPhases, type PeerPool } from './pacemaker-peer';
+export { clientReadsAgain, sampleDoubleImports } from './trial';
+export { monotonicOffsetFor, nfsCpArgv, nfsUrl, verifierFits, verifierOverflows } from './nfs-client';

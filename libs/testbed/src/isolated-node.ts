@@ -85,7 +85,7 @@ export async function startIsolatedNode(name: string, opts: { startExecutor?: bo
   await run(['mount', '--make-private', nsDir]);
   writeFileSync(mntFile, '');
   await run(['unshare', `--mount=${mntFile}`, '--propagation', 'private', 'true']);
-  for (const d of ['/run/zfs', '/var/lock/zfs', '/var/lib/zfs', '/etc/zfs']) {
+  for (const d of ['/run/zfs', '/var/lock/zfs', '/var/lib/zfs', '/etc/zfs', '/run/tgtd']) {
     mkdirSync(d, { recursive: true });
     await run(['nsenter', `--mount=${mntFile}`, '--', 'mount', '-t', 'tmpfs', 'tmpfs', d]);
   }

@@ -170,6 +170,14 @@ export class Paths {
   localDeviceDir(name: string): string {
     return path.join(this.nodeDir(name), 'disks');
   }
+  /**
+   * The storage node's hooks (its host-executor's TANDEM_HOOKS_DIR; /etc/tandem/hooks on a real
+   * node): every node of the testbed shares the machine's /etc, so each has its own. Kept across
+   * power-off like the node's state; `down` removes it.
+   */
+  hooksDir(name: string): string {
+    return path.join(this.nodeDir(name), 'hooks');
+  }
   logDir(name: string): string {
     return path.join(this.nodeDir(name), 'logs');
   }
@@ -204,6 +212,14 @@ export class Paths {
   /** Upper and work directories of the node's /etc overlay (its own /etc/hostid). */
   etcOverlay(name: string): string {
     return path.join(this.runDir, 'etc', name);
+  }
+  /** Upper and work directories of the node's /usr/sbin overlay (the Pacemaker peer's fence agent). */
+  sbinOverlay(name: string): string {
+    return path.join(this.runDir, 'sbin', name);
+  }
+  /** The Pacemaker peer's files shared by its nodes (corosync authkey, SMB configuration). */
+  get pacemakerDir(): string {
+    return path.join(this.root, 'pacemaker');
   }
   mountNsFile(name: string): string {
     return path.join(this.nsDir, `${name}.mnt`);

@@ -220,6 +220,11 @@ export function pidInNetns(pid: number, spec: NodeSpec): boolean {
 
 /** Directories zfs-fuse keeps its socket, lock, pool cache and config in. */
 export const ZFS_PRIVATE_DIRS = ['/run/zfs', '/var/lock/zfs', '/var/lib/zfs', '/etc/zfs'];
+/**
+ * Other runtime directories a node keeps to itself: tgt's control sockets (/var/run/tgtd/socket.N,
+ * one per pool's tgtd), so that two nodes' targets never share a management port.
+ */
+export const NODE_PRIVATE_DIRS = [...ZFS_PRIVATE_DIRS, '/run/tgtd'];
 
 function mountPoints(mountinfo: string): string[] {
   return parseMountInfo(mountinfo).map((m) => m.mountPoint);
@@ -262,7 +267,7 @@ export function nsenterArgs(paths: Paths, spec: NodeSpec, cwd?: string): string[
  */
 export async function ensureMountNs(paths: Paths, spec: NodeSpec): Promise<void> {
   const file = paths.mountNsFile(spec.name);
-  for (const d of ZFS_PRIVATE_DIRS) {
+  for (const d of NODE_PRIVATE_DIRS) {
     // mount points for the tmpfs; normally the zfs-fuse package already created them
     if (!fs.existsSync(d)) {
       fs.mkdirSync(d, { recursive: true, mode: 0o755 });
@@ -293,7 +298,7 @@ export async function ensureMountNs(paths: Paths, spec: NodeSpec): Promise<void>
     await run('nsenter', [`--mount=${file}`, '--', 'mount', '-t', 'overlay', `tb-${spec.name}-etc`, '-o', `lowerdir=/etc,upperdir=${upper},workdir=${work}`, '/etc'], { timeoutMs: IP_TIMEOUT });
     mounted.delete('/etc/zfs'); // anything mounted below /etc before is hidden now
   }
-  for (const dir of ZFS_PRIVATE_DIRS) {
+  for (const dir of NODE_PRIVATE_DIRS) {
     const real = fs.realpathSync(dir); // /var/lock -> /run/lock
     if (mounted.has(real)) continue;
     await run('nsenter', [`--mount=${file}`, '--', 'mount', '-t', 'tmpfs', '-o', 'mode=0755,size=64m', `tb-${spec.name}`, real], { timeoutMs: IP_TIMEOUT });
@@ -355,6 +360,7 @@ export async function dropMountNs(paths: Paths, name: string): Promise<void> {
   }
   fs.rmSync(file, { force: true });
   fs.rmSync(paths.etcOverlay(name), { recursive: true, force: true });
+  fs.rmSync(paths.sbinOverlay(name), { recursive: true, force: true });
 }
 
 /** Deletes the node's host-side veths and its network namespace. */
@@ -375,7 +381,8 @@ export async function dropNodeNetwork(spec: NodeSpec): Promise<void> {
 
 interface HostPathRecord {
   path: string;
-  kind: 'dir' | 'netns-mount';
+  /** file: an empty file made only to be a bind-mount point in the nodes' mount namespaces. */
+  kind: 'dir' | 'file' | 'netns-mount';
   existed: boolean;
 }
 
@@ -387,7 +394,7 @@ function readHostPaths(paths: Paths): HostPathRecord[] {
   }
 }
 
-function recordHostPath(paths: Paths, rec: HostPathRecord): void {
+export function recordHostPath(paths: Paths, rec: HostPathRecord): void {
   const recs = readHostPaths(paths);
   if (recs.some((r) => r.path === rec.path && r.kind === rec.kind)) return;
   recs.push(rec);
@@ -409,6 +416,8 @@ async function undoHostPaths(paths: Paths, log: (line: string) => void): Promise
         }
       }
       if (res.exitCode === 0) log(`unmounted ${rec.path}`);
+    } else if (rec.kind === 'file') {
+      fs.rmSync(rec.path, { force: true });
     } else {
       try {
         fs.rmdirSync(rec.path);

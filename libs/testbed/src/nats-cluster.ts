@@ -3,12 +3,14 @@ import { TestbedError } from './errors';
 import { NATS_CLIENT_PORT, NATS_CLUSTER_PORT, NATS_HTTP_PORT, NodeSpec, Paths, runsNats } from './layout';
 import { killNamedInNetns, nsenterArgs } from './namespaces';
 import { nodeHttpGet } from './probe';
-import { spawnDaemon, waitFor } from './proc';
+import { raiseDaemonAutogroup, spawnDaemon, waitFor } from './proc';
 import { daemonExit } from './zfs-daemon';
 import { natsAuthorization, natsServerConfig } from '@tandem/contracts';
 import { routeSecret, testbedNatsCertificate, testbedNatsUsers } from './nats-keys';
 
 const READY_TIMEOUT_MS = 30_000;
+/** The nice level of the testbed's NATS servers: the timing-critical services' (service-kit's TANDEM_NICE default). */
+const NATS_NICE = -15;
 const LEADER_TIMEOUT_MS = 45_000;
 
 export function natsConfig(paths: Paths, spec: NodeSpec, all: readonly NodeSpec[], tls: { ca: string; cert: string; key: string }): string {
@@ -50,8 +52,10 @@ export async function ensureNats(paths: Paths, spec: NodeSpec, all: readonly Nod
   fs.chmodSync(confFile, 0o600);
   await killNamedInNetns(spec.netns, ['nats-server']);
   const logFile = paths.logFile(spec.name, 'nats');
-  // the cluster's messaging carries heartbeats and leases: it runs at a raised priority, like the failure detector
-  const d = spawnDaemon('nsenter', [...nsenterArgs(paths, spec), 'nice', '-n', '-10', 'nats-server', '-c', confFile], { logFile, env });
+  // the cluster's messaging carries heartbeats and leases: it runs at the failure detector's and
+  // the fencer's raised priority, its session's autogroup too (it leads one: spawnDaemon detaches)
+  const d = spawnDaemon('nsenter', [...nsenterArgs(paths, spec), 'nice', '-n', String(NATS_NICE), 'nats-server', '-c', confFile], { logFile, env });
+  raiseDaemonAutogroup(d.pid, NATS_NICE);
   await waitFor(`${spec.name}: nats-server`, () => natsHealthy(spec), {
     timeoutMs: READY_TIMEOUT_MS,
     intervalMs: 100,

@@ -82,6 +82,11 @@ export function testbedNatsAuthenticator(root: string, identity: string = OBSERV
 const tlsDirOf = (root: string) => path.join(root, 'nats-tls');
 const caMade = new Map<string, Promise<unknown>>();
 
+/** Forgets that the CA was made (after `down` removed it: the next `up` makes a new one). */
+export function forgetTestbedCa(root: string): void {
+  caMade.delete(tlsDirOf(root));
+}
+
 /**
  * The testbed's certificates, made as production's are (`tandem nats certs`): one CA per testbed
  * (made once, however many servers start at the same time) and a certificate per NATS server

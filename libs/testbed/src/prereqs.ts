@@ -17,6 +17,8 @@ const FULL: ReadonlyArray<[command: string, pkg: string]> = [
   ['tee', 'coreutils'],
   ['nats-server', 'nats-server'],
   ['smbd', 'samba'],
+  ['tgtd', 'tgt'],
+  ['tgtadm', 'tgt'],
   ['arping', 'iputils-arping'],
 ];
 
@@ -24,6 +26,15 @@ const MINIMAL: ReadonlyArray<[command: string, pkg: string]> = [
   ['ip', 'iproute2'],
   ['nsenter', 'util-linux'],
   ['umount', 'mount'],
+];
+
+/** For the Pacemaker peer (`up --pacemaker`). */
+const PACEMAKER: ReadonlyArray<[command: string, pkg: string]> = [
+  ['corosync', 'corosync'],
+  ['pacemakerd', 'pacemaker'],
+  ['cibadmin', 'pacemaker-cli-utils'],
+  ['crm', 'crmsh'],
+  ['/usr/lib/ocf/resource.d/heartbeat/ZFS', 'resource-agents'],
 ];
 
 /** For `diskFail`: the system calls of a node's ZFS daemon are made to fail under ptrace. */
@@ -63,7 +74,7 @@ export function findPgBinDir(): string | null {
   return null;
 }
 
-export function checkPrereqs(level: 'full' | 'minimal' | 'disk-fault'): void {
+export function checkPrereqs(level: 'full' | 'minimal' | 'disk-fault' | 'pacemaker'): void {
   if (process.platform !== 'linux') {
     throw new TestbedError('MISSING_PREREQS', 'the testbed needs Linux (network and mount namespaces)');
   }
@@ -71,8 +82,8 @@ export function checkPrereqs(level: 'full' | 'minimal' | 'disk-fault'): void {
     throw new TestbedError('NOT_ROOT', 'the testbed must run as root (it creates namespaces, bridges and mounts); re-run with sudo');
   }
   const missing: Array<[string, string]> = [];
-  for (const [cmd, pkg] of level === 'full' ? FULL : level === 'disk-fault' ? DISK_FAULT : MINIMAL) {
-    if (!which(cmd)) missing.push([cmd, pkg]);
+  for (const [cmd, pkg] of level === 'full' ? FULL : level === 'disk-fault' ? DISK_FAULT : level === 'pacemaker' ? PACEMAKER : MINIMAL) {
+    if (cmd.startsWith('/') ? !fs.existsSync(cmd) : !which(cmd)) missing.push([cmd, pkg]);
   }
   if (level === 'full' && !findPgBinDir()) {
     missing.push([`/usr/lib/postgresql/*/bin/{${PG_BINARIES.join(',')}}`, 'postgresql']);

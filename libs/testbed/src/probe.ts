@@ -23,6 +23,11 @@ fetch(process.argv[1], { signal: AbortSignal.timeout(Number(process.argv[2])) })
 
 const trusting = new Map<string, Dispatcher>();
 
+/** Forgets the testbed's CA (after `down`: the next `up` makes a new one). */
+export function forgetTestbedHttps(root: string): void {
+  trusting.delete(root);
+}
+
 /** HTTPS to the testbed's nodes: their certificates are checked against the testbed's CA (made at up). */
 export function testbedHttps(root: string): Dispatcher {
   let d = trusting.get(root);

@@ -98,6 +98,22 @@ export interface Daemon {
  * Starts a long-running process in the background: own session (so a Ctrl-C of the CLI does not
  * reach it), stdout and stderr appended to `logFile`, not killed when this process exits.
  */
+/**
+ * The autogroup of a daemon that leads its own session (spawnDaemon's) to `nice`: on a kernel with
+ * autogroups its own nice level counts only inside that session (service-kit's raiseAutogroup).
+ * Nothing on a kernel without them; false when the daemon is already gone.
+ */
+export function raiseDaemonAutogroup(pid: number, nice: number): boolean {
+  const file = `/proc/${pid}/autogroup`;
+  try {
+    if (!fs.existsSync(file)) return false;
+    fs.writeFileSync(file, String(nice));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function spawnDaemon(file: string, args: readonly string[], opts: { logFile: string; env: Record<string, string>; cwd?: string }): Daemon {
   const fd = fs.openSync(opts.logFile, 'a');
   try {

@@ -63,6 +63,8 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     // a test cluster: its pools and datasets are made through host-executor (tests, the demo)
     TANDEM_ENABLE_TEST_OPS: '1',
     TANDEM_ZFS_DAEMON_PIDFILE: paths.zfsPid(spec.name),
+    // the operator's per-pool hooks of this node (the machine's /etc is every node's)
+    TANDEM_HOOKS_DIR: paths.hooksDir(spec.name),
     ...secretsFor(paths, app),
     // the API on the admin and heartbeat networks (and loopback), never the client network
     // HTTPS with the node's certificate of the testbed's CA (as an operator gives one); loopback stays plain
@@ -76,8 +78,8 @@ export function serviceEnv(paths: Paths, spec: NodeSpec, storageNames: readonly 
     TANDEM_NATS_CA_FILE: testbedNatsCaFile(paths.root),
     NO_COLOR: '1',
   };
-  // passed through from whoever brings the testbed up (tests that need a shorter hold-down)
-  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'TANDEM_FAILOVER_HOLD_DOWN_MS']) {
+  // passed through from whoever brings the testbed up (tests that need a shorter hold-down or hook timeout)
+  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'TANDEM_FAILOVER_HOLD_DOWN_MS', 'TANDEM_HOOK_TIMEOUT_MS']) {
     const v = process.env[name];
     if (v) env[name] = v;
   }

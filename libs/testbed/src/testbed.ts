@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { knownNatsIdentities, testbedNatsCaFile } from './nats-keys';
+import { forgetTestbedCa, knownNatsIdentities, testbedNatsCaFile } from './nats-keys';
 import * as path from 'node:path';
 import { TestbedError } from './errors';
 import {
@@ -40,7 +40,8 @@ import { checkPrereqs } from './prereqs';
 import { RunResult, elapsed, isAlive, killPid, run, runInherit, spawnDaemon, tracedBy, waitFor } from './proc';
 import { ensureServices } from './services';
 import { ensureZfsDaemon } from './zfs-daemon';
-import { hostLinkUp } from './probe';
+import { ensurePacemaker } from './pacemaker';
+import { forgetTestbedHttps, hostLinkUp } from './probe';
 
 export type { NetworkName, NodeRole } from './layout';
 
@@ -88,7 +89,15 @@ export interface UpOptions {
    * docker compose files of the deployment test (default false).
    */
   bare?: boolean;
+  /**
+   * What the storage nodes run: `tandem` (its daemons and services, the default) or `pacemaker`,
+   * the peer it is measured against: zfs-fuse plus a two-node corosync/Pacemaker cluster (no NATS,
+   * Postgres nor Tandem services; see pacemaker.ts).
+   */
+  stack?: Stack;
 }
+
+export type Stack = 'tandem' | 'pacemaker';
 
 export interface ExecOptions {
   timeoutMs?: number;
@@ -107,6 +116,8 @@ interface StateFile {
   services: boolean;
   /** Only namespaces, networks and disks: no daemon of the testbed's (see UpOptions.bare). */
   bare?: boolean;
+  /** What the storage nodes run (absent: tandem). */
+  stack?: Stack;
   /** Nodes that are powered off. */
   off: string[];
   /** "<node>/<network>" links that are cut; re-applied when the node is powered on again. */
@@ -166,13 +177,20 @@ export class Testbed {
     if (prev && (prev.bare ?? false) !== bare) {
       throw new TestbedError('USAGE', `the testbed is already up ${prev.bare ? 'bare (--bare)' : 'with its daemons'}; run \`npm run testbed -- down\` first`);
     }
-    const services = !bare && (opts.services ?? true);
+    const stack = opts.stack ?? prev?.stack ?? 'tandem';
+    if (prev && (prev.stack ?? 'tandem') !== stack) {
+      throw new TestbedError('USAGE', `the testbed is already up with the ${prev.stack ?? 'tandem'} stack; run \`npm run testbed -- down\` first`);
+    }
+    if (stack === 'pacemaker' && (bare || n !== 2)) throw new TestbedError('USAGE', 'the Pacemaker peer runs on exactly two storage nodes and is not bare');
+    const services = !bare && stack === 'tandem' && (opts.services ?? true);
+    if (stack === 'pacemaker') checkPrereqs('pacemaker');
     this.prepareDirs(n);
     const state: StateFile = {
       version: 1,
       storageNodes: n,
       services,
       bare,
+      stack,
       off: [],
       cuts: prev?.cuts ?? [],
       createdAt: prev?.createdAt ?? new Date().toISOString(),
@@ -183,7 +201,7 @@ export class Testbed {
     this.log(`up: ${storage.map((s) => s.name).join(', ')}, witness, client in ${this.root}`);
 
     // the Postgres template (initdb) does not need the network: start it right away
-    const template = bare ? Promise.resolve() : ensurePgTemplate(this.paths, this.log);
+    const template = bare || stack === 'pacemaker' ? Promise.resolve() : ensurePgTemplate(this.paths, this.log);
     template.catch(() => undefined);
 
     await ensureBridges();
@@ -195,6 +213,11 @@ export class Testbed {
       return this.status();
     }
 
+    if (stack === 'pacemaker') {
+      await settleAll(storage.map((s) => this.bootPacemakerNode(s, storage)));
+      this.log(`up: the Pacemaker peer on ${storage.map((s) => s.name).join(', ')}, ready in ${elapsed(t0)}`);
+      return this.status();
+    }
     await settleAll([template, ...specs.map((s) => this.bootDaemons(s, specs, template))]);
     // servers cut off the admin network (where NATS routes run) cannot see the others (that is the point of a cut)
     const natsServers = specs.filter((s) => runsNats(s) && hostLinkUp(s, 'admin'));
@@ -228,6 +251,9 @@ export class Testbed {
     this.reportNatsRefusals();
     await teardownAll(this.paths, this.log);
     this.removeRoot();
+    // the CA went with the root: a process that brings the testbed up again trusts the new one
+    forgetTestbedCa(this.root);
+    forgetTestbedHttps(this.root);
     this.log(`down: done (${elapsed(t0)})`);
   }
 
@@ -322,6 +348,15 @@ export class Testbed {
     await this.bootNamespaces(spec, state);
     if (state.bare) {
       this.log(`${spec.name}: powered on, bare (${elapsed(t0)})`);
+      return;
+    }
+    if (state.stack === 'pacemaker') {
+      if (spec.role === 'storage')
+        await this.bootPacemakerNode(
+          spec,
+          specs.filter((s) => s.role === 'storage'),
+        );
+      this.log(`${spec.name}: powered on, Pacemaker peer (${elapsed(t0)})`);
       return;
     }
     const template = spec.role === 'storage' ? ensurePgTemplate(this.paths, this.log) : Promise.resolve();
@@ -461,6 +496,14 @@ export class Testbed {
     }
     if (runsNats(spec)) tasks.push(step('nats-server', () => ensureNats(this.paths, spec, all, env)));
     await settleAll(tasks);
+  }
+
+  /** zfs-fuse, then corosync and Pacemaker on a storage node of the Pacemaker peer. */
+  private async bootPacemakerNode(spec: NodeSpec, storage: readonly NodeSpec[]): Promise<void> {
+    const t0 = Date.now();
+    await ensureZfsDaemon(this.paths, spec, daemonEnv());
+    const started = await ensurePacemaker(this.paths, spec, storage, daemonEnv());
+    this.log(`${spec.name}: zfs-fuse, corosync and pacemaker ${started ? 'ready' : 'already running'} (${elapsed(t0)})`);
   }
 
   private async setLink(node: string, net: string, up: boolean): Promise<void> {

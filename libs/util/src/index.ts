@@ -4,3 +4,4 @@ export * from './sleep';
 export * from './tree-tasks';
 export * from './with-timeout';
 export * from './wait-for';
+export * from './fresh-read';

@@ -7,7 +7,7 @@ import { readBaseConfig } from '@tandem/config';
 import { FAILOVER_TIMINGS as T, type HeartbeatView, type PoolSummary } from '@tandem/contracts';
 import { confirmationWindowMs } from '@tandem/domain';
 import { HeldPools } from './held-pools.service';
-import { SelfFenceService } from './self-fence.service';
+import { CONFIRM_AHEAD_MS, SelfFenceService } from './self-fence.service';
 
 /*
  * The self-fence on its seams: a lease whose age the test sets, the pools this node holds (the
@@ -16,7 +16,7 @@ import { SelfFenceService } from './self-fence.service';
  */
 const VIP = { interface: 'cli0', address: '10.77.3.50', prefix: 24 };
 
-function setup(opts: { leaseAgeMs: number; renews?: boolean; confirmedSentMsAgo?: number | null; heartbeatAnswers?: boolean; exportFails?: boolean; hardFenceWorks?: boolean }) {
+function setup(opts: { leaseAgeMs: number; confirmedSentMsAgo?: number | null; heartbeatAnswers?: boolean | 'never'; exportFails?: boolean; hardFenceWorks?: boolean }) {
   const config = readBaseConfig({ TANDEM_NODE_ID: 'node-a', TANDEM_NATS_URL: 'nats://127.0.0.1:4222', TANDEM_STATE_DIR: mkdtempSync(join(tmpdir(), 'fence-')) });
   const done: string[] = [];
   const imported: PoolSummary[] = [{ name: 'tank', guid: '1', health: 'ONLINE', sizeBytes: 1, allocatedBytes: 0, freeBytes: 1 }];
@@ -24,18 +24,13 @@ function setup(opts: { leaseAgeMs: number; renews?: boolean; confirmedSentMsAgo?
   // the NATS connection is only used to follow the pool records, which this test does not start
   const held = new HeldPools({ config, nc: undefined as never }, zfs);
   let age = opts.leaseAgeMs;
-  const lease = {
-    armed: true,
-    sinceLastAckedRenewalSentMs: () => age,
-    renewOnce: async () => {
-      done.push('renew');
-      if (opts.renews) age = 0;
-      return opts.renews ?? false;
-    },
-  };
+  const lease = { armed: true, sinceLastAckedRenewalSentMs: () => age };
   const view = { timings: { intervalMs: 500, timeoutMs: 3_000 }, peers: [{ peer: 'node-b', confirmedSentMsAgo: opts.confirmedSentMsAgo ?? null }] } as Pick<HeartbeatView, 'timings' | 'peers'>;
+  let asked = 0;
   const heartbeat = {
     view: async () => {
+      asked++;
+      if (opts.heartbeatAnswers === 'never') return new Promise<HeartbeatView>(() => undefined);
       if (opts.heartbeatAnswers === false) throw new Error('no answer');
       return view as HeartbeatView;
     },
@@ -57,7 +52,15 @@ function setup(opts: { leaseAgeMs: number; renews?: boolean; confirmedSentMsAgo?
     heartbeat,
     { publish: (_def: unknown, pool: string, data: unknown) => void events.push({ pool, data }) },
   );
-  return { fence, held, done, events };
+  return { fence, held, done, events, setAge: (ms: number) => void (age = ms), asked: () => asked };
+}
+
+/** The looks before the fence is due: the lease this stale asks the peers ahead; then it is `ms` stale. */
+async function aheadThen(s: ReturnType<typeof setup>, ms: number): Promise<void> {
+  s.setAge(T.fenceAfterMs - CONFIRM_AHEAD_MS / 2);
+  assert.equal(await s.fence.tick(), 'keep');
+  await new Promise((r) => setImmediate(r)); // the answer arrives
+  s.setAge(ms);
 }
 
 async function holding(s: ReturnType<typeof setup>): Promise<void> {
@@ -69,8 +72,9 @@ async function holding(s: ReturnType<typeof setup>): Promise<void> {
 test('a lost lease, no peer confirming: IPs down, then shares, then the forced export; the pool is let go and the fence announced', async () => {
   const s = setup({ leaseAgeMs: T.fenceAfterMs + 10 });
   await holding(s);
+  await aheadThen(s, T.fenceAfterMs + 10);
   assert.equal(await s.fence.tick(), 'fenced');
-  assert.deepEqual(s.done, ['renew', 'ip.remove 10.77.3.50', 'share.stop tank', 'export tank']);
+  assert.deepEqual(s.done, ['ip.remove 10.77.3.50', 'share.stop tank', 'export tank']);
   assert.deepEqual(s.held.names(), [], 'nothing of it left to fence');
   assert.deepEqual(s.events, [{ pool: 'tank', data: { node: 'node-a', epoch: 3, released: 'exported', error: null } }]);
 });
@@ -93,28 +97,51 @@ test('an export that does not finish in time is followed by the harder fence', a
   );
 });
 
-test('a fresh lease, or a last renewal that gets through, keeps the pools', async () => {
-  const fresh = setup({ leaseAgeMs: T.fenceAfterMs - 1 });
+test('a fresh lease keeps the pools and asks nothing; the peers are asked ahead of the fence, and a renewal acknowledged meanwhile keeps the pools', async () => {
+  const fresh = setup({ leaseAgeMs: T.fenceAfterMs - CONFIRM_AHEAD_MS - 1 });
   await holding(fresh);
   assert.equal(await fresh.fence.tick(), 'keep');
-  const late = setup({ leaseAgeMs: T.fenceAfterMs + 500, renews: true });
+  assert.equal(fresh.asked(), 0, 'nobody is asked while the lease is fresh');
+  const late = setup({ leaseAgeMs: 0 });
   await holding(late);
-  assert.equal(await late.fence.tick(), 'kept-by-renewal');
-  assert.deepEqual(late.done, ['renew']);
+  await aheadThen(late, 0); // the renewer's next renewal was acknowledged
+  assert.equal(late.asked(), 1);
+  assert.equal(await late.fence.tick(), 'keep');
+  assert.deepEqual(late.done, []);
   assert.deepEqual(late.held.names(), ['tank']);
+});
+
+test('what came in while the process was held up is read before the decision: an acknowledged renewal keeps the pools', async () => {
+  const s = setup({ leaseAgeMs: 0 });
+  await holding(s);
+  await aheadThen(s, T.fenceAfterMs + 250); // the look comes late: the renewal's acknowledgement is waiting to be read
+  setImmediate(() => s.setAge(20)); // read in the same turn of the event loop, before the decision
+  assert.equal(await s.fence.tick(), 'kept-by-renewal');
+  assert.deepEqual(s.done, [], 'nothing fenced');
+});
+
+test('the decision waits for nothing: a heartbeat service that never answers does not hold the fence up', async () => {
+  const s = setup({ leaseAgeMs: 0, heartbeatAnswers: 'never', confirmedSentMsAgo: 0 });
+  await holding(s);
+  await aheadThen(s, T.fenceAfterMs);
+  assert.equal(await s.fence.tick(), 'fenced', 'no answer at hand: no peer is known to confirm this node');
+  assert.equal(s.asked(), 1, 'one ask out at a time');
 });
 
 test('a peer that confirms a recent heartbeat keeps the pools; one that confirms an old one, or no heartbeat view, does not', async () => {
   const w = confirmationWindowMs(3_000);
-  const kept = setup({ leaseAgeMs: 5_000, confirmedSentMsAgo: w - 200 });
+  const kept = setup({ leaseAgeMs: 0, confirmedSentMsAgo: w - 200 });
   await holding(kept);
+  await aheadThen(kept, 5_000);
   assert.equal(await kept.fence.tick(), 'kept-by-peer');
-  assert.deepEqual(kept.done, ['renew']);
-  const old = setup({ leaseAgeMs: 5_000, confirmedSentMsAgo: w + 1 });
+  assert.deepEqual(kept.done, []);
+  const old = setup({ leaseAgeMs: 0, confirmedSentMsAgo: w + 1 });
   await holding(old);
+  await aheadThen(old, 5_000);
   assert.equal(await old.fence.tick(), 'fenced');
-  const silent = setup({ leaseAgeMs: 5_000, confirmedSentMsAgo: 0, heartbeatAnswers: false });
+  const silent = setup({ leaseAgeMs: 0, confirmedSentMsAgo: 0, heartbeatAnswers: false });
   await holding(silent);
+  await aheadThen(silent, 5_000);
   assert.equal(await silent.fence.tick(), 'fenced', 'without its own heartbeat view a node cannot know a peer confirms it');
 });
 

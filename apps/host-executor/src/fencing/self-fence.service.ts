@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Events, FAILOVER_TIMINGS as T } from '@tandem/contracts';
-import { confirmingPeer, mustFence, shouldVerify } from '@tandem/domain';
+import { FENCE_STALL_MS, confirmingPeer, mustFence, shouldVerify } from '@tandem/domain';
 import { HeartbeatClient, OrderedEvents } from '@tandem/messaging';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { Metrics } from '@tandem/telemetry';
@@ -13,6 +13,13 @@ import { HeldPools } from './held-pools.service';
 import { LeaseRenewer } from './lease-renewer.service';
 
 const now = () => performance.now();
+
+/**
+ * How long before the fence is due the peers' confirmation is asked, every look: longer than the
+ * longest gap between two looks that is not a stall (FENCE_STALL_MS), so at least one ask is
+ * out before the decision.
+ */
+export const CONFIRM_AHEAD_MS = FENCE_STALL_MS;
 
 /** What the peers confirm of this node, as its heartbeat service reports it (null: it did not answer). */
 export interface PeerConfirmations {
@@ -29,6 +36,13 @@ export interface PeerConfirmations {
  * confirms hearing recently enough, stops every managed pool it runs at once — floating IPs down,
  * shares down, a forced export bounded in time, and the harder fence when that does not finish.
  * A peer takes a pool over only after seeing the lease unchanged for longer than all of that.
+ *
+ * The decision waits for no renewal and no question: the lease renewer keeps renewing on its own,
+ * and the peers' confirmation is asked of this node's heartbeat service in the background from
+ * `CONFIRM_AHEAD_MS` before the fence is due, every look, so the newest answer is at hand when it
+ * is. It does let what already came in be read first (one turn of the event loop). An answer is
+ * aged by the time since it was asked (an echo it reports is at least that much older), so an
+ * older answer can only confirm less. No answer at all: no peer is known to confirm this node.
  */
 @Injectable()
 export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
@@ -38,10 +52,13 @@ export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
   private fencing = false;
   private keptBy: string | null = null;
   private stopped = false;
+  /** The newest answer of the heartbeat service, and when it was asked for. */
+  private asked: { view: Omit<PeerConfirmations, 'answerMs'>; at: number } | null = null;
+  private asking = false;
 
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'config'>,
-    @Inject(LeaseRenewer) private readonly lease: Pick<LeaseRenewer, 'armed' | 'sinceLastAckedRenewalSentMs' | 'renewOnce'>,
+    @Inject(LeaseRenewer) private readonly lease: Pick<LeaseRenewer, 'armed' | 'sinceLastAckedRenewalSentMs'>,
     @Inject(HeldPools) private readonly held: Pick<HeldPools, 'reconciled' | 'size' | 'entries' | 'fenced'>,
     @Inject(HardFencer) private readonly hard: Pick<HardFencer, 'fence'>,
     @Inject(NetworkService) private readonly net: Pick<NetworkService, 'remove'>,
@@ -53,7 +70,7 @@ export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     Metrics.fences(); // there (at 0 before the first fence) from the start
-    this.timer = setInterval(() => void this.tick(), 100);
+    this.timer = setInterval(() => void this.tick(), T.fenceTickMs);
   }
 
   onApplicationShutdown(): void {
@@ -67,12 +84,15 @@ export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
     const lag = t - this.lastTick;
     this.lastTick = t;
     if (this.stopped || this.fencing) return 'busy';
+    const stale = this.lease.sinceLastAckedRenewalSentMs();
+    if (this.lease.armed && this.held.size > 0 && stale >= T.fenceAfterMs - CONFIRM_AHEAD_MS) this.askPeers();
+    else this.asked = null;
     const check = shouldVerify({
       tickLagMs: lag,
       armed: this.lease.armed,
       reconciled: this.held.reconciled,
       heldPools: this.held.size,
-      sinceLastAckedRenewalSentMs: this.lease.sinceLastAckedRenewalSentMs(),
+      sinceLastAckedRenewalSentMs: stale,
     });
     if (check !== 'verify') {
       if (check === 'keep') this.keptBy = null;
@@ -80,60 +100,72 @@ export class SelfFenceService implements OnModuleInit, OnApplicationShutdown {
     }
     this.fencing = true;
     try {
-      const staleFor = this.lease.sinceLastAckedRenewalSentMs();
-      // one last renewal and the peers' confirmation, at the same time
-      const [, seen] = await Promise.all([this.lease.renewOnce(), this.confirmations()]);
+      // a look that comes after the process was held up runs before the answers that came in
+      // meanwhile are read (timers before I/O): let them land first (a renewal's acknowledgement,
+      // the heartbeat service's answer), then decide on what they say
+      await new Promise((r) => setImmediate(r));
+      const staleNow = this.lease.sinceLastAckedRenewalSentMs();
+      const seen = this.confirmations();
       const must = mustFence({
         armed: this.lease.armed,
-        sinceLastAckedRenewalSentMs: this.lease.sinceLastAckedRenewalSentMs(),
+        sinceLastAckedRenewalSentMs: staleNow,
         confirmedSentMsAgo: seen ? seen.peers.map((p) => (p.confirmedSentMsAgo === null ? null : p.confirmedSentMsAgo + seen.answerMs)) : [],
         heartbeatTimeoutMs: seen?.heartbeatTimeoutMs ?? null,
       });
       if (!must) {
-        const peer = seen && this.lease.sinceLastAckedRenewalSentMs() >= T.fenceAfterMs ? confirmingPeer(seen.peers, seen.answerMs, seen.heartbeatTimeoutMs) : null;
+        const peer = seen && staleNow >= T.fenceAfterMs ? confirmingPeer(seen.peers, seen.answerMs, seen.heartbeatTimeoutMs) : null;
         if (!peer) return 'kept-by-renewal';
         if (this.keptBy !== peer)
-          this.logger.warn(`the witness has not acknowledged a renewal for ${Math.round(staleFor)} ms, but ${peer} confirms hearing this node: keeping its pools (${peer} cannot take them over)`);
+          this.logger.warn(`the witness has not acknowledged a renewal for ${Math.round(staleNow)} ms, but ${peer} confirms hearing this node: keeping its pools (${peer} cannot take them over)`);
         this.keptBy = peer;
         return 'kept-by-peer';
       }
-      await this.fence(Math.round(staleFor));
+      await this.fence(Math.round(staleNow));
       return 'fenced';
     } finally {
       this.fencing = false;
     }
   }
 
-  /** Does a peer confirm hearing our heartbeats? Asked of this node's own heartbeat service. */
-  private async confirmations(): Promise<PeerConfirmations | null> {
-    const t0 = now();
-    try {
-      const v = await this.heartbeat.view(this.ctx.config.nodeId, T.renewTimeoutMs);
-      return { heartbeatTimeoutMs: v.timings.timeoutMs, answerMs: now() - t0, peers: v.peers.map((p) => ({ peer: p.peer, confirmedSentMsAgo: p.confirmedSentMsAgo })) };
-    } catch {
-      return null;
-    }
+  /** Ask this node's heartbeat service what the peers confirm, unless an ask is out already. */
+  private askPeers(): void {
+    if (this.asking) return;
+    this.asking = true;
+    const at = now();
+    this.heartbeat
+      .view(this.ctx.config.nodeId, T.renewTimeoutMs)
+      .then((v) => {
+        if (!this.asked || this.asked.at < at)
+          this.asked = { at, view: { heartbeatTimeoutMs: v.timings.timeoutMs, peers: v.peers.map((p) => ({ peer: p.peer, confirmedSentMsAgo: p.confirmedSentMsAgo })) } };
+      })
+      .catch(() => undefined)
+      .finally(() => (this.asking = false));
   }
 
-  /** Stop every managed pool here: IPs down, then shares, then a bounded forced export, then harder. */
+  /** The newest answer, aged by the time since it was asked for; null when none came. */
+  private confirmations(): PeerConfirmations | null {
+    return this.asked ? { ...this.asked.view, answerMs: now() - this.asked.at } : null;
+  }
+
+  /** Stop every managed pool here: IPs and shares down at once, then a bounded forced export, then harder. */
   private async fence(staleForMs: number): Promise<void> {
     const started = now();
     const pools = this.held.entries();
     this.logger.error(`lost the ownership lease (${staleForMs} ms without the witness, no peer confirms this node): fencing ${pools.map(([p]) => p).join(', ')}`);
-    await Promise.all(
-      pools.flatMap(([, h]) =>
+    // clients lose both at once; the budget (FAILOVER_TIMINGS) has room for one bound, not two in a row
+    const bound = T.accessDownBoundMs;
+    await Promise.all([
+      ...pools.flatMap(([, h]) =>
         h.vips.map((v) =>
-          withTimeout(this.net.remove({ interface: v.interface, address: v.address, prefix: v.prefix }), 200, 'ip del did not finish within 200 ms').catch((err) =>
+          withTimeout(this.net.remove({ interface: v.interface, address: v.address, prefix: v.prefix }), bound, `ip del did not finish within ${bound} ms`).catch((err) =>
             this.logger.error(`fence: ${v.address} down failed: ${(err as Error).message}`),
           ),
         ),
       ),
-    );
-    await Promise.all(
-      pools.map(([p]) =>
-        withTimeout(this.shares.stopPool(p), 300, 'the share services did not stop within 300 ms').catch((err) => this.logger.error(`fence: shares of ${p}: ${(err as Error).message}`)),
+      ...pools.map(([p]) =>
+        withTimeout(this.shares.stopPool(p), bound, `the share services did not stop within ${bound} ms`).catch((err) => this.logger.error(`fence: shares of ${p}: ${(err as Error).message}`)),
       ),
-    );
+    ]);
     type Released = 'exported' | 'hard-fence' | 'failed';
     const results = await Promise.all(
       pools.map(async ([pool, h]) => {

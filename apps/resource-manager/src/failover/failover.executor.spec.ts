@@ -4,6 +4,7 @@ import { readBaseConfig } from '@tandem/config';
 import { ErrorCode, TandemError, type HaPool, type ReplicationState } from '@tandem/contracts';
 import type { Step, Takeover } from '@tandem/domain';
 import { FailoverExecutor } from './failover.executor';
+import type { HookCall } from '../pool-hooks.service';
 import { POOL_PARALLELISM } from '../operation-locks';
 
 /*
@@ -14,7 +15,7 @@ import { POOL_PARALLELISM } from '../operation-locks';
 const config = readBaseConfig({ TANDEM_NODE_ID: 'node-b', TANDEM_NATS_URL: 'nats://127.0.0.1:4222' });
 const VIP = { interface: 'cli0', address: '10.77.3.50', prefix: 24 };
 
-function fixture(opts: { failStep?: (s: Step) => TandemError | null; replication?: { value: ReplicationState; revision: number } } = {}) {
+function fixture(opts: { failStep?: (s: Step) => TandemError | null; replication?: { value: ReplicationState; revision: number }; refuseStart?: boolean } = {}) {
   const records = new Map<string, { pool: HaPool; revision: number }>();
   let revision = 10;
   const pools = {
@@ -43,6 +44,7 @@ function fixture(opts: { failStep?: (s: Step) => TandemError | null; replication
     mountpoint: async (pool: string) => `/${pool}`,
   };
   const activity: string[] = [];
+  const hookCalls: HookCall[] = [];
   const events: Array<{ schema: string; pool: string; data: Record<string, unknown> }> = [];
   const executor = new FailoverExecutor(
     { config },
@@ -51,8 +53,19 @@ function fixture(opts: { failStep?: (s: Step) => TandemError | null; replication
     { record: async (_a: string, action: string, target: string, result: string) => void activity.push(`${action} ${target} ${result}`) },
     { publish: (def: { schema: string }, pool: string, data: unknown) => void events.push({ schema: def.schema, pool, data: data as Record<string, unknown> }) },
     { get: async () => opts.replication ?? null },
+    {
+      preStart: async (c: HookCall) => {
+        steps.push(`hook:pre-start@${c.node}${opts.refuseStart ? ' (fails)' : ''}`);
+        hookCalls.push(c);
+        if (opts.refuseStart) throw new TandemError(ErrorCode.CommandFailed, `the pre-start hooks refused to start pool ${c.pool} on ${c.node}: hook 10-check exited 3`);
+      },
+      background: (point: string, c: HookCall) => {
+        steps.push(`hook:${point}@${c.node} (background)`);
+        hookCalls.push(c);
+      },
+    },
   );
-  return { executor, records, steps, activity, events };
+  return { executor, records, steps, activity, events, hookCalls };
 }
 
 const serving = (over: Partial<HaPool> = {}): HaPool => ({
@@ -75,7 +88,15 @@ test('a lost owner: forced import here under the next epoch, IPs, shares; the re
   const f = fixture();
   f.records.set('tank', { pool: serving(), revision: 1 });
   await f.executor.takeOver(takeover('node-down'), 4_200, 3_000);
-  assert.deepEqual(f.steps, ['pool.import@node-b', 'ip.add@node-b', 'share.start@node-b']);
+  // a lost owner runs no hook; this node's pre-start before the import, its post-start in the background once it serves
+  assert.deepEqual(f.steps, ['hook:pre-start@node-b', 'pool.import@node-b', 'ip.add@node-b', 'share.start@node-b', 'hook:post-start@node-b (background)']);
+  assert.deepEqual(
+    f.hookCalls.map((c) => [c.node, c.epoch, c.reason, c.peer]),
+    [
+      ['node-b', 5, 'failover', 'node-a'],
+      ['node-b', 5, 'failover', 'node-a'],
+    ],
+  );
   const rec = f.records.get('tank')!.pool;
   assert.deepEqual([rec.state, rec.node, rec.epoch, rec.failedOn], ['serving', 'node-b', 5, ['node-a']]);
   assert.ok(rec.lastFailoverAt, 'the hold-down counts from here');
@@ -91,7 +112,18 @@ test('a live owner (client link down) lets go first, in the fence order, before 
   const f = fixture();
   f.records.set('tank', { pool: serving(), revision: 1 });
   await f.executor.takeOver(takeover('client-link-down'), 0, 3_000);
-  assert.deepEqual(f.steps, ['ip.remove@node-a', 'share.stop@node-a (rollback)', 'pool.export@node-a', 'pool.import@node-b', 'ip.add@node-b', 'share.start@node-b']);
+  // no pre-stop hook holds the fence up; the owner's post-stop runs after the release, in the background
+  assert.deepEqual(f.steps, [
+    'ip.remove@node-a',
+    'share.stop@node-a (rollback)',
+    'pool.export@node-a',
+    'hook:post-stop@node-a (background)',
+    'hook:pre-start@node-b',
+    'pool.import@node-b',
+    'ip.add@node-b',
+    'share.start@node-b',
+    'hook:post-start@node-b (background)',
+  ]);
 });
 
 test('an owner that cannot release the pool keeps it: served there again, nothing imported here', async () => {
@@ -184,7 +216,17 @@ test('a replicated pool taken over automatically: its own copy is imported (neve
   const f = fixture({ replication: { value: replication, revision: 3 } });
   f.records.set('tank', { pool: serving({ mode: 'replicated' }), revision: 1 });
   await f.executor.takeOver(takeover('client-link-down'), 0, 3_000);
-  assert.deepEqual(f.steps, ['ip.remove@node-a', 'share.stop@node-a (rollback)', 'pool.demote@node-a', 'pool.import@node-b', 'ip.add@node-b', 'share.start@node-b']);
+  assert.deepEqual(f.steps, [
+    'ip.remove@node-a',
+    'share.stop@node-a (rollback)',
+    'pool.demote@node-a',
+    'hook:post-stop@node-a (background)',
+    'hook:pre-start@node-b',
+    'pool.import@node-b',
+    'ip.add@node-b',
+    'share.start@node-b',
+    'hook:post-start@node-b (background)',
+  ]);
   const rec = f.records.get('tank')!.pool;
   assert.deepEqual(
     [rec.state, rec.node, rec.syncLock?.from, rec.syncLock?.to, rec.syncLock?.lastSnapshot, rec.syncLock?.lastSnapshotAt],
@@ -227,4 +269,23 @@ test('a round with many takeovers carries them out side by side, at most POOL_PA
   await done;
   assert.equal(most, POOL_PARALLELISM);
   for (let i = 0; i < n; i++) assert.deepEqual([f.records.get(`p${i}`)!.pool.state, f.records.get(`p${i}`)!.pool.node], ['serving', 'node-b'], `p${i}`);
+});
+
+test('a pre-start hook that refuses: nothing is imported here; the record is as before with this node failed too, so the next round looks elsewhere', async () => {
+  const f = fixture({ refuseStart: true });
+  f.records.set('tank', { pool: serving(), revision: 1 });
+  await f.executor.takeOver(takeover('node-down'), 4_200, 3_000);
+  assert.deepEqual(f.steps, ['hook:pre-start@node-b (fails)'], 'nothing imported, nothing to roll back');
+  const rec = f.records.get('tank')!.pool;
+  assert.deepEqual([rec.state, rec.node, rec.epoch, rec.failedOn], ['serving', 'node-a', 4, ['node-b']]);
+  assert.match(rec.reason ?? '', /pre-start hooks refused to start pool tank on node-b: hook 10-check exited 3/);
+  assert.deepEqual(f.activity, ['pool.failover tank started', 'pool.failover tank failed']);
+  // the next round has no node left: inactive, the refusal in the reason
+  await f.executor.giveUp({ pool: 'tank', action: 'inactive', from: 'node-a', reason: 'node-down', why: 'no healthy node left to run it (failed on: node-b, node-a)' }, [
+    { id: 'node-a', online: true, liveness: 'down', clientLinkUp: null, faultedPools: [] },
+    { id: 'node-b', online: true, liveness: 'up', clientLinkUp: true, faultedPools: [] },
+  ]);
+  const after = f.records.get('tank')!.pool;
+  assert.equal(after.state, 'inactive');
+  assert.match(after.reason ?? '', /no healthy node left .*; the pre-start hooks refused to start pool tank on node-b/);
 });

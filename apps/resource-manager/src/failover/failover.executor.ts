@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ErrorCode, Events, FAILOVER_TIMINGS, TandemError, syncLockedMessage, type HaPool, type ReplicationState, type SyncLock } from '@tandem/contracts';
-import { bringDownSteps, bringUpSteps, hasHealthyTarget, inactive, releaseSteps, serving, type FailoverRound, type GiveUp, type Takeover } from '@tandem/domain';
+import { bringDownSteps, bringUpSteps, hasHealthyTarget, inactive, isServiceStart, isServiceStop, releaseSteps, serving, type FailoverRound, type GiveUp, type Takeover } from '@tandem/domain';
 import { OrderedEvents, type KvRecordStore } from '@tandem/messaging';
 import { REPLICATION_STORE } from '../replication/replication.store';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
@@ -8,6 +8,7 @@ import { Metrics, currentTraceId, inSpan, observeFailoverTimings, tracer } from 
 import { runTreeTasks, sleep } from '@tandem/util';
 import { ActivityService } from '../activity.service';
 import { PoolActions } from '../pool-actions.service';
+import { PoolHooks, type HookCall } from '../pool-hooks.service';
 import { PoolStore } from '../pool.store';
 import { POOL_PARALLELISM } from '../operation-locks';
 
@@ -32,6 +33,7 @@ export class FailoverExecutor {
     @Inject(ActivityService) private readonly activity: Pick<ActivityService, 'record'>,
     @Inject(OrderedEvents) private readonly events: Pick<OrderedEvents, 'publish'>,
     @Inject(REPLICATION_STORE) private readonly replication: Pick<KvRecordStore<ReplicationState>, 'get'>,
+    @Inject(PoolHooks) private readonly hooks: Pick<PoolHooks, 'preStart' | 'background'>,
   ) {}
 
   /**
@@ -64,7 +66,8 @@ export class FailoverExecutor {
     const rec = await this.pools.get(d.pool);
     if (!rec || rec.pool.state !== 'serving' || rec.pool.node !== d.from) return;
     if (hasHealthyTarget(nodes, union(rec.pool.failedOn, [d.from]))) return;
-    const why = `failed on ${d.from} (${d.reason}): ${d.why}`;
+    // a node whose pre-start hooks refused it said why (passOn)
+    const why = `failed on ${d.from} (${d.reason}): ${d.why}${rec.pool.reason ? `; ${rec.pool.reason}` : ''}`;
     await this.pools.put({ ...inactive(rec.pool, why, new Date()), failedOn: union(rec.pool.failedOn, [d.from]) }, rec.revision);
     void this.activity.record('cluster', 'pool.failover', d.pool, 'failed', why);
     Metrics.failovers().inc({ reason: d.reason, result: 'no-target' });
@@ -107,6 +110,16 @@ export class FailoverExecutor {
         const releasing = now();
         if (d.reason !== 'node-down' && !(await this.release(moving, rev, d))) return;
         phase.releaseMs = now() - releasing;
+        // the node it left runs its post-stop hooks once the pool is gone from it; nothing waits for them (a lost node runs none)
+        if (d.reason !== 'node-down') this.hooks.background('post-stop', { pool: d.pool, node: d.from, epoch: rec.pool.epoch, reason: 'failover', peer: d.to, actor: 'cluster' });
+        // this node's pre-start hooks may refuse the pool: it is not imported here, and the next
+        // round of the decision looks for another node (it never picks a node the pool failed on)
+        const hook: HookCall = { pool: d.pool, node: d.to, epoch, reason: 'failover', peer: d.from, actor: 'cluster' };
+        const refusal = await this.hooks.preStart(hook).then(
+          () => null,
+          (err: Error) => err.message,
+        );
+        if (refusal !== null) return await this.passOn(rec.pool, rev, d, refusal);
         const steps = bringUpSteps(moving, d.to, epoch, true);
         let s = now();
         await this.importHere(moving, steps);
@@ -120,11 +133,7 @@ export class FailoverExecutor {
         phase.ipsMs = now() - s;
         s = now();
         const mountpoint = await this.actions.mountpoint(d.pool, d.to);
-        await this.actions.run(
-          { ...moving, mountpoint },
-          steps.filter((x) => x.kind === 'share.start'),
-          mountpoint,
-        );
+        await this.actions.run({ ...moving, mountpoint }, steps.filter(isServiceStart), mountpoint);
         phase.sharesMs = now() - s;
         // a replicated pool now serves the copy it last received: sync stays locked until an operator resumes it
         const lock = moving.mode === 'replicated' ? await this.syncLock(d) : null;
@@ -151,6 +160,7 @@ export class FailoverExecutor {
           `failover: pool ${d.pool} serving on ${d.to} (epoch ${epoch}), ${totalMs} ms after the fault (detection ${timings.detectionMs}, fence wait ${timings.fenceWaitMs}, release ${timings.releaseMs}, import ${timings.importMs}, IPs ${timings.ipsMs}, shares ${timings.sharesMs})`,
         );
         void this.activity.record('cluster', 'pool.failover', d.pool, 'succeeded');
+        this.hooks.background('post-start', hook);
         observeFailoverTimings(timings, d.reason);
         this.events.publish(Events.poolFailedOver, d.pool, { from: d.from, to: d.to, reason: d.reason, epoch, timings, traceId });
       } catch (err) {
@@ -166,6 +176,19 @@ export class FailoverExecutor {
         this.events.publish(Events.poolFailoverFailed, d.pool, { from: d.from, reason: why });
       }
     });
+  }
+
+  /**
+   * This node's pre-start hooks refused the pool: the record is put back as it was before this
+   * takeover, with this node among those the pool failed on, so that the next round of the
+   * decision sends it to another node — or, with none left, makes it inactive (saying why).
+   */
+  private async passOn(before: HaPool, rev: number, d: Takeover, refusal: string): Promise<void> {
+    this.logger.warn(`failover of ${d.pool}: ${refusal}; another node is looked for`);
+    await this.pools
+      .put({ ...before, failedOn: union(before.failedOn, [d.to]), reason: refusal, updatedAt: new Date().toISOString() }, rev)
+      .catch((e) => this.logger.error(`pool ${d.pool}: recording the refusal: ${(e as Error).message}`));
+    void this.activity.record('cluster', 'pool.failover', d.pool, 'failed', refusal);
   }
 
   /** The lock of a replicated pool taken over automatically: how old the new active's copy is, from the replication record. */
@@ -235,11 +258,7 @@ export class FailoverExecutor {
       );
       // a share that will not stop (its files hang on dead disks) does not hold the release up:
       // its IPs are gone, and the export or the harder fence ends it
-      for (const f of await this.actions.runAll(
-        moving,
-        steps.filter((x) => x.kind === 'share.stop'),
-      ))
-        this.logger.warn(`pool ${moving.name}: ${f}; going on with the export`);
+      for (const f of await this.actions.runAll(moving, steps.filter(isServiceStop))) this.logger.warn(`pool ${moving.name}: ${f}; going on with the export`);
       await this.actions.run(
         moving,
         steps.filter((x) => x.kind === 'pool.export' || x.kind === 'pool.demote'),

@@ -32,7 +32,7 @@ function loop(snapshot: ClusterSnapshot, fresh: HaPool[]) {
   const rounds: FailoverRound[] = [];
   const refreshed: string[][] = [];
   const service = new FailoverService(
-    { failover: { heartbeatTimeoutMs: 3_000, timings: FAILOVER_TIMINGS }, holdDownMs: 120_000, database: { url: 'postgres://unused' } },
+    { failover: { heartbeatTimeoutMs: 3_000, timings: FAILOVER_TIMINGS }, holdDownMs: 120_000, hookTimeoutMs: 30_000, database: { url: 'postgres://unused' } },
     { observe: async () => snapshot, withFreshPools: async (s, nodes) => (refreshed.push([...nodes]), { ...s, pools: fresh }) },
     { carryOut: async (r) => void rounds.push(r) },
     { update: (status, pools) => void boards.push({ status, pools }) },

@@ -29,7 +29,7 @@ export class FailoverService implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    this.timer = setInterval(() => void this.tick(), 250);
+    this.timer = setInterval(() => void this.tick(), 100);
   }
 
   onApplicationShutdown(): void {

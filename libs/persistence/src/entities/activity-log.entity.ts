@@ -25,6 +25,10 @@ export class ActivityLogEntity {
   @Column({ type: 'text', nullable: true })
   error!: string | null;
 
+  /** More about how it ended (a hook's exit status and the last lines it printed). */
+  @Column({ type: 'text', nullable: true })
+  detail!: string | null;
+
   @Column({ name: 'trace_id', type: 'text', nullable: true })
   traceId!: string | null;
 
