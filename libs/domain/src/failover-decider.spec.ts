@@ -186,3 +186,29 @@ test('only the first healthy node by id gives a pool up (the others would write 
   round(a, s('a', 0));
   assert.equal(round(a, s('a', 3_000))?.giveUps.length, 1);
 });
+
+test('a peer waiting out its fence time: the assessment says when it may be taken over (the later of silence and lease stillness), and then it is', () => {
+  const d = decider();
+  const at = 50_000;
+  // silent for DOWN_FOR - 500: the silence condition is met at at + 500
+  const waiting = (leaseSince: number, now = at, silent = DOWN_FOR - 500) =>
+    snapshot(now, { heartbeat: { timeoutMs: TIMEOUT, peers: [peer('b', 'down', silent)] }, pools: [pool('tank', 'b')], leases: new Map([['b', { revision: 8, since: leaseSince }]]) });
+  // the lease moved 1 s ago: its stillness decides, at since + takeoverAfterMs
+  const a = d.assess(waiting(at - 1_000));
+  assert.equal(a?.kind, 'nothing');
+  assert.equal(a?.kind === 'nothing' && a.nextLookAt, at - 1_000 + T.takeoverAfterMs);
+  // the lease stood still long ago: the silence decides
+  const b = d.assess(waiting(at - 60_000));
+  assert.equal(b?.kind === 'nothing' && b.nextLookAt, at + 500);
+  // at that instant, the peer is taken over
+  const due = at - 1_000 + T.takeoverAfterMs;
+  assert.deepEqual(
+    round(d, waiting(at - 1_000, due, DOWN_FOR - 500 + (due - at)))?.takeovers.map((t) => [t.decision.pool, t.decision.to]),
+    [['tank', 'a']],
+  );
+  // a lease never seen: nothing to time (only a read can tell); all peers up: nobody waiting
+  const unseen = d.assess(snapshot(at, { heartbeat: { timeoutMs: TIMEOUT, peers: [peer('b', 'down', DOWN_FOR - 500)] }, pools: [pool('tank', 'b')], leases: new Map() }));
+  assert.equal(unseen?.kind === 'nothing' && unseen.nextLookAt, null);
+  const calm = d.assess(snapshot(at));
+  assert.equal(calm?.kind === 'nothing' && calm.nextLookAt, null);
+});

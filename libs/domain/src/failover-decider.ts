@@ -69,7 +69,19 @@ export type Takeover = Extract<FailoverDecision, { action: 'failover' }>;
 export type GiveUp = Extract<FailoverDecision, { action: 'inactive' }>;
 
 /** The first stage: how the nodes stand. `plan` is needed only when something may have to move. */
-export type Assessment = { kind: 'nothing'; status: FailoverStatus; declinedPools: string[] } | { kind: 'trouble'; nodes: NodeView[]; waiting: string[]; troubledNodes: string[] };
+export type Assessment =
+  | {
+      kind: 'nothing';
+      status: FailoverStatus;
+      declinedPools: string[];
+      /**
+       * When a peer found down but still within its fence time may be taken over (this node's
+       * monotonic clock): both its silence and its lease's stillness have lasted long enough then.
+       * The loop looks again at that instant rather than at its next round. Null: nobody waiting.
+       */
+      nextLookAt: number | null;
+    }
+  | { kind: 'trouble'; nodes: NodeView[]; waiting: string[]; troubledNodes: string[] };
 
 export interface FailoverRound {
   /** What `cluster status` shows. */
@@ -96,6 +108,18 @@ export function silenceMs(peer: PeerReport): number {
   return Math.min(peer.channels.udp ?? Infinity, peer.channels.nats ?? Infinity);
 }
 
+/**
+ * When the down peer `v` may be taken over, on the snapshot's clock: the later of the instant its
+ * silence reaches the heartbeat timeout + downForMs and the instant its lease will have stood still
+ * for takeoverAfterMs (mayTakeOver's two conditions). Null when its lease was never seen: then only
+ * a read of it can tell.
+ */
+export function takeoverDueAt(s: ClusterSnapshot, v: PeerReport, t: FailoverTimings): number | null {
+  const lease = s.leases.get(v.peer);
+  if (!lease || !s.heartbeat) return null;
+  return Math.max(lease.since + t.takeoverAfterMs, s.at - silenceMs(v) + s.heartbeat.timeoutMs + t.downForMs);
+}
+
 /** Could any node still run a pool that failed on `failedOn`? (Asked again with a fresh record before giving a pool up.) */
 export function hasHealthyTarget(nodes: readonly NodeView[], failedOn: Iterable<string>): boolean {
   const failed = new Set(failedOn);
@@ -118,10 +142,10 @@ export class FailoverDecider {
   assess(s: ClusterSnapshot): Assessment | null {
     const self = s.cluster?.nodes.find((n) => n.id === s.me);
     if (!s.cluster || !self || self.adminState !== 'online' || !s.heartbeat) return null;
-    const nothing = (status: FailoverStatus): Assessment => {
+    const nothing = (status: FailoverStatus, nextLookAt: number | null = null): Assessment => {
       // a pool about to be given up must be seen without a node for the whole wait again
       this.givingUpSince.clear();
-      return { kind: 'nothing', status, declinedPools: [] };
+      return { kind: 'nothing', status, declinedPools: [], nextLookAt };
     };
     const members = s.cluster.nodes;
     const timingProblems = checkFailoverTimings(this.settings.timings, s.heartbeat.timeoutMs);
@@ -163,7 +187,8 @@ export class FailoverDecider {
     if (!localTrouble && !nodes.some((n) => n.liveness === 'down')) {
       // nothing to move (yet): a lost node is still within its fence time, or only suspect
       const alarms = nodes.filter((n) => n.online && n.liveness === 'suspect' && !waiting.includes(n.id)).map((n) => SUSPECT_ALARM(n.id));
-      return nothing({ declined: !s.witness && waiting.length > 0 ? NO_WITNESS : null, alarms, witness: s.witness });
+      const due = waiting.map((id) => takeoverDueAt(s, byId.get(id)!, this.settings.timings)).filter((t): t is number => t !== null);
+      return nothing({ declined: !s.witness && waiting.length > 0 ? NO_WITNESS : null, alarms, witness: s.witness }, due.length ? Math.min(...due) : null);
     }
     const troubledNodes = nodes.filter((n) => n.liveness === 'down' || n.clientLinkUp === false || n.faultedPools.length > 0 || (n.lostPools ?? []).length > 0).map((n) => n.id);
     return { kind: 'trouble', nodes, waiting, troubledNodes };

@@ -119,7 +119,7 @@ export interface KvFollowOptions {
  * when it was deleted. A malformed value is skipped and reported to `onError`. No consumer is
  * created per read, so a reader on a hot path costs nothing while a stream elects its leader.
  */
-export async function followRecords<T>(nc: NatsConnection, decl: KvRecordDeclaration<T>, onChange: (id: string, value: T | null) => void, opts: KvFollowOptions): Promise<void> {
+export async function followRecords<T>(nc: NatsConnection, decl: KvRecordDeclaration<T>, onChange: (id: string, value: T | null, revision: number) => void, opts: KvFollowOptions): Promise<void> {
   while (!opts.stopped()) {
     try {
       const kv = await bindKv(nc, decl.bucket.bucket);
@@ -137,11 +137,11 @@ export async function followRecords<T>(nc: NatsConnection, decl: KvRecordDeclara
           const id = decl.idOf(e.key);
           if (id === null) continue;
           if (e.operation !== 'PUT' || e.value.length === 0) {
-            onChange(id, null);
+            onChange(id, null, e.revision);
             continue;
           }
           const r = parseRecord(decl, e.key, e.string());
-          if (r.ok) onChange(id, r.value);
+          if (r.ok) onChange(id, r.value, e.revision);
           else if (opts.onMalformed) opts.onMalformed(id, `${r.error} (revision ${e.revision})`);
           else opts.onError?.(new Error(`${r.error} (revision ${e.revision}): ignored`));
         }
@@ -163,7 +163,7 @@ export async function followRecords<T>(nc: NatsConnection, decl: KvRecordDeclara
 export class KvRecordMirror<T> {
   private readonly records = new Map<string, T>();
   private stopped = false;
-  private readonly listeners: Array<(id: string, value: T | null) => void> = [];
+  private readonly listeners: Array<(id: string, value: T | null, revision: number) => void> = [];
 
   constructor(
     private readonly nc: NatsConnection,
@@ -176,10 +176,10 @@ export class KvRecordMirror<T> {
     void followRecords(
       this.nc,
       this.decl,
-      (id, value) => {
+      (id, value, revision) => {
         if (value === null) this.records.delete(id);
         else this.records.set(id, value);
-        for (const l of this.listeners) l(id, value);
+        for (const l of this.listeners) l(id, value, revision);
       },
       { ...this.opts, stopped: () => this.stopped },
     );
@@ -189,8 +189,8 @@ export class KvRecordMirror<T> {
     this.stopped = true;
   }
 
-  /** Called on every change (after the copy was updated). */
-  onChange(listener: (id: string, value: T | null) => void): void {
+  /** Called on every change (after the copy was updated), with the change's revision in the bucket. */
+  onChange(listener: (id: string, value: T | null, revision: number) => void): void {
     this.listeners.push(listener);
   }
 

@@ -16,6 +16,12 @@ const now = () => performance.now();
  * asked directly every 2 s in case one was missed), how long each peer's ownership lease on the
  * witness has stood still, and the HA pool records (one long-lived watch). It decides nothing.
  *
+ * A lease's stillness counts from the first moment this node saw its newest revision, by a watch
+ * of the bucket (a renewal is seen as soon as the witness stores it) and by a read every round (in
+ * case the watch lags or is being reopened). Either sees a renewal only after the witness stored
+ * it, so the stillness is never longer than it really is: the takeover never comes before the
+ * owner's fence.
+ *
  * Nothing here waits on a slow read when it can help it: the cluster record is re-read in the
  * background, the pool records are followed, each lease read is bounded to 500 ms.
  */
@@ -24,6 +30,7 @@ export class ClusterViewObserver implements OnModuleInit, OnApplicationShutdown 
   private readonly logger = new Logger('cluster-view');
   private readonly pools: KvRecordMirror<HaPool>;
   private readonly leaseRecords: KvRecordStore<OwnershipLease>;
+  private readonly leaseWatch: KvRecordMirror<OwnershipLease>;
   /** Each node's local health, and when it last arrived (this node's monotonic clock). */
   private readonly health = new Map<string, { local: LocalHealth; at: number }>();
   /** What this node saw of each peer's ownership lease: the revision, and since when it has not changed. */
@@ -41,6 +48,8 @@ export class ClusterViewObserver implements OnModuleInit, OnApplicationShutdown 
   ) {
     this.pools = new KvRecordMirror(ctx.nc, POOL_RECORD, { reopenEveryMs: 30_000, onError: (err) => this.logger.debug(`pool records watch: ${err.message}`) });
     this.leaseRecords = new KvRecordStore(ctx.nc, OWNERSHIP_LEASE_RECORD, 500);
+    this.leaseWatch = new KvRecordMirror(ctx.nc, OWNERSHIP_LEASE_RECORD, { reopenEveryMs: 30_000, onError: (err) => this.logger.debug(`ownership leases watch: ${err.message}`) });
+    this.leaseWatch.onChange((node, _lease, revision) => this.noteLease(node, revision));
   }
 
   onModuleInit(): void {
@@ -56,10 +65,12 @@ export class ClusterViewObserver implements OnModuleInit, OnApplicationShutdown 
       },
     });
     this.pools.start();
+    this.leaseWatch.start();
   }
 
   onApplicationShutdown(): void {
     this.pools.stop();
+    this.leaseWatch.stop();
     this.sub?.unsubscribe();
   }
 
@@ -109,6 +120,17 @@ export class ClusterViewObserver implements OnModuleInit, OnApplicationShutdown 
     return { ...s, pools: this.pools.values() };
   }
 
+  /**
+   * A revision of `node`'s lease seen now, by the watch or a read. A newer one (or the lease gone,
+   * 0) starts the stillness again; the same one, or an older one that a read begun before the
+   * watch's news brings back, does not.
+   */
+  private noteLease(node: string, revision: number): void {
+    const seen = this.leases.get(node);
+    if (seen && (revision === seen.revision || (revision !== 0 && revision < seen.revision))) return;
+    this.leases.set(node, { revision, since: now() });
+  }
+
   private noteHealth(node: string, local: LocalHealth): void {
     this.health.set(node, { local, at: now() });
   }
@@ -150,9 +172,7 @@ export class ClusterViewObserver implements OnModuleInit, OnApplicationShutdown 
   /** Read a peer's lease on the witness; track how long it has stayed unchanged. False: the witness did not answer. */
   private async observeLease(node: string): Promise<boolean> {
     try {
-      const revision = (await this.leaseRecords.get(node, 0))?.revision ?? 0;
-      const seen = this.leases.get(node);
-      if (!seen || seen.revision !== revision) this.leases.set(node, { revision, since: now() });
+      this.noteLease(node, (await this.leaseRecords.get(node, 0))?.revision ?? 0);
       return true;
     } catch {
       // keep what was seen: a later read of the same revision proves no renewal happened meanwhile

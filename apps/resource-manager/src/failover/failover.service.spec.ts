@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FAILOVER_TIMINGS, type ClusterRecord, type FailoverStatus, type HaPool } from '@tandem/contracts';
 import type { ClusterSnapshot, FailoverRound } from '@tandem/domain';
+import { waitFor } from '@tandem/util';
 import { FailoverService } from './failover.service';
 
 /*
@@ -85,4 +86,59 @@ test('no heartbeat view of its own: the node decides nothing and changes nothing
   const l = loop(base({ heartbeat: null }), []);
   await l.service.tick();
   assert.deepEqual([l.boards, l.rounds], [[], []]);
+});
+
+test('a lost owner still within its fence time: the loop looks again at the instant it may be taken over, not a round later, and takes it over then', async (t) => {
+  // the lease stood still since now: due at now + takeoverAfterMs; the silence is long over
+  const since = performance.now() - FAILOVER_TIMINGS.takeoverAfterMs + 40;
+  const observedAt: number[] = [];
+  const rounds: FailoverRound[] = [];
+  const service = new FailoverService(
+    { failover: { heartbeatTimeoutMs: 3_000, timings: FAILOVER_TIMINGS }, holdDownMs: 120_000, hookTimeoutMs: 30_000, database: { url: 'postgres://unused' } },
+    {
+      observe: async () => {
+        const at = performance.now();
+        observedAt.push(at);
+        return base({ at, heartbeat: { timeoutMs: 3_000, peers: [peerB('down', 4_000)] }, leases: new Map([['b', { revision: 3, since }]]) });
+      },
+      withFreshPools: async (s) => s,
+    },
+    { carryOut: async (r) => void rounds.push(r) },
+    { update: () => undefined },
+  );
+  t.after(() => service.onApplicationShutdown());
+  // no timer of its own (onModuleInit is not called): only the timed look can bring a second round
+  await service.tick();
+  assert.equal(rounds.length, 0, 'not yet: the lease has not stood still long enough');
+  await waitFor(() => rounds.length > 0, { timeoutMs: 5_000, intervalMs: 5, what: 'the timed round' });
+  const last = observedAt[observedAt.length - 1];
+  assert.ok(last >= since + FAILOVER_TIMINGS.takeoverAfterMs, `the look that took it over at ${last}, due ${since + FAILOVER_TIMINGS.takeoverAfterMs}`);
+  assert.deepEqual(
+    rounds[0].takeovers.map((x) => [x.decision.pool, x.decision.to]),
+    [['tank', 'a']],
+  );
+});
+
+test('a round asked for while one runs follows it at once (a timed look is never dropped)', async () => {
+  let release: () => void = () => undefined;
+  let observed = 0;
+  const service = new FailoverService(
+    { failover: { heartbeatTimeoutMs: 3_000, timings: FAILOVER_TIMINGS }, holdDownMs: 120_000, hookTimeoutMs: 30_000, database: { url: 'postgres://unused' } },
+    {
+      observe: async () => {
+        if (++observed === 1) await new Promise<void>((r) => (release = r));
+        return base({});
+      },
+      withFreshPools: async (s) => s,
+    },
+    { carryOut: async () => undefined },
+    { update: () => undefined },
+  );
+  const first = service.tick();
+  await waitFor(() => observed === 1, { timeoutMs: 2_000, intervalMs: 5, what: 'the first round observing' });
+  await service.tick(); // returns at once: a round is running
+  assert.equal(observed, 1);
+  release();
+  await first;
+  await waitFor(() => observed === 2, { timeoutMs: 2_000, intervalMs: 5, what: 'the round asked for meanwhile' });
 });
