@@ -293,6 +293,41 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
       await waitFor(() => host.call(node.nodeId, 'pool.destroy', { pool, force: true }).then(() => true), { timeoutMs: 30_000, intervalMs: 500, what: `pool ${pool} destroyed` });
   });
 
+  test('an import told where the disks are reads only those; told wrong (a disk short, a path outside the disk directories), it scans every disk', async () => {
+    // two exported pools named `hint` on the disks: the real one (two disks) and a decoy (renamed
+    // on an import of its own): a scan finds both and refuses to guess; the disks told decide
+    await host.call(node.nodeId, 'pool.create', { pool: 'hint', vdevs: ['hint-0', 'hint-1'], sizeMiB: 64 });
+    await node.exec(['sh', '-c', 'echo real > /hint/marker'], { reject: true });
+    await host.call(node.nodeId, 'pool.export', { pool: 'hint' });
+    await host.call(node.nodeId, 'pool.create', { pool: 'decoy', vdevs: ['decoy-0'], sizeMiB: 64 });
+    await host.call(node.nodeId, 'pool.export', { pool: 'decoy' });
+    await node.exec(['zpool', 'import', '-d', node.deviceDir, 'decoy', 'hint'], { reject: true });
+    await node.exec(['zpool', 'export', 'hint'], { reject: true });
+    try {
+      const disks = [`${node.deviceDir}/hint-0`, `${node.deviceDir}/hint-1`];
+      const told = await host.call(node.nodeId, 'pool.import', { pool: 'hint', devices: disks });
+      assert.deepEqual([told.changed, told.devices, told.mountpoint], [true, disks, '/hint']);
+      assert.equal((await node.exec(['cat', '/hint/marker'])).stdout.trim(), 'real');
+      // imported already (an attach of a served pool): where its disks are, read from the pool itself
+      const again = await host.call(node.nodeId, 'pool.import', { pool: 'hint' });
+      assert.deepEqual([again.changed, again.devices, again.mountpoint], [false, disks, '/hint']);
+      await host.call(node.nodeId, 'pool.export', { pool: 'hint' });
+      for (const wrong of [[disks[0]], ['/etc/passwd', disks[1]], [`${node.deviceDir}/gone-0`, disks[1]]]) {
+        const err = await rejects(host.call(node.nodeId, 'pool.import', { pool: 'hint', devices: wrong }), ErrorCode.PoolNotImportable, 'pool');
+        assert.match(err.message, /hint/);
+        assert.deepEqual(await host.call(node.nodeId, 'pool.list', {}).then((l) => l.filter((p) => p.name === 'hint')), [], `nothing imported when told ${wrong.join(', ')}`);
+      }
+      // bad paths are refused before anything runs
+      await rejects(host.call(node.nodeId, 'pool.import', { pool: 'hint', devices: ['relative/disk'] }), ErrorCode.InvalidArgument, 'devices.0');
+    } finally {
+      await node.exec(['rm', '-f', `${node.deviceDir}/decoy-0`]);
+      await host.call(node.nodeId, 'pool.import', { pool: 'hint' }).catch(() => undefined);
+      await waitFor(() => host.call(node.nodeId, 'pool.destroy', { pool: 'hint', force: true }).then(() => true), { timeoutMs: 30_000, intervalMs: 500, what: 'pool hint destroyed' }).catch(
+        () => undefined,
+      );
+    }
+  });
+
   describe('a replicated pool on the local disks, and its roles', () => {
     const mnt = () => `${node.stateDir}/mnt/rtank`;
     /** name → value of one property, for every filesystem of rtank (snapshots left out). */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { chmod, mkdir, open, rm, stat, symlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readlink, rm, stat, symlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ErrorCode, TandemError, type DatasetInfo, type HostOpParsed, type HostOpResults, type ImportablePool, type PoolSummary, type SnapshotInfo } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
@@ -16,6 +16,13 @@ function wordsOf(err: unknown): string {
 }
 
 /** Pools, datasets, snapshots and holds on this node's ZFS. One lock per pool. */
+/** How an import went: the disks it was imported from (when all are known), whether the request named them, and the pool as listed after it (when it was). */
+interface Imported {
+  devices?: string[];
+  hinted: boolean;
+  listed?: PoolSummary;
+}
+
 @Injectable()
 export class ZfsService {
   private readonly logger = new Logger('zfs');
@@ -158,11 +165,16 @@ export class ZfsService {
    */
   private async linkDevices(pool: string, found: ImportablePool): Promise<string | null> {
     if (found.state !== 'ONLINE' || found.devices.length === 0) return null;
+    return this.linkDir(pool, found.devices);
+  }
+
+  /** The directory of links to `devices` that an import of `pool` reads (see linkDevices). */
+  private async linkDir(pool: string, devices: readonly string[]): Promise<string> {
     const dir = join(this.importLinksDir, pool);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const names = new Set<string>();
-    for (const [i, device] of found.devices.entries()) {
+    for (const [i, device] of devices.entries()) {
       let name = basename(device);
       if (names.has(name)) name = `${i}-${name}`;
       names.add(name);
@@ -182,28 +194,98 @@ export class ZfsService {
       this.epochs.admit(req.pool, req.epoch);
       const present = await this.findPool(req.pool);
       if (present) {
-        const changed = await this.bringToRole(req.pool, req.role);
-        if (changed) this.logger.log(`${req.pool}: now ${req.role}`);
-        return { changed, imported: false, pool: present, epoch: req.epoch };
+        const role = await this.bringToRole(req.pool, req.role);
+        if (role.changed) this.logger.log(`${req.pool}: now ${req.role}`);
+        // served from here on (an attach of a pool imported already): where its disks are, for its record
+        const devices = req.role === 'serve' ? await this.importedDevices(req.pool) : null;
+        return { changed: role.changed, imported: false, pool: present, epoch: req.epoch, mountpoint: role.mountpoint, ...(devices ? { devices } : {}) };
       }
+      let from: Imported = { hinted: false };
       try {
-        // a replica or retrieval copy: whatever the import mounts is mounted read-only
-        const found = await this.importableOne(req.pool);
-        // only the disks of the pool the scan found: the import reads their labels, not every disk's
-        const from = (await this.linkDevices(req.pool, found)) ?? (await this.deviceDirs());
-        await this.poolConfig.run('config', () => this.run(zpool.import(req.pool, from, req.force, req.role !== 'serve')));
+        from = await this.importFrom(req);
       } catch (err) {
         if (!/cannot mount/i.test(wordsOf(err)) || !(await this.findPool(req.pool))) throw err;
         // imported; the role's mounts are made below (a replica has none)
         if (req.role === 'serve') await this.remountStale(req.pool, err as Error);
         else this.logger.warn(`${req.pool}: imported, some datasets not mounted (${(err as Error).message.trim()}); making it a ${req.role}`);
       }
-      const now = await this.findPool(req.pool);
+      const now = from.listed ?? (await this.findPool(req.pool));
       if (!now) throw new TandemError(ErrorCode.CommandFailed, `zpool import ${req.pool} reported success but the pool is not listed`);
-      await this.bringToRole(req.pool, req.role);
-      this.logger.log(`imported ${req.pool} as ${req.role}${req.force ? ' (forced)' : ''}${req.epoch !== undefined ? ` at epoch ${req.epoch}` : ''}`);
-      return { changed: true, imported: true, pool: now, epoch: req.epoch };
+      const role = await this.bringToRole(req.pool, req.role);
+      const how = `${req.force ? ' (forced)' : ''}${from.hinted ? ' from the disks its record names' : ''}`;
+      this.logger.log(`imported ${req.pool} as ${req.role}${how}${req.epoch !== undefined ? ` at epoch ${req.epoch}` : ''}`);
+      return { changed: true, imported: true, pool: now, epoch: req.epoch, mountpoint: role.mountpoint, ...(from.devices ? { devices: from.devices } : {}) };
     });
+  }
+
+  /**
+   * Import `req.pool` (not imported here). From the disks the request names (where its record
+   * says it was last imported from) when every one is there, in this node's disk directories: the
+   * import reads those disks' labels alone. Otherwise — or when the pool is not importable from
+   * them, or comes up short of a disk from them (a disk added since, found only by a scan) — from
+   * a scan of every disk. The disks it was imported from, when all of them are known.
+   * Under the pool's lock.
+   */
+  private async importFrom(req: HostOpParsed<'pool.import'>): Promise<Imported> {
+    // a replica or retrieval copy: whatever the import mounts is mounted read-only
+    const readonly = req.role !== 'serve';
+    const hint = req.devices && (await this.usableHint(req.devices));
+    if (hint) {
+      try {
+        await this.poolConfig.run('config', async () => this.run(zpool.import(req.pool, [await this.linkDir(req.pool, hint)], req.force, readonly)));
+      } catch (err) {
+        if (/cannot mount/i.test(wordsOf(err))) throw err; // imported: the caller mounts
+        if (await this.findPool(req.pool)) throw err;
+        this.logger.warn(`${req.pool}: not importable from the disks its record names (${wordsOf(err).trim().split('\n').pop()}); scanning every disk`);
+        return this.importScanned(req, readonly);
+      }
+      const listed = await this.findPool(req.pool);
+      if (listed?.health === 'ONLINE') return { devices: hint, hinted: true, listed };
+      const health = listed?.health;
+      // a disk the record does not name (added since) would be missing: a scan finds them all
+      this.logger.warn(`${req.pool}: ${health ?? 'not listed'} from the disks its record names; exporting it and scanning every disk`);
+      await this.poolConfig.run('config', () => this.run(zpool.export(req.pool, false)));
+    }
+    return this.importScanned(req, readonly);
+  }
+
+  private async importScanned(req: HostOpParsed<'pool.import'>, readonly: boolean): Promise<Imported> {
+    const found = await this.importableOne(req.pool);
+    // only the disks of the pool the scan found: the import reads their labels, not every disk's
+    const links = await this.linkDevices(req.pool, found);
+    await this.poolConfig.run('config', async () => this.run(zpool.import(req.pool, links ?? (await this.deviceDirs()), req.force, readonly)));
+    return { ...(links ? { devices: found.devices } : {}), hinted: false };
+  }
+
+  /**
+   * The disks of an imported, healthy pool as `zpool status` names them (the links of its import
+   * followed), when every one is a disk in this node's disk directories; null otherwise.
+   */
+  private async importedDevices(pool: string): Promise<string[] | null> {
+    try {
+      const status = await this.poolStatus(pool);
+      if (status.state !== 'ONLINE') return null;
+      const below = status.vdevs.slice(1);
+      const leaves = below.filter((v, i) => i + 1 >= below.length || below[i + 1].depth <= v.depth);
+      if (leaves.length === 0 || !leaves.every((v) => v.name.startsWith('/'))) return null;
+      // the links an import made point at the disks as the scan found them
+      const disks = await Promise.all(leaves.map((v) => (v.name.startsWith(`${this.importLinksDir}/`) ? readlink(v.name) : v.name)));
+      return await this.usableHint(disks);
+    } catch (err) {
+      this.logger.debug(`${pool}: where its disks are not known (${(err as Error).message})`);
+      return null;
+    }
+  }
+
+  /**
+   * The disks a request names, when every one is in this node's disk directories and there; null
+   * otherwise (a record written on a node whose disks are named differently, or a disk gone).
+   */
+  private async usableHint(devices: readonly string[]): Promise<string[] | null> {
+    const dirs = [...new Set([this.cfg.deviceDir, this.cfg.localDeviceDir])].map((d) => (d.endsWith('/') ? d : `${d}/`));
+    if (!devices.every((d) => dirs.some((dir) => d.startsWith(dir)))) return null;
+    const there = await Promise.all(devices.map(async (d) => (await stat(d).catch(() => null)) !== null));
+    return there.every(Boolean) ? [...devices] : null;
   }
 
   /**
@@ -247,11 +329,14 @@ export class ZfsService {
    * - retrieval: readonly on, canmount=on (but kept-aside copies), mounted read-only, no share.
    * Called under the pool's lock.
    */
-  private async bringToRole(pool: string, role: HostOpParsed<'pool.import'>['role']): Promise<boolean> {
+  private async bringToRole(pool: string, role: HostOpParsed<'pool.import'>['role']): Promise<{ changed: boolean; mountpoint: string | null }> {
     let changed = false;
+    // commands run; the mount state is read again only after one (a takeover usually runs none)
+    let acts = 0;
     const act = async (argv: string[]) => {
       await this.busyRetried(argv);
       changed = true;
+      acts++;
     };
     const kept = (name: string) => name === `${pool}/tandem-kept` || name.startsWith(`${pool}/tandem-kept/`);
     const depth = (p: string) => p.split('/').length;
@@ -272,10 +357,19 @@ export class ZfsService {
 
     // readonly: on the root, inherited below (a filesystem's own value is dropped)
     let state = await this.mountState(pool);
+    let readAfter = acts;
+    const fresh = async () => {
+      if (acts !== readAfter) {
+        state = await this.mountState(pool);
+        readAfter = acts;
+      }
+      return state;
+    };
     const root = state.find((f) => f.name === pool);
+    const mountpoint = root?.mountpoint ?? null;
     if (root && root.readonly !== readonly) {
       await act(readonly ? zfs.setReadonly(pool, 'on') : zfs.inheritReadonly(pool));
-      state = await this.mountState(pool);
+      await fresh();
     }
     for (const f of state) {
       if (f.name === pool || f.readonly === readonly || (role === 'serve' && kept(f.name))) continue;
@@ -288,16 +382,16 @@ export class ZfsService {
       if (want && f.canmount !== want) await act(zfs.setCanmount(f.name, want));
     }
 
-    state = await this.mountState(pool);
+    await fresh();
     if (role === 'replica') {
       await unmountAll(state);
-      return changed;
+      return { changed, mountpoint };
     }
     // a mount made read-only by its mount option (an import for replica or retrieval) stays so
     // whatever readonly says: a served pool is mounted again
     if (role === 'serve' && state.some((f) => f.mountedReadOnly && !kept(f.name))) {
       await unmountAll(state);
-      state = await this.mountState(pool);
+      await fresh();
     }
     for (const f of state.filter((x) => !x.mounted && x.mountpoint !== null && x.canmount === 'on' && !kept(x.name)).sort(parentsFirst)) {
       try {
@@ -312,7 +406,7 @@ export class ZfsService {
         throw err;
       }
     }
-    return changed;
+    return { changed, mountpoint };
   }
 
   /**

@@ -6,10 +6,19 @@ import { inSpan } from '@tandem/telemetry';
 import { ChapStore } from './chap.store';
 import { ClusterStore } from './cluster.store';
 
+/** What a node's import of a pool told: where its disks were and its root's mountpoint. */
+interface ImportReport {
+  node: string;
+  devices?: string[];
+  mountpoint?: string | null;
+}
+
 /** Runs bring-up / bring-down steps on host-executors, one span per step. */
 @Injectable()
 export class PoolActions {
   private readonly logger = new Logger('pool-actions');
+  /** Each pool's last import by this resource-manager, until its record is written (see `devicesOf`, `mountpoint`). */
+  private readonly imports = new Map<string, ImportReport>();
 
   constructor(
     private readonly host: HostClient,
@@ -89,9 +98,14 @@ export class PoolActions {
           await this.host.call(step.node, 'pool.export', { pool: pool.name, force: true });
         }
         return;
-      case 'pool.import':
-        await this.host.call(step.node, 'pool.import', { pool: pool.name, epoch: step.epoch, force: step.force, role: 'serve' }, 120_000);
+      case 'pool.import': {
+        // a shared pool's disks are where its last import found them, on every node (one JBOD);
+        // a replicated pool's copies are each node's own
+        const devices = pool.mode !== 'replicated' && pool.devices?.length ? { devices: pool.devices } : {};
+        const r = await this.host.call(step.node, 'pool.import', { pool: pool.name, epoch: step.epoch, force: step.force, role: 'serve', ...devices }, 120_000);
+        this.imports.set(pool.name, { node: step.node, devices: r.devices, mountpoint: r.mountpoint });
         return;
+      }
       case 'pool.demote':
         await this.host.call(step.node, 'pool.import', { pool: pool.name, role: step.role, epoch: step.epoch }, 120_000);
         return;
@@ -118,9 +132,31 @@ export class PoolActions {
     }
   }
 
-  /** The pool's root dataset mountpoint on `node` (after import). */
+  /**
+   * The pool's root dataset mountpoint on `node` (after import): what that node's import just
+   * told (one question fewer on a takeover's path), else asked.
+   */
   async mountpoint(pool: string, node: string): Promise<string | null> {
+    const told = this.imports.get(pool);
+    if (told?.node === node && told.mountpoint !== undefined) {
+      const mp = told.mountpoint;
+      told.mountpoint = undefined; // told once: a later question (the pool may have changed since) is asked
+      return mp;
+    }
     const ds = await this.host.call(node, 'dataset.list', { root: pool });
     return ds.find((d) => d.name === pool)?.mountpoint ?? null;
+  }
+
+  /**
+   * Where a shared pool's disks were when `node` last imported it through this service, for its
+   * record (the next import reads only those); the record's own when the import did not tell
+   * (imported already, or a replicated pool).
+   */
+  devicesOf(pool: HaPool, node: string): Pick<HaPool, 'devices'> {
+    const told = this.imports.get(pool.name);
+    const fresh = pool.mode !== 'replicated' && told?.node === node && told.devices?.length ? told.devices : undefined;
+    if (told?.node === node) told.devices = undefined; // told once, for the record written after that import
+    const devices = fresh ?? pool.devices;
+    return devices ? { devices } : {};
   }
 }

@@ -207,7 +207,7 @@ export class PoolService {
       // an attach makes the LUNs it was given (kept when they exist: the pool was attached before)
       if (what === 'attach') for (const lun of pool.luns ?? []) await this.host.call(node, 'lun.create', { pool: pool.name, name: lun.name, sizeBytes: lun.sizeBytes }, 60_000);
       await this.actions.run(withMp, steps.filter(isServiceStart), mountpoint);
-      const done = serving(withMp, node, epoch, mountpoint, new Date());
+      const done = { ...serving(withMp, node, epoch, mountpoint, new Date()), ...this.actions.devicesOf(pool, node) };
       await this.store.put(done, rev);
       this.logger.log(`${what}: pool ${pool.name} serving on ${node} (epoch ${epoch})`);
       // the pool serves whatever they say: a failing one is in the activity log

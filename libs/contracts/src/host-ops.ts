@@ -8,6 +8,7 @@ import {
   interfaceNameSchema,
   ipAddressSchema,
   lunNameSchema,
+  poolDevicesSchema,
   poolNameSchema,
   prefixLengthSchema,
   safePathSchema,
@@ -72,8 +73,19 @@ export const hostOpRequests = {
    * copy: imported, never mounted, read-only, written only by zfs receive) or retrieval (a node's
    * own copy after an automatic failover away from it: mounted read-only for an operator, never
    * shared). A pool already imported is brought to the role asked for.
+   * `devices`: where the pool's disks were when it was last imported (its record keeps them): the
+   * import reads only those disks' labels when they are all there, under the node's own disk
+   * directories, instead of scanning every disk (the scan grows with the pools the disks hold).
    */
-  'pool.import': z.object({ pool: poolNameSchema, force: z.boolean().default(false), epoch, role: z.enum(['serve', 'replica', 'retrieval']).default('serve') }).strict(),
+  'pool.import': z
+    .object({
+      pool: poolNameSchema,
+      force: z.boolean().default(false),
+      epoch,
+      role: z.enum(['serve', 'replica', 'retrieval']).default('serve'),
+      devices: poolDevicesSchema.optional(),
+    })
+    .strict(),
   'pool.export': z
     .object({
       pool: poolNameSchema,
@@ -366,7 +378,12 @@ export const hostOpResults = {
   'pool.list': z.array(poolSummarySchema),
   'pool.status': poolStatusSchema,
   'pool.importable': z.array(importablePoolSchema),
-  'pool.import': changed.extend({ pool: poolSummarySchema, epoch: z.number().optional() }),
+  /**
+   * `devices`: the disks it was imported from, when the import knew them all (absent: the pool was
+   * imported already, or found on disks not all healthy); `mountpoint`: its root filesystem's
+   * mountpoint now (null: none), so that the caller need not ask.
+   */
+  'pool.import': changed.extend({ pool: poolSummarySchema, epoch: z.number().optional(), devices: z.array(z.string()).optional(), mountpoint: z.string().nullable().optional() }),
   /** `hardFenced`: the export did not finish in time and the node fenced itself harder (the pool is gone from it). */
   'pool.export': changed.extend({ hardFenced: z.boolean().optional() }),
   'pool.create': changed.extend({ pool: poolSummarySchema }),

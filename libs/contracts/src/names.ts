@@ -118,6 +118,11 @@ export const safePathSchema = z
   .regex(/^\/[A-Za-z0-9_./:@+-]*$/, 'must be an absolute path of letters, digits and _ . / : @ + -')
   .refine((v) => !v.split('/').includes('..'), 'must not contain ..');
 
+/** The most disks a pool's record and an import request name (a pool of a full JBOD's disks, with room). */
+export const POOL_DEVICES_MAX = 1024;
+/** Where a pool's disks were found: their paths, as many as a pool has. */
+export const poolDevicesSchema = z.array(safePathSchema).min(1).max(POOL_DEVICES_MAX);
+
 /** Who asked, as recorded in the activity log (`cli:alice@host1`, `api@node-a`, `demo`): no spaces, no shell characters. */
 export const actorSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,63}$/, 'must be 1-64 letters, digits, _ . : @ + -');
 

@@ -2,7 +2,20 @@ import { z } from 'zod';
 import { replicationScheduleSchema, syncLockSchema } from './replication';
 import { SNAPSHOT_SCHEDULES_PER_POOL, scheduleIntervalSchema, scheduleNameSchema, snapshotScheduleSchema } from './snapshot-schedules';
 import { chapSchema, lunSizeSchema, lunTargetSchema } from './host-ops';
-import { actorSchema, cidrSchema, lunNameSchema, interfaceNameSchema, ipAddressSchema, nodeIdSchema, parseCidr, poolNameSchema, safePathSchema, shareNameSchema, shareUserNameSchema } from './names';
+import {
+  actorSchema,
+  cidrSchema,
+  lunNameSchema,
+  interfaceNameSchema,
+  ipAddressSchema,
+  nodeIdSchema,
+  parseCidr,
+  poolDevicesSchema,
+  poolNameSchema,
+  safePathSchema,
+  shareNameSchema,
+  shareUserNameSchema,
+} from './names';
 
 /**
  * HA pool operations: answered by the active resource-manager (rm-ops.ts), called by every
@@ -161,6 +174,12 @@ export const haPoolSchema = z.object({
   syncLock: syncLockSchema.nullable().optional(),
   /** Snapshot schedules, carried out by whichever node serves the pool (snapshot-schedules.ts). */
   snapshotSchedules: z.array(snapshotScheduleSchema).max(SNAPSHOT_SCHEDULES_PER_POOL).optional(),
+  /**
+   * Shared pools: where its disks were when it was last imported (written with the record that
+   * says it serves). The next import, a failover's above all, reads only those disks instead of
+   * scanning every disk the node sees; absent (a record from before, or disks not all healthy then): a scan.
+   */
+  devices: poolDevicesSchema.optional(),
 });
 export type HaPool = z.infer<typeof haPoolSchema>;
 

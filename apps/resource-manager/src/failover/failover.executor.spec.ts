@@ -42,6 +42,8 @@ function fixture(opts: { failStep?: (s: Step) => TandemError | null; replication
       return [];
     },
     mountpoint: async (pool: string) => `/${pool}`,
+    // where the import here found the pool's disks (as PoolActions tells them after an import)
+    devicesOf: (pool: HaPool, node: string) => (node === 'node-b' ? { devices: ['/jbod/tank-0', '/jbod/tank-1'] } : pool.devices ? { devices: pool.devices } : {}),
   };
   const activity: string[] = [];
   const hookCalls: HookCall[] = [];
@@ -100,6 +102,7 @@ test('a lost owner: forced import here under the next epoch, IPs, shares; the re
   const rec = f.records.get('tank')!.pool;
   assert.deepEqual([rec.state, rec.node, rec.epoch, rec.failedOn], ['serving', 'node-b', 5, ['node-a']]);
   assert.ok(rec.lastFailoverAt, 'the hold-down counts from here');
+  assert.deepEqual(rec.devices, ['/jbod/tank-0', '/jbod/tank-1'], 'where its disks were found: the next import reads only those');
   assert.deepEqual(f.activity, ['pool.failover tank started', 'pool.failover tank succeeded']);
   const ev = f.events.find((e) => e.schema === 'tandem.pool.failed-over/1')!;
   assert.deepEqual([ev.data.from, ev.data.to, ev.data.reason, ev.data.epoch], ['node-a', 'node-b', 'node-down', 5]);

@@ -29,7 +29,7 @@ export class FailoverExecutor {
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'config'>,
     @Inject(PoolStore) private readonly pools: Pick<PoolStore, 'get' | 'put'>,
-    @Inject(PoolActions) private readonly actions: Pick<PoolActions, 'run' | 'runAll' | 'mountpoint'>,
+    @Inject(PoolActions) private readonly actions: Pick<PoolActions, 'run' | 'runAll' | 'mountpoint' | 'devicesOf'>,
     @Inject(ActivityService) private readonly activity: Pick<ActivityService, 'record'>,
     @Inject(OrderedEvents) private readonly events: Pick<OrderedEvents, 'publish'>,
     @Inject(REPLICATION_STORE) private readonly replication: Pick<KvRecordStore<ReplicationState>, 'get'>,
@@ -139,6 +139,7 @@ export class FailoverExecutor {
         const lock = moving.mode === 'replicated' ? await this.syncLock(d) : null;
         const done: HaPool = {
           ...serving({ ...moving, mountpoint }, d.to, epoch, mountpoint, new Date()),
+          ...this.actions.devicesOf(moving, d.to),
           failedOn: union(rec.pool.failedOn, [d.from]),
           lastFailoverAt: new Date().toISOString(),
           ...(lock ? { syncLock: lock } : {}),
