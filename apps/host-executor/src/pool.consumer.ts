@@ -25,8 +25,8 @@ export class PoolConsumer {
   ) {}
 
   @MessagePattern('pool.list')
-  list(): Promise<HostOpResults['pool.list']> {
-    return this.zfs.listPools();
+  async list(): Promise<HostOpResults['pool.list']> {
+    return [...(await this.zfs.listPools())];
   }
 
   @MessagePattern('pool.status')

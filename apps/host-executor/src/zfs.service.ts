@@ -87,7 +87,19 @@ export class ZfsService {
    * SUSPENDED here, also where `zpool list` still says ONLINE (zfs-fuse): `zpool status -x`,
    * which lists only the pools with problems, tells.
    */
-  async listPools(): Promise<PoolSummary[]> {
+  /**
+   * The imported pools (`zpool list`, each suspended one marked from `zpool status -x`), one read
+   * shared by every caller asking at once (each still gets a read that began after it asked): a
+   * takeover of twenty pools asks before and after each import, the heartbeat's health and the
+   * fence ask too, and every one of those commands waits on the same ZFS lock as the imports.
+   */
+  listPools(): Promise<readonly PoolSummary[]> {
+    return this.poolLists.get();
+  }
+
+  private readonly poolLists = new FreshRead(() => this.readPools());
+
+  private async readPools(): Promise<PoolSummary[]> {
     const pools = parseZpoolList((await this.run(zpool.list())).stdout);
     if (pools.length === 0) return pools;
     const unhealthy = await this.run(zpool.statusUnhealthy(), 5_000).catch(() => null);
