@@ -16,6 +16,11 @@ function wordsOf(err: unknown): string {
 }
 
 /** Pools, datasets, snapshots and holds on this node's ZFS. One lock per pool. */
+/** Is `path` inside directory `dir`? */
+function isUnder(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+}
+
 /** How an import went: the disks it was imported from (when all are known), whether the request named them, and the pool as listed after it (when it was). */
 interface Imported {
   devices?: string[];
@@ -53,11 +58,6 @@ export class ZfsService {
     @Inject(SERVICE_CONTEXT) ctx: Pick<ServiceContext, 'config'>,
   ) {
     this.importLinksDir = join(ctx.config.stateDir, 'import-devices');
-  }
-
-  /** How many scans of the disks this service has made (one per batch of imports). */
-  get scansMade(): number {
-    return this.scans.reads;
   }
 
   async run(argv: string[], timeoutMs = this.cfg.commandTimeoutMs): Promise<CommandResult> {
@@ -121,16 +121,20 @@ export class ZfsService {
    * missing `-d` directory with "must be an absolute path").
    */
   private async deviceDirs(): Promise<string[]> {
-    const dirs = [...new Set([this.cfg.deviceDir, this.cfg.localDeviceDir])];
+    const dirs = this.diskDirs();
     const present = await Promise.all(dirs.map(async (d) => (await stat(d).catch(() => null))?.isDirectory() === true));
     return dirs.filter((_, i) => present[i]);
   }
 
+  /** This node's disk directories: the shared disks and its own local disks (one, when they are the same). */
+  private diskDirs(): string[] {
+    return [...new Set([this.cfg.deviceDir, this.cfg.localDeviceDir])];
+  }
+
   /** Which of this node's disk directories a device is in, for messages. */
   private disksOf(device: string): string {
-    const under = (dir: string) => device.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
-    if (under(this.cfg.localDeviceDir)) return `its local disks (${this.cfg.localDeviceDir})`;
-    if (under(this.cfg.deviceDir)) return `the shared disks (${this.cfg.deviceDir})`;
+    if (isUnder(device, this.cfg.localDeviceDir)) return `its local disks (${this.cfg.localDeviceDir})`;
+    if (isUnder(device, this.cfg.deviceDir)) return `the shared disks (${this.cfg.deviceDir})`;
     return device;
   }
 
@@ -155,7 +159,7 @@ export class ZfsService {
   private async importableOne(pool: string): Promise<ImportablePool> {
     const found = (await this.scans.get()).filter((c) => c.name === pool);
     if (found.length === 0) {
-      const dirs = [...new Set([this.cfg.deviceDir, this.cfg.localDeviceDir])].join(' and ');
+      const dirs = this.diskDirs().join(' and ');
       throw new TandemError(ErrorCode.PoolNotImportable, `pool ${pool} is not importable from ${dirs}: no such pool on the disks this node sees`, 'pool');
     }
     if (found.length > 1) {
@@ -294,8 +298,7 @@ export class ZfsService {
    * otherwise (a record written on a node whose disks are named differently, or a disk gone).
    */
   private async usableHint(devices: readonly string[]): Promise<string[] | null> {
-    const dirs = [...new Set([this.cfg.deviceDir, this.cfg.localDeviceDir])].map((d) => (d.endsWith('/') ? d : `${d}/`));
-    if (!devices.every((d) => dirs.some((dir) => d.startsWith(dir)))) return null;
+    if (!devices.every((d) => this.diskDirs().some((dir) => isUnder(d, dir)))) return null;
     const there = await Promise.all(devices.map(async (d) => (await stat(d).catch(() => null)) !== null));
     return there.every(Boolean) ? [...devices] : null;
   }
