@@ -328,6 +328,60 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
     }
   });
 
+  test("pools told their disks and imported at once go in one `zpool import -a`; a list naming another pool's disk sends them one by one, and that pool stays exported", async () => {
+    const names = ['batch0', 'batch1', 'batch2', 'batch3'];
+    const disk = (p: string) => `${node.deviceDir}/${p}-0`;
+    for (const pool of [...names, 'other']) {
+      await host.call(node.nodeId, 'pool.create', { pool, vdevs: [`${pool}-0`], sizeMiB: 64 });
+      await host.call(node.nodeId, 'pool.export', { pool });
+    }
+    // ZFS records a command importing several pools in one of their histories
+    const importsOfAll = async () => {
+      const lines = await Promise.all(names.map(async (p) => (await node.exec(['zpool', 'history', p], { reject: true })).stdout.split('\n')));
+      return [...new Set(lines.flat().filter((l) => / zpool import .* -a$/.test(l)))];
+    };
+    const dirOf = (p: string) => `-d ${node.stateDir}/import-devices/${p} `;
+    try {
+      // the first goes at once, alone; the others wait for it and go together
+      const first = await Promise.all(names.map((pool) => host.call(node.nodeId, 'pool.import', { pool, force: true, devices: [disk(pool)] })));
+      assert.deepEqual(
+        first.map((r) => [r.pool.name, r.changed, r.devices, r.mountpoint]),
+        names.map((n) => [n, true, [disk(n)], `/${n}`]),
+      );
+      const all = await importsOfAll();
+      assert.equal(all.length, 1, `one command imported several pools:\n${all.join('\n')}`);
+      assert.ok(names.filter((p) => all[0].includes(dirOf(p))).length >= 2, `at least two of the pools in it, each read from its own links: ${all[0]}`);
+      const mounted = (await node.exec(['zfs', 'get', '-H', '-o', 'name,value', 'mounted', ...names], { reject: true })).stdout;
+      for (const n of names) assert.match(mounted, new RegExp(`^${n}\\s+yes$`, 'm'), `${n} mounted`);
+      for (const pool of names) await host.call(node.nodeId, 'pool.export', { pool });
+
+      // batch1's list names the other pool's disk too: a command importing every pool it finds
+      // would import that one as well, so each goes by its name and `other` stays where it was
+      const again = await Promise.all(
+        names.map((pool) => host.call(node.nodeId, 'pool.import', { pool, force: true, devices: pool === 'batch1' ? [disk(pool), disk('other')] : [disk(pool)] })),
+      );
+      assert.deepEqual(
+        again.map((r) => r.changed),
+        names.map(() => true),
+      );
+      const listed = (await host.call(node.nodeId, 'pool.list', {})).map((p) => p.name);
+      assert.equal(listed.includes('other'), false, `the other pool was not imported (${listed.join(', ')})`);
+      for (const n of names) assert.ok(listed.includes(n), `${n} imported`);
+      const since = (await importsOfAll()).filter((l) => !all.includes(l));
+      assert.deepEqual(
+        since.filter((l) => l.includes(dirOf('batch1')) || l.includes(dirOf('other'))),
+        [],
+        'batch1 imported by its name',
+      );
+    } finally {
+      await host.call(node.nodeId, 'pool.import', { pool: 'other' }).catch(() => undefined);
+      for (const pool of [...names, 'other'])
+        await waitFor(() => host.call(node.nodeId, 'pool.destroy', { pool, force: true }).then(() => true), { timeoutMs: 30_000, intervalMs: 500, what: `pool ${pool} destroyed` }).catch(
+          () => undefined,
+        );
+    }
+  });
+
   describe('a replicated pool on the local disks, and its roles', () => {
     const mnt = () => `${node.stateDir}/mnt/rtank`;
     /** name → value of one property, for every filesystem of rtank (snapshots left out). */

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { ErrorCode, TandemError, type DatasetInfo, type HostOpParsed, type HostOpResults, type ImportablePool, type PoolSummary, type SnapshotInfo } from '@tandem/contracts';
 import { SERVICE_CONTEXT, type ServiceContext } from '@tandem/service-kit';
 import { CommandFailedError, ProcessRunner, poolMountPoints, readMountTable, type CommandResult } from '@tandem/host';
-import { FreshRead, KeyedMutex, sleep } from '@tandem/util';
+import { BatchQueue, FreshRead, KeyedMutex, sleep } from '@tandem/util';
 import { datasetsFromGet, parseImportScan, parseMountState, parseZpoolList, parseZpoolStatus, snapshotsFromGet, suspendedPools, zfs, zfsError, zpool, type FilesystemMountState } from '@tandem/zfs';
 import { EpochGuard } from './epoch-guard.service';
 import { HOST_EXECUTOR_CONFIG, type HostExecutorConfig } from './host-executor.config';
@@ -28,6 +28,20 @@ interface Imported {
   listed?: PoolSummary;
 }
 
+/** An import from the disks a pool's record names: `dir` holds links to exactly those disks. */
+interface HintedImport {
+  pool: string;
+  dir: string;
+  force: boolean;
+  readonly: boolean;
+}
+
+/**
+ * At most this many pools in one `zpool import -a` (see ZfsService.importBatch): a node taking
+ * over 200 pools imports them in batches, each one command and one scan of its own pools' disks.
+ */
+export const IMPORT_BATCH_MAX = 16;
+
 @Injectable()
 export class ZfsService {
   private readonly logger = new Logger('zfs');
@@ -47,6 +61,16 @@ export class ZfsService {
    * scan that began after it asked.
    */
   private readonly scans = new FreshRead(() => this.poolConfig.run('config', () => this.importable()));
+  /**
+   * Imports from the disks their records name, waiting together for their turn at the
+   * configuration lock: one `zpool import -a` for those that waited together (importBatch). A
+   * lone import (one pool failing over) runs at once, as before.
+   */
+  private readonly hintedImports = new BatchQueue<HintedImport, void>({
+    max: IMPORT_BATCH_MAX,
+    turn: (fn) => this.poolConfig.run('config', fn),
+    run: (items) => this.importBatch(items),
+  });
   /** Where an import finds its pool's disks: a directory per pool, of links to the disks the scan found. */
   private readonly importLinksDir: string;
 
@@ -140,7 +164,11 @@ export class ZfsService {
 
   /** The pools importable from the shared and the local disks (`zpool import -d SHARED -d LOCAL`). */
   async importable(): Promise<ImportablePool[]> {
-    const dirs = await this.deviceDirs();
+    return this.importableIn(await this.deviceDirs());
+  }
+
+  /** The pools importable from these directories (`zpool import -d DIR...`). */
+  private async importableIn(dirs: readonly string[]): Promise<ImportablePool[]> {
     if (dirs.length === 0) return [];
     try {
       return parseImportScan((await this.run(zpool.scanImportable(dirs))).stdout);
@@ -248,7 +276,7 @@ export class ZfsService {
     const hint = req.devices && (await this.usableHint(req.devices));
     if (hint) {
       try {
-        await this.poolConfig.run('config', async () => this.run(zpool.import(req.pool, [await this.linkDir(req.pool, hint)], req.force, readonly)));
+        await this.hintedImports.push({ pool: req.pool, dir: await this.linkDir(req.pool, hint), force: req.force, readonly });
       } catch (err) {
         if (/cannot mount/i.test(wordsOf(err))) throw err; // imported: the caller mounts
         if (await this.findPool(req.pool)) throw err;
@@ -263,6 +291,61 @@ export class ZfsService {
       await this.poolConfig.run('config', () => this.run(zpool.export(req.pool, false)));
     }
     return this.importScanned(req, readonly);
+  }
+
+  /**
+   * Imports from known disks that waited together, under the configuration lock: a pool alone is
+   * imported by its name; several (of the same kind: forced or not, read-only mounts or not) in
+   * one `zpool import -a` reading only their link directories — once a scan of exactly those
+   * directories has shown each of them there once, healthy, and no other pool. `-a` imports every
+   * pool it finds, so anything else there (a disk of another pool in a record's list, a second
+   * pool of the same name) means each is imported by its name instead. A pool the batch did not
+   * import is imported by its name too, which says why it could not be.
+   */
+  private async importBatch(items: HintedImport[]): Promise<Array<PromiseSettledResult<void>>> {
+    const results = new Map<HintedImport, PromiseSettledResult<void>>();
+    const byName = async (i: HintedImport) => {
+      try {
+        await this.run(zpool.import(i.pool, [i.dir], i.force, i.readonly));
+        results.set(i, { status: 'fulfilled', value: undefined });
+      } catch (err) {
+        results.set(i, { status: 'rejected', reason: err });
+      }
+    };
+    const kinds = new Map<string, HintedImport[]>();
+    for (const i of items) kinds.set(`${i.force}/${i.readonly}`, [...(kinds.get(`${i.force}/${i.readonly}`) ?? []), i]);
+    for (const group of kinds.values()) {
+      if (group.length === 1) {
+        await byName(group[0]);
+        continue;
+      }
+      const names = group.map((i) => i.pool);
+      const dirs = group.map((i) => i.dir);
+      const found = await this.importableIn(dirs).catch(() => null);
+      const exactly = found !== null && found.length === names.length && names.every((n) => found.filter((f) => f.name === n && f.state === 'ONLINE').length === 1);
+      if (!exactly) {
+        const seen = found ? found.map((f) => `${f.name} (${f.state})`).join(', ') || 'none' : 'the scan failed';
+        this.logger.warn(`importing ${names.join(', ')} one by one: their disks hold ${seen}, not exactly those pools`);
+        for (const i of group) await byName(i);
+        continue;
+      }
+      let failed: unknown = null;
+      try {
+        await this.run(zpool.importAll(dirs, group[0].force, group[0].readonly));
+      } catch (err) {
+        failed = err;
+      }
+      const listed = new Set((await this.poolLists.get()).map((p) => p.name));
+      const imported = group.filter((i) => listed.has(i.pool));
+      if (imported.length > 0) this.logger.log(`${imported.length} pools imported in one command: ${imported.map((i) => i.pool).join(', ')}`);
+      for (const i of group) {
+        if (!listed.has(i.pool)) await byName(i);
+        // imported, a mount refused (the caller mounts what it can and says what it cannot)
+        else if (failed && /cannot mount/i.test(wordsOf(failed))) results.set(i, { status: 'rejected', reason: failed });
+        else results.set(i, { status: 'fulfilled', value: undefined });
+      }
+    }
+    return items.map((i) => results.get(i)!);
   }
 
   private async importScanned(req: HostOpParsed<'pool.import'>, readonly: boolean): Promise<Imported> {

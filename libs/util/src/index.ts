@@ -5,3 +5,4 @@ export * from './tree-tasks';
 export * from './with-timeout';
 export * from './wait-for';
 export * from './fresh-read';
+export * from './batch-queue';

@@ -46,6 +46,21 @@ export const zpool = {
     ...(force ? ['-f'] : []),
     pool(p),
   ],
+  /**
+   * Every pool importable from `deviceDirs` (`-a`), in one command: for directories of links to
+   * exactly the disks of the pools meant, checked first with `scanImportable` (the caller's duty:
+   * `-a` imports whatever pool it finds there).
+   */
+  importAll: (deviceDirs: readonly string[], force: boolean, readOnlyMounts = false) => [
+    'zpool',
+    'import',
+    ...dirArgs(deviceDirs),
+    '-o',
+    'cachefile=none',
+    ...(readOnlyMounts ? ['-o', 'ro'] : []),
+    ...(force ? ['-f'] : []),
+    '-a',
+  ],
   export: (p: string, force: boolean) => ['zpool', 'export', ...(force ? ['-f'] : []), pool(p)],
   create: (p: string, vdevPaths: string[], mountpoint?: string) => ['zpool', 'create', '-o', 'cachefile=none', ...(mountpoint ? ['-m', dir(mountpoint)] : []), pool(p), ...vdevPaths.map(dir)],
   destroy: (p: string, force: boolean) => ['zpool', 'destroy', ...(force ? ['-f'] : []), pool(p)],
