@@ -357,9 +357,7 @@ describe('host-executor (real zfs-fuse, NATS, namespaces)', () => {
 
       // batch1's list names the other pool's disk too: a command importing every pool it finds
       // would import that one as well, so each goes by its name and `other` stays where it was
-      const again = await Promise.all(
-        names.map((pool) => host.call(node.nodeId, 'pool.import', { pool, force: true, devices: pool === 'batch1' ? [disk(pool), disk('other')] : [disk(pool)] })),
-      );
+      const again = await Promise.all(names.map((pool) => host.call(node.nodeId, 'pool.import', { pool, force: true, devices: pool === 'batch1' ? [disk(pool), disk('other')] : [disk(pool)] })));
       assert.deepEqual(
         again.map((r) => r.changed),
         names.map(() => true),

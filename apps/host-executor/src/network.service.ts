@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { ErrorCode, TandemError, type AddressInfo, type HostOpParsed, type HostOpResults, type LinkInfo } from '@tandem/contracts';
 import { CommandFailedError, ProcessRunner, ipCmd, parseIpAddr, parseIpLink } from '@tandem/host';
-import { KeyedMutex } from '@tandem/util';
+import { FreshRead, KeyedMutex } from '@tandem/util';
 import { EpochGuard } from './epoch-guard.service';
 
 /** Floating IPs, links and gratuitous ARP. */
@@ -36,12 +36,22 @@ export class NetworkService implements OnApplicationShutdown {
 
   async addresses(iface?: string): Promise<AddressInfo[]> {
     if (iface) await this.requireLink(iface);
+    if (!iface) return [...(await this.allAddresses.get())];
     return parseIpAddr((await this.ip(ipCmd.addrShow(iface))).stdout);
   }
 
   async links(): Promise<LinkInfo[]> {
-    return parseIpLink((await this.ip(ipCmd.linkShow())).stdout);
+    return [...(await this.allLinks.get())];
   }
+
+  /**
+   * The node's addresses and links, each one read shared by the callers asking at once (each
+   * still gets a read that began after it asked): a takeover of twenty pools brings twenty IPs up
+   * side by side, and each looks at the links and the addresses first. An address changes only
+   * under its own lock, so a shared read is as good as one's own for it.
+   */
+  private readonly allAddresses = new FreshRead(async () => parseIpAddr((await this.ip(ipCmd.addrShow())).stdout));
+  private readonly allLinks = new FreshRead(async () => parseIpLink((await this.ip(ipCmd.linkShow())).stdout));
 
   private async requireLink(iface: string): Promise<LinkInfo> {
     const link = (await this.links()).find((l) => l.name === iface);

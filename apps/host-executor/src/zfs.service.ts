@@ -414,8 +414,29 @@ export class ZfsService {
   }
 
   private async mountState(pool: string): Promise<FilesystemMountState[]> {
-    return parseMountState((await this.run(zfs.getMountState(pool))).stdout);
+    return this.mountStates.push(pool);
   }
+
+  /**
+   * The mount state of pools asked for at once (a takeover's imports, done together), read in one
+   * `zfs get` while the one before runs; a lone read goes at once. When the shared read fails (a
+   * pool gone meanwhile fails the whole command), each pool is read alone, so one pool's error
+   * is its own.
+   */
+  private readonly mountStates = new BatchQueue<string, FilesystemMountState[]>({
+    max: 64,
+    run: async (pools) => {
+      const unique = [...new Set(pools)] as [string, ...string[]];
+      const alone = (pool: string) => this.run(zfs.getMountState(pool)).then((r) => parseMountState(r.stdout));
+      if (unique.length === 1) return Promise.allSettled(pools.map(alone));
+      const all = await this.run(zfs.getMountState(...unique)).then(
+        (r) => parseMountState(r.stdout),
+        () => null,
+      );
+      if (!all) return Promise.allSettled(pools.map(alone));
+      return pools.map((pool) => ({ status: 'fulfilled' as const, value: all.filter((f) => f.name === pool || f.name.startsWith(`${pool}/`)) }));
+    },
+  });
 
   /**
    * Make an imported pool what its role says (ZFS properties, so that it stays so; zfs-fuse has

@@ -92,7 +92,8 @@ export const zfs = {
    * mountpoint and readonly, each with its source (a `temporary` readonly is the mount's own
    * option overriding the stored value).
    */
-  getMountState: (root: string) => ['zfs', 'get', '-H', '-p', '-r', '-o', 'name,property,value,source', 'type,canmount,mounted,mountpoint,readonly', ds(root)],
+  /** Of one or several pools (or datasets) and everything below each, in one command. */
+  getMountState: (...roots: [string, ...string[]]) => ['zfs', 'get', '-H', '-p', '-r', '-o', 'name,property,value,source', 'type,canmount,mounted,mountpoint,readonly', ...roots.map(ds)],
   /** canmount is not inherited (on this ZFS version): set it on each filesystem. */
   setCanmount: (d: string, value: Canmount) => ['zfs', 'set', `canmount=${oneOf(value, CANMOUNT_VALUES, 'canmount')}`, ds(d)],
   /** readonly is inherited: set on a pool's root dataset it covers every dataset below that does not set its own. */

@@ -216,6 +216,8 @@ test('several device directories, read-only mounts at import, and the role build
   assert.deepEqual(zfs.mount('tank/a'), ['zfs', 'mount', 'tank/a']);
   assert.deepEqual(zfs.unmount('tank/a'), ['zfs', 'unmount', 'tank/a']);
   assert.deepEqual(zfs.getMountState('tank'), ['zfs', 'get', '-H', '-p', '-r', '-o', 'name,property,value,source', 'type,canmount,mounted,mountpoint,readonly', 'tank']);
+  assert.deepEqual(zfs.getMountState('tank', 'pool2').slice(-2), ['tank', 'pool2']);
+  assert.throws(() => zfs.getMountState('tank', '-r'));
   assert.throws(() => zfs.setCanmount('tank', 'on,readonly=off' as never));
   assert.throws(() => zfs.setReadonly('tank', 'yes' as never));
   assert.throws(() => zfs.mount('-a'));

@@ -5,7 +5,7 @@ import { ErrorCode, TandemError, type HaPool, type ReplicationState } from '@tan
 import type { Step, Takeover } from '@tandem/domain';
 import { FailoverExecutor } from './failover.executor';
 import type { HookCall } from '../pool-hooks.service';
-import { POOL_PARALLELISM } from '../operation-locks';
+import { POOL_PARALLELISM, TAKEOVER_PARALLELISM } from '../operation-locks';
 
 /*
  * The failover executor on its seams: an in-memory pool record store with compare-and-set (as
@@ -240,20 +240,20 @@ test('a replicated pool taken over automatically: its own copy is imported (neve
   assert.ok((locked.data.possiblyMissingS as number) >= 90);
 });
 
-test('a round with many takeovers carries them out side by side, at most POOL_PARALLELISM at once; each pool ends serving here', async () => {
+test('a round with many takeovers carries them out side by side: TAKEOVER_PARALLELISM imports asked at once, their IPs and shares POOL_PARALLELISM at a time; each pool ends serving here', async () => {
   const f = fixture();
-  const n = 20;
+  const n = TAKEOVER_PARALLELISM + 8;
   for (let i = 0; i < n; i++) f.records.set(`p${i}`, { pool: serving({ name: `p${i}`, vips: [{ ...VIP, address: `10.77.3.${100 + i}` }] }), revision: 1 });
-  let running = 0;
-  let most = 0;
-  const gates: Array<() => void> = [];
+  const held = { 'pool.import': { running: 0, most: 0, gates: [] as Array<() => void> }, 'ip.add': { running: 0, most: 0, gates: [] as Array<() => void> } };
   const run = f.executor['actions'].run;
   (f.executor as unknown as { actions: { run: typeof run } }).actions.run = async (pool, list, mp) => {
-    if (list.some((s) => s.kind === 'pool.import')) {
-      running++;
-      most = Math.max(most, running);
-      await new Promise<void>((r) => gates.push(r));
-      running--;
+    const kind = list.find((s) => s.kind === 'pool.import' || s.kind === 'ip.add')?.kind as keyof typeof held | undefined;
+    if (kind) {
+      const h = held[kind];
+      h.running++;
+      h.most = Math.max(h.most, h.running);
+      await new Promise<void>((r) => h.gates.push(r));
+      h.running--;
     }
     return run(pool, list, mp);
   };
@@ -262,15 +262,23 @@ test('a round with many takeovers carries them out side by side, at most POOL_PA
     giveUps: [],
   } as unknown as Parameters<FailoverExecutor['carryOut']>[0];
   const done = f.executor.carryOut(round);
-  // release the imports as they queue up: the first POOL_PARALLELISM start at once, the rest as slots free
-  while (gates.length < POOL_PARALLELISM) await new Promise((r) => setImmediate(r));
-  assert.equal(running, POOL_PARALLELISM, 'the first imports started side by side');
-  for (let released = 0; released < n; released++) {
-    while (gates.length === 0) await new Promise((r) => setImmediate(r));
-    gates.shift()!();
+  const until = async (ok: () => boolean) => {
+    while (!ok()) await new Promise((r) => setImmediate(r));
+  };
+  // the first TAKEOVER_PARALLELISM imports are asked at once (the host-executor imports those waiting together in one command)
+  await until(() => held['pool.import'].gates.length === TAKEOVER_PARALLELISM);
+  assert.equal(held['pool.import'].running, TAKEOVER_PARALLELISM, 'the first imports asked side by side');
+  // every import let through as it comes, an IP only when no import waits: the IPs wait, POOL_PARALLELISM of them at a time
+  let finished = false;
+  void done.then(() => (finished = true));
+  while (!finished) {
+    const next = held['pool.import'].gates.shift() ?? (held['ip.add'].gates.length === POOL_PARALLELISM || (held['pool.import'].running as number) === 0 ? held['ip.add'].gates.shift() : undefined);
+    if (next) next();
+    await new Promise((r) => setImmediate(r));
   }
   await done;
-  assert.equal(most, POOL_PARALLELISM);
+  assert.equal(held['pool.import'].most, TAKEOVER_PARALLELISM);
+  assert.equal(held['ip.add'].most, POOL_PARALLELISM);
   for (let i = 0; i < n; i++) assert.deepEqual([f.records.get(`p${i}`)!.pool.state, f.records.get(`p${i}`)!.pool.node], ['serving', 'node-b'], `p${i}`);
 });
 

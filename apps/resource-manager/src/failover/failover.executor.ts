@@ -10,7 +10,8 @@ import { ActivityService } from '../activity.service';
 import { PoolActions } from '../pool-actions.service';
 import { PoolHooks, type HookCall } from '../pool-hooks.service';
 import { PoolStore } from '../pool.store';
-import { POOL_PARALLELISM } from '../operation-locks';
+import pLimit from 'p-limit';
+import { POOL_PARALLELISM, TAKEOVER_PARALLELISM } from '../operation-locks';
 
 const now = () => performance.now();
 const union = (...lists: Array<readonly string[] | undefined>) => [...new Set(lists.flatMap((l) => l ?? []))];
@@ -25,6 +26,8 @@ const union = (...lists: Array<readonly string[] | undefined>) => [...new Set(li
 @Injectable()
 export class FailoverExecutor {
   private readonly logger = new Logger('failover');
+  /** The takeovers' IPs and shares, POOL_PARALLELISM pools at a time (their imports are not held back by it). */
+  private readonly bringUps = pLimit(POOL_PARALLELISM);
 
   constructor(
     @Inject(SERVICE_CONTEXT) private readonly ctx: Pick<ServiceContext, 'config'>,
@@ -37,9 +40,11 @@ export class FailoverExecutor {
   ) {}
 
   /**
-   * Everything the round says this node does, POOL_PARALLELISM pools at a time: a node that
-   * dies with 20 pools must not leave the last one waiting for the 19 before it. Each pool's
-   * takeover is its own (its record's compare-and-set, its own lock on the host-executor).
+   * Everything the round says this node does, side by side: a node that dies with 20 pools must
+   * not leave the last one waiting for the 19 before it. TAKEOVER_PARALLELISM takeovers at a time
+   * (so their imports go together on the host-executor), their IPs and shares POOL_PARALLELISM
+   * at a time. Each pool's takeover is its own (its record's compare-and-set, its own lock on the
+   * host-executor).
    */
   async carryOut(round: FailoverRound): Promise<void> {
     const planned = now();
@@ -48,7 +53,7 @@ export class FailoverExecutor {
       runTreeTasks(
         round.takeovers,
         () => null,
-        POOL_PARALLELISM,
+        TAKEOVER_PARALLELISM,
         (t) => this.takeOver(t.decision, t.ownerSilentMs + (now() - planned), t.heartbeatTimeoutMs),
       ),
       runTreeTasks(
@@ -124,17 +129,20 @@ export class FailoverExecutor {
         let s = now();
         await this.importHere(moving, steps);
         phase.importMs = now() - s;
-        s = now();
-        await this.actions.run(
-          moving,
-          steps.filter((x) => x.kind === 'ip.add'),
-          null,
-        );
-        phase.ipsMs = now() - s;
-        s = now();
-        const mountpoint = await this.actions.mountpoint(d.pool, d.to);
-        await this.actions.run({ ...moving, mountpoint }, steps.filter(isServiceStart), mountpoint);
-        phase.sharesMs = now() - s;
+        const mountpoint = await this.bringUps(async () => {
+          s = now();
+          await this.actions.run(
+            moving,
+            steps.filter((x) => x.kind === 'ip.add'),
+            null,
+          );
+          phase.ipsMs = now() - s;
+          s = now();
+          const mp = await this.actions.mountpoint(d.pool, d.to);
+          await this.actions.run({ ...moving, mountpoint: mp }, steps.filter(isServiceStart), mp);
+          phase.sharesMs = now() - s;
+          return mp;
+        });
         // a replicated pool now serves the copy it last received: sync stays locked until an operator resumes it
         const lock = moving.mode === 'replicated' ? await this.syncLock(d) : null;
         const done: HaPool = {
