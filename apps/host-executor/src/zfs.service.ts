@@ -40,7 +40,7 @@ interface HintedImport {
  * At most this many pools in one `zpool import -a` (see ZfsService.importBatch): a node taking
  * over 200 pools imports them in batches, each one command and one scan of its own pools' disks.
  */
-export const IMPORT_BATCH_MAX = 16;
+export const IMPORT_BATCH_MAX = 32;
 
 @Injectable()
 export class ZfsService {
@@ -66,7 +66,7 @@ export class ZfsService {
    * configuration lock: one `zpool import -a` for those that waited together (importBatch). A
    * lone import (one pool failing over) runs at once, as before.
    */
-  private readonly hintedImports = new BatchQueue<HintedImport, void>({
+  private readonly hintedImports = new BatchQueue<HintedImport, PoolSummary | undefined>({
     max: IMPORT_BATCH_MAX,
     turn: (fn) => this.poolConfig.run('config', fn),
     run: (items) => this.importBatch(items),
@@ -275,15 +275,16 @@ export class ZfsService {
     const readonly = req.role !== 'serve';
     const hint = req.devices && (await this.usableHint(req.devices));
     if (hint) {
+      let listedByBatch: PoolSummary | undefined;
       try {
-        await this.hintedImports.push({ pool: req.pool, dir: await this.linkDir(req.pool, hint), force: req.force, readonly });
+        listedByBatch = await this.hintedImports.push({ pool: req.pool, dir: await this.linkDir(req.pool, hint), force: req.force, readonly });
       } catch (err) {
         if (/cannot mount/i.test(wordsOf(err))) throw err; // imported: the caller mounts
         if (await this.findPool(req.pool)) throw err;
         this.logger.warn(`${req.pool}: not importable from the disks its record names (${wordsOf(err).trim().split('\n').pop()}); scanning every disk`);
         return this.importScanned(req, readonly);
       }
-      const listed = await this.findPool(req.pool);
+      const listed = listedByBatch ?? (await this.findPool(req.pool));
       if (listed?.health === 'ONLINE') return { devices: hint, hinted: true, listed };
       const health = listed?.health;
       // a disk the record does not name (added since) would be missing: a scan finds them all
@@ -302,8 +303,8 @@ export class ZfsService {
    * pool of the same name) means each is imported by its name instead. A pool the batch did not
    * import is imported by its name too, which says why it could not be.
    */
-  private async importBatch(items: HintedImport[]): Promise<Array<PromiseSettledResult<void>>> {
-    const results = new Map<HintedImport, PromiseSettledResult<void>>();
+  private async importBatch(items: HintedImport[]): Promise<Array<PromiseSettledResult<PoolSummary | undefined>>> {
+    const results = new Map<HintedImport, PromiseSettledResult<PoolSummary | undefined>>();
     const byName = async (i: HintedImport) => {
       try {
         await this.run(zpool.import(i.pool, [i.dir], i.force, i.readonly));
@@ -335,14 +336,15 @@ export class ZfsService {
       } catch (err) {
         failed = err;
       }
-      const listed = new Set((await this.poolLists.get()).map((p) => p.name));
+      // the pools as listed after the command: each import's own look at its pool (no list of its own)
+      const listed = new Map((await this.poolLists.get()).map((p) => [p.name, p]));
       const imported = group.filter((i) => listed.has(i.pool));
       if (imported.length > 0) this.logger.log(`${imported.length} pools imported in one command: ${imported.map((i) => i.pool).join(', ')}`);
       for (const i of group) {
         if (!listed.has(i.pool)) await byName(i);
         // imported, a mount refused (the caller mounts what it can and says what it cannot)
         else if (failed && /cannot mount/i.test(wordsOf(failed))) results.set(i, { status: 'rejected', reason: failed });
-        else results.set(i, { status: 'fulfilled', value: undefined });
+        else results.set(i, { status: 'fulfilled', value: listed.get(i.pool) });
       }
     }
     return items.map((i) => results.get(i)!);

@@ -14,8 +14,9 @@ export const POOL_PARALLELISM = 8;
 /**
  * A lost node's pools taken over at once by one node: their records' compare-and-set and their
  * imports. Each node's host-executor imports the pools that wait together in one command (at most
- * 16 of them, IMPORT_BATCH_MAX), so this many keeps one batch importing while the next gathers,
- * and bounds how long an import waits for its turn (two batches) whatever the number of pools.
+ * 32 of them, IMPORT_BATCH_MAX), so this many keeps one batch importing while the next gathers,
+ * and bounds how long an import waits for its turn (about two batches) whatever the number of
+ * pools.
  * Their IPs and shares still go POOL_PARALLELISM at a time.
  */
 export const TAKEOVER_PARALLELISM = 32;

@@ -17,12 +17,12 @@ function controlled() {
 
 const tick = () => new Promise((res) => setImmediate(res));
 
-test('a lone item runs at once, alone; items pushed while it runs go together in the next batch', async () => {
+test('a lone item runs after one turn of the event loop, with those pushed in the same turn; items pushed while it runs go together in the next batch', async () => {
   const c = controlled();
   const q = new BatchQueue<number, number>({ max: 10, run: c.run });
   const first = q.push(1);
   await tick();
-  assert.deepEqual(c.batches, [[1]], 'the first item did not wait for company');
+  assert.deepEqual(c.batches, [[1]], 'the first item did not wait for company beyond its turn');
   const rest = [q.push(2), q.push(3), q.push(4)];
   await tick();
   assert.equal(c.batches.length, 1, 'nothing else starts while a batch runs');
@@ -44,7 +44,7 @@ test('a batch holds at most max items; the rest follow in the next', async () =>
   await tick();
   c.end();
   await tick();
-  assert.deepEqual(c.batches, [[1], [2, 3], [4, 5]]);
+  assert.deepEqual(c.batches, [[1, 2], [3, 4], [5]], 'those pushed in the same turn went together, two at a time');
   c.end();
   assert.deepEqual(await Promise.all(all), [2, 4, 6, 8, 10]);
 });
@@ -59,10 +59,11 @@ test("one item's failure is its own; a batch that throws fails every item in it,
       return items.map((i) => (i < 0 ? { status: 'rejected', reason: new Error(`item ${i} failed`) } : { status: 'fulfilled', value: i }));
     },
   });
-  const a = q.push(1);
+  const a = assert.rejects(q.push(1), /the whole batch failed/);
+  await tick();
   const b = q.push(-2);
   const c = q.push(3);
-  await assert.rejects(a, /the whole batch failed/);
+  await a;
   await assert.rejects(b, /item -2 failed/);
   assert.equal(await c, 3);
 });

@@ -1,9 +1,10 @@
 /**
  * Work that is cheaper done together than one item at a time, and that runs one batch at a time
  * (ZFS imports, serialized on the pool configuration lock anyway). An item pushed while nothing
- * runs starts at once, alone; items pushed while a batch runs (or while the batch waits for its
- * turn) wait and go together in the next one, at most `max` of them. Nothing waits for company:
- * a lone item is never slower than before.
+ * runs starts after one turn of the event loop, with whatever else was pushed in that turn (the
+ * callers a shared read answered at once, say); items pushed while a batch runs (or while the
+ * batch waits for its turn) wait and go together in the next one, at most `max` of them. Nothing
+ * waits for company longer than that turn.
  */
 export interface BatchQueueOptions<I, R> {
   /** At most this many items in one batch. */
@@ -44,6 +45,7 @@ export class BatchQueue<I, R> {
     if (this.draining) return;
     this.draining = true;
     const turn = this.opts.turn ?? (<T>(fn: () => Promise<T>) => fn());
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.queue.length > 0) {
         await turn(async () => {
