@@ -421,12 +421,14 @@ export class ZfsService {
 
   /**
    * The mount state of pools asked for at once (a takeover's imports, done together), read in one
-   * `zfs get` while the one before runs; a lone read goes at once. When the shared read fails (a
+   * `zfs get`; those asked while one runs go together in the next. When the shared read fails (a
    * pool gone meanwhile fails the whole command), each pool is read alone, so one pool's error
    * is its own.
    */
   private readonly mountStates = new BatchQueue<string, FilesystemMountState[]>({
     max: 64,
+    // a batch's imports ask at once, answered by one pool list
+    gather: true,
     run: async (pools) => {
       const unique = [...new Set(pools)] as [string, ...string[]];
       const alone = (pool: string) => this.run(zfs.getMountState(pool)).then((r) => parseMountState(r.stdout));

@@ -17,12 +17,12 @@ function controlled() {
 
 const tick = () => new Promise((res) => setImmediate(res));
 
-test('a lone item runs after one turn of the event loop, with those pushed in the same turn; items pushed while it runs go together in the next batch', async () => {
+test('a lone item runs at once, alone; items pushed while it runs go together in the next batch', async () => {
   const c = controlled();
   const q = new BatchQueue<number, number>({ max: 10, run: c.run });
   const first = q.push(1);
   await tick();
-  assert.deepEqual(c.batches, [[1]], 'the first item did not wait for company beyond its turn');
+  assert.deepEqual(c.batches, [[1]], 'the first item did not wait for company');
   const rest = [q.push(2), q.push(3), q.push(4)];
   await tick();
   assert.equal(c.batches.length, 1, 'nothing else starts while a batch runs');
@@ -35,9 +35,9 @@ test('a lone item runs after one turn of the event loop, with those pushed in th
   assert.deepEqual(q.sizes, [1, 3]);
 });
 
-test('a batch holds at most max items; the rest follow in the next', async () => {
+test('gathering, a batch takes those pushed in the same turn; it holds at most max items, the rest follow in the next', async () => {
   const c = controlled();
-  const q = new BatchQueue<number, number>({ max: 2, run: c.run });
+  const q = new BatchQueue<number, number>({ max: 2, run: c.run, gather: true });
   const all = [1, 2, 3, 4, 5].map((i) => q.push(i));
   await tick();
   c.end();

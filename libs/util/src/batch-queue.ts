@@ -1,14 +1,16 @@
 /**
  * Work that is cheaper done together than one item at a time, and that runs one batch at a time
  * (ZFS imports, serialized on the pool configuration lock anyway). An item pushed while nothing
- * runs starts after one turn of the event loop, with whatever else was pushed in that turn (the
- * callers a shared read answered at once, say); items pushed while a batch runs (or while the
- * batch waits for its turn) wait and go together in the next one, at most `max` of them. Nothing
- * waits for company longer than that turn.
+ * runs starts at once, alone (with `gather`: after one turn of the event loop, with whatever else
+ * was pushed in that turn — the callers one shared read answered at once, say); items pushed
+ * while a batch runs (or while the batch waits for its turn) wait and go together in the next
+ * one, at most `max` of them.
  */
 export interface BatchQueueOptions<I, R> {
   /** At most this many items in one batch. */
   max: number;
+  /** A batch that would start at once waits one turn of the event loop for those pushed in the same turn. */
+  gather?: boolean;
   /** Carry out one batch: a settled result per item, in the items' order. */
   run: (items: I[]) => Promise<Array<PromiseSettledResult<R>>>;
   /**
@@ -45,7 +47,7 @@ export class BatchQueue<I, R> {
     if (this.draining) return;
     this.draining = true;
     const turn = this.opts.turn ?? (<T>(fn: () => Promise<T>) => fn());
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.opts.gather) await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.queue.length > 0) {
         await turn(async () => {
