@@ -14,6 +14,16 @@ const dirArgs = (dirs: string | readonly string[]) => {
   if (list.length === 0) throw new Error('at least one device directory is needed');
   return list.flatMap((d) => ['-d', dir(d)]);
 };
+/** `zpool import` from these directories, never into a cache file, forced or not, mounts read-only or not. */
+const importFrom = (dirs: string | readonly string[], force: boolean, readOnlyMounts: boolean) => [
+  'zpool',
+  'import',
+  ...dirArgs(dirs),
+  '-o',
+  'cachefile=none',
+  ...(readOnlyMounts ? ['-o', 'ro'] : []),
+  ...(force ? ['-f'] : []),
+];
 const oneOf = <T extends string>(v: T, allowed: readonly T[], what: string): T => {
   if (!allowed.includes(v)) throw new Error(`${what} must be one of ${allowed.join(', ')} (got ${String(v)})`);
   return v;
@@ -36,31 +46,13 @@ export const zpool = {
    * `readOnlyMounts`: whatever the import mounts is mounted read-only (`-o ro`, a mount option;
    * zfs-fuse has no `-N`): a replica or retrieval copy is never writable, not even for a moment.
    */
-  import: (p: string, deviceDirs: string | readonly string[], force: boolean, readOnlyMounts = false) => [
-    'zpool',
-    'import',
-    ...dirArgs(deviceDirs),
-    '-o',
-    'cachefile=none',
-    ...(readOnlyMounts ? ['-o', 'ro'] : []),
-    ...(force ? ['-f'] : []),
-    pool(p),
-  ],
+  import: (p: string, deviceDirs: string | readonly string[], force: boolean, readOnlyMounts = false) => [...importFrom(deviceDirs, force, readOnlyMounts), pool(p)],
   /**
    * Every pool importable from `deviceDirs` (`-a`), in one command: for directories of links to
    * exactly the disks of the pools meant, checked first with `scanImportable` (the caller's duty:
    * `-a` imports whatever pool it finds there).
    */
-  importAll: (deviceDirs: readonly string[], force: boolean, readOnlyMounts = false) => [
-    'zpool',
-    'import',
-    ...dirArgs(deviceDirs),
-    '-o',
-    'cachefile=none',
-    ...(readOnlyMounts ? ['-o', 'ro'] : []),
-    ...(force ? ['-f'] : []),
-    '-a',
-  ],
+  importAll: (deviceDirs: readonly string[], force: boolean, readOnlyMounts = false) => [...importFrom(deviceDirs, force, readOnlyMounts), '-a'],
   export: (p: string, force: boolean) => ['zpool', 'export', ...(force ? ['-f'] : []), pool(p)],
   create: (p: string, vdevPaths: string[], mountpoint?: string) => ['zpool', 'create', '-o', 'cachefile=none', ...(mountpoint ? ['-m', dir(mountpoint)] : []), pool(p), ...vdevPaths.map(dir)],
   destroy: (p: string, force: boolean) => ['zpool', 'destroy', ...(force ? ['-f'] : []), pool(p)],

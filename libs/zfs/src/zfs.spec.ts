@@ -130,6 +130,8 @@ test('datasets and snapshots from zfs get', () => {
 
 test('command builders produce argv arrays and refuse bad names', () => {
   assert.deepEqual(zpool.import('tank', '/jbod', true), ['zpool', 'import', '-d', '/jbod', '-o', 'cachefile=none', '-f', 'tank']);
+  assert.deepEqual(zpool.importAll(['/links/a', '/links/b'], true, true), ['zpool', 'import', '-d', '/links/a', '-d', '/links/b', '-o', 'cachefile=none', '-o', 'ro', '-f', '-a']);
+  assert.throws(() => zpool.importAll(['relative/dir'], false));
   assert.deepEqual(zpool.export('tank', false), ['zpool', 'export', 'tank']);
   assert.deepEqual(zfs.send('tank/a@s2', 'tank/a@s1'), ['zfs', 'send', '-i', 'tank/a@s1', 'tank/a@s2']);
   assert.deepEqual(zfs.receive('tank/copy', true), ['zfs', 'receive', '-u', '-F', 'tank/copy']);
