@@ -314,7 +314,10 @@ export class ZfsService {
       }
     };
     const kinds = new Map<string, HintedImport[]>();
-    for (const i of items) kinds.set(`${i.force}/${i.readonly}`, [...(kinds.get(`${i.force}/${i.readonly}`) ?? []), i]);
+    for (const i of items) {
+      const kind = `${i.force}/${i.readonly}`;
+      kinds.set(kind, [...(kinds.get(kind) ?? []), i]);
+    }
     for (const group of kinds.values()) {
       if (group.length === 1) {
         await byName(group[0]);
